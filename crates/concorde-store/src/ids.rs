@@ -1,0 +1,67 @@
+//! Newtype identifiers for every kind of row, and the store's timestamp type.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+macro_rules! id_type {
+    ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
+        #[$doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type)]
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[sqlx(transparent)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+id_type!(
+    /// A team.
+    TeamId,
+    /// A pipeline (one instance of an instanced pipeline).
+    PipelineId,
+    /// A job of a pipeline.
+    JobId,
+    /// A resource of a pipeline.
+    ResourceId,
+    /// A resource type of a pipeline.
+    ResourceTypeId,
+    /// A resource config: a type plus a source hash.
+    ResourceConfigId,
+    /// A resource config scope: the history that versions belong to.
+    ScopeId,
+    /// A resource version row.
+    VersionId,
+    /// A build (job build, one-off, rerun).
+    BuildId,
+    /// A container row.
+    ContainerId,
+    /// A volume row.
+    VolumeId,
+    /// A resource cache (a version fetched with given params).
+    ResourceCacheId,
+);
+
+/// Milliseconds since the Unix epoch; what every time column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type)]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[sqlx(transparent)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current wall-clock time.
+    pub fn now() -> Self {
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
+    }
+
+    /// This time plus `millis` milliseconds (negative goes back).
+    pub fn plus_millis(self, millis: i64) -> Self {
+        Timestamp(self.0.saturating_add(millis))
+    }
+}

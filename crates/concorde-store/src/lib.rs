@@ -1,0 +1,131 @@
+//! Persistence for Concorde: the one data model on embedded SQLite and on PostgreSQL.
+//!
+//! This is the only crate that speaks SQL. Callers see a [`Store`] with domain methods
+//! (`create_job_build`, `save_check_versions`, `append_build_events`, ...), typed IDs and
+//! typed errors; they never see a query, a pool or a backend. Each backend lives in its own
+//! module under `backend/` (connection set-up, locks, notifications); the domain methods are
+//! written once and compiled for both pools through the private `with_db!` macro, so the same
+//! SQL text runs on both backends and one test suite proves it.
+
+mod backend;
+mod builds;
+mod caches;
+mod components;
+mod containers;
+mod error;
+mod events;
+mod ids;
+mod jobs;
+mod lock;
+mod migrate;
+mod next_inputs;
+mod notify;
+mod pipelines;
+mod resources;
+mod teams;
+pub mod testing;
+mod versions;
+mod volumes;
+mod workers;
+
+use std::path::PathBuf;
+
+// STUB pub use builds::{Build, BuildStatus, NewBuild, RecordedVersion};
+// STUB pub use caches::ResourceCache;
+pub use components::Component;
+// STUB pub use containers::{Container, ContainerOwner, ContainerState, NewContainer};
+pub use error::{StoreError, StoreResult};
+// STUB pub use events::{BuildEvent, EventPayload, LogRetention, NewBuildEvent};
+pub use ids::{
+    BuildId, ContainerId, JobId, PipelineId, ResourceCacheId, ResourceConfigId, ResourceId,
+    ResourceTypeId, ScopeId, TeamId, Timestamp, VersionId, VolumeId,
+};
+pub use jobs::Job;
+pub use lock::{Lock, LockKey};
+pub use migrate::{MigrateReport, MigrateTarget, migrate_command, LATEST_SCHEMA_VERSION};
+// STUB pub use next_inputs::NextBuildInput;
+pub use notify::{Listener, Notification, Topic};
+pub use pipelines::{JobInputSpec, JobSpec, Pipeline, PipelineRef, ResourceSpec, SavePipeline};
+pub use resources::{CheckOutcome, Resource, ResourceType};
+pub use teams::{AccessToken, Team, User};
+pub use versions::{NewVersion, ResourceVersion, SaveVersionsOutcome, version_digest};
+// STUB pub use volumes::{NewVolume, Volume, VolumeState};
+// STUB pub use workers::{Worker, WorkerState, WorkerSpec};
+
+/// Largest pipeline or job configuration document the store accepts, in bytes.
+pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+/// Where the data lives: an embedded SQLite file in a data directory, or a PostgreSQL URL.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// One SQLite file, `concorde.db`, inside this directory (created if missing), in WAL mode.
+    Sqlite {
+        /// The data directory.
+        data_dir: PathBuf,
+    },
+    /// A PostgreSQL database, e.g. `postgres://user@host/db` or with `?host=/socket/dir`.
+    Postgres {
+        /// The connection URL.
+        url: String,
+    },
+}
+
+/// Handle to the database: cheap to clone, shared by every component of a node.
+///
+/// Opening a store applies pending migrations, so every `Store` speaks the latest schema.
+#[derive(Clone)]
+pub struct Store {
+    backend: backend::Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend.kind()).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    ///
+    /// Fails with [`StoreError::DatabaseTooNew`] when the database was migrated by a newer
+    /// Concorde than this binary.
+    pub async fn open(config: &StoreConfig) -> StoreResult<Self> {
+        let backend = backend::Backend::connect(config).await?;
+        let store = Store { backend };
+        migrate::apply_pending(&store).await?;
+        Ok(store)
+    }
+
+    /// Which backend this store runs on: `"sqlite"` or `"postgres"`.
+    pub fn backend_kind(&self) -> &'static str {
+        self.backend.kind()
+    }
+
+    /// Closes every pooled connection; later calls fail.
+    pub async fn close(&self) {
+        self.backend.close().await;
+    }
+}
+
+/// Runs `$body` once per backend with `$pool` bound to that backend's pool and `$pg` telling
+/// whether it is PostgreSQL. The body is compiled twice, once per pool type, which is how one
+/// piece of SQL text serves both backends.
+macro_rules! with_db {
+    ($store:expr, |$pool:ident, $pg:ident| $body:block) => {
+        match &$store.backend {
+            $crate::backend::Backend::Sqlite(db) => {
+                #[allow(unused_variables)]
+                let $pg = false;
+                let $pool = &db.pool;
+                $body
+            }
+            $crate::backend::Backend::Postgres(db) => {
+                #[allow(unused_variables)]
+                let $pg = true;
+                let $pool = &db.pool;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_db;
