@@ -60,11 +60,23 @@ pub enum ExplainEvent {
     /// starts after.
     EveryStartsAfter(VersionDigest),
     /// A build's version of the input's resource is disabled.
-    Disabled { job: JobId, build: BuildId, digest: VersionDigest },
+    Disabled {
+        job: JobId,
+        build: BuildId,
+        digest: VersionDigest,
+    },
     /// A build's version differs from the input's pin.
-    PinnedToAnother { job: JobId, build: BuildId, digest: VersionDigest },
+    PinnedToAnother {
+        job: JobId,
+        build: BuildId,
+        digest: VersionDigest,
+    },
     /// A build's version is not a version of the resource's scope.
-    NotAVersion { job: JobId, build: BuildId, digest: VersionDigest },
+    NotAVersion {
+        job: JobId,
+        build: BuildId,
+        digest: VersionDigest,
+    },
     /// A build disagrees with the version already chosen for another input.
     ConflictsWith {
         job: JobId,
@@ -77,7 +89,11 @@ pub enum ExplainEvent {
     /// A build has no usable version of the input's resource among its outputs and inputs.
     NothingUsable { job: JobId, build: BuildId },
     /// A build vouched, but the other constraints could not be met together with it.
-    RestUnsatisfiable { job: JobId, build: BuildId, digest: VersionDigest },
+    RestUnsatisfiable {
+        job: JobId,
+        build: BuildId,
+        digest: VersionDigest,
+    },
     /// A build would repeat the assignment that failed last, so it was skipped.
     RepeatsFailedAssignment { job: JobId, build: BuildId },
     /// A job was skipped for now so that other jobs choose first (`every` with passed).
@@ -95,23 +111,37 @@ impl ExplainEvent {
         version_name: &dyn Fn(&VersionDigest) -> String,
     ) -> String {
         let input_name = |index: usize| {
-            inputs.get(index).map_or_else(|| format!("#{index}"), |input| input.name.0.clone())
+            inputs
+                .get(index)
+                .map_or_else(|| format!("#{index}"), |input| input.name.0.clone())
         };
         match self {
             ExplainEvent::NoVersions => "the resource has no versions at all".to_owned(),
             ExplainEvent::PinNotFound(pin) => format!("no version matches the pin {:?}", pin.0),
             ExplainEvent::Chosen(digest) => format!("chose version {}", version_name(digest)),
             ExplainEvent::EveryStartsAfter(digest) => {
-                format!("every: the job last consumed {}; looking at newer versions first", version_name(digest))
+                format!(
+                    "every: the job last consumed {}; looking at newer versions first",
+                    version_name(digest)
+                )
             }
             ExplainEvent::Disabled { job, build, digest } => {
-                format!("build {build} of job {job}: version {} is disabled", version_name(digest))
+                format!(
+                    "build {build} of job {job}: version {} is disabled",
+                    version_name(digest)
+                )
             }
             ExplainEvent::PinnedToAnother { job, build, digest } => {
-                format!("build {build} of job {job}: version {} is not the pinned version", version_name(digest))
+                format!(
+                    "build {build} of job {job}: version {} is not the pinned version",
+                    version_name(digest)
+                )
             }
             ExplainEvent::NotAVersion { job, build, digest } => {
-                format!("build {build} of job {job}: {} is not a known version of the resource", version_name(digest))
+                format!(
+                    "build {build} of job {job}: {} is not a known version of the resource",
+                    version_name(digest)
+                )
             }
             ExplainEvent::ConflictsWith {
                 job,

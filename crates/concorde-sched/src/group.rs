@@ -38,7 +38,9 @@ pub(crate) fn resolve_group<V: VersionsView, X: Explainer>(
         match view.version_containing(config.resource, pin)? {
             Some(version) => pins.push(Some(version.digest)),
             None => {
-                explainer.record(member_indexes[member], || ExplainEvent::PinNotFound(pin.clone()));
+                explainer.record(member_indexes[member], || {
+                    ExplainEvent::PinNotFound(pin.clone())
+                });
                 return Ok(Err(InputError::PinnedVersionNotFound(pin.clone())));
             }
         }
@@ -66,7 +68,9 @@ pub(crate) fn resolve_group<V: VersionsView, X: Explainer>(
             return Ok(Err(InputError::NoSatisfiableBuilds));
         };
         let digest = candidate.version;
-        search.explainer.record(member_indexes[member], || ExplainEvent::Chosen(digest.clone()));
+        search.explainer.record(member_indexes[member], || {
+            ExplainEvent::Chosen(digest.clone())
+        });
         choices.push(GroupChoice {
             digest,
             sources: candidate.sources,
@@ -117,7 +121,10 @@ impl<V: VersionsView, X: Explainer> GroupSearch<'_, V, X> {
     fn satisfy(&mut self, member: usize) -> Result<bool, V::Error> {
         let config = self.members[member];
         for &job in &config.passed {
-            if self.candidates[member].as_ref().is_some_and(|c| c.vouched.contains(&job)) {
+            if self.candidates[member]
+                .as_ref()
+                .is_some_and(|c| c.vouched.contains(&job))
+            {
                 continue;
             }
             let Some(choice) = self.listing_choice(member, job)? else {
@@ -151,9 +158,15 @@ impl<V: VersionsView, X: Explainer> GroupSearch<'_, V, X> {
             if let Some(last_used) = &self.last_used {
                 if let Some(&cursor) = last_used.get(&job) {
                     let phase_two_constraints = has_candidate.then(|| self.constraints(job));
-                    return Ok(Some(ListingChoice::Every { last_used: cursor, phase_two_constraints }));
+                    return Ok(Some(ListingChoice::Every {
+                        last_used: cursor,
+                        phase_two_constraints,
+                    }));
                 }
-                let any_related = config.passed.iter().any(|passed| last_used.contains_key(passed));
+                let any_related = config
+                    .passed
+                    .iter()
+                    .any(|passed| last_used.contains_key(passed));
                 if !has_candidate && any_related {
                     return Ok(None);
                 }
@@ -172,7 +185,9 @@ impl<V: VersionsView, X: Explainer> GroupSearch<'_, V, X> {
         &self,
         config: &InputConfig,
     ) -> Result<Option<HashMap<JobId, BuildRef>>, V::Error> {
-        let Some(consumed) = self.view.newest_consumed_version(self.current_job, config.resource)?
+        let Some(consumed) = self
+            .view
+            .newest_consumed_version(self.current_job, config.resource)?
         else {
             return Ok(None);
         };
@@ -215,7 +230,9 @@ impl<V: VersionsView, X: Explainer> GroupSearch<'_, V, X> {
                 let config = self.members[member];
                 if config.resource != entry.resource
                     || config.passed.binary_search(&job).is_err()
-                    || changed.iter().any(|(changed_member, _)| *changed_member == member)
+                    || changed
+                        .iter()
+                        .any(|(changed_member, _)| *changed_member == member)
                 {
                     continue;
                 }
@@ -271,19 +288,33 @@ impl<V: VersionsView, X: Explainer> GroupSearch<'_, V, X> {
                 changed.push((member, previous));
             }
         }
-        let vouched_for_resolving =
-            self.candidates[resolving].as_ref().is_some_and(|c| c.vouched.contains(&job));
+        let vouched_for_resolving = self.candidates[resolving]
+            .as_ref()
+            .is_some_and(|c| c.vouched.contains(&job));
         if vouched_for_resolving && !mismatch {
             if self.assignment_is_doomed() {
-                self.explain(resolving, || ExplainEvent::RepeatsFailedAssignment { job, build });
+                self.explain(resolving, || ExplainEvent::RepeatsFailedAssignment {
+                    job,
+                    build,
+                });
             } else if self.satisfy_all()? {
                 return Ok(true);
             } else {
-                self.doomed = self.candidates.iter().map(|c| c.as_ref().map(|c| c.version.clone())).collect();
+                self.doomed = self
+                    .candidates
+                    .iter()
+                    .map(|c| c.as_ref().map(|c| c.version.clone()))
+                    .collect();
                 if X::ENABLED {
-                    let digest = self.candidates[resolving].as_ref().map(|c| c.version.clone());
+                    let digest = self.candidates[resolving]
+                        .as_ref()
+                        .map(|c| c.version.clone());
                     if let Some(digest) = digest {
-                        self.explain(resolving, || ExplainEvent::RestUnsatisfiable { job, build, digest });
+                        self.explain(resolving, || ExplainEvent::RestUnsatisfiable {
+                            job,
+                            build,
+                            digest,
+                        });
                     }
                 }
             }
@@ -297,13 +328,14 @@ impl<V: VersionsView, X: Explainer> GroupSearch<'_, V, X> {
     }
 
     fn assignment_is_doomed(&self) -> bool {
-        self.candidates.iter().zip(&self.doomed).all(|(candidate, doomed)| {
-            match (candidate, doomed) {
+        self.candidates
+            .iter()
+            .zip(&self.doomed)
+            .all(|(candidate, doomed)| match (candidate, doomed) {
                 (None, None) => true,
                 (Some(candidate), Some(doomed)) => candidate.version == *doomed,
                 _ => false,
-            }
-        })
+            })
     }
 
     #[inline(always)]

@@ -45,8 +45,16 @@ integer_id!(
 ///
 /// Digests are opaque: the resolver only compares them. Equal digests that come from one
 /// view usually share their allocation, so comparison first checks the pointers.
-#[derive(Clone, Debug, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, Eq, PartialOrd, Ord)]
 pub struct VersionDigest(pub Arc<str>);
+
+impl std::hash::Hash for VersionDigest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Equality is string equality (the pointer check is only a shortcut), so hashing the
+        // string keeps `Hash` consistent with `Eq`.
+        self.0.hash(state);
+    }
+}
 
 impl PartialEq for VersionDigest {
     fn eq(&self, other: &Self) -> bool {
@@ -93,7 +101,9 @@ pub struct PinnedVersion(pub VersionFields);
 impl PinnedVersion {
     /// Whether `document` contains every field of this pin with an equal value.
     pub fn is_contained_in(&self, document: &VersionFields) -> bool {
-        self.0.iter().all(|(key, value)| document.get(key) == Some(value))
+        self.0
+            .iter()
+            .all(|(key, value)| document.get(key) == Some(value))
     }
 }
 
@@ -128,7 +138,10 @@ pub struct BuildRef {
 impl BuildRef {
     /// The build's place in newest-first order.
     pub fn position(&self) -> BuildPosition {
-        BuildPosition { rank: self.rerun_of.unwrap_or(self.id), id: self.id }
+        BuildPosition {
+            rank: self.rerun_of.unwrap_or(self.id),
+            id: self.id,
+        }
     }
 }
 

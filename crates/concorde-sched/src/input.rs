@@ -70,7 +70,10 @@ pub enum InputError {
 }
 
 fn pin_fields(pin: &PinnedVersion) -> String {
-    pin.0.iter().map(|(key, value)| format!(" {key}:{value}")).collect()
+    pin.0
+        .iter()
+        .map(|(key, value)| format!(" {key}:{value}"))
+        .collect()
 }
 
 /// The version chosen for one input.

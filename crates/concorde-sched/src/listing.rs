@@ -30,26 +30,41 @@ pub(crate) enum ListingChoice {
     /// Rows containing the constraints, newest first.
     Constrained(OutputConstraints),
     /// Unused builds after `last_used`; phase 2 is constrained when `Some`.
-    Every { last_used: BuildRef, phase_two_constraints: Option<OutputConstraints> },
+    Every {
+        last_used: BuildRef,
+        phase_two_constraints: Option<OutputConstraints>,
+    },
 }
 
 impl BuildCursor {
     pub(crate) fn new(job: JobId, choice: ListingChoice) -> BuildCursor {
         let phases = match choice {
             ListingChoice::Plain => {
-                vec![(BuildListing::SucceededNewestFirst { at_or_below: None }, false)]
+                vec![(
+                    BuildListing::SucceededNewestFirst { at_or_below: None },
+                    false,
+                )]
             }
             ListingChoice::Constrained(constraints) => vec![(
-                BuildListing::OutputsContainingNewestFirst { constraints, at_or_below: None },
+                BuildListing::OutputsContainingNewestFirst {
+                    constraints,
+                    at_or_below: None,
+                },
                 false,
             )],
-            ListingChoice::Every { last_used, phase_two_constraints } => {
-                let phase_one = BuildListing::SucceededOldestFirst { above: newer_than(last_used) };
+            ListingChoice::Every {
+                last_used,
+                phase_two_constraints,
+            } => {
+                let phase_one = BuildListing::SucceededOldestFirst {
+                    above: newer_than(last_used),
+                };
                 let at_or_below = Some(last_used.position());
                 let phase_two = match phase_two_constraints {
-                    Some(constraints) => {
-                        BuildListing::OutputsContainingNewestFirst { constraints, at_or_below }
-                    }
+                    Some(constraints) => BuildListing::OutputsContainingNewestFirst {
+                        constraints,
+                        at_or_below,
+                    },
                     None => BuildListing::SucceededNewestFirst { at_or_below },
                 };
                 vec![(phase_one, true), (phase_two, false)]
@@ -78,7 +93,10 @@ impl BuildCursor {
             if let Some(build) = self.page.get(self.page_index) {
                 self.page_index += 1;
                 self.last_position = Some(build.position());
-                return Ok(Some(OfferedBuild { build: build.id, has_next: *has_next }));
+                return Ok(Some(OfferedBuild {
+                    build: build.id,
+                    has_next: *has_next,
+                }));
             }
             if !self.phase_exhausted {
                 // A listing ends only at an empty page, never at a short one: an empty page
@@ -103,7 +121,13 @@ impl BuildCursor {
 /// neither newer nor older than it.
 fn newer_than(cursor: BuildRef) -> BuildPosition {
     match cursor.rerun_of {
-        Some(original) => BuildPosition { rank: original, id: cursor.id },
-        None => BuildPosition { rank: cursor.id, id: BuildId(i64::MAX) },
+        Some(original) => BuildPosition {
+            rank: original,
+            id: cursor.id,
+        },
+        None => BuildPosition {
+            rank: cursor.id,
+            id: BuildId(i64::MAX),
+        },
     }
 }

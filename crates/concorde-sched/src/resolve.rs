@@ -42,7 +42,10 @@ pub fn resolve_inputs_explained<V: VersionsView, X: Explainer>(
         // Concourse picks among overlapping groups by map order; the first-created group is
         // our deterministic choice.
         let joined = groups.iter_mut().find(|group| {
-            input.passed.iter().any(|job| group.jobs.binary_search(job).is_ok())
+            input
+                .passed
+                .iter()
+                .any(|job| group.jobs.binary_search(job).is_ok())
         });
         match joined {
             Some(group) => {
@@ -51,7 +54,10 @@ pub fn resolve_inputs_explained<V: VersionsView, X: Explainer>(
                 group.jobs.sort_unstable();
                 group.jobs.dedup();
             }
-            None => groups.push(Group { jobs: input.passed.clone(), members: vec![index] }),
+            None => groups.push(Group {
+                jobs: input.passed.clone(),
+                members: vec![index],
+            }),
         }
     }
     for group in &groups {
@@ -88,7 +94,10 @@ pub fn resolve_inputs_explained<V: VersionsView, X: Explainer>(
             Err(error) => Err(error),
         });
     }
-    Ok(Resolution { inputs: results, has_next })
+    Ok(Resolution {
+        inputs: results,
+        has_next,
+    })
 }
 
 /// Inputs with passed constraints that share jobs, in input order.
@@ -114,7 +123,11 @@ fn resolve_single<V: VersionsView, X: Explainer>(
     index: usize,
     explainer: &mut X,
 ) -> Result<Result<Chosen, InputError>, V::Error> {
-    let chosen = |digest: VersionDigest, has_next: bool| Chosen { digest, sources: Vec::new(), has_next };
+    let chosen = |digest: VersionDigest, has_next: bool| Chosen {
+        digest,
+        sources: Vec::new(),
+        has_next,
+    };
     let outcome = if let Some(pin) = &input.pin {
         match view.version_containing(input.resource, pin)? {
             Some(version) => Ok(chosen(version.digest, false)),
@@ -162,11 +175,13 @@ fn resolve_every<V: VersionsView, X: Explainer>(
     if let Some(next) = newer.first() {
         return Ok(Ok((next.digest.clone(), newer.len() > 1)));
     }
-    Ok(match view.latest_enabled_version(input.resource, Some(consumed.check_order))? {
-        Some(version) => Ok((version.digest, false)),
-        None => {
-            explainer.record(index, || ExplainEvent::NoVersions);
-            Err(InputError::VersionNotFound)
-        }
-    })
+    Ok(
+        match view.latest_enabled_version(input.resource, Some(consumed.check_order))? {
+            Some(version) => Ok((version.digest, false)),
+            None => {
+                explainer.record(index, || ExplainEvent::NoVersions);
+                Err(InputError::VersionNotFound)
+            }
+        },
+    )
 }

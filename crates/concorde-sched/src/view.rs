@@ -41,7 +41,9 @@ impl OutputConstraints {
             let end = entries.partition_point(|entry| entry.resource == *resource);
             let entries = &entries[..end];
             !entries.is_empty()
-                && digests.iter().all(|digest| entries.iter().any(|entry| entry.digest == *digest))
+                && digests
+                    .iter()
+                    .all(|digest| entries.iter().any(|entry| entry.digest == *digest))
         })
     }
 }
@@ -124,8 +126,11 @@ pub trait VersionsView {
 
     /// Whether `digest` is disabled for `resource`. Disabling belongs to the resource, not to
     /// the scope. Index: (resource, digest).
-    fn is_disabled(&self, resource: ResourceId, digest: &VersionDigest)
-    -> Result<bool, Self::Error>;
+    fn is_disabled(
+        &self,
+        resource: ResourceId,
+        digest: &VersionDigest,
+    ) -> Result<bool, Self::Error>;
 
     /// Among the input records of `resource` in builds of `job` (any status, reruns
     /// included, any input name) whose digest is a version of the resource's scope, the
@@ -156,8 +161,7 @@ pub trait VersionsView {
     /// The successful-build-outputs row of `build`, flattened and sorted by resource id; the
     /// stored order is kept within one resource (outputs before inputs). Empty when the build
     /// has no row. A view holding legacy (pre-6.0) builds creates the missing row here.
-    fn successful_build_outputs(&self, build: BuildId)
-    -> Result<Arc<[OutputEntry]>, Self::Error>;
+    fn successful_build_outputs(&self, build: BuildId) -> Result<Arc<[OutputEntry]>, Self::Error>;
 
     /// One page of a listing of `job`'s builds: up to `page_size()` builds, continuing
     /// strictly after `after` in the listing's order when given. A view holding legacy

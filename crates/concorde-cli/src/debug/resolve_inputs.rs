@@ -11,9 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use concorde_sched::fixture::{Case, LoadedCase, load_dump_case, load_inline_case};
-use concorde_sched::{
-    RecordingExplainer, Resolution, resolve_inputs, resolve_inputs_explained,
-};
+use concorde_sched::{RecordingExplainer, Resolution, resolve_inputs, resolve_inputs_explained};
 use serde_json::{Map, Value, json};
 
 /// Arguments of `concorde debug resolve-inputs`.
@@ -92,12 +90,15 @@ fn load_case(case: &Case, testdata: Option<&Path>) -> anyhow::Result<Result<Load
     if !path.exists() {
         return Ok(Err(format!("dump {} is missing", path.display())));
     }
-    let compressed = std::fs::read(&path).with_context(|| format!("could not read {}", path.display()))?;
+    let compressed =
+        std::fs::read(&path).with_context(|| format!("could not read {}", path.display()))?;
     let mut json = Vec::new();
     flate2::read::GzDecoder::new(compressed.as_slice())
         .read_to_end(&mut json)
         .with_context(|| format!("could not decompress {}", path.display()))?;
-    Ok(Ok(load_dump_case(case, &json).with_context(|| format!("could not load {}", path.display()))?))
+    Ok(Ok(load_dump_case(case, &json).with_context(|| {
+        format!("could not load {}", path.display())
+    })?))
 }
 
 fn result_line(case: &Case, loaded: &LoadedCase, resolution: &Resolution) -> Map<String, Value> {
@@ -125,10 +126,20 @@ fn result_line(case: &Case, loaded: &LoadedCase, resolution: &Resolution) -> Map
     line.insert("ok".to_owned(), json!(resolution.ok()));
     line.insert("values".to_owned(), Value::Object(values));
     line.insert("errors".to_owned(), Value::Object(errors));
-    line.insert("passed_build_ids".to_owned(), Value::Object(passed_build_ids));
+    line.insert(
+        "passed_build_ids".to_owned(),
+        Value::Object(passed_build_ids),
+    );
     line.insert("has_next".to_owned(), json!(resolution.has_next));
-    line.insert("first_occurrence".to_owned(), Value::Object(first_occurrence));
-    if case.requires.iter().any(|requirement| requirement == "v6_migration") {
+    line.insert(
+        "first_occurrence".to_owned(),
+        Value::Object(first_occurrence),
+    );
+    if case
+        .requires
+        .iter()
+        .any(|requirement| requirement == "v6_migration")
+    {
         line.insert("migrated".to_owned(), migrated_table(loaded));
     }
     line
@@ -140,7 +151,10 @@ fn migrated_table(loaded: &LoadedCase) -> Value {
     for (build, by_resource) in loaded.view.successful_build_outputs_table() {
         let mut row = Map::new();
         for (resource, digests) in by_resource {
-            let names: Vec<String> = digests.iter().map(|digest| loaded.version_name(digest)).collect();
+            let names: Vec<String> = digests
+                .iter()
+                .map(|digest| loaded.version_name(digest))
+                .collect();
             row.insert(resource.to_string(), json!(names));
         }
         table.insert(build.to_string(), Value::Object(row));
@@ -155,11 +169,20 @@ const MAX_EXPLAIN_LINES: usize = 200;
 /// Resolves once more with a recording explainer and renders its events per input name.
 fn explain(loaded: &LoadedCase) -> anyhow::Result<Value> {
     let mut explainer = RecordingExplainer::default();
-    resolve_inputs_explained(&loaded.view, loaded.current_job, &loaded.inputs, &mut explainer)
-        .context("resolving with explanations")?;
+    resolve_inputs_explained(
+        &loaded.view,
+        loaded.current_job,
+        &loaded.inputs,
+        &mut explainer,
+    )
+    .context("resolving with explanations")?;
     let mut by_input = BTreeMap::new();
     for (index, input) in loaded.inputs.iter().enumerate() {
-        let events = explainer.events.get(index).map(Vec::as_slice).unwrap_or_default();
+        let events = explainer
+            .events
+            .get(index)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let version_name = |digest: &concorde_sched::VersionDigest| loaded.version_name(digest);
         let mut lines: Vec<String> = events
             .iter()

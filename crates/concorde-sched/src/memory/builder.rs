@@ -27,6 +27,7 @@ pub struct MemoryViewBuilder {
     digests: HashMap<Box<str>, VersionDigest>,
     resources: HashMap<ResourceId, Option<ScopeId>>,
     versions: HashMap<ScopeId, Vec<StoredVersion>>,
+    version_keys: HashSet<(ScopeId, VersionDigest)>,
     disabled: HashSet<(ResourceId, VersionDigest)>,
     builds: HashMap<BuildId, StoredBuild>,
     records: HashMap<BuildId, BuildRecords>,
@@ -68,9 +69,13 @@ impl MemoryViewBuilder {
         fields: VersionFields,
     ) -> &mut Self {
         let digest = self.digest(digest);
-        let versions = self.versions.entry(scope).or_default();
-        if !versions.iter().any(|version| version.digest == digest) {
-            versions.push(StoredVersion { digest, check_order, fields });
+        if self.version_keys.insert((scope, digest.clone())) {
+            let versions = self.versions.entry(scope).or_default();
+            versions.push(StoredVersion {
+                digest,
+                check_order,
+                fields,
+            });
         }
         self
     }
@@ -93,7 +98,12 @@ impl MemoryViewBuilder {
     ) -> &mut Self {
         self.builds.insert(
             build.id,
-            StoredBuild { job, status, rerun_of: build.rerun_of, needs_migration },
+            StoredBuild {
+                job,
+                status,
+                rerun_of: build.rerun_of,
+                needs_migration,
+            },
         );
         self
     }
@@ -101,7 +111,11 @@ impl MemoryViewBuilder {
     /// Records that `build` produced `digest` of `resource`.
     pub fn output(&mut self, build: BuildId, resource: ResourceId, digest: &str) -> &mut Self {
         let digest = self.digest(digest);
-        self.records.entry(build).or_default().outputs.push(OutputEntry { resource, digest });
+        self.records
+            .entry(build)
+            .or_default()
+            .outputs
+            .push(OutputEntry { resource, digest });
         self
     }
 
@@ -118,7 +132,10 @@ impl MemoryViewBuilder {
             .entry(build)
             .or_default()
             .inputs
-            .push(OutputEntry { resource, digest: digest.clone() });
+            .push(OutputEntry {
+                resource,
+                digest: digest.clone(),
+            });
         self.input_names.push((build, name, resource, digest));
         self
     }
@@ -131,7 +148,10 @@ impl MemoryViewBuilder {
         job: JobId,
         entries: Vec<OutputEntry>,
     ) -> &mut Self {
-        self.outputs_rows.push((build.id, SuccessfulOutputsRow::new(job, build.rerun_of, entries)));
+        self.outputs_rows.push((
+            build.id,
+            SuccessfulOutputsRow::new(job, build.rerun_of, entries),
+        ));
         self
     }
 
@@ -148,15 +168,30 @@ impl MemoryViewBuilder {
         let mut scopes = HashMap::new();
         for (scope, mut versions) in self.versions {
             versions.sort_by_key(|version| version.check_order);
-            let by_digest =
-                versions.iter().enumerate().map(|(index, v)| (v.digest.clone(), index)).collect();
-            scopes.insert(scope, ScopeVersions { by_check_order: versions, by_digest });
+            let by_digest = versions
+                .iter()
+                .enumerate()
+                .map(|(index, v)| (v.digest.clone(), index))
+                .collect();
+            scopes.insert(
+                scope,
+                ScopeVersions {
+                    by_check_order: versions,
+                    by_digest,
+                },
+            );
         }
         let mut succeeded_by_job: HashMap<JobId, Vec<BuildRef>> = HashMap::new();
         for (&id, build) in &self.builds {
             if build.status == BuildStatus::Succeeded {
-                let build_ref = BuildRef { id, rerun_of: build.rerun_of };
-                succeeded_by_job.entry(build.job).or_default().push(build_ref);
+                let build_ref = BuildRef {
+                    id,
+                    rerun_of: build.rerun_of,
+                };
+                succeeded_by_job
+                    .entry(build.job)
+                    .or_default()
+                    .push(build_ref);
             }
         }
         for list in succeeded_by_job.values_mut() {
@@ -176,10 +211,18 @@ impl MemoryViewBuilder {
             outputs: Default::default(),
         };
         for (build, name, resource, digest) in self.input_names {
-            let Some(job) = view.builds.get(&build).map(|stored| stored.job) else { continue };
+            let Some(job) = view.builds.get(&build).map(|stored| stored.job) else {
+                continue;
+            };
             if let Some(version) = view.scope_version(resource, &digest) {
-                let candidate = ConsumedVersion { check_order: version.check_order, build };
-                let newest = view.newest_consumed.entry((job, resource)).or_insert(candidate.clone());
+                let candidate = ConsumedVersion {
+                    check_order: version.check_order,
+                    build,
+                };
+                let newest = view
+                    .newest_consumed
+                    .entry((job, resource))
+                    .or_insert(candidate.clone());
                 if (candidate.check_order, candidate.build) > (newest.check_order, newest.build) {
                     *newest = candidate;
                 }
@@ -189,10 +232,15 @@ impl MemoryViewBuilder {
         let mut pipes = self.pipes;
         pipes.sort();
         for (from, to) in pipes {
-            let Some(from_build) = view.builds.get(&from) else { continue };
+            let Some(from_build) = view.builds.get(&from) else {
+                continue;
+            };
             let upstream = UpstreamBuild {
                 job: from_build.job,
-                build: BuildRef { id: from, rerun_of: from_build.rerun_of },
+                build: BuildRef {
+                    id: from,
+                    rerun_of: from_build.rerun_of,
+                },
             };
             view.pipes_into.entry(to).or_default().push(upstream);
         }

@@ -114,9 +114,16 @@ impl MemoryView {
         self.scopes.get(&scope)
     }
 
-    fn scope_version(&self, resource: ResourceId, digest: &VersionDigest) -> Option<&StoredVersion> {
+    fn scope_version(
+        &self,
+        resource: ResourceId,
+        digest: &VersionDigest,
+    ) -> Option<&StoredVersion> {
         let versions = self.scope_versions(resource)?;
-        versions.by_digest.get(digest).map(|&index| &versions.by_check_order[index])
+        versions
+            .by_digest
+            .get(digest)
+            .map(|&index| &versions.by_check_order[index])
     }
 
     fn enabled(&self, resource: ResourceId, version: &StoredVersion) -> bool {
@@ -126,17 +133,30 @@ impl MemoryView {
     /// Creates the row of a legacy build from its records (outputs, then inputs) and marks
     /// it migrated. `require_records`: a build read directly must have records.
     fn migrate(&self, build: BuildId, require_records: bool) -> Result<(), MemoryViewError> {
-        let Some(stored) = self.builds.get(&build) else { return Ok(()) };
+        let Some(stored) = self.builds.get(&build) else {
+            return Ok(());
+        };
         let records = self.records.get(&build);
         let row = match records {
             Some(records) if !records.outputs.is_empty() || !records.inputs.is_empty() => {
-                let entries = records.outputs.iter().chain(&records.inputs).cloned().collect();
-                Some(SuccessfulOutputsRow::new(stored.job, stored.rerun_of, entries))
+                let entries = records
+                    .outputs
+                    .iter()
+                    .chain(&records.inputs)
+                    .cloned()
+                    .collect();
+                Some(SuccessfulOutputsRow::new(
+                    stored.job,
+                    stored.rerun_of,
+                    entries,
+                ))
             }
             _ if require_records => return Err(MemoryViewError::BuildWithoutRecords(build)),
             _ => None,
         };
-        self.outputs.borrow_mut().complete_migration(build, stored.job, row);
+        self.outputs
+            .borrow_mut()
+            .complete_migration(build, stored.job, row);
         Ok(())
     }
 
@@ -149,13 +169,24 @@ impl MemoryView {
         Ok(!batch.is_empty())
     }
 
-    fn list_succeeded(&self, job: JobId, listing: &BuildListing, after: Option<BuildPosition>) -> Vec<BuildRef> {
-        let Some(builds) = self.succeeded_by_job.get(&job) else { return Vec::new() };
+    fn list_succeeded(
+        &self,
+        job: JobId,
+        listing: &BuildListing,
+        after: Option<BuildPosition>,
+    ) -> Vec<BuildRef> {
+        let Some(builds) = self.succeeded_by_job.get(&job) else {
+            return Vec::new();
+        };
         match listing {
             BuildListing::SucceededOldestFirst { above } => {
                 let lower = after.map_or(*above, |after| after.max(*above));
                 let start = builds.partition_point(|build| build.position() <= lower);
-                builds[start..].iter().take(self.page_size).copied().collect()
+                builds[start..]
+                    .iter()
+                    .take(self.page_size)
+                    .copied()
+                    .collect()
             }
             _ => {
                 let at_or_below = listing_upper_bound(listing);
@@ -163,7 +194,12 @@ impl MemoryView {
                     at_or_below.is_none_or(|upper| build.position() <= upper)
                         && after.is_none_or(|after| build.position() < after)
                 });
-                builds[..end].iter().rev().take(self.page_size).copied().collect()
+                builds[..end]
+                    .iter()
+                    .rev()
+                    .take(self.page_size)
+                    .copied()
+                    .collect()
             }
         }
     }
@@ -189,14 +225,21 @@ impl VersionsView for MemoryView {
         resource: ResourceId,
         at_most: Option<CheckOrder>,
     ) -> Result<Option<Version>, MemoryViewError> {
-        let Some(versions) = self.scope_versions(resource) else { return Ok(None) };
+        let Some(versions) = self.scope_versions(resource) else {
+            return Ok(None);
+        };
         let list = &versions.by_check_order;
-        let end = at_most.map_or(list.len(), |at_most| list.partition_point(|v| v.check_order <= at_most));
+        let end = at_most.map_or(list.len(), |at_most| {
+            list.partition_point(|v| v.check_order <= at_most)
+        });
         Ok(list[..end]
             .iter()
             .rev()
             .find(|version| self.enabled(resource, version))
-            .map(|version| Version { digest: version.digest.clone(), check_order: version.check_order }))
+            .map(|version| Version {
+                digest: version.digest.clone(),
+                check_order: version.check_order,
+            }))
     }
 
     fn enabled_versions_after(
@@ -205,14 +248,19 @@ impl VersionsView for MemoryView {
         after: CheckOrder,
         limit: usize,
     ) -> Result<Vec<Version>, MemoryViewError> {
-        let Some(versions) = self.scope_versions(resource) else { return Ok(Vec::new()) };
+        let Some(versions) = self.scope_versions(resource) else {
+            return Ok(Vec::new());
+        };
         let list = &versions.by_check_order;
         let start = list.partition_point(|version| version.check_order <= after);
         Ok(list[start..]
             .iter()
             .filter(|version| self.enabled(resource, version))
             .take(limit)
-            .map(|version| Version { digest: version.digest.clone(), check_order: version.check_order })
+            .map(|version| Version {
+                digest: version.digest.clone(),
+                check_order: version.check_order,
+            })
             .collect())
     }
 
@@ -221,21 +269,34 @@ impl VersionsView for MemoryView {
         resource: ResourceId,
         pin: &PinnedVersion,
     ) -> Result<Option<Version>, MemoryViewError> {
-        let Some(versions) = self.scope_versions(resource) else { return Ok(None) };
+        let Some(versions) = self.scope_versions(resource) else {
+            return Ok(None);
+        };
         // Several matches are possible with extra fields; the newest is our stable choice.
         Ok(versions
             .by_check_order
             .iter()
             .rev()
             .find(|version| pin.is_contained_in(&version.fields))
-            .map(|version| Version { digest: version.digest.clone(), check_order: version.check_order }))
+            .map(|version| Version {
+                digest: version.digest.clone(),
+                check_order: version.check_order,
+            }))
     }
 
-    fn version_exists(&self, resource: ResourceId, digest: &VersionDigest) -> Result<bool, MemoryViewError> {
+    fn version_exists(
+        &self,
+        resource: ResourceId,
+        digest: &VersionDigest,
+    ) -> Result<bool, MemoryViewError> {
         Ok(self.scope_version(resource, digest).is_some())
     }
 
-    fn is_disabled(&self, resource: ResourceId, digest: &VersionDigest) -> Result<bool, MemoryViewError> {
+    fn is_disabled(
+        &self,
+        resource: ResourceId,
+        digest: &VersionDigest,
+    ) -> Result<bool, MemoryViewError> {
         Ok(!self.disabled.is_empty() && self.disabled.contains(&(resource, digest.clone())))
     }
 
@@ -258,10 +319,15 @@ impl VersionsView for MemoryView {
         resource: ResourceId,
         digest: &VersionDigest,
     ) -> Result<bool, MemoryViewError> {
-        Ok(self.consumed_as.contains(&(job, name.clone(), resource, digest.clone())))
+        Ok(self
+            .consumed_as
+            .contains(&(job, name.clone(), resource, digest.clone())))
     }
 
-    fn successful_build_outputs(&self, build: BuildId) -> Result<Arc<[OutputEntry]>, MemoryViewError> {
+    fn successful_build_outputs(
+        &self,
+        build: BuildId,
+    ) -> Result<Arc<[OutputEntry]>, MemoryViewError> {
         if let Some(row) = self.outputs.borrow().row(build) {
             return Ok(row.entries.clone());
         }
@@ -269,7 +335,12 @@ impl VersionsView for MemoryView {
             return Ok(Arc::from(Vec::new()));
         }
         self.migrate(build, true)?;
-        Ok(self.outputs.borrow().row(build).map(|row| row.entries.clone()).unwrap_or_else(|| Arc::from(Vec::new())))
+        Ok(self
+            .outputs
+            .borrow()
+            .row(build)
+            .map(|row| row.entries.clone())
+            .unwrap_or_else(|| Arc::from(Vec::new())))
     }
 
     fn list_builds(
@@ -280,14 +351,18 @@ impl VersionsView for MemoryView {
     ) -> Result<Vec<BuildRef>, MemoryViewError> {
         loop {
             let page = match listing {
-                BuildListing::OutputsContainingNewestFirst { constraints, at_or_below } => {
+                BuildListing::OutputsContainingNewestFirst {
+                    constraints,
+                    at_or_below,
+                } => {
                     let upper = match (*at_or_below, after) {
                         (Some(bound), Some(after)) if after <= bound => Some(after),
                         (Some(bound), _) => Some(bound),
                         (None, after) => after,
                     };
                     let outputs = self.outputs.borrow();
-                    let mut page = outputs.list_containing(job, constraints, upper, self.page_size + 1);
+                    let mut page =
+                        outputs.list_containing(job, constraints, upper, self.page_size + 1);
                     // `upper` is inclusive; a page continuing after a row must skip that row.
                     if let Some(after) = after {
                         page.retain(|build| build.position() < after);
@@ -299,7 +374,8 @@ impl VersionsView for MemoryView {
             };
             // Only listings of the successful-build-outputs table can grow by migrating;
             // the builds table already lists every build.
-            let reads_outputs = matches!(listing, BuildListing::OutputsContainingNewestFirst { .. });
+            let reads_outputs =
+                matches!(listing, BuildListing::OutputsContainingNewestFirst { .. });
             if !page.is_empty() || !reads_outputs || !self.migrate_next_batch(job)? {
                 return Ok(page);
             }

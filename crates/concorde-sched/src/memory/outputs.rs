@@ -25,7 +25,11 @@ impl SuccessfulOutputsRow {
     ) -> SuccessfulOutputsRow {
         // A stable sort keeps the stored order within one resource.
         entries.sort_by_key(|entry| entry.resource);
-        SuccessfulOutputsRow { job, rerun_of, entries: entries.into() }
+        SuccessfulOutputsRow {
+            job,
+            rerun_of,
+            entries: entries.into(),
+        }
     }
 }
 
@@ -58,7 +62,10 @@ impl SuccessfulOutputs {
 
     /// Stores a row and indexes it.
     pub(crate) fn insert(&mut self, build: BuildId, row: SuccessfulOutputsRow) {
-        let build_ref = BuildRef { id: build, rerun_of: row.rerun_of };
+        let build_ref = BuildRef {
+            id: build,
+            rerun_of: row.rerun_of,
+        };
         insert_sorted(self.by_job.entry(row.job).or_default(), build_ref);
         let mut seen: Vec<(ResourceId, &VersionDigest)> = Vec::new();
         for entry in row.entries.iter() {
@@ -76,8 +83,14 @@ impl SuccessfulOutputs {
     pub(crate) fn await_migration(&mut self, build: BuildId, stored: &StoredBuild) {
         self.unmigrated.insert(build);
         if stored.status == super::BuildStatus::Succeeded {
-            let build_ref = BuildRef { id: build, rerun_of: stored.rerun_of };
-            insert_sorted(self.unmigrated_succeeded.entry(stored.job).or_default(), build_ref);
+            let build_ref = BuildRef {
+                id: build,
+                rerun_of: stored.rerun_of,
+            };
+            insert_sorted(
+                self.unmigrated_succeeded.entry(stored.job).or_default(),
+                build_ref,
+            );
         }
     }
 
@@ -130,7 +143,9 @@ impl SuccessfulOutputs {
                 }
             }
         }
-        let Some(candidates) = shortest else { return Vec::new() };
+        let Some(candidates) = shortest else {
+            return Vec::new();
+        };
         let end = match upper {
             Some(upper) => candidates.partition_point(|build| build.position() <= upper),
             None => candidates.len(),
@@ -141,7 +156,10 @@ impl SuccessfulOutputs {
                 break;
             }
             let contains = constraints.0.is_empty()
-                || self.rows.get(&build.id).is_some_and(|row| constraints.are_contained_in(&row.entries));
+                || self
+                    .rows
+                    .get(&build.id)
+                    .is_some_and(|row| constraints.are_contained_in(&row.entries));
             if contains {
                 page.push(*build);
             }
@@ -155,7 +173,10 @@ impl SuccessfulOutputs {
         for (&build, row) in &self.rows {
             let mut by_resource: BTreeMap<ResourceId, Vec<VersionDigest>> = BTreeMap::new();
             for entry in row.entries.iter() {
-                by_resource.entry(entry.resource).or_default().push(entry.digest.clone());
+                by_resource
+                    .entry(entry.resource)
+                    .or_default()
+                    .push(entry.digest.clone());
             }
             table.insert(build, by_resource);
         }
