@@ -25,17 +25,18 @@ mod resources;
 mod teams;
 pub mod testing;
 mod versions;
+mod versions_view;
 mod volumes;
 mod workers;
 
 use std::path::PathBuf;
 
-// STUB pub use builds::{Build, BuildStatus, NewBuild, RecordedVersion};
+pub use builds::{Build, BuildStatus, NewBuild, RecordedVersion};
 // STUB pub use caches::ResourceCache;
 pub use components::Component;
 // STUB pub use containers::{Container, ContainerOwner, ContainerState, NewContainer};
 pub use error::{StoreError, StoreResult};
-// STUB pub use events::{BuildEvent, EventPayload, LogRetention, NewBuildEvent};
+pub use events::{BuildEvent, EventPayload, LogRetention, NewBuildEvent};
 pub use ids::{
     BuildId, ContainerId, JobId, PipelineId, ResourceCacheId, ResourceConfigId, ResourceId,
     ResourceTypeId, ScopeId, TeamId, Timestamp, VersionId, VolumeId,
@@ -43,11 +44,12 @@ pub use ids::{
 pub use jobs::Job;
 pub use lock::{Lock, LockKey};
 pub use migrate::{MigrateReport, MigrateTarget, migrate_command, LATEST_SCHEMA_VERSION};
-// STUB pub use next_inputs::NextBuildInput;
+pub use next_inputs::NextBuildInput;
 pub use notify::{Listener, Notification, Topic};
 pub use pipelines::{JobInputSpec, JobSpec, Pipeline, PipelineRef, ResourceSpec, SavePipeline};
 pub use resources::{CheckOutcome, Resource, ResourceType};
 pub use teams::{AccessToken, Team, User};
+pub use versions_view::{SqlVersionsView, VIEW_PAGE_SIZE};
 pub use versions::{NewVersion, ResourceVersion, SaveVersionsOutcome, version_digest};
 // STUB pub use volumes::{NewVolume, Volume, VolumeState};
 // STUB pub use workers::{Worker, WorkerState, WorkerSpec};

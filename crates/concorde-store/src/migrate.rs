@@ -18,15 +18,23 @@ struct Migration {
 
 /// Every migration, in order. Invariant: versions are 1, 2, 3, ... without gaps, and a merged
 /// entry is never edited: changes go in a new file.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "versions_view",
+        sqlite: include_str!("../migrations/sqlite/0002_versions_view.sql"),
+        postgres: include_str!("../migrations/postgres/0002_versions_view.sql"),
+    },
+];
 
 /// The schema version this binary brings the database to.
-pub const LATEST_SCHEMA_VERSION: i64 = 1;
+pub const LATEST_SCHEMA_VERSION: i64 = 2;
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
