@@ -12,7 +12,7 @@ use concorde_config::{UnknownKeys, load_pipeline, validate_pipeline};
 /// inline configs, hooks and parallel steps.
 fn generated_pipeline(target_lines: usize) -> String {
     let mut yaml = String::from("resources:\n");
-    let jobs = target_lines / 40;
+    let jobs = target_lines.div_ceil(35);
     for index in 0..jobs {
         let _ = write!(
             yaml,
@@ -21,7 +21,7 @@ fn generated_pipeline(target_lines: usize) -> String {
     }
     yaml.push_str("jobs:\n");
     for index in 0..jobs {
-        let passed = if index == 0 { String::new() } else { format!("\n    passed: [job-{}]", index - 1) };
+        let passed = if index == 0 { String::new() } else { format!("\n      passed: [job-{}]", index - 1) };
         let previous_get = if index == 0 {
             String::new()
         } else {
