@@ -1,0 +1,35 @@
+//! Errors of the worker runtime.
+
+/// What can go wrong on a worker.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// No container with this handle.
+    #[error("container not found: {0}")]
+    ContainerNotFound(String),
+    /// No volume with this handle.
+    #[error("volume not found: {0}")]
+    VolumeNotFound(String),
+    /// A container or volume with this handle already exists.
+    #[error("handle already exists: {0}")]
+    AlreadyExists(String),
+    /// The process could not be started (missing executable, bad user, ...).
+    #[error("could not start process {path}: {reason}")]
+    ProcessStart {
+        /// The executable.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// An image that cannot be used (no rootfs, bad metadata).
+    #[error("invalid image: {0}")]
+    InvalidImage(String),
+    /// A path escaping its volume or container.
+    #[error("invalid path: {0}")]
+    InvalidPath(String),
+    /// The container runtime (runc) failed.
+    #[error("container runtime failed: {0}")]
+    Runtime(String),
+    /// A filesystem or process error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
