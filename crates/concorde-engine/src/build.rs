@@ -1,0 +1,94 @@
+//! Running a whole build: status events, the plan, the final status, and cleanup.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use concorde_worker::Runtime;
+use tokio_util::sync::CancellationToken;
+
+use crate::env::{BuildContext, EngineLimits, NoCredentials, RunEnv};
+use crate::event::{BuildEvent, EventSink, now_unix};
+use crate::exec::{Exec, StepError, run_plan};
+use crate::plan::Plan;
+use crate::resource_cache::CacheLocks;
+use crate::scope::VarScope;
+
+/// How a build ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildStatus {
+    /// The plan succeeded.
+    Succeeded,
+    /// A step failed.
+    Failed,
+    /// A step errored.
+    Errored,
+    /// The build was aborted.
+    Aborted,
+}
+
+impl BuildStatus {
+    /// The status as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildStatus::Succeeded => "succeeded",
+            BuildStatus::Failed => "failed",
+            BuildStatus::Errored => "errored",
+            BuildStatus::Aborted => "aborted",
+        }
+    }
+}
+
+impl RunEnv {
+    /// An environment with no credentials, no pipeline setter and no recorder; set those
+    /// fields as needed.
+    pub fn new(context: BuildContext, runtime: Arc<dyn Runtime>, events: Arc<dyn EventSink>, cache_locks: Arc<CacheLocks>) -> RunEnv {
+        RunEnv {
+            context,
+            worker_name: "local".to_owned(),
+            runtime,
+            base_types: HashMap::new(),
+            events,
+            credentials: Arc::new(NoCredentials),
+            pipeline_setter: None,
+            recorder: None,
+            abort: CancellationToken::new(),
+            artifacts: Mutex::default(),
+            put_versions: Mutex::default(),
+            created: Mutex::default(),
+            cache_locks,
+            limits: EngineLimits::default(),
+        }
+    }
+}
+
+/// Runs a build's plan to the end and returns its status. Aborting is cancelling `env.abort`.
+/// Containers and artifact volumes the build created are destroyed at the end; caches stay.
+pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
+    env.events.emit(BuildEvent::Status { status: "started".to_owned(), time: now_unix() });
+    let exec = Exec { env: env.clone(), cancel: env.abort.clone(), scope: Arc::new(VarScope::default()) };
+    let result = run_plan(&exec, plan).await;
+    let status = match result {
+        _ if env.abort.is_cancelled() => BuildStatus::Aborted,
+        Ok(true) => BuildStatus::Succeeded,
+        Ok(false) => BuildStatus::Failed,
+        Err(StepError::Errored(_)) => BuildStatus::Errored,
+        Err(StepError::Interrupted) => BuildStatus::Aborted,
+    };
+    cleanup(&env).await;
+    env.events.emit(BuildEvent::Status { status: status.as_str().to_owned(), time: now_unix() });
+    status
+}
+
+async fn cleanup(env: &RunEnv) {
+    let created = env.created.lock().map(|mut created| std::mem::take(&mut *created)).unwrap_or_default();
+    for container in created.containers {
+        if let Err(err) = env.runtime.destroy_container(&container).await {
+            tracing::warn!(container = %container.0, error = %err, "could not destroy container");
+        }
+    }
+    for volume in created.volumes {
+        if let Err(err) = env.runtime.destroy_volume(&volume).await {
+            tracing::warn!(volume = %volume.0, error = %err, "could not destroy volume");
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Build events, in the shapes of Concourse's event stream, and the sink the engine emits to.
+//!
+//! The engine never stores events itself: it hands each one to an [`EventSink`] (the store, in
+//! the web node; a collecting sink in tests), in the order they happen.
+
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use concorde_config::model::VersionMap;
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use crate::plan::PlanId;
+
+/// Where a step event comes from: the plan node, and for logs the stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// The plan node's id.
+    pub id: PlanId,
+    /// `stdout` or `stderr` for logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
+}
+
+impl Origin {
+    /// An origin without a stream.
+    pub fn step(id: &PlanId) -> Origin {
+        Origin { id: id.clone(), source: None }
+    }
+}
+
+/// One `{name, value}` metadata entry of a resource version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MetadataField {
+    /// The field name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// A build event. The API wraps each as `{"data":..., "event":..., "version":...}`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BuildEvent {
+    /// `status`: the build started or finished.
+    Status {
+        /// `started`, `succeeded`, `failed`, `errored` or `aborted`.
+        status: String,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// `log`: output of a step.
+    Log {
+        /// The step and stream.
+        origin: Origin,
+        /// The bytes, as text (lossy for invalid UTF-8).
+        payload: String,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// `error`: a step errored, timed out or was interrupted.
+    Error {
+        /// The step.
+        origin: Origin,
+        /// What went wrong.
+        message: String,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// A step lifecycle event without extra fields (`initialize`, `start`, `initialize-get`, ...).
+    Lifecycle {
+        /// The event type.
+        kind: &'static str,
+        /// The event version.
+        version: &'static str,
+        /// The step.
+        origin: Origin,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// `finish`: a generic step finished.
+    Finish {
+        /// The step.
+        origin: Origin,
+        /// Whether it succeeded.
+        succeeded: bool,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// `finish-get` / `finish-put`.
+    FinishResource {
+        /// `finish-get` or `finish-put`.
+        kind: &'static str,
+        /// The step.
+        origin: Origin,
+        /// The script's exit status.
+        exit_status: i32,
+        /// The version, `None` when the script failed.
+        version: Option<VersionMap>,
+        /// The metadata.
+        metadata: Vec<MetadataField>,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// `initialize-task` / `start-task`.
+    TaskConfig {
+        /// `initialize-task` or `start-task`.
+        kind: &'static str,
+        /// The step.
+        origin: Origin,
+        /// `{platform, image, run{path,args,dir}, inputs[{name,path}]}`.
+        config: Json,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// `finish-task`.
+    FinishTask {
+        /// The step.
+        origin: Origin,
+        /// The process's exit status.
+        exit_status: i32,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// `selected-worker`.
+    SelectedWorker {
+        /// The step.
+        origin: Origin,
+        /// The worker's name.
+        worker: String,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// `set-pipeline-changed`.
+    SetPipelineChanged {
+        /// The step.
+        origin: Origin,
+        /// Whether the config changed.
+        changed: bool,
+    },
+    /// `across-substeps`.
+    AcrossSubsteps {
+        /// The step.
+        origin: Origin,
+        /// `[{"step": <plan>, "values": [...]}]`.
+        substeps: Json,
+        /// Unix seconds.
+        time: i64,
+    },
+}
+
+impl BuildEvent {
+    /// The event type (`log`, `finish-get`, ...).
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            BuildEvent::Status { .. } => "status",
+            BuildEvent::Log { .. } => "log",
+            BuildEvent::Error { .. } => "error",
+            BuildEvent::Lifecycle { kind, .. }
+            | BuildEvent::FinishResource { kind, .. }
+            | BuildEvent::TaskConfig { kind, .. } => kind,
+            BuildEvent::Finish { .. } => "finish",
+            BuildEvent::FinishTask { .. } => "finish-task",
+            BuildEvent::SelectedWorker { .. } => "selected-worker",
+            BuildEvent::SetPipelineChanged { .. } => "set-pipeline-changed",
+            BuildEvent::AcrossSubsteps { .. } => "across-substeps",
+        }
+    }
+
+    /// The event version string.
+    pub fn version(&self) -> &'static str {
+        match self {
+            BuildEvent::Status { .. } => "1.0",
+            BuildEvent::Log { .. } | BuildEvent::FinishResource { .. } => "5.1",
+            BuildEvent::Error { .. } => "4.1",
+            BuildEvent::Lifecycle { version, .. } => version,
+            BuildEvent::TaskConfig { kind, .. } => {
+                if *kind == "start-task" {
+                    "5.0"
+                } else {
+                    "4.0"
+                }
+            }
+            BuildEvent::FinishTask { .. } => "4.0",
+            BuildEvent::Finish { .. }
+            | BuildEvent::SelectedWorker { .. }
+            | BuildEvent::SetPipelineChanged { .. }
+            | BuildEvent::AcrossSubsteps { .. } => "1.0",
+        }
+    }
+
+    /// The `data` object of the event.
+    pub fn data(&self) -> Json {
+        match self {
+            BuildEvent::Status { status, time } => json!({"status": status, "time": time}),
+            BuildEvent::Log { origin, payload, time } => json!({"time": time, "origin": origin, "payload": payload}),
+            BuildEvent::Error { origin, message, time } => json!({"message": message, "origin": origin, "time": time}),
+            BuildEvent::Lifecycle { origin, time, .. } => json!({"origin": origin, "time": time}),
+            BuildEvent::Finish { origin, succeeded, time } => {
+                json!({"origin": origin, "time": time, "succeeded": succeeded})
+            }
+            BuildEvent::FinishResource { origin, exit_status, version, metadata, time, .. } => {
+                let mut data = json!({"origin": origin, "time": time, "exit_status": exit_status, "version": version});
+                if !metadata.is_empty()
+                    && let Some(map) = data.as_object_mut()
+                {
+                    map.insert("metadata".to_owned(), json!(metadata));
+                }
+                data
+            }
+            BuildEvent::TaskConfig { origin, config, time, .. } => json!({"origin": origin, "time": time, "config": config}),
+            BuildEvent::FinishTask { origin, exit_status, time } => {
+                json!({"origin": origin, "time": time, "exit_status": exit_status})
+            }
+            BuildEvent::SelectedWorker { origin, worker, time } => {
+                json!({"origin": origin, "time": time, "selected_worker": worker})
+            }
+            BuildEvent::SetPipelineChanged { origin, changed } => json!({"origin": origin, "changed": changed}),
+            BuildEvent::AcrossSubsteps { origin, substeps, time } => {
+                json!({"origin": origin, "time": time, "substeps": substeps})
+            }
+        }
+    }
+
+    /// The whole envelope without `event_id` (the store assigns it).
+    pub fn envelope(&self) -> Json {
+        json!({"data": self.data(), "event": self.event_type(), "version": self.version()})
+    }
+}
+
+/// The current time in unix seconds.
+pub fn now_unix() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Receives a build's events in order. Implementations must not block for long: the engine
+/// emits from inside output streams.
+pub trait EventSink: Send + Sync {
+    /// Records one event.
+    fn emit(&self, event: BuildEvent);
+}
+
+/// A sink that keeps every event in memory (tests, `fly execute`-style local runs).
+#[derive(Debug, Default)]
+pub struct CollectingSink {
+    events: Mutex<Vec<BuildEvent>>,
+}
+
+impl CollectingSink {
+    /// A copy of every event so far.
+    pub fn events(&self) -> Vec<BuildEvent> {
+        self.events.lock().map(|events| events.clone()).unwrap_or_default()
+    }
+
+    /// All log output so far, concatenated.
+    pub fn log_text(&self) -> String {
+        self.events()
+            .into_iter()
+            .filter_map(|event| match event {
+                BuildEvent::Log { payload, .. } => Some(payload),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl EventSink for CollectingSink {
+    fn emit(&self, event: BuildEvent) {
+        // A poisoned lock means a test already panicked; dropping the event is harmless then.
+        if let Ok(mut events) = self.events.lock() {
+            events.push(event);
+        }
+    }
+}

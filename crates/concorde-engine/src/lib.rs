@@ -1,0 +1,26 @@
+//! Build execution: a job's config compiled into a [`Plan`], and the plan run on a worker
+//! [`concorde_worker::Runtime`] with Concourse's step semantics.
+//!
+//! [`compile_job_plan`] bakes the scheduler's versions into a plan; [`run_build`] runs it,
+//! emitting [`BuildEvent`]s to an [`EventSink`] and returning the build's status. The engine
+//! reaches the rest of the system only through traits in [`env`]: the runtime, credentials,
+//! the pipeline setter, the input/output recorder.
+
+mod build;
+mod compile;
+pub mod env;
+pub mod event;
+mod exec;
+mod io;
+pub mod plan;
+mod resource_cache;
+mod scope;
+mod script;
+
+pub use build::{BuildStatus, run_build};
+pub use compile::{CompileError, compile_job_plan, image_get_plan, resource_type_plans, type_image};
+pub use env::{BaseResourceType, BuildContext, BuildRecorder, PipelineSetter, RunEnv, ScriptCommand, SetPipelineOutcome, SetPipelineRequest};
+pub use event::{BuildEvent, CollectingSink, EventSink, MetadataField, Origin};
+pub use exec::StepError;
+pub use plan::{Plan, PlanId, PlanStep};
+pub use resource_cache::CacheLocks;
