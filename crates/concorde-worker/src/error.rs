@@ -23,6 +23,18 @@ pub enum WorkerError {
     /// An image that cannot be used (no rootfs, bad metadata).
     #[error("invalid image: {0}")]
     InvalidImage(String),
+    /// A path that does not exist in a volume (streaming out a missing file).
+    #[error("{path} not found in volume {volume}")]
+    PathNotFound {
+        /// The volume's handle.
+        volume: String,
+        /// The path, relative to the volume.
+        path: String,
+    },
+    /// A handle that cannot name a directory (empty, `.`/`..`, a `/`, or characters outside
+    /// `[A-Za-z0-9_.-]`, which runc also requires of container ids).
+    #[error("invalid handle: {0:?}")]
+    InvalidHandle(String),
     /// A path escaping its volume or container.
     #[error("invalid path: {0}")]
     InvalidPath(String),

@@ -2,13 +2,21 @@
 //!
 //! A **volume** is a directory the runtime owns (an artifact, a cache, a resource's fetched
 //! bits, an image rootfs). A **container** runs processes with an image rootfs and volumes
-//! mounted at paths. Backends: `runc` (OCI bundles, overlayfs rootfs, cgroup limits, own network
-//! namespace) and `host` (processes run directly in per-container directories).
+//! mounted at paths. Backends: [`RuncRuntime`] (OCI bundles, overlayfs rootfs, cgroup limits,
+//! own network namespace) and [`HostRuntime`] (processes run directly in per-container
+//! directories). [`detect`] picks one.
 
 mod error;
+mod host;
+mod paths;
+mod process;
 mod runtime;
+mod state;
+mod tarstream;
+mod volumes;
 
 pub use error::WorkerError;
+pub use host::{DEFAULT_KILL_GRACE, HostRuntime, ROOT_ENV};
 pub use runtime::{
     ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec, Runtime,
     VolumeHandle, VolumeInfo, VolumeStrategy,

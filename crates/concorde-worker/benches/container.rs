@@ -1,0 +1,3 @@
+//! Container lifecycle benchmark (filled in later).
+
+fn main() {}

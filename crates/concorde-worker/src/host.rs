@@ -1,0 +1,274 @@
+//! The `host` backend: processes run directly on the worker, each container being a directory.
+//!
+//! Like Concourse's workers on platforms without containers, there is no isolation: the image
+//! is ignored (with a warning), limits and `privileged` have no effect, and read-only mounts are
+//! writable. A container is `containers/<handle>/root/`, in which every mount path is a symlink
+//! to its volume (`root/tmp/build/abcd/input -> volumes/<handle>`). A process runs with its
+//! working directory and an absolute executable path translated into that root, and
+//! `CONCORDE_ROOT` naming it. **Limits:** any other absolute path (in arguments or inside
+//! scripts) resolves against the real host root; a mount nested inside another mount's path
+//! becomes a symlink inside the outer volume; the user is honoured only when the worker runs as
+//! root and the user exists on the host, and then keeps root's supplementary groups.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+
+use crate::paths::{Layout, relative_path};
+use crate::process::{Finished, Stopper, drive};
+use crate::state::{self, HostContainer};
+use crate::volumes::{VolumeStore, list_dirs, remove_tree};
+use crate::{
+    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, ProcessIo, ProcessSpec, Runtime, VolumeHandle, VolumeInfo,
+    VolumeStrategy, WorkerError,
+};
+
+/// The environment variable naming a host container's root directory.
+pub const ROOT_ENV: &str = "CONCORDE_ROOT";
+
+/// The default wait between SIGTERM and SIGKILL when a run is cancelled.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs processes directly on the host; see the module docs for what that cannot isolate.
+#[derive(Debug)]
+pub struct HostRuntime {
+    layout: Layout,
+    volumes: VolumeStore,
+    kill_grace: Duration,
+    /// The process groups running in each container, killed when it is destroyed.
+    /// A std mutex: it is never held across an await.
+    running: Mutex<HashMap<String, HashSet<i32>>>,
+}
+
+impl HostRuntime {
+    /// Opens (creating if needed) a host worker in `work_dir`.
+    pub fn new(work_dir: &Path) -> Result<Self, WorkerError> {
+        let layout = Layout::create(work_dir)?;
+        let volumes = VolumeStore::open(layout.clone())?;
+        Ok(HostRuntime { layout, volumes, kill_grace: DEFAULT_KILL_GRACE, running: Mutex::default() })
+    }
+
+    /// Sets the wait between SIGTERM and SIGKILL when a run is cancelled.
+    #[must_use]
+    pub fn with_kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    fn track(&self, handle: &str, pgid: i32, running: bool) {
+        let mut groups = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let set = groups.entry(handle.to_owned()).or_default();
+        if running {
+            set.insert(pgid);
+        } else {
+            set.remove(&pgid);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Runtime for HostRuntime {
+    fn name(&self) -> &'static str {
+        "host"
+    }
+
+    async fn create_volume(&self, handle: &VolumeHandle, strategy: VolumeStrategy) -> Result<VolumeInfo, WorkerError> {
+        self.volumes.create(handle, strategy).await
+    }
+    async fn lookup_volume(&self, handle: &VolumeHandle) -> Result<Option<VolumeInfo>, WorkerError> {
+        self.volumes.lookup(handle)
+    }
+    async fn destroy_volume(&self, handle: &VolumeHandle) -> Result<(), WorkerError> {
+        self.volumes.destroy(handle).await
+    }
+    async fn list_volumes(&self) -> Result<Vec<VolumeHandle>, WorkerError> {
+        self.volumes.list().await
+    }
+    async fn stream_in(
+        &self,
+        handle: &VolumeHandle,
+        path: &str,
+        tar: Box<dyn AsyncRead + Send + Unpin>,
+    ) -> Result<(), WorkerError> {
+        self.volumes.stream_in(handle, path, tar).await
+    }
+    async fn stream_out(
+        &self,
+        handle: &VolumeHandle,
+        path: &str,
+        into: Box<dyn AsyncWrite + Send + Unpin>,
+    ) -> Result<(), WorkerError> {
+        self.volumes.stream_out(handle, path, into).await
+    }
+
+    async fn create_container(&self, spec: ContainerSpec) -> Result<(), WorkerError> {
+        let dir = state::claim_container_dir(&self.layout, &spec.handle).await?;
+        if spec.image != ImageSpec::None {
+            tracing::warn!(container = %spec.handle.0, image = ?spec.image, "the host backend ignores images");
+        }
+        let created = link_mounts(&self.volumes, &dir.join("root"), &spec).await;
+        let saved = match created {
+            Ok(()) => state::save(&dir, &HostContainer { env: spec.env }).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = saved {
+            remove_tree(dir).await;
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        handle: &ContainerHandle,
+        process: ProcessSpec,
+        io: ProcessIo,
+        cancel: CancellationToken,
+    ) -> Result<ExitStatus, WorkerError> {
+        let dir = self.layout.container_dir(&handle.0)?;
+        let container: HostContainer = state::load(&dir, handle).await?;
+        let root = dir.join("root");
+        let cwd = root.join(relative_path(process.dir.as_deref().unwrap_or("/"))?);
+        tokio::fs::create_dir_all(&cwd).await?;
+        let mut command = tokio::process::Command::new(executable(&root, &process.path));
+        command
+            .args(&process.args)
+            .current_dir(&cwd)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| state::DEFAULT_PATH.into()))
+            .env("HOME", &root)
+            .envs(container.env.iter().chain(&process.env).filter_map(|pair| pair.split_once('=')))
+            .env(ROOT_ENV, &root)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(user) = &process.user {
+            set_user(&mut command, user);
+        }
+        let child = command.spawn().map_err(|err| WorkerError::ProcessStart {
+            path: process.path.clone(),
+            reason: match err.kind() {
+                std::io::ErrorKind::NotFound => "executable file not found".to_owned(),
+                _ => err.to_string(),
+            },
+        })?;
+        let pgid = child.id().and_then(|id| i32::try_from(id).ok()).unwrap_or(0);
+        self.track(&handle.0, pgid, true);
+        let stopper = GroupStopper(Pid::from_raw(pgid));
+        let finished = drive(child, io, &cancel, self.kill_grace, &stopper).await;
+        self.track(&handle.0, pgid, false);
+        match finished? {
+            Finished { cancelled: true, .. } => Ok(ExitStatus::Cancelled),
+            Finished { code, .. } => Ok(ExitStatus::Exited(code)),
+        }
+    }
+
+    async fn destroy_container(&self, handle: &ContainerHandle) -> Result<(), WorkerError> {
+        let dir = self.layout.container_dir(&handle.0)?;
+        let groups = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&handle.0);
+        for pgid in groups.into_iter().flatten() {
+            GroupStopper(Pid::from_raw(pgid)).signal(Signal::SIGKILL);
+        }
+        // remove_dir_all deletes the mount symlinks themselves, never what they point to.
+        match tokio::fs::symlink_metadata(&dir).await {
+            Ok(_) => {
+                remove_tree(dir).await;
+                Ok(())
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn list_containers(&self) -> Result<Vec<ContainerHandle>, WorkerError> {
+        Ok(list_dirs(&self.layout.containers_dir()).await?.into_iter().map(ContainerHandle).collect())
+    }
+}
+
+/// Creates `root/<mount path>` symlinks to the volumes, outer paths first.
+async fn link_mounts(volumes: &VolumeStore, root: &Path, spec: &ContainerSpec) -> Result<(), WorkerError> {
+    tokio::fs::create_dir(root).await?;
+    let mut mounts: Vec<_> = spec.mounts.iter().collect();
+    mounts.sort_by_key(|mount| mount.path.matches('/').count());
+    for mount in mounts {
+        let target = volumes.path(&mount.volume)?;
+        let link = root.join(relative_path(&mount.path)?);
+        if link == root {
+            return Err(WorkerError::InvalidPath(format!("cannot mount a volume at {}", mount.path)));
+        }
+        if let Some(parent) = link.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        tokio::fs::symlink(&target, &link).await.map_err(|err| match err.kind() {
+            std::io::ErrorKind::AlreadyExists => WorkerError::InvalidPath(format!("two mounts at {}", mount.path)),
+            _ => err.into(),
+        })?;
+    }
+    Ok(())
+}
+
+/// An absolute executable path that exists under the root (a script in an input) runs from
+/// there; anything else (`sh`, `/bin/sh`, `input/run.sh`) is used as given.
+fn executable(root: &Path, path: &str) -> PathBuf {
+    if path.starts_with('/')
+        && let Ok(relative) = relative_path(path)
+    {
+        let inside = root.join(relative);
+        if inside.exists() {
+            return inside;
+        }
+    }
+    PathBuf::from(path)
+}
+
+/// Runs as `user` (a name or a numeric uid) when the worker is root and the user exists.
+fn set_user(command: &mut tokio::process::Command, user: &str) {
+    if !nix::unistd::geteuid().is_root() {
+        tracing::warn!(user, "the host backend runs processes as the worker's user when it is not root");
+        return;
+    }
+    let found = match user.parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(uid.into()),
+        Err(_) => nix::unistd::User::from_name(user),
+    };
+    match found {
+        Ok(Some(found)) => {
+            command.uid(found.uid.as_raw()).gid(found.gid.as_raw());
+        }
+        _ => tracing::warn!(user, "user not found on the host; running as root"),
+    }
+}
+
+/// Stops a host process and everything it started: they share its process group.
+struct GroupStopper(Pid);
+
+impl GroupStopper {
+    fn signal(&self, signal: Signal) {
+        // Group 0 would be the worker's own group; a spawned child always has a real pid.
+        if self.0.as_raw() > 0 {
+            let _ = killpg(self.0, signal);
+        }
+    }
+}
+
+impl Stopper for GroupStopper {
+    fn terminate(&self) {
+        self.signal(Signal::SIGTERM);
+    }
+    async fn kill(&self) {
+        self.signal(Signal::SIGKILL);
+    }
+    fn reap(&self) {
+        // Like a container's pid namespace, the group does not outlive its first process:
+        // leftovers would hold the output pipes open.
+        self.signal(Signal::SIGKILL);
+    }
+}

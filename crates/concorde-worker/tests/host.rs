@@ -1,0 +1,234 @@
+//! The host backend and the volume store, on the real filesystem with real processes.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+use concorde_worker::{ExitStatus, HostRuntime, ImageSpec, ProcessSpec, ROOT_ENV, Runtime, VolumeStrategy, WorkerError};
+
+const GRACE: Duration = Duration::from_secs(1);
+
+fn runtime() -> (tempfile::TempDir, HostRuntime) {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = HostRuntime::new(dir.path()).unwrap().with_kill_grace(GRACE);
+    (dir, runtime)
+}
+
+#[tokio::test]
+async fn exit_codes_stdout_stderr_and_stdin() {
+    let (_dir, runtime) = runtime();
+    exit_codes_and_streams(&runtime, ImageSpec::None).await;
+}
+
+#[tokio::test]
+async fn environment_layers() {
+    let (_dir, runtime) = runtime();
+    environment(&runtime, ImageSpec::None).await;
+}
+
+#[tokio::test]
+async fn mounts_are_symlinks_under_the_container_root() {
+    let (_dir, runtime) = runtime();
+    mounts_and_working_dir(&runtime, ImageSpec::None, "/tmp/build/abcd1234").await;
+}
+
+#[tokio::test]
+async fn missing_executable_is_a_start_error() {
+    let (_dir, runtime) = runtime();
+    missing_executable(&runtime, ImageSpec::None).await;
+}
+
+#[tokio::test]
+async fn cancellation_terminates_then_kills() {
+    let (_dir, runtime) = runtime();
+    cancellation(&runtime, ImageSpec::None, GRACE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_flood_does_not_hang() {
+    let (_dir, runtime) = runtime();
+    output_flood(&runtime, ImageSpec::None).await;
+}
+
+#[tokio::test]
+async fn containers_are_listed_and_destroyed() {
+    let (_dir, runtime) = runtime();
+    container_lifecycle(&runtime, ImageSpec::None).await;
+}
+
+#[tokio::test]
+async fn root_is_exported_and_absolute_executables_translated() {
+    let (_dir, runtime) = runtime();
+    let scripts = volume_with(&runtime, "scripts", &[("task.sh", "#!/bin/sh\necho \"task in $PWD\"\n")]).await;
+    std::fs::set_permissions(scripts.join("task.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut container = spec("rooted", ImageSpec::RawPath("/ignored/with/a/warning".into()));
+    container.mounts = vec![mount("scripts", "/tmp/build/x/scripts")];
+    runtime.create_container(container).await.unwrap();
+
+    let out = run(&runtime, "rooted", sh(&format!("echo ${ROOT_ENV}; echo $HOME"))).await;
+    let root = out.stdout.lines().next().unwrap().to_owned();
+    assert!(root.ends_with("/containers/rooted/root"), "{root}");
+    assert_eq!(out.stdout, format!("{root}\n{root}\n"));
+
+    let process = ProcessSpec {
+        path: "/tmp/build/x/scripts/task.sh".into(),
+        dir: Some("/tmp/build/x".into()),
+        ..sh("")
+    };
+    let out = run(&runtime, "rooted", process).await;
+    assert_eq!(out.stdout, format!("task in {root}/tmp/build/x\n"));
+    runtime.destroy_container(&ctr("rooted")).await.unwrap();
+    assert!(scripts.join("task.sh").exists(), "destroying must not follow the mount symlinks");
+}
+
+#[tokio::test]
+async fn destroying_a_container_kills_its_processes() {
+    let (_dir, runtime) = runtime();
+    runtime.create_container(spec("doomed", ImageSpec::None)).await.unwrap();
+    let running = run_with(&runtime, "doomed", sh("sleep 1000"), None);
+    let destroyer = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        runtime.destroy_container(&ctr("doomed")).await.unwrap();
+    };
+    let (out, ()) = tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(running, destroyer) })
+        .await
+        .expect("destroy did not stop the process");
+    assert_eq!(out.unwrap().status, ExitStatus::Exited(137));
+}
+
+#[tokio::test]
+async fn volumes_lifecycle() {
+    let (_dir, runtime) = runtime();
+    let info = runtime.create_volume(&vol("v1"), VolumeStrategy::Empty).await.unwrap();
+    assert!(info.path.is_dir());
+    assert!(info.path.ends_with("volumes/v1"));
+    assert_eq!(runtime.lookup_volume(&vol("v1")).await.unwrap(), Some(info.clone()));
+    assert_eq!(runtime.lookup_volume(&vol("v2")).await.unwrap(), None);
+    let err = runtime.create_volume(&vol("v1"), VolumeStrategy::Empty).await.unwrap_err();
+    assert!(matches!(err, WorkerError::AlreadyExists(_)), "{err:?}");
+    let err = runtime.create_volume(&vol("a/b"), VolumeStrategy::Empty).await.unwrap_err();
+    assert!(matches!(err, WorkerError::InvalidHandle(_)), "{err:?}");
+    let err = runtime.create_volume(&vol("v3"), VolumeStrategy::CopyOnWrite(vol("nope"))).await.unwrap_err();
+    assert!(matches!(err, WorkerError::VolumeNotFound(_)), "{err:?}");
+    runtime.create_volume(&vol("v0"), VolumeStrategy::Empty).await.unwrap();
+    assert_eq!(runtime.list_volumes().await.unwrap(), vec![vol("v0"), vol("v1")]);
+    runtime.destroy_volume(&vol("v1")).await.unwrap();
+    runtime.destroy_volume(&vol("v1")).await.unwrap();
+    assert!(!info.path.exists());
+    assert_eq!(runtime.list_volumes().await.unwrap(), vec![vol("v0")]);
+    // A failed create leaves nothing behind, so the handle is free again.
+    assert!(runtime.lookup_volume(&vol("v3")).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn copy_on_write_children_are_isolated() {
+    let (_dir, runtime) = runtime();
+    let parent = volume_with(&runtime, "parent", &[("shared", "original"), ("sub/deep", "deep")]).await;
+    std::os::unix::fs::symlink("sub/deep", parent.join("link")).unwrap();
+    std::fs::set_permissions(parent.join("shared"), std::fs::Permissions::from_mode(0o751)).unwrap();
+    let child = runtime.create_volume(&vol("child"), VolumeStrategy::CopyOnWrite(vol("parent"))).await.unwrap().path;
+
+    assert_eq!(std::fs::read_to_string(child.join("link")).unwrap(), "deep");
+    assert_eq!(std::fs::read_link(child.join("link")).unwrap(), std::path::Path::new("sub/deep"));
+    assert_eq!(std::fs::metadata(child.join("shared")).unwrap().permissions().mode() & 0o777, 0o751);
+    std::fs::write(child.join("shared"), "changed in child").unwrap();
+    std::fs::write(child.join("only-child"), "").unwrap();
+    std::fs::write(parent.join("sub/deep"), "changed in parent").unwrap();
+    assert_eq!(std::fs::read_to_string(parent.join("shared")).unwrap(), "original");
+    assert!(!parent.join("only-child").exists());
+    assert_eq!(std::fs::read_to_string(child.join("sub/deep")).unwrap(), "deep");
+}
+
+#[tokio::test]
+async fn import_copies_a_host_directory() {
+    let (_dir, runtime) = runtime();
+    let source = tempfile::tempdir().unwrap();
+    std::fs::create_dir(source.path().join("bin")).unwrap();
+    std::fs::write(source.path().join("bin/tool"), "#!/bin/sh\n").unwrap();
+    let imported = runtime
+        .create_volume(&vol("imported"), VolumeStrategy::Import(source.path().to_owned()))
+        .await
+        .unwrap()
+        .path;
+    std::fs::write(source.path().join("bin/tool"), "changed").unwrap();
+    assert_eq!(std::fs::read_to_string(imported.join("bin/tool")).unwrap(), "#!/bin/sh\n");
+    let err = runtime
+        .create_volume(&vol("bad"), VolumeStrategy::Import(source.path().join("bin/tool")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WorkerError::InvalidPath(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_out_then_in_round_trips() {
+    let (_dir, runtime) = runtime();
+    let from = volume_with(&runtime, "from", &[("a.txt", "alpha"), ("dir/b.txt", "beta"), ("dir/sub/c", "gamma")]).await;
+    std::os::unix::fs::symlink("../a.txt", from.join("dir/link")).unwrap();
+    std::fs::set_permissions(from.join("dir/b.txt"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(from.join("big.bin"), &big).unwrap();
+    let to = volume_with(&runtime, "to", &[]).await;
+
+    // The two ends run concurrently through a small pipe: neither side buffers the whole tar.
+    let (from_handle, to_handle) = (vol("from"), vol("to"));
+    let (writer, reader) = tokio::io::duplex(64 * 1024);
+    let (out, into) = tokio::join!(
+        runtime.stream_out(&from_handle, "dir", Box::new(writer)),
+        runtime.stream_in(&to_handle, "nested/place", Box::new(reader)),
+    );
+    out.unwrap();
+    into.unwrap();
+    let placed = to.join("nested/place");
+    assert_eq!(std::fs::read_to_string(placed.join("b.txt")).unwrap(), "beta");
+    assert_eq!(std::fs::read_to_string(placed.join("sub/c")).unwrap(), "gamma");
+    assert_eq!(std::fs::read_link(placed.join("link")).unwrap(), std::path::Path::new("../a.txt"));
+    assert_eq!(std::fs::metadata(placed.join("b.txt")).unwrap().permissions().mode() & 0o777, 0o700);
+
+    // A single file streams under its own name.
+    let (writer, reader) = tokio::io::duplex(64 * 1024);
+    let (out, into) = tokio::join!(
+        runtime.stream_out(&from_handle, "/big.bin", Box::new(writer)),
+        runtime.stream_in(&to_handle, ".", Box::new(reader)),
+    );
+    out.unwrap();
+    into.unwrap();
+    assert_eq!(std::fs::read(to.join("big.bin")).unwrap(), big);
+}
+
+#[tokio::test]
+async fn streams_refuse_bad_paths() {
+    let (_dir, runtime) = runtime();
+    let from = volume_with(&runtime, "from", &[("a", "a")]).await;
+    std::os::unix::fs::symlink("/etc", from.join("escape")).unwrap();
+    let err = runtime.stream_out(&vol("from"), "missing", Box::new(tokio::io::sink())).await.unwrap_err();
+    assert!(
+        matches!(&err, WorkerError::PathNotFound { volume, path } if volume == "from" && path == "missing"),
+        "{err:?}"
+    );
+    let err = runtime.stream_out(&vol("from"), "../x", Box::new(tokio::io::sink())).await.unwrap_err();
+    assert!(matches!(err, WorkerError::InvalidPath(_)), "{err:?}");
+    let err = runtime.stream_out(&vol("from"), "escape/passwd", Box::new(tokio::io::sink())).await.unwrap_err();
+    assert!(matches!(err, WorkerError::InvalidPath(_)), "{err:?}");
+    let err = runtime.stream_in(&vol("from"), "escape", Box::new(tokio::io::empty())).await.unwrap_err();
+    assert!(matches!(err, WorkerError::InvalidPath(_)), "{err:?}");
+    let err = runtime.stream_out(&vol("nope"), ".", Box::new(tokio::io::sink())).await.unwrap_err();
+    assert!(matches!(err, WorkerError::VolumeNotFound(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_restarted_worker_keeps_its_containers_and_volumes() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let runtime = HostRuntime::new(dir.path()).unwrap();
+        volume_with(&runtime, "kept", &[("f", "x")]).await;
+        runtime.create_container(spec("kept", ImageSpec::None)).await.unwrap();
+    }
+    let runtime = HostRuntime::new(dir.path()).unwrap();
+    assert_eq!(runtime.list_volumes().await.unwrap(), vec![vol("kept")]);
+    assert_eq!(runtime.list_containers().await.unwrap(), vec![ctr("kept")]);
+    assert_eq!(run(&runtime, "kept", sh("echo still here")).await.stdout, "still here\n");
+}
