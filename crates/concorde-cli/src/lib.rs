@@ -24,6 +24,8 @@ pub enum Command {
     /// Tools for looking inside Concorde's machinery.
     #[command(subcommand)]
     Debug(DebugCommand),
+    /// Run a built-in resource type's check, in or out script.
+    Resource(concorde_resource::cli::ResourceArgs),
 }
 
 /// Runs one command to completion.
@@ -32,5 +34,6 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::ValidatePipeline(args) => validate_pipeline::run(&args),
         Command::FormatPipeline(args) => format_pipeline::run(&args),
         Command::Debug(command) => debug::run(command),
+        Command::Resource(args) => Ok(concorde_resource::cli::run_cli(args)),
     }
 }

@@ -1,0 +1,10 @@
+//! Integration tests of the built-in resource types, driven through `run_with_context` exactly
+//! as the `concorde resource` command drives them: JSON on stdin, JSON on stdout, logs on stderr.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+mod bad_input;
+mod git;
+mod mock;
+mod support;
+mod time;
