@@ -118,7 +118,7 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             if pg {
                 // Serializes appenders of one build so event ids stay gap-free and unique.
-                let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM builds WHERE id = $1 FOR UPDATE")
+                let found: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM builds WHERE id = $1 FOR UPDATE")
                     .bind(build)
                     .fetch_optional(&mut *tx)
                     .await?;

@@ -30,7 +30,7 @@ impl Store {
     pub async fn save_next_build_inputs(&self, job: JobId, inputs: &[NextBuildInput]) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM jobs WHERE id = $1")
+            let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM jobs WHERE id = $1")
                 .bind(job)
                 .fetch_optional(&mut *tx)
                 .await?;

@@ -147,7 +147,7 @@ impl Store {
             if res.rows_affected() > 0 {
                 request_schedule_for_scope(&mut tx, scope, now).await?;
             } else {
-                let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM resources WHERE id = $1")
+                let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM resources WHERE id = $1")
                     .bind(resource)
                     .fetch_optional(&mut *tx)
                     .await?;

@@ -257,7 +257,7 @@ impl Store {
                 .await
                 .map_err(fk_to_not_found("resource", resource))?;
             request_schedule_for_resource(&mut tx, resource, now).await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM resources WHERE id = $1")
+            let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM resources WHERE id = $1")
                 .bind(resource)
                 .fetch_optional(&mut *tx)
                 .await?;

@@ -129,7 +129,7 @@ impl VersionsView for SqlVersionsView {
         self.run(async {
             with_db!(self.store, |pool, pg| {
                 let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT 1 FROM resources r JOIN resource_config_versions v
+                    "SELECT CAST(1 AS BIGINT) FROM resources r JOIN resource_config_versions v
                        ON v.scope_id = r.scope_id AND v.version_digest = $2
                      WHERE r.id = $1",
                 )
@@ -146,7 +146,7 @@ impl VersionsView for SqlVersionsView {
         self.run(async {
             with_db!(self.store, |pool, pg| {
                 let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT 1 FROM disabled_versions WHERE resource_id = $1 AND version_digest = $2",
+                    "SELECT CAST(1 AS BIGINT) FROM disabled_versions WHERE resource_id = $1 AND version_digest = $2",
                 )
                 .bind(resource.0)
                 .bind(digest.as_str())
@@ -203,7 +203,7 @@ impl VersionsView for SqlVersionsView {
         self.run(async {
             with_db!(self.store, |pool, pg| {
                 let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT 1 FROM build_inputs WHERE job_id = $1 AND name = $2 AND resource_id = $3
+                    "SELECT CAST(1 AS BIGINT) FROM build_inputs WHERE job_id = $1 AND name = $2 AND resource_id = $3
                        AND version_digest = $4 LIMIT 1",
                 )
                 .bind(job.0)

@@ -29,8 +29,11 @@ macro_rules! store_test {
 
 mod fixtures;
 mod migrations;
+mod pipelines;
+mod builds;
 mod teams;
 
+#[allow(unused_imports)]
 pub(crate) use store_test;
 
 #[allow(dead_code)]

@@ -3,7 +3,6 @@
 use concorde_store::testing::TestStore;
 use concorde_store::{LATEST_SCHEMA_VERSION, MigrateTarget, StoreError, migrate_command};
 
-use crate::store_test;
 
 store_test!(opening_applies_every_migration, reopening_is_a_no_op);
 

@@ -3,7 +3,6 @@
 use concorde_store::testing::TestStore;
 use concorde_store::{AccessToken, StoreError, Timestamp, User};
 
-use crate::store_test;
 
 store_test!(teams_crud, users_and_tokens, components_lifecycle);
 
