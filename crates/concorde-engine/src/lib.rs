@@ -7,6 +7,7 @@
 //! the pipeline setter, the input/output recorder.
 
 mod build;
+mod check;
 mod compile;
 pub mod env;
 pub mod event;
@@ -18,6 +19,7 @@ mod scope;
 mod script;
 
 pub use build::{BuildStatus, run_build};
+pub use check::{CheckError, run_check};
 pub use compile::{CompileError, compile_job_plan, image_get_plan, resource_type_plans, type_image};
 pub use env::{BaseResourceType, BuildContext, BuildRecorder, PipelineSetter, RunEnv, ScriptCommand, SetPipelineOutcome, SetPipelineRequest};
 pub use event::{BuildEvent, CollectingSink, EventSink, MetadataField, Origin};

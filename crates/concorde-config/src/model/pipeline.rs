@@ -177,3 +177,25 @@ pub struct Job {
     /// Where the job is defined.
     pub location: Location,
 }
+
+impl Job {
+    /// The plan's steps followed by the job-level hooks, in that order.
+    pub fn top_level_steps(&self) -> impl Iterator<Item = &Step> {
+        let hooks = [&self.on_success, &self.on_failure, &self.on_abort, &self.on_error, &self.ensure];
+        self.plan.iter().chain(hooks.into_iter().filter_map(|hook| hook.as_deref()))
+    }
+
+    /// Every `get` step anywhere in the job (plan and hooks), in plan order: the job's inputs
+    /// as the scheduler sees them.
+    pub fn get_steps(&self) -> Vec<&crate::model::GetStep> {
+        let mut gets = Vec::new();
+        for step in self.top_level_steps() {
+            step.for_each(&mut |inner| {
+                if let crate::model::StepBody::Get(get) = &inner.body {
+                    gets.push(get);
+                }
+            });
+        }
+        gets
+    }
+}

@@ -337,3 +337,28 @@ pub struct HookStep {
     /// The hook itself.
     pub hook: Box<Step>,
 }
+
+impl Step {
+    /// Calls `visit` on this step and every step nested in it (wrapped steps and hooks).
+    pub fn for_each<'a>(&'a self, visit: &mut dyn FnMut(&'a Step)) {
+        visit(self);
+        match &self.body {
+            StepBody::InParallel(parallel) => parallel.steps.iter().for_each(|s| s.for_each(visit)),
+            StepBody::Do(sequence) => sequence.steps.iter().for_each(|s| s.for_each(visit)),
+            StepBody::Try(inner) => inner.step.for_each(visit),
+            StepBody::Timeout(inner) => inner.step.for_each(visit),
+            StepBody::Retry(inner) => inner.step.for_each(visit),
+            StepBody::Across(inner) => inner.step.for_each(visit),
+            StepBody::Hook(hook) => {
+                hook.step.for_each(visit);
+                hook.hook.for_each(visit);
+            }
+            StepBody::Get(_)
+            | StepBody::Put(_)
+            | StepBody::Task(_)
+            | StepBody::SetPipeline(_)
+            | StepBody::LoadVar(_)
+            | StepBody::Run(_) => {}
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{Job, Pipeline, StepBody};
 use crate::validate::glob::{has_glob_meta, path_match};
-use crate::validate::sections::{for_each_step, push_identifier, section_location};
+use crate::validate::sections::{push_identifier, section_location};
 use crate::validate::steps::validate_job_plan;
 use crate::validate::{Diagnostic, ErrorGroup, WarningKind};
 
@@ -85,8 +85,8 @@ fn resources_per_job(pipeline: &Pipeline) -> HashMap<&str, HashSet<&str>> {
         .iter()
         .map(|job| {
             let mut resources = HashSet::new();
-            for step in job_steps(job) {
-                for_each_step(step, &mut |inner| match &inner.body {
+            for step in job.top_level_steps() {
+                step.for_each(&mut |inner| match &inner.body {
                     StepBody::Get(get) => {
                         resources.insert(get.resource_name());
                     }
@@ -99,12 +99,6 @@ fn resources_per_job(pipeline: &Pipeline) -> HashMap<&str, HashSet<&str>> {
             (job.name.as_str(), resources)
         })
         .collect()
-}
-
-/// The plan's steps followed by the job-level hooks.
-pub(crate) fn job_steps(job: &Job) -> impl Iterator<Item = &crate::model::Step> {
-    let hooks = [&job.on_success, &job.on_failure, &job.on_abort, &job.on_error, &job.ensure];
-    job.plan.iter().chain(hooks.into_iter().filter_map(|hook| hook.as_deref()))
 }
 
 /// Jobs named by a `passed` entry: globs expand against the pipeline's job names.
@@ -126,8 +120,8 @@ pub(crate) fn validate_cycles(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnos
     let mut upstream: HashMap<&str, Vec<&str>> = HashMap::new();
     for job in &pipeline.jobs {
         let mut edges = Vec::new();
-        for step in job_steps(job) {
-            for_each_step(step, &mut |inner| {
+        for step in job.top_level_steps() {
+            step.for_each(&mut |inner| {
                 if let StepBody::Get(get) = &inner.body {
                     for entry in &get.passed {
                         edges.extend(expand_passed(pipeline, entry));

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::model::{Pipeline, ResourceType, Step, StepBody};
+use crate::model::{Pipeline, ResourceType, StepBody};
 use crate::node::Location;
 use crate::validate::identifier::check_identifier;
 use crate::validate::{Diagnostic, ErrorGroup, GroupGlob, WarningKind};
@@ -127,10 +127,8 @@ pub(crate) fn validate_resources(pipeline: &Pipeline, diagnostics: &mut Vec<Diag
 fn used_resources(pipeline: &Pipeline) -> HashSet<&str> {
     let mut used = HashSet::new();
     for job in &pipeline.jobs {
-        let hooks = [&job.on_success, &job.on_failure, &job.on_abort, &job.on_error, &job.ensure];
-        let steps = job.plan.iter().chain(hooks.into_iter().filter_map(|hook| hook.as_deref()));
-        for step in steps {
-            for_each_step(step, &mut |inner| match &inner.body {
+        for step in job.top_level_steps() {
+            step.for_each(&mut |inner| match &inner.body {
                 StepBody::Get(get) => {
                     used.insert(get.resource_name());
                 }
@@ -142,29 +140,6 @@ fn used_resources(pipeline: &Pipeline) -> HashSet<&str> {
         }
     }
     used
-}
-
-/// Calls `visit` on a step and every step nested in it, hooks included.
-pub(crate) fn for_each_step<'a>(step: &'a Step, visit: &mut dyn FnMut(&'a Step)) {
-    visit(step);
-    match &step.body {
-        StepBody::InParallel(parallel) => parallel.steps.iter().for_each(|s| for_each_step(s, visit)),
-        StepBody::Do(sequence) => sequence.steps.iter().for_each(|s| for_each_step(s, visit)),
-        StepBody::Try(inner) => for_each_step(&inner.step, visit),
-        StepBody::Timeout(inner) => for_each_step(&inner.step, visit),
-        StepBody::Retry(inner) => for_each_step(&inner.step, visit),
-        StepBody::Across(inner) => for_each_step(&inner.step, visit),
-        StepBody::Hook(hook) => {
-            for_each_step(&hook.step, visit);
-            for_each_step(&hook.hook, visit);
-        }
-        StepBody::Get(_)
-        | StepBody::Put(_)
-        | StepBody::Task(_)
-        | StepBody::SetPipeline(_)
-        | StepBody::LoadVar(_)
-        | StepBody::Run(_) => {}
-    }
 }
 
 pub(crate) fn validate_resource_types(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnostic>) {

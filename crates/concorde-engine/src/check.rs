@@ -1,0 +1,62 @@
+//! Running a resource's `check` outside a build plan: the checker's unit of work.
+
+use std::sync::Arc;
+
+use concorde_config::model::{JsonMap, VersionMap};
+use concorde_config::vars::{Missing, interpolate_json};
+
+use crate::env::RunEnv;
+use crate::exec::{Exec, StepError};
+use crate::plan::{PlanId, TypeImage};
+use crate::scope::VarScope;
+use crate::script::{ScriptRun, first_json_value, run_script};
+
+/// Why a check produced no versions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// The script exited non-zero.
+    #[error("check failed with exit status {0}")]
+    Failed(i32),
+    /// The script could not run or printed something unusable.
+    #[error("{0}")]
+    Errored(String),
+    /// The check was cancelled (timeout or shutdown).
+    #[error("check interrupted")]
+    Interrupted,
+}
+
+/// Runs `check` for a resource of `image`'s type with `source` (vars resolved here), starting
+/// from `from` (absent on the first check). Returns the versions oldest first, as printed.
+/// The script's stderr becomes `log` events on `env.events` under `id`.
+pub async fn run_check(
+    env: Arc<RunEnv>,
+    id: &PlanId,
+    image: &TypeImage,
+    source: &JsonMap,
+    from: Option<&VersionMap>,
+) -> Result<Vec<VersionMap>, CheckError> {
+    let exec = Exec { env: env.clone(), cancel: env.abort.clone(), scope: Arc::new(VarScope::default()) };
+    let mut source = serde_json::Value::Object(source.clone());
+    interpolate_json(&mut source, &exec.vars(), Missing::Error).map_err(|err| CheckError::Errored(err.to_string()))?;
+    let mut stdin = serde_json::json!({"source": source});
+    if let (Some(version), Some(map)) = (from, stdin.as_object_mut()) {
+        map.insert("version".to_owned(), serde_json::json!(version));
+    }
+    let run = ScriptRun { id, image, action: "check", dir: None, stdin, mounts: Vec::new(), expose_created_by: false };
+    let output = run_script(&exec, run).await.map_err(|err| match err {
+        StepError::Errored(message) => CheckError::Errored(message),
+        StepError::Interrupted => CheckError::Interrupted,
+    })?;
+    if output.exit_status != 0 {
+        return Err(CheckError::Failed(output.exit_status));
+    }
+    let versions: Option<Vec<VersionMap>> =
+        first_json_value(&output.stdout, "/opt/resource/check").map_err(|err| CheckError::Errored(err.to_string()))?;
+    let versions = versions.unwrap_or_default();
+    if versions.iter().any(VersionMap::is_empty) {
+        return Err(CheckError::Errored(
+            "resource output version is empty. Version must contain at least one key-value pair".to_owned(),
+        ));
+    }
+    Ok(versions)
+}
