@@ -163,7 +163,7 @@ pub(crate) fn write_scripts(rootfs: &Path, ty: BuiltinType, concorde_binary: &Pa
 pub fn unpack_rootfs_tgz(tgz: &Path, dest: &Path) -> Result<(), ResourceError> {
     let file = std::fs::File::open(tgz).map_err(|err| ResourceError::io(tgz, err))?;
     std::fs::create_dir_all(dest).map_err(|err| ResourceError::io(dest, err))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
     archive.set_preserve_permissions(true);
     archive.unpack(dest).map_err(|err| ResourceError::io(tgz, err))
 }

@@ -6,5 +6,7 @@
 mod bad_input;
 mod git;
 mod mock;
+mod registry;
+mod registry_fixture;
 mod support;
 mod time;
