@@ -10,3 +10,4 @@ mod registry;
 mod registry_fixture;
 mod support;
 mod time;
+mod type_dir;
