@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
 mod bad_input;
+mod bearer_proxy;
 mod git;
 mod mock;
 mod registry;

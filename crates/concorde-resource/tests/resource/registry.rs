@@ -153,3 +153,31 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
+
+#[test]
+fn bearer_tokens_are_fetched_from_the_challenge_realm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::start(&tmp.path().join("registry"), false);
+    let layout = build_busybox_layout(tmp.path());
+    skopeo_push(&layout, "latest", &format!("{}/guarded:latest", registry.addr), None, None);
+    let proxy = crate::bearer_proxy::BearerProxy::start(&registry.addr);
+    let ctx = context(tmp.path());
+    let guarded = json!({"repository": format!("{}/guarded", proxy.addr), "insecure": true, "username": USER, "password": PASSWORD});
+    let versions = run(&ctx, "registry-image", "check", None, &json!({"source": guarded})).json();
+    let expected = layout_descriptor(&layout, "latest")["digest"].clone();
+    assert_eq!(versions[0]["digest"], expected);
+    assert_eq!(
+        proxy.token_queries.lock().unwrap().first().map(String::as_str),
+        Some("service=concorde-test&scope=repository%3Aguarded%3Apull"),
+        "the token request carries the challenge's service and scope"
+    );
+    let dest = tmp.path().join("put/image");
+    run(&ctx, "registry-image", "in", Some(&dest), &json!({"source": guarded, "version": versions[0], "params": {"format": "oci"}})).json();
+    let mut copy = guarded.clone();
+    copy["repository"] = json!(format!("{}/guarded-copy", proxy.addr));
+    let output = run(&ctx, "registry-image", "out", Some(&tmp.path().join("put")), &json!({"source": copy, "params": {"image": "image/image.tar"}})).json();
+    assert_eq!(output["version"]["digest"], expected, "pushed through the proxy, uploads included");
+    let mut wrong = guarded;
+    wrong["password"] = json!("wrong");
+    run(&ctx, "registry-image", "check", None, &json!({"source": wrong})).assert_failed_with("401");
+}
