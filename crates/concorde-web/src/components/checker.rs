@@ -1,0 +1,212 @@
+//! The checker: finds resources that jobs get and that are due (by `check_every`, or asked for
+//! by a webhook or `check-resource`), runs their `check`, and saves the versions in order.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use concorde_config::model::{Pipeline, VersionMap};
+use concorde_engine::{BuildContext, PlanId, RunEnv, run_check};
+use concorde_store::{CheckOutcome, LockKey, NewVersion, Resource, ResourceId, Store, Topic};
+use futures::StreamExt;
+use tracing::{debug, warn};
+
+use crate::components::scope::{ResourceScope, ensure_scope};
+use crate::components::{Component, Tick};
+use crate::pipeline_model::{decode_pipeline, input_resource_names};
+use crate::worker::LocalWorker;
+
+/// The default `check_every`.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+/// How many checks run at once on this node.
+const CONCURRENT_CHECKS: usize = 8;
+
+/// The checker component.
+pub struct Checker {
+    store: Store,
+    worker: LocalWorker,
+    /// Resources a webhook or `check-resource` asked for, filled by a listener task.
+    requested: Arc<Mutex<HashSet<ResourceId>>>,
+}
+
+impl Checker {
+    /// A checker; it starts a task that collects check requests until `shutdown`.
+    pub async fn new(store: Store, worker: LocalWorker, shutdown: tokio_util::sync::CancellationToken) -> anyhow::Result<Checker> {
+        let requested: Arc<Mutex<HashSet<ResourceId>>> = Arc::default();
+        let mut listener = store.listen(&[Topic::CheckRequested]).await.context("could not listen for check requests")?;
+        let collected = requested.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    received = listener.recv() => match received {
+                        Ok(notification) => {
+                            if let (Ok(id), Ok(mut set)) = (notification.payload.parse::<i64>(), collected.lock()) {
+                                set.insert(ResourceId(id));
+                            }
+                        }
+                        Err(_) => break,
+                    },
+                }
+            }
+        });
+        Ok(Checker { store, worker, requested })
+    }
+
+    fn take_requested(&self) -> HashSet<ResourceId> {
+        self.requested.lock().map(|mut set| std::mem::take(&mut *set)).unwrap_or_default()
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for Checker {
+    fn name(&self) -> &'static str {
+        "checker"
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+
+    fn wake_topics(&self) -> Vec<Topic> {
+        vec![Topic::CheckRequested]
+    }
+
+    async fn tick(&self) -> anyhow::Result<Tick> {
+        let requested = self.take_requested();
+        let now = crate::now();
+        let mut due = Vec::new();
+        for team in self.store.list_teams().await? {
+            for pipeline in self.store.list_pipelines(team.id).await? {
+                if pipeline.archived {
+                    continue;
+                }
+                let model = match decode_pipeline(&pipeline.config) {
+                    Ok(model) => Arc::new(model),
+                    Err(err) => {
+                        warn!(pipeline = %pipeline.name, error = %format!("{err:#}"), "skipping pipeline");
+                        continue;
+                    }
+                };
+                let inputs: HashSet<String> = input_resource_names(&model).into_iter().map(str::to_owned).collect();
+                for resource in self.store.list_resources(pipeline.id).await? {
+                    let asked = requested.contains(&resource.id);
+                    if !resource.active || !(asked || (!pipeline.paused && inputs.contains(&resource.name) && is_due(&resource, now))) {
+                        continue;
+                    }
+                    due.push((model.clone(), resource));
+                }
+            }
+        }
+        let checks = due.into_iter().map(|(model, resource)| async move {
+            if let Err(err) = self.check(&model, &resource).await {
+                warn!(resource = %resource.name, error = %format!("{err:#}"), "check failed to run");
+            }
+        });
+        futures::stream::iter(checks).buffer_unordered(CONCURRENT_CHECKS).collect::<Vec<()>>().await;
+        Ok(Tick::Idle)
+    }
+}
+
+/// Whether `check_every` has passed since the last check started (`never`: never due).
+fn is_due(resource: &Resource, now: concorde_store::Timestamp) -> bool {
+    let interval = match resource.check_every.as_deref() {
+        Some("never") => return false,
+        Some(text) => match concorde_config::parse_duration(text) {
+            Ok(parsed) => parsed.magnitude,
+            Err(_) => DEFAULT_CHECK_INTERVAL,
+        },
+        None => DEFAULT_CHECK_INTERVAL,
+    };
+    let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+    resource.last_check_start.is_none_or(|last| now.0 - last.0 >= interval_ms)
+}
+
+impl Checker {
+    /// Checks one resource under its scope's lock and saves what it found.
+    async fn check(&self, model: &Pipeline, resource: &Resource) -> anyhow::Result<()> {
+        let config = crate::pipeline_model::resource(model, &resource.name)
+            .with_context(|| format!("resource {} is not in its pipeline's config", resource.name))?;
+        let plan_id = PlanId(format!("check-{}", resource.id.0));
+        let ResourceScope { scope, image, source } = ensure_scope(&self.store, model, resource, &plan_id).await?;
+        let now = crate::now();
+        let Some(lock) = self.store.try_lock(LockKey::ResourceChecking(scope)).await? else {
+            debug!(resource = %resource.name, "another node is checking this scope");
+            return Ok(());
+        };
+        let from: Option<VersionMap> = self
+            .store
+            .list_versions(scope, None, 1)
+            .await?
+            .first()
+            .and_then(|latest| serde_json::from_str(&latest.version).ok());
+        self.store.start_resource_check(resource.id, now).await?;
+        let events = Arc::new(concorde_engine::CollectingSink::default());
+        let context = BuildContext { build_name: "check".to_owned(), team_name: String::new(), ..BuildContext::default() };
+        let mut env = RunEnv::new(context, self.worker.runtime.clone(), events.clone(), self.worker.cache_locks.clone());
+        env.base_types = self.worker.base_types.clone();
+        env.worker_name = self.worker.name.clone();
+        let timeout = config.check_timeout.as_deref().and_then(|t| concorde_config::parse_duration(t).ok()).map_or(Duration::from_secs(3600), |d| d.magnitude);
+        let abort = env.abort.clone();
+        let result = tokio::time::timeout(timeout, run_check(Arc::new(env), &plan_id, &image, &source, from.as_ref())).await;
+        let error = match result {
+            Err(_) => {
+                abort.cancel();
+                Some("timeout exceeded".to_owned())
+            }
+            Ok(Err(err)) => Some(format!("{err}\n{}", events.log_text()).trim_end().to_owned()),
+            Ok(Ok(versions)) => {
+                let new: Vec<NewVersion> = versions
+                    .iter()
+                    .map(|version| NewVersion { version: serde_json::json!(version).to_string(), metadata: "[]".to_owned() })
+                    .collect();
+                match self.store.save_check_versions(scope, &new, crate::now()).await {
+                    Ok(outcome) => {
+                        debug!(resource = %resource.name, new = outcome.new_versions, "checked");
+                        None
+                    }
+                    Err(err) => Some(err.to_string()),
+                }
+            }
+        };
+        self.store.finish_resource_check(resource.id, &CheckOutcome { ended: crate::now(), error }).await?;
+        lock.release().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(check_every: Option<&str>, last: Option<i64>) -> Resource {
+        Resource {
+            id: ResourceId(1),
+            pipeline_id: concorde_store::PipelineId(1),
+            name: "r".to_owned(),
+            type_name: "git".to_owned(),
+            config: "{}".to_owned(),
+            active: true,
+            check_every: check_every.map(str::to_owned),
+            resource_config_id: None,
+            scope_id: None,
+            last_check_start: last.map(concorde_store::Timestamp),
+            last_check_end: None,
+            last_check_error: None,
+            api_pinned_version: None,
+            pin_comment: None,
+            config_pinned_version: None,
+        }
+    }
+
+    #[test]
+    fn due_follows_check_every() {
+        let now = concorde_store::Timestamp(1_000_000);
+        assert!(is_due(&resource(None, None), now));
+        assert!(!is_due(&resource(None, Some(now.0 - 59_000)), now));
+        assert!(is_due(&resource(None, Some(now.0 - 60_000)), now));
+        assert!(is_due(&resource(Some("10s"), Some(now.0 - 10_000)), now));
+        assert!(!is_due(&resource(Some("never"), None), now));
+    }
+}

@@ -1,0 +1,68 @@
+//! The log reaper: applies each job's `build_log_retention` (or the deprecated
+//! `build_logs_to_retain`) by deleting the events of builds the policy does not keep.
+
+use std::time::Duration;
+
+use concorde_store::{LogRetention, Store, Topic};
+use tracing::debug;
+
+use crate::components::{Component, Tick};
+use crate::pipeline_model::decode_pipeline;
+
+/// The log reaper component.
+pub struct Reaper {
+    store: Store,
+}
+
+impl Reaper {
+    /// A reaper over `store`.
+    pub fn new(store: Store) -> Reaper {
+        Reaper { store }
+    }
+}
+
+/// A job's retention policy, if it has one.
+pub fn retention_of(job: &concorde_config::model::Job) -> Option<LogRetention> {
+    let to_u32 = |value: i64| u32::try_from(value.max(0)).unwrap_or(u32::MAX);
+    if let Some(retention) = &job.build_log_retention {
+        return Some(LogRetention {
+            builds: to_u32(retention.builds),
+            minimum_succeeded: to_u32(retention.minimum_succeeded_builds),
+            days: to_u32(retention.days),
+        });
+    }
+    job.build_logs_to_retain.map(|builds| LogRetention { builds: to_u32(builds), minimum_succeeded: 0, days: 0 })
+}
+
+#[async_trait::async_trait]
+impl Component for Reaper {
+    fn name(&self) -> &'static str {
+        "log-reaper"
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+
+    fn wake_topics(&self) -> Vec<Topic> {
+        Vec::new()
+    }
+
+    async fn tick(&self) -> anyhow::Result<Tick> {
+        for team in self.store.list_teams().await? {
+            for pipeline in self.store.list_pipelines(team.id).await? {
+                let Ok(model) = decode_pipeline(&pipeline.config) else { continue };
+                for job in self.store.list_jobs(pipeline.id).await? {
+                    let Some(retention) = crate::pipeline_model::job(&model, &job.name).and_then(retention_of) else {
+                        continue;
+                    };
+                    let reaped = self.store.reap_build_events(job.id, retention, crate::now()).await?;
+                    if !reaped.is_empty() {
+                        debug!(job = %job.name, builds = reaped.len(), "reaped build logs");
+                    }
+                }
+            }
+        }
+        Ok(Tick::Idle)
+    }
+}

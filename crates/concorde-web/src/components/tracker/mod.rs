@@ -1,0 +1,187 @@
+//! The build tracker: starts pending builds when their job has a free slot and their inputs
+//! are known, runs them with the engine on the local worker, stores every event, and fails
+//! builds cleanly when the node that ran them is gone.
+
+mod inputs;
+mod run;
+pub mod sink;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use concorde_store::{Build, BuildId, BuildStatus, Job, JobId, LockKey, NewBuildEvent, Pipeline, Store, Topic};
+use tracing::{info, warn};
+
+use crate::components::{Component, Tick};
+use crate::pipeline_model::decode_pipeline;
+use crate::worker::LocalWorker;
+
+/// Settings of the tracker.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    /// The web node's external URL, for `ATC_EXTERNAL_URL`.
+    pub external_url: String,
+}
+
+/// The build tracker component.
+pub struct Tracker {
+    store: Store,
+    worker: LocalWorker,
+    config: TrackerConfig,
+    /// Builds this node is running.
+    running: Arc<Mutex<HashSet<BuildId>>>,
+    setter: Option<Arc<dyn concorde_engine::PipelineSetter>>,
+    tasks: tokio_util::task::TaskTracker,
+}
+
+impl Tracker {
+    /// A tracker running builds on `worker`; spawned build tasks join `tasks`.
+    pub fn new(
+        store: Store,
+        worker: LocalWorker,
+        config: TrackerConfig,
+        setter: Option<Arc<dyn concorde_engine::PipelineSetter>>,
+        tasks: tokio_util::task::TaskTracker,
+    ) -> Tracker {
+        Tracker { store, worker, config, running: Arc::default(), setter, tasks }
+    }
+
+    fn is_running(&self, build: BuildId) -> bool {
+        self.running.lock().is_ok_and(|running| running.contains(&build))
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for Tracker {
+    fn name(&self) -> &'static str {
+        "tracker"
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+
+    fn wake_topics(&self) -> Vec<Topic> {
+        vec![Topic::JobScheduling]
+    }
+
+    async fn tick(&self) -> anyhow::Result<Tick> {
+        let team_names: HashMap<_, _> = self.store.list_teams().await?.into_iter().map(|t| (t.id, t.name)).collect();
+        for team in team_names.keys() {
+            for pipeline in self.store.list_pipelines(*team).await? {
+                if pipeline.archived {
+                    continue;
+                }
+                let jobs = self.store.list_jobs(pipeline.id).await?;
+                for job in jobs.iter().filter(|job| job.active) {
+                    let team_name = team_names.get(team).cloned().unwrap_or_default();
+                    if let Err(err) = self.track_job(&team_name, &pipeline, job, &jobs).await {
+                        warn!(job = %job.name, error = %format!("{err:#}"), "could not track job");
+                    }
+                }
+            }
+        }
+        Ok(Tick::Idle)
+    }
+}
+
+impl Tracker {
+    async fn track_job(&self, team_name: &str, pipeline: &Pipeline, job: &Job, all_jobs: &[Job]) -> anyhow::Result<()> {
+        let recent = self.store.list_job_builds(job.id, None, 50).await?;
+        for build in recent.iter().filter(|build| build.status == BuildStatus::Started) {
+            self.fail_if_orphaned(build).await?;
+        }
+        let pending = self.store.pending_builds(job.id).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let model = decode_pipeline(&pipeline.config)?;
+        let Some(config) = crate::pipeline_model::job(&model, &job.name) else { return Ok(()) };
+        for build in pending {
+            if build.aborted {
+                self.store.finish_build(build.id, BuildStatus::Aborted, crate::now()).await?;
+                continue;
+            }
+            if pipeline.paused || job.paused || !self.has_free_slot(config, job, all_jobs, &model).await? {
+                break;
+            }
+            let Some(lock) = self.store.try_lock(LockKey::BuildTracking(build.id)).await? else { break };
+            let Some(versions) = inputs::determine(&self.store, &build, job).await? else {
+                // Inputs not resolved yet: the build waits, and so do the ones after it.
+                lock.release().await?;
+                break;
+            };
+            let start = run::StartBuild {
+                store: self.store.clone(),
+                worker: self.worker.clone(),
+                external_url: self.config.external_url.clone(),
+                team_name: team_name.to_owned(),
+                pipeline: pipeline.clone(),
+                model: model.clone(),
+                job: job.clone(),
+                build,
+                versions,
+                setter: self.setter.clone(),
+                running: self.running.clone(),
+            };
+            start.spawn(lock, &self.tasks).await?;
+        }
+        Ok(())
+    }
+
+    /// A started build that no node holds the tracking lock for was being run by a node that
+    /// is gone: it cannot be resumed, so it errors, with an event saying why.
+    async fn fail_if_orphaned(&self, build: &Build) -> anyhow::Result<()> {
+        if self.is_running(build.id) {
+            return Ok(());
+        }
+        let Some(lock) = self.store.try_lock(LockKey::BuildTracking(build.id)).await? else { return Ok(()) };
+        let current = self.store.build(build.id).await?;
+        if current.status == BuildStatus::Started && !self.is_running(build.id) {
+            info!(build = %build.id, "failing a build whose node went away");
+            let data = serde_json::json!({"message": "the web node running this build stopped; the build cannot be resumed", "origin": {"id": ""}, "time": crate::now().0 / 1000});
+            self.store
+                .append_build_events(build.id, &[NewBuildEvent::Other { kind: "error".to_owned(), version: "4.1".to_owned(), data: data.to_string() }])
+                .await?;
+            self.store.finish_build(build.id, BuildStatus::Errored, crate::now()).await?;
+        }
+        lock.release().await?;
+        Ok(())
+    }
+
+    /// `serial`, `serial_groups` and `max_in_flight`: is there room for one more build?
+    async fn has_free_slot(
+        &self,
+        config: &concorde_config::model::Job,
+        job: &Job,
+        all_jobs: &[Job],
+        model: &concorde_config::model::Pipeline,
+    ) -> anyhow::Result<bool> {
+        let limit = if config.serial || !config.serial_groups.is_empty() { 1 } else { config.max_in_flight };
+        if limit <= 0 {
+            return Ok(true);
+        }
+        let mut sharing: Vec<JobId> = vec![job.id];
+        if !config.serial_groups.is_empty() {
+            for other in all_jobs.iter().filter(|other| other.id != job.id) {
+                let shares = crate::pipeline_model::job(model, &other.name)
+                    .is_some_and(|other| other.serial_groups.iter().any(|group| config.serial_groups.contains(group)));
+                if shares {
+                    sharing.push(other.id);
+                }
+            }
+        }
+        let mut running = 0;
+        for job_id in sharing {
+            running += self
+                .store
+                .list_job_builds(job_id, None, 50)
+                .await?
+                .iter()
+                .filter(|build| build.status == BuildStatus::Started)
+                .count();
+        }
+        Ok(i64::try_from(running).unwrap_or(i64::MAX) < limit)
+    }
+}

@@ -1,0 +1,162 @@
+//! Starting one build: record its inputs, compile its plan, mark it started, and run it on a
+//! task that stores its events and outputs and finishes it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use concorde_engine::{BuildContext, RunEnv, compile_job_plan, run_build};
+use concorde_store::{Build, BuildId, BuildStatus, Job, Lock, NewVersion, Pipeline, RecordedVersion, Store, Topic};
+use tracing::{info, warn};
+
+use crate::components::tracker::inputs::ChosenInput;
+use crate::components::tracker::sink::{OutputCollector, StoreEventSink};
+use crate::worker::LocalWorker;
+
+/// Everything needed to start one build.
+pub struct StartBuild {
+    pub store: Store,
+    pub worker: LocalWorker,
+    pub external_url: String,
+    pub team_name: String,
+    pub pipeline: Pipeline,
+    pub model: concorde_config::model::Pipeline,
+    pub job: Job,
+    pub build: Build,
+    pub versions: Vec<ChosenInput>,
+    pub setter: Option<Arc<dyn concorde_engine::PipelineSetter>>,
+    pub running: Arc<Mutex<HashSet<BuildId>>>,
+}
+
+impl StartBuild {
+    /// Records the inputs, marks the build started with its plan, and spawns its run. The
+    /// tracking lock is held until the build finishes.
+    pub async fn spawn(self, lock: Lock, tasks: &tokio_util::task::TaskTracker) -> anyhow::Result<()> {
+        let store = &self.store;
+        let build_id = self.build.id;
+        let recorded: Vec<RecordedVersion> = self
+            .versions
+            .iter()
+            .map(|input| RecordedVersion { name: input.name.clone(), resource_id: input.resource, version_digest: input.digest.clone() })
+            .collect();
+        store.save_build_inputs(build_id, &recorded).await?;
+        let mut pipes: Vec<BuildId> = self.versions.iter().flat_map(|input| input.passed_build_ids.clone()).collect();
+        pipes.sort();
+        pipes.dedup();
+        store.save_build_pipes(build_id, &pipes).await?;
+        let config = crate::pipeline_model::job(&self.model, &self.job.name).context("job vanished from its config")?;
+        let versions: BTreeMap<String, concorde_config::model::VersionMap> =
+            self.versions.iter().map(|input| (input.name.clone(), input.version.clone())).collect();
+        let plan = match compile_job_plan(&self.model, config, &versions) {
+            Ok(plan) => plan,
+            Err(err) => {
+                warn!(build = %build_id, error = %err, "could not compile plan");
+                store.finish_build(build_id, BuildStatus::Errored, crate::now()).await?;
+                lock.release().await?;
+                return Ok(());
+            }
+        };
+        store.start_build(build_id, &serde_json::to_string(&plan)?, crate::now()).await?;
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(build_id);
+        }
+        info!(build = %build_id, job = %self.job.name, name = %self.build.name, "started build");
+        tasks.spawn(async move {
+            if let Err(err) = self.run(plan).await {
+                warn!(build = %build_id, error = %format!("{err:#}"), "build run failed");
+            }
+            if let Err(err) = lock.release().await {
+                warn!(build = %build_id, error = %err, "could not release build lock");
+            }
+        });
+        Ok(())
+    }
+
+    async fn run(self, plan: concorde_engine::Plan) -> anyhow::Result<()> {
+        let store = self.store.clone();
+        let build_id = self.build.id;
+        let (sink, writer) = StoreEventSink::start(store.clone(), build_id);
+        let sink = Arc::new(sink);
+        let outputs = Arc::new(OutputCollector::default());
+        let context = BuildContext {
+            build_id: build_id.0,
+            build_name: self.build.name.clone(),
+            job_name: Some(self.job.name.clone()),
+            pipeline_name: Some(self.pipeline.name.clone()),
+            pipeline_instance_vars: self.pipeline.instance_vars.as_deref().and_then(|vars| serde_json::from_str(vars).ok()),
+            team_name: self.team_name.clone(),
+            external_url: self.external_url.clone(),
+            created_by: self.build.created_by.clone(),
+            cache_scope: Some(format!("{}/{}", self.pipeline.id, self.job.id)),
+        };
+        let mut env = RunEnv::new(context, self.worker.runtime.clone(), sink.clone(), self.worker.cache_locks.clone());
+        env.base_types = self.worker.base_types.clone();
+        env.worker_name = self.worker.name.clone();
+        env.recorder = Some(outputs.clone());
+        env.pipeline_setter = self.setter.clone();
+        let abort = env.abort.clone();
+        let mut abort_listener = store.listen(&[Topic::BuildAbort(build_id)]).await?;
+        let watcher = tokio::spawn(async move {
+            if abort_listener.recv().await.is_ok() {
+                abort.cancel();
+            }
+        });
+        // An abort requested between the tracker's check and the listener is caught here.
+        if store.build(build_id).await?.aborted {
+            env.abort.cancel();
+        }
+        let status = run_build(Arc::new(env), &plan).await;
+        watcher.abort();
+        sink.close();
+        let _ = writer.await;
+        self.save_outputs(&outputs.take()).await;
+        let status = match status {
+            concorde_engine::BuildStatus::Succeeded => BuildStatus::Succeeded,
+            concorde_engine::BuildStatus::Failed => BuildStatus::Failed,
+            concorde_engine::BuildStatus::Errored => BuildStatus::Errored,
+            concorde_engine::BuildStatus::Aborted => BuildStatus::Aborted,
+        };
+        store.finish_build(build_id, status, crate::now()).await?;
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&build_id);
+        }
+        info!(build = %build_id, status = status.as_str(), "finished build");
+        Ok(())
+    }
+
+    /// Saves each put's version into its resource's history (a new version goes after the
+    /// newest; a known one keeps its place) and as an output of the build.
+    async fn save_outputs(&self, outputs: &[(String, concorde_config::model::VersionMap, Vec<concorde_engine::MetadataField>)]) {
+        if outputs.is_empty() {
+            return;
+        }
+        let resources = match self.store.list_resources(self.pipeline.id).await {
+            Ok(resources) => resources,
+            Err(err) => {
+                warn!(error = %err, "could not save build outputs");
+                return;
+            }
+        };
+        let mut recorded = Vec::new();
+        for (name, version, metadata) in outputs {
+            let Some(resource) = resources.iter().find(|r| &r.name == name) else { continue };
+            let version_json = serde_json::json!(version).to_string();
+            let plan_id = concorde_engine::PlanId(format!("put-{}", resource.id.0));
+            match crate::components::scope::ensure_scope(&self.store, &self.model, resource, &plan_id).await {
+                Ok(scope) => {
+                    let new = NewVersion { version: version_json.clone(), metadata: serde_json::json!(metadata).to_string() };
+                    if let Err(err) = self.store.save_check_versions(scope.scope, &[new], crate::now()).await {
+                        warn!(resource = %name, error = %err, "could not save put version");
+                    }
+                }
+                Err(err) => warn!(resource = %name, error = %format!("{err:#}"), "could not find the resource's scope"),
+            }
+            if let Ok((_, digest)) = concorde_store::version_digest(&version_json) {
+                recorded.push(RecordedVersion { name: name.clone(), resource_id: resource.id, version_digest: digest });
+            }
+        }
+        if let Err(err) = self.store.save_build_outputs(self.build.id, &recorded).await {
+            warn!(error = %err, "could not save build outputs");
+        }
+    }
+}

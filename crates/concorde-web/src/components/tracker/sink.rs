@@ -1,0 +1,108 @@
+//! Where a running build's events and outputs go: batched into the store, off the engine's
+//! hot path, so a chatty task never waits for the database per line.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use concorde_config::model::VersionMap;
+use concorde_engine::{BuildEvent, BuildRecorder, EventSink, MetadataField};
+use concorde_store::{BuildId, NewBuildEvent, Store, Timestamp};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+/// Most events written in one batch.
+const BATCH: usize = 1000;
+/// How long a partial batch may wait.
+const LINGER: Duration = Duration::from_millis(50);
+
+/// An [`EventSink`] that appends to the store in batches from a background task.
+pub struct StoreEventSink {
+    sender: Mutex<Option<mpsc::UnboundedSender<NewBuildEvent>>>,
+}
+
+impl StoreEventSink {
+    /// A sink for `build` and the task writing its batches; await the task after
+    /// [`StoreEventSink::close`] to be sure every event is stored.
+    pub fn start(store: Store, build: BuildId) -> (StoreEventSink, tokio::task::JoinHandle<()>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_batches(store, build, receiver));
+        (StoreEventSink { sender: Mutex::new(Some(sender)) }, writer)
+    }
+
+    /// Stops accepting events; the writer flushes what it has and ends.
+    pub fn close(&self) {
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
+    }
+}
+
+impl EventSink for StoreEventSink {
+    fn emit(&self, event: BuildEvent) {
+        let stored = match event {
+            BuildEvent::Log { origin, payload, time } => {
+                NewBuildEvent::Log { origin: origin.id.0, time: Timestamp(time * 1000), output: payload.into_bytes() }
+            }
+            other => NewBuildEvent::Other {
+                kind: other.event_type().to_owned(),
+                version: other.version().to_owned(),
+                data: other.data().to_string(),
+            },
+        };
+        if let Ok(sender) = self.sender.lock()
+            && let Some(sender) = sender.as_ref()
+        {
+            let _ = sender.send(stored);
+        }
+    }
+}
+
+async fn write_batches(store: Store, build: BuildId, mut receiver: mpsc::UnboundedReceiver<NewBuildEvent>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let Some(first) = receiver.recv().await else { break };
+        batch.push(first);
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < BATCH {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(event)) => batch.push(event),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        flush(&store, build, &mut batch).await;
+    }
+    flush(&store, build, &mut batch).await;
+}
+
+async fn flush(store: &Store, build: BuildId, batch: &mut Vec<NewBuildEvent>) {
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(err) = store.append_build_events(build, batch).await {
+        warn!(build = %build, error = %err, events = batch.len(), "could not store build events");
+    }
+    batch.clear();
+}
+
+/// Collects what a build's puts produced, saved when the build ends.
+#[derive(Debug, Default)]
+pub struct OutputCollector {
+    outputs: Mutex<Vec<(String, VersionMap, Vec<MetadataField>)>>,
+}
+
+impl OutputCollector {
+    /// Every output so far.
+    pub fn take(&self) -> Vec<(String, VersionMap, Vec<MetadataField>)> {
+        self.outputs.lock().map(|mut outputs| std::mem::take(&mut *outputs)).unwrap_or_default()
+    }
+}
+
+impl BuildRecorder for OutputCollector {
+    fn input_fetched(&self, _resource: &str, _version: &VersionMap, _metadata: &[MetadataField]) {}
+
+    fn output_produced(&self, resource: &str, version: &VersionMap, metadata: &[MetadataField]) {
+        if let Ok(mut outputs) = self.outputs.lock() {
+            outputs.push((resource.to_owned(), version.clone(), metadata.to_vec()));
+        }
+    }
+}
