@@ -17,16 +17,15 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
+use crate::backend::Backend;
 use crate::paths::{Layout, relative_path};
 use crate::process::{Finished, Stopper, drive};
 use crate::state::{self, HostContainer};
 use crate::volumes::{VolumeStore, list_dirs, remove_tree};
 use crate::{
-    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, ProcessIo, ProcessSpec, Runtime, VolumeHandle, VolumeInfo,
-    VolumeStrategy, WorkerError,
+    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, ProcessIo, ProcessSpec, WorkerError,
 };
 
 /// The environment variable naming a host container's root directory.
@@ -73,38 +72,13 @@ impl HostRuntime {
 }
 
 #[async_trait::async_trait]
-impl Runtime for HostRuntime {
+impl Backend for HostRuntime {
     fn name(&self) -> &'static str {
         "host"
     }
 
-    async fn create_volume(&self, handle: &VolumeHandle, strategy: VolumeStrategy) -> Result<VolumeInfo, WorkerError> {
-        self.volumes.create(handle, strategy).await
-    }
-    async fn lookup_volume(&self, handle: &VolumeHandle) -> Result<Option<VolumeInfo>, WorkerError> {
-        self.volumes.lookup(handle)
-    }
-    async fn destroy_volume(&self, handle: &VolumeHandle) -> Result<(), WorkerError> {
-        self.volumes.destroy(handle).await
-    }
-    async fn list_volumes(&self) -> Result<Vec<VolumeHandle>, WorkerError> {
-        self.volumes.list().await
-    }
-    async fn stream_in(
-        &self,
-        handle: &VolumeHandle,
-        path: &str,
-        tar: Box<dyn AsyncRead + Send + Unpin>,
-    ) -> Result<(), WorkerError> {
-        self.volumes.stream_in(handle, path, tar).await
-    }
-    async fn stream_out(
-        &self,
-        handle: &VolumeHandle,
-        path: &str,
-        into: Box<dyn AsyncWrite + Send + Unpin>,
-    ) -> Result<(), WorkerError> {
-        self.volumes.stream_out(handle, path, into).await
+    fn volumes(&self) -> &VolumeStore {
+        &self.volumes
     }
 
     async fn create_container(&self, spec: ContainerSpec) -> Result<(), WorkerError> {

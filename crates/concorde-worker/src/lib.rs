@@ -6,10 +6,12 @@
 //! own network namespace) and [`HostRuntime`] (processes run directly in per-container
 //! directories). [`detect`] picks one.
 
+mod backend;
 mod error;
 mod host;
 mod paths;
 mod process;
+mod runc;
 mod runtime;
 mod state;
 mod tarstream;
@@ -17,6 +19,7 @@ mod volumes;
 
 pub use error::WorkerError;
 pub use host::{DEFAULT_KILL_GRACE, HostRuntime, ROOT_ENV};
+pub use runc::{Ipv4Pool, NetworkMode, RuncOptions, RuncRuntime};
 pub use runtime::{
     ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec, Runtime,
     VolumeHandle, VolumeInfo, VolumeStrategy,

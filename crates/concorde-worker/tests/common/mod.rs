@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each harness uses a subset")]
 
+pub mod busybox;
+
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -136,8 +138,9 @@ pub async fn exit_codes_and_streams(runtime: &dyn Runtime, image: ImageSpec) {
     assert_eq!(run(runtime, "streams", sh("true")).await.status, ExitStatus::Exited(0));
     let out = run_with(runtime, "streams", sh("cat; echo done"), Some(b"from stdin\n")).await.unwrap();
     assert_eq!(out.stdout, "from stdin\ndone\n");
-    // A process killed by a signal reports 128 + the signal, like a shell.
-    let out = run(runtime, "streams", sh("kill -9 $$")).await;
+    // A process killed by a signal reports 128 + the signal, like a shell (the inner shell is
+    // not PID 1, which would ignore its own SIGKILL).
+    let out = run(runtime, "streams", sh("sh -c 'kill -9 $$'; exit $?")).await;
     assert_eq!(out.status, ExitStatus::Exited(137));
     runtime.destroy_container(&ctr("streams")).await.unwrap();
 }
