@@ -131,7 +131,7 @@ fn parse_time_of_day(key: &str, text: &str) -> Result<Time, ResourceError> {
     let (hour, minute) = match body.split_once(':') {
         Some((hour, minute)) if minute.len() == 2 => (hour, minute),
         Some(_) => return Err(bad()),
-        None if body.len() == 4 && pm.is_none() => body.split_at(2),
+        None if body.len() == 4 && body.is_ascii() && pm.is_none() => body.split_at(2),
         None => (body, "0"),
     };
     let hour: i8 = hour.parse().map_err(|_| bad())?;
@@ -220,6 +220,7 @@ mod tests {
         assert_eq!(parse("13 PM"), None);
         assert_eq!(parse("25:00"), None);
         assert_eq!(parse("noon"), None);
+        assert_eq!(parse("é12"), None);
     }
 
     #[test]
