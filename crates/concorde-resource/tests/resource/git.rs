@@ -243,3 +243,31 @@ fn ssh_uris_use_the_private_key_through_git_ssh_command() {
     let leftovers: Vec<_> = std::fs::read_dir(ctx.temp_dir()).unwrap().flatten().filter(|entry| entry.file_name().to_string_lossy().starts_with("concorde-git-") && !entry.file_name().to_string_lossy().starts_with("concorde-git-cache")).collect();
     assert!(leftovers.is_empty(), "the key file is removed after the run: {leftovers:?}");
 }
+
+#[test]
+fn http_username_and_password_reach_git_through_askpass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = Repo::init(&tmp.path().join("origin"), tmp.path());
+    let base = origin.commit("base", &[("a.txt", "1")]);
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    let bare = origin.bare_clone(&served.join("project.git"));
+    Repo::open(&bare, tmp.path()).git(&["config", "http.receivepack", "true"]);
+    let addr = crate::git_http::serve(&served);
+    let ctx = context(tmp.path());
+    let source = json!({"uri": format!("http://{addr}/project.git"), "branch": "main", "username": "alice", "password": "wonderland"});
+    let versions = run(&ctx, "git", "check", None, &json!({"source": source})).json();
+    assert_eq!(refs(&versions), vec![base.clone()]);
+    let put_dir = tmp.path().join("put");
+    let output = run(&ctx, "git", "in", Some(&put_dir.join("repo")), &json!({"source": source, "version": {"ref": base}})).json();
+    assert_eq!(metadata_value(&output, "url"), Some(format!("http://{addr}/project/commit/{base}")));
+    let config = std::fs::read_to_string(put_dir.join("repo/.git/config")).unwrap();
+    assert!(!config.contains("wonderland"), "the password is not stored in the clone: {config}");
+    let change = Repo::open(&put_dir.join("repo"), tmp.path()).commit("over http", &[("b.txt", "2")]);
+    let pushed = run(&ctx, "git", "out", Some(&put_dir), &json!({"source": source, "params": {"repository": "repo"}})).json();
+    assert_eq!(pushed["version"]["ref"], change.as_str());
+    assert_eq!(Repo::open(&bare, tmp.path()).git(&["rev-parse", "main"]), change);
+    let mut wrong = source.clone();
+    wrong["password"] = json!("guess");
+    run(&ctx, "git", "check", None, &json!({"source": wrong})).assert_failed_with("git fetch");
+}

@@ -6,6 +6,7 @@
 mod bad_input;
 mod bearer_proxy;
 mod git;
+mod git_http;
 mod mock;
 mod registry;
 mod registry_fixture;
