@@ -14,6 +14,7 @@ mod components;
 mod containers;
 mod error;
 mod events;
+mod gc;
 mod ids;
 mod jobs;
 mod lock;
@@ -21,25 +22,33 @@ mod migrate;
 mod next_inputs;
 mod notify;
 mod pipelines;
+mod put_outputs;
+mod reports;
 mod resources;
+mod states;
 mod teams;
 pub mod testing;
 mod versions;
 mod versions_view;
 mod volumes;
+mod worker_lifecycle;
 mod workers;
 
 use std::path::PathBuf;
 
 pub use builds::{Build, BuildStatus, NewBuild, RecordedVersion};
-// STUB pub use caches::ResourceCache;
+pub use caches::{CacheUser, NewResourceCache, ResourceCache, TaskCache, params_hash};
 pub use components::Component;
-// STUB pub use containers::{Container, ContainerOwner, ContainerState, NewContainer};
+pub use containers::{
+    Container, ContainerFilter, ContainerMeta, ContainerOwner, ContainerState, NewContainer,
+};
 pub use error::{StoreError, StoreResult};
 pub use events::{BuildEvent, EventPayload, LogRetention, NewBuildEvent};
+pub use gc::{GcPolicy, OrphanedContainers};
 pub use ids::{
-    BuildId, ContainerId, JobId, PipelineId, ResourceCacheId, ResourceConfigId, ResourceId,
-    ResourceTypeId, ScopeId, TeamId, Timestamp, VersionId, VolumeId,
+    ArtifactId, BuildId, ContainerHandle, ContainerId, JobId, PipelineId, ResourceCacheId,
+    ResourceConfigId, ResourceId, ResourceTypeId, ScopeId, TaskCacheId, TeamId, Timestamp,
+    VersionId, VolumeHandle, VolumeId, WorkerName,
 };
 pub use jobs::Job;
 pub use lock::{Lock, LockKey};
@@ -47,12 +56,15 @@ pub use migrate::{MigrateReport, MigrateTarget, migrate_command, LATEST_SCHEMA_V
 pub use next_inputs::NextBuildInput;
 pub use notify::{Listener, Notification, Topic};
 pub use pipelines::{JobInputSpec, JobSpec, Pipeline, PipelineRef, ResourceSpec, SavePipeline};
+pub use put_outputs::PutOutput;
+pub use reports::ReportOutcome;
 pub use resources::{CheckOutcome, Resource, ResourceType};
 pub use teams::{AccessToken, Team, User};
 pub use versions_view::{SqlVersionsView, VIEW_PAGE_SIZE};
 pub use versions::{NewVersion, ResourceVersion, SaveVersionsOutcome, version_digest};
-// STUB pub use volumes::{NewVolume, Volume, VolumeState};
-// STUB pub use workers::{Worker, WorkerState, WorkerSpec};
+pub use volumes::{NewVolume, Volume, VolumeFilter, VolumeKind, VolumeOwner, VolumeState};
+pub use worker_lifecycle::{DrainedWorkers, ExpiredWorkers, PlacementQuery};
+pub use workers::{Heartbeat, Worker, WorkerResourceType, WorkerSpec, WorkerState};
 
 /// Largest pipeline or job configuration document the store accepts, in bytes.
 pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;

@@ -31,10 +31,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_versions_view.sql"),
         postgres: include_str!("../migrations/postgres/0002_versions_view.sql"),
     },
+    Migration {
+        version: 3,
+        name: "runtime_objects",
+        sqlite: include_str!("../migrations/sqlite/0003_runtime_objects.sql"),
+        postgres: include_str!("../migrations/postgres/0003_runtime_objects.sql"),
+    },
 ];
 
 /// The schema version this binary brings the database to.
-pub const LATEST_SCHEMA_VERSION: i64 = 2;
+pub const LATEST_SCHEMA_VERSION: i64 = 3;
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

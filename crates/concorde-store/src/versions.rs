@@ -174,6 +174,7 @@ impl Store {
         let prepared = prepare(versions)?;
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
+            lock_scope(&mut tx, scope, pg).await?;
             let mut ids = Vec::with_capacity(prepared.len());
             let mut new_versions = 0;
             for (canonical, digest, metadata) in &prepared {
@@ -287,6 +288,26 @@ pub(crate) const UPSERT_VERSION: &str = "INSERT INTO resource_config_versions
     ON CONFLICT (scope_id, version_digest) DO UPDATE SET metadata = CASE
       WHEN excluded.metadata = 'null' THEN resource_config_versions.metadata ELSE excluded.metadata END
     RETURNING id, check_order";
+
+/// On PostgreSQL, locks a scope's row until the transaction ends, so two writers numbering
+/// versions of one scope (checks, puts) take turns instead of both reading the same maximum
+/// `check_order`. SQLite transactions that write are serialized already. A missing scope is
+/// left for the caller's insert to report.
+pub(crate) async fn lock_scope<'c, DB>(tx: &mut sqlx::Transaction<'c, DB>, scope: ScopeId, pg: bool) -> StoreResult<()>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    ScopeId: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    if pg {
+        sqlx::query("SELECT id FROM resource_config_scopes WHERE id = $1 FOR UPDATE")
+            .bind(scope)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
 
 /// Validates and canonicalizes versions before any SQL runs.
 pub(crate) fn prepare(versions: &[NewVersion]) -> StoreResult<Vec<(String, String, String)>> {

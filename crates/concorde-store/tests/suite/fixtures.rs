@@ -1,8 +1,8 @@
-//! Builders for the rows most tests need: a team, a pipeline with jobs and resources.
+//! Builders for the rows most tests need: a team, a pipeline with jobs and resources, workers.
 
 use concorde_store::{
     JobInputSpec, JobSpec, Pipeline, PipelineRef, ResourceSpec, SavePipeline, Store, Team,
-    Timestamp,
+    Timestamp, Worker, WorkerName, WorkerResourceType, WorkerSpec,
 };
 
 /// A team named `name`.
@@ -55,4 +55,34 @@ pub async fn simple_pipeline(store: &Store) -> (Team, Pipeline) {
     let team = team(store, "main").await;
     let pipeline = store.save_pipeline(&simple_save(&team, "p")).await.expect("save pipeline");
     (team, pipeline)
+}
+
+/// A worker spec named `name`: linux, untagged, global, advertising `git` and `time`.
+pub fn worker_spec(name: &str) -> WorkerSpec {
+    WorkerSpec {
+        name: WorkerName::new(name),
+        addr: Some(format!("{name}:7777")),
+        baggageclaim_url: Some(format!("http://{name}:7788")),
+        platform: "linux".into(),
+        resource_types: vec![resource_type("git", "1.0"), resource_type("time", "1.0")],
+        version: "3.0".into(),
+        start_time: Timestamp(1),
+        ..WorkerSpec::default()
+    }
+}
+
+/// A base resource type `name` at image version `version`.
+pub fn resource_type(name: &str, version: &str) -> WorkerResourceType {
+    WorkerResourceType {
+        type_name: name.into(),
+        image: format!("/types/{name}/rootfs.tgz"),
+        version: version.into(),
+        ..WorkerResourceType::default()
+    }
+}
+
+/// Registers `worker_spec(name)` with a one-minute TTL at `Timestamp(1_000)`.
+pub async fn worker(store: &Store, name: &str) -> Worker {
+    let ttl = Some(std::time::Duration::from_secs(60));
+    store.register_worker(&worker_spec(name), ttl, Timestamp(1_000)).await.expect("register worker")
 }

@@ -32,6 +32,7 @@ mod migrations;
 mod pipelines;
 mod builds;
 mod teams;
+mod workers;
 
 #[allow(unused_imports)]
 pub(crate) use store_test;
