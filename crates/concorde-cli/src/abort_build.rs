@@ -28,14 +28,21 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &AbortBuildArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
     let build_id: i64 = match &args.job {
         Some(job) => {
-            let path = format!("{}/builds/{}", job.path(session.team_or(&args.team), "jobs"), percent(&args.build));
+            let path = format!(
+                "{}/builds/{}",
+                job.path(session.team_or(&args.team), "jobs"),
+                percent(&args.build)
+            );
             let build: Build = match session.client.get(&path, job.pipeline.query()) {
                 Err(ClientError::NotFound) => anyhow::bail!("job build does not exist"),
                 other => other?,
             };
             build.id.0
         }
-        None => args.build.parse().map_err(|_| anyhow::anyhow!("build id must be a number, got '{}'", args.build))?,
+        None => args
+            .build
+            .parse()
+            .map_err(|_| anyhow::anyhow!("build id must be a number, got '{}'", args.build))?,
     };
     let path = format!("/api/v1/builds/{build_id}/abort");
     let mut request = Request::new(Method::Put, &path);
@@ -46,6 +53,10 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &AbortBuildArgs) -> anyhow::Result<u8> {
         Err(ClientError::NotFound) => anyhow::bail!("build does not exist"),
         other => other?,
     };
-    ctx.say(if args.force { "build forcefully aborted" } else { "build successfully aborted" })?;
+    ctx.say(if args.force {
+        "build forcefully aborted"
+    } else {
+        "build successfully aborted"
+    })?;
     Ok(0)
 }

@@ -46,10 +46,10 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &BuildsArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
     let since = parse_time(ctx, args.since.as_deref(), "Since")?;
     let until = parse_time(ctx, args.until.as_deref(), "Until")?;
-    if let (Some(since), Some(until)) = (since, until) {
-        if since > until {
-            anyhow::bail!("Cannot have --since after --until");
-        }
+    if let (Some(since), Some(until)) = (since, until)
+        && since > until
+    {
+        anyhow::bail!("Cannot have --since after --until");
     }
     if args.pipeline.is_some() && args.job.is_some() {
         anyhow::bail!("Cannot specify both --pipeline and --job");
@@ -98,7 +98,8 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &BuildsArgs) -> anyhow::Result<u8> {
             teams = listed.into_iter().map(|team| team.name).collect();
         }
         for team in teams {
-            let builds: Vec<serde_json::Value> = session.client.get(&team_builds(&team), page.clone())?;
+            let builds: Vec<serde_json::Value> =
+                session.client.get(&team_builds(&team), page.clone())?;
             raw.extend(builds);
         }
     } else {
@@ -109,7 +110,16 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &BuildsArgs) -> anyhow::Result<u8> {
         ctx.print_json(&serde_json::Value::Array(raw))?;
         return Ok(0);
     }
-    let mut table = Table::new(&["id", "name", "status", "start", "end", "duration", "team", "created by"]);
+    let mut table = Table::new(&[
+        "id",
+        "name",
+        "status",
+        "start",
+        "end",
+        "duration",
+        "team",
+        "created by",
+    ]);
     for value in raw {
         let build: Build = serde_json::from_value(value)?;
         let zone = &ctx.io.time_zone;
@@ -133,7 +143,10 @@ fn build_name(build: &Build) -> String {
     let Some(pipeline_name) = &build.pipeline_name else {
         return build.name.clone();
     };
-    let pipeline = PipelineRef { name: pipeline_name.clone(), instance_vars: build.pipeline_instance_vars.clone().unwrap_or_default() };
+    let pipeline = PipelineRef {
+        name: pipeline_name.clone(),
+        instance_vars: build.pipeline_instance_vars.clone().unwrap_or_default(),
+    };
     match (&build.job_name, &build.resource_name) {
         (Some(job), _) => format!("{pipeline}/{job}/{}", build.name),
         (None, Some(resource)) => format!("{pipeline}/{resource}/{}", build.name),

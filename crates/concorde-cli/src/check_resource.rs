@@ -30,7 +30,14 @@ pub struct CheckResourceArgs {
 
 /// Checks the resource.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &CheckResourceArgs) -> anyhow::Result<u8> {
-    let check = Check { target: &args.resource, collection: "resources", from: &args.from, run_async: args.run_async, shallow: args.shallow, team: &args.team };
+    let check = Check {
+        target: &args.resource,
+        collection: "resources",
+        from: &args.from,
+        run_async: args.run_async,
+        shallow: args.shallow,
+        team: &args.team,
+    };
     run_check(ctx, &check, "resource")
 }
 
@@ -54,13 +61,28 @@ pub struct Check<'a> {
 /// `POST .../<collection>/NAME/check`, then the check build's events.
 pub fn run_check(ctx: &mut Ctx<'_, '_>, check: &Check<'_>, what: &str) -> anyhow::Result<u8> {
     let session = ctx.session()?;
-    let from = if check.from.is_empty() { serde_json::Value::Null } else { serde_json::to_value(parse_version(check.from)?)? };
-    let path = format!("{}/check", check.target.path(session.team_or(check.team), check.collection));
+    let from = if check.from.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::to_value(parse_version(check.from)?)?
+    };
+    let path = format!(
+        "{}/check",
+        check
+            .target
+            .path(session.team_or(check.team), check.collection)
+    );
     let body = Body::json(&serde_json::json!({ "from": from, "shallow": check.shallow }));
-    let request = Request::new(Method::Post, &path).queries(check.target.pipeline.query()).body(body);
+    let request = Request::new(Method::Post, &path)
+        .queries(check.target.pipeline.query())
+        .body(body);
     let reply = match session.client.act(request) {
         Err(ClientError::NotFound) => {
-            anyhow::bail!("pipeline '{}' or {what} '{}' not found", check.target.pipeline, check.target.name)
+            anyhow::bail!(
+                "pipeline '{}' or {what} '{}' not found",
+                check.target.pipeline,
+                check.target.name
+            )
         }
         other => other?,
     };

@@ -21,7 +21,10 @@ pub struct ContainersArgs {
 /// Prints `handle worker pipeline job build # build id type name attempt`.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &ContainersArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
-    let path = format!("/api/v1/teams/{}/containers", percent(session.team_or(&args.team)));
+    let path = format!(
+        "/api/v1/teams/{}/containers",
+        percent(session.team_or(&args.team))
+    );
     let raw: serde_json::Value = session.client.get(&path, Vec::new())?;
     if args.json {
         ctx.print_json(&raw)?;
@@ -32,14 +35,23 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &ContainersArgs) -> anyhow::Result<u8> {
         Some(value) => Cell::plain(value.as_str()),
         None => Cell::styled("none", Style::Faint),
     };
-    let mut table = Table::new(&["handle", "worker", "pipeline", "job", "build #", "build id", "type", "name", "attempt"]);
+    let mut table = Table::new(&[
+        "handle", "worker", "pipeline", "job", "build #", "build id", "type", "name", "attempt",
+    ]);
     for container in &containers {
         let build_id = match container.build_id.filter(|id| id.0 != 0) {
             Some(id) => Cell::plain(id.to_string()),
             None => Cell::styled("none", Style::Faint),
         };
-        let name = container.step_name.as_ref().or(container.resource_name.as_ref());
-        let attempt = container.attempt.clone().filter(|attempt| !attempt.is_empty()).unwrap_or_else(|| "n/a".to_owned());
+        let name = container
+            .step_name
+            .as_ref()
+            .or(container.resource_name.as_ref());
+        let attempt = container
+            .attempt
+            .clone()
+            .filter(|attempt| !attempt.is_empty())
+            .unwrap_or_else(|| "n/a".to_owned());
         table.rows.push(vec![
             Cell::plain(container.id.as_str()),
             Cell::plain(container.worker_name.as_str()),

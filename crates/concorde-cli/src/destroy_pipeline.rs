@@ -21,13 +21,20 @@ pub struct DestroyPipelineArgs {
 /// Deletes the pipeline and everything in it.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &DestroyPipelineArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
-    ctx.say(format_args!("!!! this will remove all data for pipeline `{}`\n", args.pipeline))?;
-    if !args.non_interactive && !prompt::confirm(&mut *ctx.io.stdin, &mut *ctx.io.stdout, "are you sure?")? {
+    ctx.say(format_args!(
+        "!!! this will remove all data for pipeline `{}`\n",
+        args.pipeline
+    ))?;
+    if !args.non_interactive
+        && !prompt::confirm(&mut *ctx.io.stdin, &mut *ctx.io.stdout, "are you sure?")?
+    {
         ctx.say("bailing out")?;
         return Ok(0);
     }
     let path = args.pipeline.path(session.team_or(&args.team));
-    let reply = session.client.send(Request::new(Method::Delete, &path).queries(args.pipeline.query()))?;
+    let reply = session
+        .client
+        .send(Request::new(Method::Delete, &path).queries(args.pipeline.query()))?;
     if reply.status == 404 {
         ctx.say(format_args!("`{}` does not exist", args.pipeline))?;
         return Ok(0);

@@ -25,14 +25,24 @@ pub enum Visibility {
 }
 
 /// Exposes or hides.
-pub fn run(ctx: &mut Ctx<'_, '_>, args: &ExposePipelineArgs, visibility: Visibility) -> anyhow::Result<u8> {
+pub fn run(
+    ctx: &mut Ctx<'_, '_>,
+    args: &ExposePipelineArgs,
+    visibility: Visibility,
+) -> anyhow::Result<u8> {
     let session = ctx.session()?;
     let (action, done) = match visibility {
         Visibility::Expose => ("expose", "exposed"),
         Visibility::Hide => ("hide", "hid"),
     };
-    let path = format!("{}/{action}", args.pipeline.path(session.team_or(&args.team)));
-    match session.client.act(Request::new(Method::Put, &path).queries(args.pipeline.query())) {
+    let path = format!(
+        "{}/{action}",
+        args.pipeline.path(session.team_or(&args.team))
+    );
+    match session
+        .client
+        .act(Request::new(Method::Put, &path).queries(args.pipeline.query()))
+    {
         Err(ClientError::NotFound) => anyhow::bail!("pipeline '{}' not found", args.pipeline),
         other => other?,
     };

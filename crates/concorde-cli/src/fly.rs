@@ -53,7 +53,10 @@ pub struct Io<'a> {
 
 impl std::fmt::Debug for Io<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Io").field("stdout_tty", &self.stdout_tty).field("home", &self.home).finish_non_exhaustive()
+        f.debug_struct("Io")
+            .field("stdout_tty", &self.stdout_tty)
+            .field("home", &self.home)
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,9 +97,15 @@ impl Ctx<'_, '_> {
     pub fn session(&self) -> anyhow::Result<Session> {
         let name = self.target_name()?;
         let targets = self.targets()?;
-        let target = targets.get(&name).ok_or_else(|| client::ClientError::UnknownTarget(name.clone()))?;
+        let target = targets
+            .get(&name)
+            .ok_or_else(|| client::ClientError::UnknownTarget(name.clone()))?;
         let client = Client::new(&name, &target.api, target.insecure, target.token.as_ref())?;
-        let team = if target.team.is_empty() { "main".to_owned() } else { target.team.clone() };
+        let team = if target.team.is_empty() {
+            "main".to_owned()
+        } else {
+            target.team.clone()
+        };
         Ok(Session { name, team, client })
     }
 
@@ -108,7 +117,12 @@ impl Ctx<'_, '_> {
     }
 
     /// Streams a build's events to stdout and returns fly's exit code for it.
-    pub fn stream_build(&mut self, client: &Client, build_id: i64, options: StreamOptions) -> anyhow::Result<u8> {
+    pub fn stream_build(
+        &mut self,
+        client: &Client,
+        build_id: i64,
+        options: StreamOptions,
+    ) -> anyhow::Result<u8> {
         let mut source = client.build_events(build_id)?;
         let options = events::RenderOptions {
             timestamps: options.timestamps,
@@ -116,7 +130,8 @@ impl Ctx<'_, '_> {
             color: self.color(),
             time_zone: self.io.time_zone.clone(),
         };
-        Ok(events::render(&mut source, &mut *self.io.stdout, &options).context("could not read the build's events")?)
+        events::render(&mut source, &mut *self.io.stdout, &options)
+            .context("could not read the build's events")
     }
 
     /// Writes a table as fly does on this terminal.

@@ -1,7 +1,6 @@
 //! `concorde get-pipeline`: fly's `get-pipeline`, the pipeline's saved config as YAML or JSON.
 
-
-use concorde_config::json_to_yaml;
+use concorde_config::{json_to_yaml, sort_keys};
 use concorde_proto::ConfigResponse;
 
 use crate::fly::Ctx;
@@ -22,7 +21,7 @@ pub struct GetPipelineArgs {
     pub team: Option<String>,
 }
 
-/// Prints the config.
+/// Prints the config; YAML keys come out sorted, as fly writes them.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &GetPipelineArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
     let path = format!("{}/config", args.pipeline.path(session.team_or(&args.team)));
@@ -33,7 +32,9 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &GetPipelineArgs) -> anyhow::Result<u8> 
     if args.json {
         ctx.print_json(&response.config)?;
     } else {
-        ctx.io.stdout.write_all(json_to_yaml(&response.config)?.as_bytes())?;
+        ctx.io
+            .stdout
+            .write_all(json_to_yaml(&sort_keys(response.config))?.as_bytes())?;
     }
     Ok(0)
 }

@@ -32,7 +32,11 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &JobsArgs) -> anyhow::Result<u8> {
     let jobs: Vec<JobSummary> = serde_json::from_value(raw)?;
     let mut table = Table::new(&["name", "paused", "status", "next"]);
     for job in &jobs {
-        let paused = if job.paused { Cell::styled("yes", Style::Cyan) } else { Cell::plain("no") };
+        let paused = if job.paused {
+            Cell::styled("yes", Style::Cyan)
+        } else {
+            Cell::plain("no")
+        };
         table.rows.push(vec![
             Cell::plain(job.name.as_str()),
             paused,
@@ -45,5 +49,8 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &JobsArgs) -> anyhow::Result<u8> {
 }
 
 fn status_cell(build: Option<&BuildSummary>) -> Cell {
-    build.map_or_else(|| Cell::plain("n/a"), |build| Cell::status(build.status.as_str()))
+    build.map_or_else(
+        || Cell::plain("n/a"),
+        |build| Cell::status(build.status.as_str()),
+    )
 }

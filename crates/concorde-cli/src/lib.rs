@@ -188,7 +188,9 @@ pub fn run_with_globals(global: &GlobalArgs, command: Command) -> anyhow::Result
                 stdout: &mut stdout,
                 stderr: &mut stderr,
                 stdout_tty,
-                home: std::env::var_os("HOME").filter(|home| !home.is_empty()).map(Into::into),
+                home: std::env::var_os("HOME")
+                    .filter(|home| !home.is_empty())
+                    .map(Into::into),
                 time_zone: jiff::tz::TimeZone::system(),
                 now: jiff::Timestamp::now(),
             };
@@ -209,9 +211,17 @@ pub fn run_in(global: &GlobalArgs, command: Command, io: &mut Io<'_>) -> u8 {
             // fly prints its session errors (no target, 401, unreachable) bare, others prefixed.
             let bare = matches!(
                 err.downcast_ref::<ClientError>(),
-                Some(ClientError::NoTarget | ClientError::Unauthorized(_) | ClientError::Unreachable { .. })
+                Some(
+                    ClientError::NoTarget
+                        | ClientError::Unauthorized(_)
+                        | ClientError::Unreachable { .. }
+                )
             );
-            let _ = if bare { writeln!(ctx.io.stderr, "{err:#}") } else { writeln!(ctx.io.stderr, "error: {err:#}") };
+            let _ = if bare {
+                writeln!(ctx.io.stderr, "{err:#}")
+            } else {
+                writeln!(ctx.io.stderr, "error: {err:#}")
+            };
             1
         }
     }
@@ -219,7 +229,10 @@ pub fn run_in(global: &GlobalArgs, command: Command, io: &mut Io<'_>) -> u8 {
 
 fn dispatch(ctx: &mut Ctx<'_, '_>, command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::ValidatePipeline(_) | Command::FormatPipeline(_) | Command::Debug(_) | Command::Resource(_) => {
+        Command::ValidatePipeline(_)
+        | Command::FormatPipeline(_)
+        | Command::Debug(_)
+        | Command::Resource(_) => {
             anyhow::bail!("this command does not talk to a target")
         }
         Command::Login(args) => login::run(ctx, &args),
@@ -233,8 +246,12 @@ fn dispatch(ctx: &mut Ctx<'_, '_>, command: Command) -> anyhow::Result<u8> {
         Command::RenamePipeline(args) => rename_pipeline::run(ctx, &args),
         Command::PausePipeline(args) => pause_pipeline::run(ctx, &args, fly::Toggle::Pause),
         Command::UnpausePipeline(args) => pause_pipeline::run(ctx, &args, fly::Toggle::Unpause),
-        Command::ExposePipeline(args) => expose_pipeline::run(ctx, &args, expose_pipeline::Visibility::Expose),
-        Command::HidePipeline(args) => expose_pipeline::run(ctx, &args, expose_pipeline::Visibility::Hide),
+        Command::ExposePipeline(args) => {
+            expose_pipeline::run(ctx, &args, expose_pipeline::Visibility::Expose)
+        }
+        Command::HidePipeline(args) => {
+            expose_pipeline::run(ctx, &args, expose_pipeline::Visibility::Hide)
+        }
         Command::OrderPipelines(args) => order_pipelines::run(ctx, &args),
         Command::Jobs(args) => jobs::run(ctx, &args),
         Command::PauseJob(args) => pause_job::run(ctx, &args, fly::Toggle::Pause),

@@ -1,7 +1,6 @@
 //! `concorde login`: fly's `login`. Gets a token with the OAuth password grant (`-u`/`-p`) or
 //! a pasted `TYPE VALUE` token, and saves the target in `~/.concorderc`.
 
-
 use anyhow::Context as _;
 use base64::Engine as _;
 use concorde_proto::TokenResponse;
@@ -39,7 +38,9 @@ const SCOPES: &str = "openid profile email federated:id groups";
 
 /// Logs in and saves the target.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &LoginArgs) -> anyhow::Result<u8> {
-    let name = ctx.target_name().map_err(|_| anyhow::anyhow!("name for the target must be specified (--target/-t)"))?;
+    let name = ctx
+        .target_name()
+        .map_err(|_| anyhow::anyhow!("name for the target must be specified (--target/-t)"))?;
     let mut targets = ctx.targets()?;
     let previous = targets.get(&name).cloned();
     let mut target = match (&args.concourse_url, previous) {
@@ -51,7 +52,11 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &LoginArgs) -> anyhow::Result<u8> {
         },
         (None, Some(previous)) => {
             let team = args.team_name.clone().unwrap_or(previous.team.clone());
-            Target { team, token: None, ..previous }
+            Target {
+                team,
+                token: None,
+                ..previous
+            }
         }
         (None, None) => return Err(ClientError::UnknownTarget(name).into()),
     };
@@ -60,7 +65,8 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &LoginArgs) -> anyhow::Result<u8> {
     }
     target.insecure = args.insecure || target.insecure;
     if let Some(path) = &args.ca_cert {
-        let pem = std::fs::read_to_string(path).with_context(|| format!("could not read {}", path.display()))?;
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read {}", path.display()))?;
         target.ca_cert = Some(pem);
     }
     ctx.say(format_args!("logging in to team '{}'\n", target.team))?;
@@ -73,24 +79,42 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &LoginArgs) -> anyhow::Result<u8> {
     ctx.say("")?;
     target.token = Some(token);
     targets.targets.insert(name.0.clone(), target);
-    targets.save(ctx.io.home.as_deref()).context("could not save the target")?;
+    targets
+        .save(ctx.io.home.as_deref())
+        .context("could not save the target")?;
     ctx.say("target saved")?;
     Ok(0)
 }
 
 /// `POST /sky/issuer/token` with `grant_type=password`, as fly's OAuth client sends it.
 fn password_grant(client: &Client, username: &str, password: &str) -> anyhow::Result<Token> {
-    let form = [("grant_type", "password"), ("username", username), ("password", password), ("scope", SCOPES)];
+    let form = [
+        ("grant_type", "password"),
+        ("username", username),
+        ("password", password),
+        ("scope", SCOPES),
+    ];
     let body: Vec<String> = form
         .iter()
-        .map(|(key, value)| format!("{}={}", crate::fly::client::percent(key), crate::fly::client::percent(value)))
+        .map(|(key, value)| {
+            format!(
+                "{}={}",
+                crate::fly::client::percent(key),
+                crate::fly::client::percent(value)
+            )
+        })
         .collect();
     let basic = base64::engine::general_purpose::STANDARD.encode(CLIENT_CREDENTIALS);
     let request = Request::new(Method::Post, "/sky/issuer/token")
         .header("Authorization", format!("Basic {basic}"))
-        .body(Body { content_type: "application/x-www-form-urlencoded", bytes: body.join("&").into_bytes() });
+        .body(Body {
+            content_type: "application/x-www-form-urlencoded",
+            bytes: body.join("&").into_bytes(),
+        });
     let reply = match client.send(request) {
-        Err(ClientError::Unauthorized(_)) => anyhow::bail!("oauth2: cannot fetch token: 401 Unauthorized"),
+        Err(ClientError::Unauthorized(_)) => {
+            anyhow::bail!("oauth2: cannot fetch token: 401 Unauthorized")
+        }
         other => other?,
     };
     if !(200..300).contains(&reply.status) {
@@ -101,7 +125,10 @@ fn password_grant(client: &Client, username: &str, password: &str) -> anyhow::Re
         );
     }
     let token: TokenResponse = reply.json("/sky/issuer/token")?;
-    Ok(Token { token_type: token.token_type, value: token.access_token })
+    Ok(Token {
+        token_type: token.token_type,
+        value: token.access_token,
+    })
 }
 
 /// Without `-u`/`-p`: the user logs in with a browser and pastes the `TYPE VALUE` token.
@@ -117,7 +144,10 @@ fn pasted_token(ctx: &mut Ctx<'_, '_>, url: &str) -> anyhow::Result<Token> {
         }
         let mut words = line.split_whitespace();
         if let (Some(token_type), Some(value), None) = (words.next(), words.next(), words.next()) {
-            return Ok(Token { token_type: token_type.to_owned(), value: value.to_owned() });
+            return Ok(Token {
+                token_type: token_type.to_owned(),
+                value: value.to_owned(),
+            });
         }
         ctx.say("token must be of the format 'TYPE VALUE', e.g. 'Bearer ...'")?;
     }

@@ -17,7 +17,11 @@ pub struct LogoutArgs {
 
 /// Logs out of the `-t` target, or of every target with `-a`.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &LogoutArgs) -> anyhow::Result<u8> {
-    let given = ctx.global.target.as_deref().is_some_and(|name| !name.is_empty());
+    let given = ctx
+        .global
+        .target
+        .as_deref()
+        .is_some_and(|name| !name.is_empty());
     if given == args.all {
         anyhow::bail!("must specify either --target or --all");
     }
@@ -32,16 +36,26 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &LogoutArgs) -> anyhow::Result<u8> {
         vec![name.0]
     };
     for name in &names {
-        let Some(target) = targets.targets.get_mut(name) else { continue };
+        let Some(target) = targets.targets.get_mut(name) else {
+            continue;
+        };
         if let Some(token) = target.token.as_ref().filter(|token| token.is_set()) {
             // Revoking is best effort: the local token is dropped even if the server is gone.
-            let client = Client::new(&TargetName(name.clone()), &target.api, target.insecure, None)?;
-            let request = Request::new(Method::Get, "/sky/logout").header("Cookie", format!("skymarshal_auth={}", token.header()));
+            let client = Client::new(
+                &TargetName(name.clone()),
+                &target.api,
+                target.insecure,
+                None,
+            )?;
+            let request = Request::new(Method::Get, "/sky/logout")
+                .header("Cookie", format!("skymarshal_auth={}", token.header()));
             let _ = client.send(request);
         }
         target.token = Some(Token::default());
     }
-    targets.save(ctx.io.home.as_deref()).context("could not save the targets file")?;
+    targets
+        .save(ctx.io.home.as_deref())
+        .context("could not save the targets file")?;
     if args.all {
         ctx.say("logged out of all targets")?;
     } else {

@@ -12,7 +12,12 @@ pub struct OrderPipelinesArgs {
     #[arg(short = 'a', long, conflicts_with = "pipeline")]
     pub alphabetical: bool,
     /// Name of pipeline (can be specified multiple times to provide relative ordering).
-    #[arg(short = 'p', long, value_name = "PIPELINE", required_unless_present = "alphabetical")]
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "PIPELINE",
+        required_unless_present = "alphabetical"
+    )]
     pub pipeline: Vec<String>,
     /// Team of the pipelines, if not the target's.
     #[arg(long)]
@@ -22,7 +27,10 @@ pub struct OrderPipelinesArgs {
 /// Saves the order.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &OrderPipelinesArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
-    let team_path = format!("/api/v1/teams/{}/pipelines", percent(session.team_or(&args.team)));
+    let team_path = format!(
+        "/api/v1/teams/{}/pipelines",
+        percent(session.team_or(&args.team))
+    );
     let names: Vec<String> = if args.alphabetical {
         let listed: Vec<Pipeline> = session.client.get(&team_path, Vec::new())?;
         let mut names: Vec<String> = listed.into_iter().map(|pipeline| pipeline.name).collect();
@@ -36,7 +44,9 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &OrderPipelinesArgs) -> anyhow::Result<u
         args.pipeline.clone()
     };
     let body = Body::json(&serde_json::json!(names));
-    session.client.act(Request::new(Method::Put, &format!("{team_path}/ordering")).body(body))?;
+    session
+        .client
+        .act(Request::new(Method::Put, &format!("{team_path}/ordering")).body(body))?;
     ctx.say("ordered pipelines")?;
     for name in &names {
         ctx.say(format_args!("  - {name}"))?;

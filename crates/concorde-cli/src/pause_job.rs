@@ -1,8 +1,8 @@
 //! `concorde pause-job` and `unpause-job`: fly's pair.
 
-use crate::fly::{Ctx, Toggle};
 use crate::fly::client::{ClientError, Method, Request};
 use crate::fly::flags::{PipelineChild, job_arg};
+use crate::fly::{Ctx, Toggle};
 
 /// Arguments of `pause-job` and `unpause-job`.
 #[derive(Debug, clap::Args)]
@@ -19,9 +19,17 @@ pub struct PauseJobArgs {
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &PauseJobArgs, toggle: Toggle) -> anyhow::Result<u8> {
     let session = ctx.session()?;
     let (action, done) = toggle.words();
-    let path = format!("{}/{action}", args.job.path(session.team_or(&args.team), "jobs"));
-    match session.client.act(Request::new(Method::Put, &path).queries(args.job.pipeline.query())) {
-        Err(ClientError::NotFound) => anyhow::bail!("{} failed: job '{}' not found", action, args.job),
+    let path = format!(
+        "{}/{action}",
+        args.job.path(session.team_or(&args.team), "jobs")
+    );
+    match session
+        .client
+        .act(Request::new(Method::Put, &path).queries(args.job.pipeline.query()))
+    {
+        Err(ClientError::NotFound) => {
+            anyhow::bail!("{} failed: job '{}' not found", action, args.job)
+        }
         other => other?,
     };
     ctx.say(format_args!("{done} '{}'", args.job))?;

@@ -2,9 +2,9 @@
 
 use concorde_proto::Pipeline;
 
-use crate::fly::{Ctx, Toggle};
 use crate::fly::client::{ClientError, Method, Request, percent};
 use crate::fly::flags::{PipelineRef, pipeline_arg};
+use crate::fly::{Ctx, Toggle};
 
 /// Arguments of `pause-pipeline` and `unpause-pipeline`.
 #[derive(Debug, clap::Args)]
@@ -27,17 +27,26 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &PausePipelineArgs, toggle: Toggle) -> a
     let pipelines = match &args.pipeline {
         Some(pipeline) => vec![pipeline.clone()],
         None => {
-            let listed: Vec<Pipeline> = session.client.get(&format!("/api/v1/teams/{}/pipelines", percent(&team)), Vec::new())?;
+            let listed: Vec<Pipeline> = session.client.get(
+                &format!("/api/v1/teams/{}/pipelines", percent(&team)),
+                Vec::new(),
+            )?;
             listed
                 .into_iter()
-                .map(|pipeline| PipelineRef { name: pipeline.name, instance_vars: pipeline.instance_vars.unwrap_or_default() })
+                .map(|pipeline| PipelineRef {
+                    name: pipeline.name,
+                    instance_vars: pipeline.instance_vars.unwrap_or_default(),
+                })
                 .collect()
         }
     };
     let (action, done) = toggle.words();
     for pipeline in pipelines {
         let path = format!("{}/{action}", pipeline.path(&team));
-        match session.client.act(Request::new(Method::Put, &path).queries(pipeline.query())) {
+        match session
+            .client
+            .act(Request::new(Method::Put, &path).queries(pipeline.query()))
+        {
             Err(ClientError::NotFound) => anyhow::bail!("pipeline '{pipeline}' not found"),
             other => other?,
         };

@@ -35,18 +35,31 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &PinResourceArgs) -> anyhow::Result<u8> 
         let wanted = parse_version(&args.version)?;
         let version = latest_matching(&session, &args.resource, args.team.as_ref(), &wanted)?;
         let path = format!("{resource_path}/versions/{}/pin", version.id);
-        match session.client.act(Request::new(Method::Put, &path).queries(args.resource.pipeline.query())) {
-            Err(ClientError::NotFound) => anyhow::bail!("could not pin '{}', make sure the resource exists", args.resource),
+        match session
+            .client
+            .act(Request::new(Method::Put, &path).queries(args.resource.pipeline.query()))
+        {
+            Err(ClientError::NotFound) => anyhow::bail!(
+                "could not pin '{}', make sure the resource exists",
+                args.resource
+            ),
             other => other?,
         };
-        ctx.say(format_args!("pinned '{}' with version {}", args.resource, serde_json::to_string(&version.version)?))?;
+        ctx.say(format_args!(
+            "pinned '{}' with version {}",
+            args.resource,
+            serde_json::to_string(&version.version)?
+        ))?;
     }
     if let Some(comment) = &args.comment {
         let body = Body::json(&serde_json::json!({ "pin_comment": comment }));
         let path = format!("{resource_path}/pin_comment");
         let request = Request::new(Method::Put, &path).queries(args.resource.pipeline.query());
         match session.client.act(request.body(body)) {
-            Err(ClientError::NotFound) => anyhow::bail!("could not save comment, make sure '{}' is pinned", args.resource),
+            Err(ClientError::NotFound) => anyhow::bail!(
+                "could not save comment, make sure '{}' is pinned",
+                args.resource
+            ),
             other => other?,
         };
         ctx.say(format_args!("pin comment '{comment}' is saved"))?;

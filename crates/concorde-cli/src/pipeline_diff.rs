@@ -36,7 +36,12 @@ struct ItemDiff<'a> {
 }
 
 /// Writes the diff of `old` to `new` and says whether there was any.
-pub fn write_diff(old: &Value, new: &Value, out: &mut dyn Write, color: bool) -> std::io::Result<bool> {
+pub fn write_diff(
+    old: &Value,
+    new: &Value,
+    out: &mut dyn Write,
+    color: bool,
+) -> std::io::Result<bool> {
     let mut any = false;
     for (key, header, label) in SECTIONS {
         let before = items(old, key);
@@ -55,7 +60,11 @@ pub fn write_diff(old: &Value, new: &Value, out: &mut dyn Write, color: bool) ->
 }
 
 fn items<'a>(config: &'a Value, key: &str) -> Vec<&'a Value> {
-    config.get(key).and_then(Value::as_array).map(|items| items.iter().collect()).unwrap_or_default()
+    config
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|items| items.iter().collect())
+        .unwrap_or_default()
 }
 
 fn name(item: &Value) -> &str {
@@ -68,27 +77,44 @@ fn diff_items<'a>(before: &[&'a Value], after: &[&'a Value], ordered: bool) -> V
     let mut diffs = Vec::new();
     for (old_index, old) in before.iter().enumerate() {
         match after.iter().position(|new| name(new) == name(old)) {
-            None => diffs.push(ItemDiff { before: Some(old), after: None }),
+            None => diffs.push(ItemDiff {
+                before: Some(old),
+                after: None,
+            }),
             Some(new_index) => {
                 let new = after[new_index];
                 if old != &new {
-                    diffs.push(ItemDiff { before: Some(old), after: Some(new) });
+                    diffs.push(ItemDiff {
+                        before: Some(old),
+                        after: Some(new),
+                    });
                 }
                 if ordered && old_index != new_index {
-                    diffs.push(ItemDiff { before: Some(old), after: Some(new) });
+                    diffs.push(ItemDiff {
+                        before: Some(old),
+                        after: Some(new),
+                    });
                 }
             }
         }
     }
     for new in after {
         if !before.iter().any(|old| name(old) == name(new)) {
-            diffs.push(ItemDiff { before: None, after: Some(new) });
+            diffs.push(ItemDiff {
+                before: None,
+                after: Some(new),
+            });
         }
     }
     diffs
 }
 
-fn render(diff: &ItemDiff<'_>, label: &str, out: &mut dyn Write, color: bool) -> std::io::Result<()> {
+fn render(
+    diff: &ItemDiff<'_>,
+    label: &str,
+    out: &mut dyn Write,
+    color: bool,
+) -> std::io::Result<()> {
     let (what, item) = match (diff.before, diff.after) {
         (Some(before), Some(_)) => ("has changed:", before),
         (Some(before), None) => ("has been removed:", before),
@@ -97,14 +123,31 @@ fn render(diff: &ItemDiff<'_>, label: &str, out: &mut dyn Write, color: bool) ->
     };
     let title = format!("{label} {} {what}", name(item));
     writeln!(out, "  {}", Style::Yellow.paint(&title, color))?;
-    let yaml = |value: Option<&Value>| value.map(|value| json_to_yaml(value).unwrap_or_default()).unwrap_or_default();
+    let yaml = |value: Option<&Value>| {
+        value
+            .map(|value| json_to_yaml(value).unwrap_or_default())
+            .unwrap_or_default()
+    };
     let before = yaml(diff.before);
     let after = yaml(diff.after);
-    for line in line_diff(&before.split('\n').collect::<Vec<_>>(), &after.split('\n').collect::<Vec<_>>()) {
+    for line in line_diff(
+        &before.split('\n').collect::<Vec<_>>(),
+        &after.split('\n').collect::<Vec<_>>(),
+    ) {
         match line {
             Line::Common(text) => writeln!(out, "  {text}")?,
-            Line::Removed(text) => writeln!(out, "{} {}", Style::Red.paint("-", color), Style::Red.paint(text, color))?,
-            Line::Added(text) => writeln!(out, "{} {}", Style::Green.paint("+", color), Style::Green.paint(text, color))?,
+            Line::Removed(text) => writeln!(
+                out,
+                "{} {}",
+                Style::Red.paint("-", color),
+                Style::Red.paint(text, color)
+            )?,
+            Line::Added(text) => writeln!(
+                out,
+                "{} {}",
+                Style::Green.paint("+", color),
+                Style::Green.paint(text, color)
+            )?,
         }
     }
     Ok(())
@@ -125,8 +168,11 @@ fn line_diff<'a>(before: &[&'a str], after: &[&'a str]) -> Vec<Line<'a>> {
     let mut lengths = vec![vec![0u32; columns + 1]; rows + 1];
     for i in (0..rows).rev() {
         for j in (0..columns).rev() {
-            lengths[i][j] =
-                if before[i] == after[j] { lengths[i + 1][j + 1] + 1 } else { lengths[i + 1][j].max(lengths[i][j + 1]) };
+            lengths[i][j] = if before[i] == after[j] {
+                lengths[i + 1][j + 1] + 1
+            } else {
+                lengths[i + 1][j].max(lengths[i][j + 1])
+            };
         }
     }
     let (mut i, mut j) = (0, 0);
@@ -154,7 +200,16 @@ mod tests {
     #[test]
     fn line_diff_keeps_common_lines_and_orders_removals_first() {
         let lines = line_diff(&["a", "b", "c", ""], &["a", "x", "c", ""]);
-        assert_eq!(lines, vec![Line::Common("a"), Line::Removed("b"), Line::Added("x"), Line::Common("c"), Line::Common("")]);
+        assert_eq!(
+            lines,
+            vec![
+                Line::Common("a"),
+                Line::Removed("b"),
+                Line::Added("x"),
+                Line::Common("c"),
+                Line::Common("")
+            ]
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &PipelinesArgs) -> anyhow::Result<u8> {
     let path = if args.all {
         "/api/v1/pipelines".to_owned()
     } else {
-        format!("/api/v1/teams/{}/pipelines", crate::fly::client::percent(session.team_or(&args.team)))
+        format!(
+            "/api/v1/teams/{}/pipelines",
+            crate::fly::client::percent(session.team_or(&args.team))
+        )
     };
     let raw: Vec<serde_json::Value> = session.client.get(&path, Vec::new())?;
     let mut listed = Vec::new();
@@ -43,7 +46,9 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &PipelinesArgs) -> anyhow::Result<u8> {
         }
     }
     if args.json {
-        ctx.print_json(&serde_json::Value::Array(listed.into_iter().map(|(value, _)| value).collect()))?;
+        ctx.print_json(&serde_json::Value::Array(
+            listed.into_iter().map(|(value, _)| value).collect(),
+        ))?;
         return Ok(0);
     }
     let mut headers = vec!["id", "name"];
@@ -57,8 +62,14 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &PipelinesArgs) -> anyhow::Result<u8> {
     headers.push("last updated");
     let mut table = Table::new(&headers);
     for (_, pipeline) in &listed {
-        let name = PipelineRef { name: pipeline.name.clone(), instance_vars: pipeline.instance_vars.clone().unwrap_or_default() };
-        let mut row = vec![Cell::plain(pipeline.id.to_string()), Cell::plain(name.to_string())];
+        let name = PipelineRef {
+            name: pipeline.name.clone(),
+            instance_vars: pipeline.instance_vars.clone().unwrap_or_default(),
+        };
+        let mut row = vec![
+            Cell::plain(pipeline.id.to_string()),
+            Cell::plain(name.to_string()),
+        ];
         if args.all {
             row.push(Cell::plain(pipeline.team_name.as_str()));
         }
@@ -67,7 +78,10 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &PipelinesArgs) -> anyhow::Result<u8> {
         if args.include_archived {
             row.push(switch(pipeline.archived));
         }
-        row.push(Cell::plain(go_time(pipeline.last_updated, &ctx.io.time_zone)));
+        row.push(Cell::plain(go_time(
+            pipeline.last_updated,
+            &ctx.io.time_zone,
+        )));
         table.rows.push(row);
     }
     ctx.render(&table)?;
@@ -76,5 +90,9 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &PipelinesArgs) -> anyhow::Result<u8> {
 
 /// `yes` in cyan or a plain `no`.
 fn switch(value: bool) -> Cell {
-    if value { Cell::styled("yes", Style::Cyan) } else { Cell::plain("no") }
+    if value {
+        Cell::styled("yes", Style::Cyan)
+    } else {
+        Cell::plain("no")
+    }
 }

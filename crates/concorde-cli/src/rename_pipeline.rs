@@ -26,10 +26,16 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &RenamePipelineArgs) -> anyhow::Result<u
     let session = ctx.session()?;
     let path = format!("{}/rename", args.old_name.path(session.team_or(&args.team)));
     let body = Body::json(&serde_json::json!({ "name": args.new_name }));
-    match session.client.act(Request::new(Method::Put, &path).body(body)) {
+    match session
+        .client
+        .act(Request::new(Method::Put, &path).body(body))
+    {
         Err(ClientError::NotFound) => anyhow::bail!("pipeline '{}' not found", args.old_name),
         other => other?,
     };
-    ctx.say(format_args!("pipeline successfully renamed to '{}'", args.new_name))?;
+    ctx.say(format_args!(
+        "pipeline successfully renamed to '{}'",
+        args.new_name
+    ))?;
     Ok(0)
 }

@@ -2,9 +2,9 @@
 
 use concorde_proto::Build;
 
+use crate::fly::Ctx;
 use crate::fly::client::{Method, Request, percent};
 use crate::fly::flags::{PipelineChild, job_arg};
-use crate::fly::Ctx;
 
 /// Arguments of `rerun-build`.
 #[derive(Debug, clap::Args)]
@@ -26,8 +26,14 @@ pub struct RerunBuildArgs {
 /// Reruns the build.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &RerunBuildArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
-    let path = format!("{}/builds/{}", args.job.path(session.team_or(&args.team), "jobs"), percent(&args.build));
-    let reply = session.client.act(Request::new(Method::Post, &path).queries(args.job.pipeline.query()))?;
+    let path = format!(
+        "{}/builds/{}",
+        args.job.path(session.team_or(&args.team), "jobs"),
+        percent(&args.build)
+    );
+    let reply = session
+        .client
+        .act(Request::new(Method::Post, &path).queries(args.job.pipeline.query()))?;
     let build: Build = reply.json(&path)?;
     ctx.started_build(&session.client, &args.job, &build, args.watch)
 }

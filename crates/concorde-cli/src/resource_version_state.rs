@@ -38,14 +38,27 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &ResourceVersionArgs, state: State) -> a
         State::Enable => ("enable", "enabled"),
         State::Disable => ("disable", "disabled"),
     };
-    let path = format!("{}/versions/{}/{action}", args.resource.path(session.team_or(&args.team), "resources"), version.id);
+    let path = format!(
+        "{}/versions/{}/{action}",
+        args.resource.path(session.team_or(&args.team), "resources"),
+        version.id
+    );
     let version_json = serde_json::to_string(&version.version)?;
-    match session.client.act(Request::new(Method::Put, &path).queries(args.resource.pipeline.query())) {
+    match session
+        .client
+        .act(Request::new(Method::Put, &path).queries(args.resource.pipeline.query()))
+    {
         Err(ClientError::NotFound) => {
-            anyhow::bail!("could not {action} '{}' with version {version_json}, make sure the resource exists", args.resource)
+            anyhow::bail!(
+                "could not {action} '{}' with version {version_json}, make sure the resource exists",
+                args.resource
+            )
         }
         other => other?,
     };
-    ctx.say(format_args!("{done} '{}' with version {version_json}", args.resource))?;
+    ctx.say(format_args!(
+        "{done} '{}' with version {version_json}",
+        args.resource
+    ))?;
     Ok(0)
 }

@@ -29,7 +29,13 @@ pub struct ResourceVersionsArgs {
 /// Prints `id version enabled`.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &ResourceVersionsArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
-    let raw = list_versions(&session, &args.resource, args.team.as_ref(), args.count, &BTreeMap::new())?;
+    let raw = list_versions(
+        &session,
+        &args.resource,
+        args.team.as_ref(),
+        args.count,
+        &BTreeMap::new(),
+    )?;
     if args.json {
         ctx.print_json(&serde_json::Value::Array(raw))?;
         return Ok(0);
@@ -37,8 +43,17 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &ResourceVersionsArgs) -> anyhow::Result
     let mut table = Table::new(&["id", "version", "enabled"]);
     for value in raw {
         let version: ResourceVersion = serde_json::from_value(value)?;
-        let text = version.version.iter().map(|(key, value)| format!("{key}:{value}")).collect::<Vec<_>>().join(",");
-        table.rows.push(vec![Cell::plain(version.id.to_string()), Cell::plain(text), Cell::yes_no(version.enabled)]);
+        let text = version
+            .version
+            .iter()
+            .map(|(key, value)| format!("{key}:{value}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        table.rows.push(vec![
+            Cell::plain(version.id.to_string()),
+            Cell::plain(text),
+            Cell::yes_no(version.enabled),
+        ]);
     }
     ctx.render(&table)?;
     Ok(0)
@@ -52,12 +67,23 @@ pub fn list_versions(
     limit: usize,
     filter: &BTreeMap<String, String>,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
-    let path = format!("{}/versions", resource.path(session.team_or(&team.cloned()), "resources"));
+    let path = format!(
+        "{}/versions",
+        resource.path(session.team_or(&team.cloned()), "resources")
+    );
     let mut query = vec![("limit".to_owned(), limit.to_string())];
-    query.extend(filter.iter().map(|(key, value)| ("filter".to_owned(), format!("{key}:{value}"))));
+    query.extend(
+        filter
+            .iter()
+            .map(|(key, value)| ("filter".to_owned(), format!("{key}:{value}"))),
+    );
     query.extend(resource.pipeline.query());
     match session.client.get(&path, query) {
-        Err(ClientError::NotFound) => anyhow::bail!("pipeline '{}' or resource '{}' not found", resource.pipeline, resource.name),
+        Err(ClientError::NotFound) => anyhow::bail!(
+            "pipeline '{}' or resource '{}' not found",
+            resource.pipeline,
+            resource.name
+        ),
         other => Ok(other?),
     }
 }

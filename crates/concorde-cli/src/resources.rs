@@ -33,10 +33,24 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &ResourcesArgs) -> anyhow::Result<u8> {
     for resource in &resources {
         let pinned = resource.pinned_version.as_ref().map_or_else(
             || "n/a".to_owned(),
-            |version| version.iter().map(|(key, value)| format!("{key}:{value}")).collect::<Vec<_>>().join(","),
+            |version| {
+                version
+                    .iter()
+                    .map(|(key, value)| format!("{key}:{value}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
         );
-        let status = resource.build.as_ref().map_or_else(|| Cell::plain("n/a"), |build| Cell::status(build.status.as_str()));
-        table.rows.push(vec![Cell::plain(resource.name.as_str()), Cell::plain(resource.type_name.as_str()), Cell::plain(pinned), status]);
+        let status = resource.build.as_ref().map_or_else(
+            || Cell::plain("n/a"),
+            |build| Cell::status(build.status.as_str()),
+        );
+        table.rows.push(vec![
+            Cell::plain(resource.name.as_str()),
+            Cell::plain(resource.type_name.as_str()),
+            Cell::plain(pinned),
+            status,
+        ]);
     }
     ctx.render(&table)?;
     Ok(0)

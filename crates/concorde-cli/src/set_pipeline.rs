@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use concorde_config::{Severity, UnknownKeys, json_to_yaml, load_pipeline, node_to_json, pipeline_to_json, render_fly_report, sort_keys, validate_pipeline};
+use concorde_config::{
+    Severity, UnknownKeys, json_to_yaml, load_pipeline, node_to_json, pipeline_to_json,
+    render_fly_report, sort_keys, validate_pipeline,
+};
 use concorde_proto::{CONFIG_VERSION_HEADER, ConfigResponse, Pipeline, SaveConfigResponse};
 use serde_json::Value;
 
@@ -49,10 +52,14 @@ pub struct SetPipelineArgs {
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> {
     let bytes = if args.config.as_os_str() == "-" {
         let mut bytes = Vec::new();
-        ctx.io.stdin.read_to_end(&mut bytes).context("could not read the config from stdin")?;
+        ctx.io
+            .stdin
+            .read_to_end(&mut bytes)
+            .context("could not read the config from stdin")?;
         bytes
     } else {
-        std::fs::read(&args.config).with_context(|| format!("could not read {}", args.config.display()))?
+        std::fs::read(&args.config)
+            .with_context(|| format!("could not read {}", args.config.display()))?
     };
     let vars = args.vars.to_static_vars()?;
     let loaded = match load_pipeline(&bytes, &vars, UnknownKeys::Ignore) {
@@ -66,7 +73,10 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
     };
     let diagnostics = validate_pipeline(&loaded.pipeline);
     write!(ctx.io.stderr, "{}", render_fly_report(&diagnostics))?;
-    if diagnostics.iter().any(|diagnostic| diagnostic.severity == Severity::Error) {
+    if diagnostics
+        .iter()
+        .any(|diagnostic| diagnostic.severity == Severity::Error)
+    {
         writeln!(ctx.io.stderr, "error: configuration invalid")?;
         return Ok(1);
     }
@@ -75,13 +85,18 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
     let team = session.team_or(&args.team).to_owned();
     let pipeline_path = args.pipeline.path(&team);
     let config_path = format!("{pipeline_path}/config");
-    let existing = session.client.send(Request::new(Method::Get, &config_path).queries(args.pipeline.query()))?;
+    let existing = session
+        .client
+        .send(Request::new(Method::Get, &config_path).queries(args.pipeline.query()))?;
     let (old_config, version) = match existing.status {
         404 => (Value::Null, None),
         _ => {
             let existing = existing.ok()?;
             let response: ConfigResponse = existing.json(&config_path)?;
-            (pipeline_diff::normalize_remote(&response.config), existing.config_version)
+            (
+                pipeline_diff::normalize_remote(&response.config),
+                existing.config_version,
+            )
         }
     };
     let new_config = sort_keys(pipeline_to_json(&loaded.pipeline));
@@ -90,7 +105,11 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
         ctx.say("no changes to apply")?;
         return Ok(0);
     }
-    ctx.say(format_args!("{}{}", Style::Bold.paint("pipeline name: ", color), args.pipeline.name))?;
+    ctx.say(format_args!(
+        "{}{}",
+        Style::Bold.paint("pipeline name: ", color),
+        args.pipeline.name
+    ))?;
     if !args.pipeline.instance_vars.is_empty() {
         ctx.say(Style::Bold.paint("pipeline instance vars:", color))?;
         let yaml = json_to_yaml(&Value::Object(args.pipeline.instance_vars.clone()))?;
@@ -103,13 +122,20 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
         ctx.say("Dry-run mode was set, exiting.")?;
         return Ok(0);
     }
-    if let Some(pipeline) = fetch_pipeline(&session, &pipeline_path, &args.pipeline)? {
-        if pipeline.parent_job_id.is_some() && pipeline.parent_build_id.is_some() {
-            let warning = "WARNING: pipeline has been configured through the 'set_pipeline' step, your changes may be overwritten on the next 'set_pipeline' step execution";
-            ctx.say(format_args!("{}\n", Style::Yellow.paint(warning, color)))?;
-        }
+    if let Some(pipeline) = fetch_pipeline(&session, &pipeline_path, &args.pipeline)?
+        && pipeline.parent_job_id.is_some()
+        && pipeline.parent_build_id.is_some()
+    {
+        let warning = "WARNING: pipeline has been configured through the 'set_pipeline' step, your changes may be overwritten on the next 'set_pipeline' step execution";
+        ctx.say(format_args!("{}\n", Style::Yellow.paint(warning, color)))?;
     }
-    if !args.non_interactive && !prompt::confirm(&mut *ctx.io.stdin, &mut *ctx.io.stdout, "apply configuration?")? {
+    if !args.non_interactive
+        && !prompt::confirm(
+            &mut *ctx.io.stdin,
+            &mut *ctx.io.stdout,
+            "apply configuration?",
+        )?
+    {
         ctx.say("bailing out")?;
         return Ok(0);
     }
@@ -117,7 +143,10 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
     let yaml = json_to_yaml(&node_to_json(&loaded.evaluated))?;
     let mut request = Request::new(Method::Put, &config_path)
         .queries(args.pipeline.query())
-        .body(Body { content_type: "application/x-yaml", bytes: yaml.into_bytes() });
+        .body(Body {
+            content_type: "application/x-yaml",
+            bytes: yaml.into_bytes(),
+        });
     if let Some(version) = version {
         request = request.header(CONFIG_VERSION_HEADER, version);
     }
@@ -127,7 +156,11 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
     let reply = session.client.send(request)?;
     if reply.status == 400 {
         let response: SaveConfigResponse = reply.json(&config_path).unwrap_or_default();
-        let errors: Vec<String> = response.errors.iter().map(|error| format!("  - {error}")).collect();
+        let errors: Vec<String> = response
+            .errors
+            .iter()
+            .map(|error| format!("  - {error}"))
+            .collect();
         anyhow::bail!("invalid pipeline config:\n{}", errors.join("\n"));
     }
     let created = reply.status == 201;
@@ -135,7 +168,11 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
     let response: SaveConfigResponse = reply.json(&config_path).unwrap_or_default();
     if !response.warnings.is_empty() {
         writeln!(ctx.io.stderr)?;
-        writeln!(ctx.io.stderr, "{}", Style::Yellow.paint("DEPRECATION WARNING:", color))?;
+        writeln!(
+            ctx.io.stderr,
+            "{}",
+            Style::Yellow.paint("DEPRECATION WARNING:", color)
+        )?;
         for warning in &response.warnings {
             writeln!(ctx.io.stderr, "  - {}", warning.message)?;
         }
@@ -144,17 +181,24 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
     if created {
         ctx.say("pipeline created!")?;
         let query = crate::fly::client::encode_query(&args.pipeline.query());
-        let url = format!("{}/teams/{team}/pipelines/{}{query}", session.client.url, args.pipeline.name);
+        let url = format!(
+            "{}/teams/{team}/pipelines/{}{query}",
+            session.client.url, args.pipeline.name
+        );
         ctx.say(format_args!("you can view your pipeline here: {url}"))?;
     } else {
         ctx.say("configuration updated")?;
     }
-    let paused = fetch_pipeline(&session, &pipeline_path, &args.pipeline)?.is_some_and(|pipeline| pipeline.paused);
+    let paused = fetch_pipeline(&session, &pipeline_path, &args.pipeline)?
+        .is_some_and(|pipeline| pipeline.paused);
     if paused {
         ctx.say("")?;
         ctx.say("the pipeline is currently paused. to unpause, either:")?;
         ctx.say("  - run the unpause-pipeline command:")?;
-        let mut command = format!("concorde -t {} unpause-pipeline -p {}", session.name, args.pipeline);
+        let mut command = format!(
+            "concorde -t {} unpause-pipeline -p {}",
+            session.name, args.pipeline
+        );
         if let Some(team) = &args.team {
             command.push_str(&format!(" --team {team}"));
         }
@@ -165,7 +209,11 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
 }
 
 /// The pipeline, or `None` if it does not exist (yet).
-fn fetch_pipeline(session: &Session, path: &str, pipeline: &PipelineRef) -> anyhow::Result<Option<Pipeline>> {
+fn fetch_pipeline(
+    session: &Session,
+    path: &str,
+    pipeline: &PipelineRef,
+) -> anyhow::Result<Option<Pipeline>> {
     match session.client.get::<Pipeline>(path, pipeline.query()) {
         Ok(pipeline) => Ok(Some(pipeline)),
         Err(ClientError::NotFound) => Ok(None),

@@ -1,6 +1,5 @@
 //! `concorde status`: fly's `status`, whether the target's token is still accepted.
 
-
 use concorde_proto::UserInfo;
 
 use crate::fly::Ctx;
@@ -13,7 +12,10 @@ pub struct StatusArgs {}
 pub fn run(ctx: &mut Ctx<'_, '_>, _args: &StatusArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
     let targets = ctx.targets()?;
-    let logged_in = targets.get(&session.name).and_then(|target| target.token.as_ref()).is_some_and(|token| token.is_set());
+    let logged_in = targets
+        .get(&session.name)
+        .and_then(|target| target.token.as_ref())
+        .is_some_and(|token| token.is_set());
     if !logged_in {
         writeln!(ctx.io.stderr, "logged out")?;
         return Ok(1);
@@ -24,7 +26,10 @@ pub fn run(ctx: &mut Ctx<'_, '_>, _args: &StatusArgs) -> anyhow::Result<u8> {
             Ok(0)
         }
         Err(err) => {
-            writeln!(ctx.io.stderr, "please login again.\n\ntoken validation failed with error: {err}")?;
+            writeln!(
+                ctx.io.stderr,
+                "please login again.\n\ntoken validation failed with error: {err}"
+            )?;
             Ok(1)
         }
     }

@@ -13,7 +13,11 @@ pub fn run(ctx: &mut Ctx<'_, '_>, _args: &TargetsArgs) -> anyhow::Result<u8> {
     let targets = ctx.targets()?;
     let mut table = Table::new(&["name", "url", "team", "expiry"]);
     for (name, target) in &targets.targets {
-        let team = if target.team.is_empty() { "main" } else { &target.team };
+        let team = if target.team.is_empty() {
+            "main"
+        } else {
+            &target.team
+        };
         table.rows.push(vec![
             Cell::plain(name.as_str()),
             Cell::plain(target.api.as_str()),

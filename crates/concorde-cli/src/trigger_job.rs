@@ -3,9 +3,9 @@
 
 use concorde_proto::Build;
 
+use crate::fly::Ctx;
 use crate::fly::client::{Method, Request};
 use crate::fly::flags::{PipelineChild, job_arg};
-use crate::fly::Ctx;
 
 /// Arguments of `trigger-job`.
 #[derive(Debug, clap::Args)]
@@ -24,8 +24,13 @@ pub struct TriggerJobArgs {
 /// Creates a manual build of the job.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &TriggerJobArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
-    let path = format!("{}/builds", args.job.path(session.team_or(&args.team), "jobs"));
-    let reply = session.client.act(Request::new(Method::Post, &path).queries(args.job.pipeline.query()))?;
+    let path = format!(
+        "{}/builds",
+        args.job.path(session.team_or(&args.team), "jobs")
+    );
+    let reply = session
+        .client
+        .act(Request::new(Method::Post, &path).queries(args.job.pipeline.query()))?;
     let build: Build = reply.json(&path)?;
     ctx.started_build(&session.client, &args.job, &build, args.watch)
 }

@@ -18,9 +18,18 @@ pub struct UnpinResourceArgs {
 /// Removes the API pin.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &UnpinResourceArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
-    let path = format!("{}/unpin", args.resource.path(session.team_or(&args.team), "resources"));
-    match session.client.act(Request::new(Method::Put, &path).queries(args.resource.pipeline.query())) {
-        Err(ClientError::NotFound) => anyhow::bail!("could not unpin '{}', make sure the resource exists", args.resource),
+    let path = format!(
+        "{}/unpin",
+        args.resource.path(session.team_or(&args.team), "resources")
+    );
+    match session
+        .client
+        .act(Request::new(Method::Put, &path).queries(args.resource.pipeline.query()))
+    {
+        Err(ClientError::NotFound) => anyhow::bail!(
+            "could not unpin '{}', make sure the resource exists",
+            args.resource
+        ),
         other => other?,
     };
     ctx.say(format_args!("unpinned '{}'", args.resource))?;

@@ -24,7 +24,10 @@ pub struct VolumesArgs {
 /// Prints `handle worker type identifier`.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &VolumesArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
-    let path = format!("/api/v1/teams/{}/volumes", percent(session.team_or(&args.team)));
+    let path = format!(
+        "/api/v1/teams/{}/volumes",
+        percent(session.team_or(&args.team))
+    );
     let raw: serde_json::Value = session.client.get(&path, Vec::new())?;
     if args.json {
         ctx.print_json(&raw)?;
@@ -55,9 +58,14 @@ fn identifier(volume: &Volume, details: bool) -> String {
             text
         }
         "container" => volume.container_handle.clone(),
-        "task-cache" => format!("{}/{}/{}", volume.pipeline_name, volume.job_name, volume.step_name),
+        "task-cache" => format!(
+            "{}/{}/{}",
+            volume.pipeline_name, volume.job_name, volume.step_name
+        ),
         "resource" => match &volume.resource_type {
-            Some(kind) if details => format!("type:{},version:{}", type_chain(kind), pairs(&kind.version)),
+            Some(kind) if details => {
+                format!("type:{},version:{}", type_chain(kind), pairs(&kind.version))
+            }
             Some(kind) => pairs(&kind.version),
             None => "n/a".to_owned(),
         },
@@ -76,11 +84,19 @@ fn type_chain(kind: &VolumeResourceType) -> String {
         return format!("resource(name:{},version:{})", base.name, base.version);
     }
     match &kind.resource_type {
-        Some(inner) => format!("resource-type({}),version:{}", type_chain(inner), pairs(&inner.version)),
+        Some(inner) => format!(
+            "resource-type({}),version:{}",
+            type_chain(inner),
+            pairs(&inner.version)
+        ),
         None => "n/a".to_owned(),
     }
 }
 
 fn pairs(version: &std::collections::BTreeMap<String, String>) -> String {
-    version.iter().map(|(key, value)| format!("{key}:{value}")).collect::<Vec<_>>().join(",")
+    version
+        .iter()
+        .map(|(key, value)| format!("{key}:{value}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }

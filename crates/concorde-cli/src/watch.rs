@@ -31,7 +31,10 @@ pub struct WatchArgs {
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &WatchArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
     let build_id = pick_build(&session, args)?;
-    let options = StreamOptions { timestamps: args.timestamps, ignore_parse_errors: args.ignore_event_parsing_errors };
+    let options = StreamOptions {
+        timestamps: args.timestamps,
+        ignore_parse_errors: args.ignore_event_parsing_errors,
+    };
     ctx.stream_build(&session.client, build_id, options)
 }
 
@@ -49,18 +52,34 @@ fn pick_build(session: &Session, args: &WatchArgs) -> anyhow::Result<i64> {
             Ok(build.id.0)
         }
         (Some(job), None) => {
-            let found: Job = match session.client.get(&job.path(team, "jobs"), job.pipeline.query()) {
+            let found: Job = match session
+                .client
+                .get(&job.path(team, "jobs"), job.pipeline.query())
+            {
                 Err(ClientError::NotFound) => anyhow::bail!("job not found"),
                 other => other?,
             };
-            let build = found.next_build.or(found.finished_build).ok_or_else(|| anyhow::anyhow!("job has no builds"))?;
+            let build = found
+                .next_build
+                .or(found.finished_build)
+                .ok_or_else(|| anyhow::anyhow!("job has no builds"))?;
             Ok(build.id.0)
         }
-        (None, Some(id)) => id.parse().map_err(|_| anyhow::anyhow!("build id must be a number, got '{id}'")),
+        (None, Some(id)) => id
+            .parse()
+            .map_err(|_| anyhow::anyhow!("build id must be a number, got '{id}'")),
         (None, None) => {
-            let builds: Vec<Build> = session.client.get("/api/v1/builds", vec![("limit".to_owned(), "100".to_owned())])?;
-            let one_off = builds.into_iter().find(|build| build.job_name.is_none() && build.resource_name.is_none());
-            Ok(one_off.ok_or_else(|| anyhow::anyhow!("no builds match job"))?.id.0)
+            let builds: Vec<Build> = session.client.get(
+                "/api/v1/builds",
+                vec![("limit".to_owned(), "100".to_owned())],
+            )?;
+            let one_off = builds
+                .into_iter()
+                .find(|build| build.job_name.is_none() && build.resource_name.is_none());
+            Ok(one_off
+                .ok_or_else(|| anyhow::anyhow!("no builds match job"))?
+                .id
+                .0)
         }
     }
 }

@@ -1,7 +1,6 @@
 //! `concorde workers`: fly's `workers`. On a terminal, running workers first, then those whose
 //! version is behind the server's, then stalled ones, each in its own table.
 
-
 use concorde_proto::{Info, Worker};
 
 use crate::fly::Ctx;
@@ -58,14 +57,28 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &WorkersArgs) -> anyhow::Result<u8> {
     }
     if !stalled.is_empty() {
         writeln!(ctx.io.stdout)?;
-        writeln!(ctx.io.stdout, "{}", Style::Bold.paint("the following workers have not checked in recently:", color))?;
+        writeln!(
+            ctx.io.stdout,
+            "{}",
+            Style::Bold.paint("the following workers have not checked in recently:", color)
+        )?;
         writeln!(ctx.io.stdout)?;
         render(ctx, &stalled, args.details, &expected, headers)?;
         writeln!(ctx.io.stdout)?;
-        writeln!(ctx.io.stdout, "these stalled workers can be cleaned up by running:")?;
+        writeln!(
+            ctx.io.stdout,
+            "these stalled workers can be cleaned up by running:"
+        )?;
         writeln!(ctx.io.stdout)?;
         let target = ctx.global.target.clone().unwrap_or_default();
-        writeln!(ctx.io.stdout, "    {}", Style::Bold.paint(&format!("concorde -t {target} prune-worker -w (name)"), color))?;
+        writeln!(
+            ctx.io.stdout,
+            "    {}",
+            Style::Bold.paint(
+                &format!("concorde -t {target} prune-worker -w (name)"),
+                color
+            )
+        )?;
         writeln!(ctx.io.stdout)?;
     }
     Ok(0)
@@ -78,25 +91,61 @@ fn compatible(version: &str, expected: &str) -> bool {
     }
     let parse = |text: &str| -> Option<(u64, u64)> {
         let mut parts = text.split('.');
-        Some((parts.next()?.parse().ok()?, parts.next().unwrap_or("0").parse().ok()?))
+        Some((
+            parts.next()?.parse().ok()?,
+            parts.next().unwrap_or("0").parse().ok()?,
+        ))
     };
     match (parse(version), parse(expected)) {
-        (Some((major, minor)), Some((want_major, want_minor))) => major == want_major && minor >= want_minor,
+        (Some((major, minor)), Some((want_major, want_minor))) => {
+            major == want_major && minor >= want_minor
+        }
         _ => false,
     }
 }
 
-fn render(ctx: &mut Ctx<'_, '_>, workers: &[&Worker], details: bool, expected: &str, headers: bool) -> anyhow::Result<()> {
-    let mut columns = vec!["name", "containers", "platform", "tags", "team", "state", "version", "age"];
+fn render(
+    ctx: &mut Ctx<'_, '_>,
+    workers: &[&Worker],
+    details: bool,
+    expected: &str,
+    headers: bool,
+) -> anyhow::Result<()> {
+    let mut columns = vec![
+        "name",
+        "containers",
+        "platform",
+        "tags",
+        "team",
+        "state",
+        "version",
+        "age",
+    ];
     if details {
-        columns.extend(["garden address", "baggageclaim url", "active tasks", "resource types"]);
+        columns.extend([
+            "garden address",
+            "baggageclaim url",
+            "active tasks",
+            "resource types",
+        ]);
     }
     let mut table = Table::new(&columns);
     let none = || Cell::styled("none", Style::Faint);
     for worker in workers {
-        let tags = if worker.tags.is_empty() { none() } else { Cell::plain(worker.tags.join(", ")) };
-        let team = if worker.team.is_empty() { none() } else { Cell::plain(worker.team.as_str()) };
-        let version = match (worker.version.is_empty(), compatible(&worker.version, expected)) {
+        let tags = if worker.tags.is_empty() {
+            none()
+        } else {
+            Cell::plain(worker.tags.join(", "))
+        };
+        let team = if worker.team.is_empty() {
+            none()
+        } else {
+            Cell::plain(worker.team.as_str())
+        };
+        let version = match (
+            worker.version.is_empty(),
+            compatible(&worker.version, expected),
+        ) {
             (true, _) => Cell::styled("none", Style::Red),
             (false, true) => Cell::plain(worker.version.as_str()),
             (false, false) => Cell::styled(worker.version.as_str(), Style::Red),
@@ -112,7 +161,11 @@ fn render(ctx: &mut Ctx<'_, '_>, workers: &[&Worker], details: bool, expected: &
             Cell::plain(age(worker.start_time, ctx.io.now)),
         ];
         if details {
-            let types: Vec<&str> = worker.resource_types.iter().map(|kind| kind.type_name.as_str()).collect();
+            let types: Vec<&str> = worker
+                .resource_types
+                .iter()
+                .map(|kind| kind.type_name.as_str())
+                .collect();
             row.extend([
                 Cell::plain(worker.addr.as_str()),
                 Cell::plain(worker.baggageclaim_url.as_str()),

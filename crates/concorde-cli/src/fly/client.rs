@@ -15,7 +15,9 @@ const MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No `-t` was given.
-    #[error("no target specified. specify the target with -t or log in like so:\n\n    concorde -t (alias) login -c (concorde url)")]
+    #[error(
+        "no target specified. specify the target with -t or log in like so:\n\n    concorde -t (alias) login -c (concorde url)"
+    )]
     NoTarget,
     /// `-t` names a target that is not in the targets file.
     #[error("unknown target: {0}")]
@@ -33,7 +35,9 @@ pub enum ClientError {
     #[error("conflict: {0}")]
     Conflict(String),
     /// The server could not be reached at all.
-    #[error("could not reach the Concorde server called {target}:\n\n    {message}\n\nis the targeted Concorde running? better go catch it lol")]
+    #[error(
+        "could not reach the Concorde server called {target}:\n\n    {message}\n\nis the targeted Concorde running? better go catch it lol"
+    )]
     Unreachable {
         /// The target's name.
         target: TargetName,
@@ -86,7 +90,10 @@ pub struct Body {
 impl Body {
     /// A JSON body.
     pub fn json(value: &serde_json::Value) -> Body {
-        Body { content_type: "application/json", bytes: value.to_string().into_bytes() }
+        Body {
+            content_type: "application/json",
+            bytes: value.to_string().into_bytes(),
+        }
     }
 }
 
@@ -108,7 +115,13 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// A request without query, headers or body.
     pub fn new(method: Method, path: &'a str) -> Request<'a> {
-        Request { method, path, query: Vec::new(), headers: Vec::new(), body: None }
+        Request {
+            method,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+        }
     }
 
     /// Adds a query parameter.
@@ -154,14 +167,22 @@ impl Reply {
             200..=299 => Ok(self),
             403 => Err(ClientError::Forbidden),
             404 => Err(ClientError::NotFound),
-            409 => Err(ClientError::Conflict(String::from_utf8_lossy(&self.body).into_owned())),
-            status => Err(ClientError::Unexpected { status, body: String::from_utf8_lossy(&self.body).into_owned() }),
+            409 => Err(ClientError::Conflict(
+                String::from_utf8_lossy(&self.body).into_owned(),
+            )),
+            status => Err(ClientError::Unexpected {
+                status,
+                body: String::from_utf8_lossy(&self.body).into_owned(),
+            }),
         }
     }
 
     /// Decodes the body as JSON.
     pub fn json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        serde_json::from_slice(&self.body).map_err(|source| ClientError::Decode { path: path.to_owned(), source })
+        serde_json::from_slice(&self.body).map_err(|source| ClientError::Decode {
+            path: path.to_owned(),
+            source,
+        })
     }
 }
 
@@ -177,8 +198,15 @@ pub struct Client {
 
 impl Client {
     /// A client for the target at `url`, sending `token` when it is set.
-    pub fn new(target: &TargetName, url: &str, insecure: bool, token: Option<&Token>) -> Result<Client, ClientError> {
-        let tls = ureq::tls::TlsConfig::builder().disable_verification(insecure).build();
+    pub fn new(
+        target: &TargetName,
+        url: &str,
+        insecure: bool,
+        token: Option<&Token>,
+    ) -> Result<Client, ClientError> {
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(insecure)
+            .build();
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
@@ -204,12 +232,22 @@ impl Client {
             .limit(MAX_BODY_BYTES)
             .read_to_vec()
             .map_err(|err| self.unreachable(&err))?;
-        Ok(Reply { status, config_version, body })
+        Ok(Reply {
+            status,
+            config_version,
+            body,
+        })
     }
 
     /// GETs `path` and decodes the JSON answer; error statuses become errors.
-    pub fn get<T: DeserializeOwned>(&self, path: &str, query: Vec<(String, String)>) -> Result<T, ClientError> {
-        self.send(Request::new(Method::Get, path).queries(query))?.ok()?.json(path)
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: Vec<(String, String)>,
+    ) -> Result<T, ClientError> {
+        self.send(Request::new(Method::Get, path).queries(query))?
+            .ok()?
+            .json(path)
     }
 
     /// Sends a request expecting success, ignoring the body.
@@ -220,14 +258,20 @@ impl Client {
     /// Opens a build's event stream, for [`super::events`] to read line by line.
     pub fn build_events(&self, build_id: i64) -> Result<Box<dyn BufRead + Send>, ClientError> {
         let path = format!("/api/v1/builds/{build_id}/events");
-        let response = self.call(Request::new(Method::Get, &path).header("Accept", "text/event-stream"))?;
+        let response =
+            self.call(Request::new(Method::Get, &path).header("Accept", "text/event-stream"))?;
         let status = response.status().as_u16();
         let mut reader = response.into_body().into_reader();
         if !(200..300).contains(&status) {
             let mut body = Vec::new();
             // The body only decorates the error; a failure to read it changes nothing.
             let _ = (&mut reader).take(64 * 1024).read_to_end(&mut body);
-            Reply { status, config_version: None, body }.ok()?;
+            Reply {
+                status,
+                config_version: None,
+                body,
+            }
+            .ok()?;
         }
         return Ok(Box::new(BufReader::new(EventBody(reader))));
 
@@ -241,23 +285,37 @@ impl Client {
     }
 
     fn call(&self, request: Request<'_>) -> Result<ureq::http::Response<ureq::Body>, ClientError> {
-        let url = format!("{}{}{}", self.url, request.path, encode_query(&request.query));
+        let url = format!(
+            "{}{}{}",
+            self.url,
+            request.path,
+            encode_query(&request.query)
+        );
         let result = match request.method {
             Method::Get | Method::Delete => {
-                let mut builder =
-                    if request.method == Method::Get { self.agent.get(&url) } else { self.agent.delete(&url) };
+                let mut builder = if request.method == Method::Get {
+                    self.agent.get(&url)
+                } else {
+                    self.agent.delete(&url)
+                };
                 for (key, value) in self.headers(&request) {
                     builder = builder.header(key, value);
                 }
                 builder.call()
             }
             Method::Put | Method::Post => {
-                let mut builder = if request.method == Method::Put { self.agent.put(&url) } else { self.agent.post(&url) };
+                let mut builder = if request.method == Method::Put {
+                    self.agent.put(&url)
+                } else {
+                    self.agent.post(&url)
+                };
                 for (key, value) in self.headers(&request) {
                     builder = builder.header(key, value);
                 }
                 match request.body {
-                    Some(body) => builder.content_type(body.content_type).send(&body.bytes[..]),
+                    Some(body) => builder
+                        .content_type(body.content_type)
+                        .send(&body.bytes[..]),
                     None => builder.send_empty(),
                 }
             }
@@ -273,23 +331,36 @@ impl Client {
     }
 
     fn headers(&self, request: &Request<'_>) -> Vec<(String, String)> {
-        let mut headers: Vec<(String, String)> =
-            request.headers.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect();
-        if let Some(authorization) = &self.authorization {
-            if !request.headers.iter().any(|(key, _)| key.eq_ignore_ascii_case("authorization")) {
-                headers.push(("Authorization".to_owned(), authorization.clone()));
-            }
+        let mut headers: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), value.clone()))
+            .collect();
+        if let Some(authorization) = &self.authorization
+            && !request
+                .headers
+                .iter()
+                .any(|(key, _)| key.eq_ignore_ascii_case("authorization"))
+        {
+            headers.push(("Authorization".to_owned(), authorization.clone()));
         }
         headers
     }
 
     fn unreachable(&self, err: &ureq::Error) -> ClientError {
-        ClientError::Unreachable { target: self.target.clone(), message: err.to_string() }
+        ClientError::Unreachable {
+            target: self.target.clone(),
+            message: err.to_string(),
+        }
     }
 }
 
 fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
-    response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// `?k=v&...` with form-style percent-encoding, or nothing.
@@ -297,7 +368,10 @@ pub fn encode_query(pairs: &[(String, String)]) -> String {
     if pairs.is_empty() {
         return String::new();
     }
-    let encoded: Vec<String> = pairs.iter().map(|(key, value)| format!("{}={}", percent(key), percent(value))).collect();
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| format!("{}={}", percent(key), percent(value)))
+        .collect();
     format!("?{}", encoded.join("&"))
 }
 

@@ -64,15 +64,28 @@ enum ParseError {
 impl ParseError {
     /// Whether `--ignore-event-parsing-errors` skips this error.
     fn ignorable(&self) -> bool {
-        matches!(self, ParseError::UnknownType(_) | ParseError::UnknownVersion { .. })
+        matches!(
+            self,
+            ParseError::UnknownType(_) | ParseError::UnknownVersion { .. }
+        )
     }
 }
 
 /// Renders the stream until the build's final status or the end of the stream, and returns
 /// fly's exit code: the last non-zero task exit status, else 1 failed, 2 errored, 3 aborted,
 /// 0 succeeded, 255 for an unknown status or an unparseable event.
-pub fn render(source: &mut dyn BufRead, out: &mut dyn Write, options: &RenderOptions) -> std::io::Result<u8> {
-    let mut renderer = Renderer { out, options, exit_status: 0, at_line_start: true, time: 0 };
+pub fn render(
+    source: &mut dyn BufRead,
+    out: &mut dyn Write,
+    options: &RenderOptions,
+) -> std::io::Result<u8> {
+    let mut renderer = Renderer {
+        out,
+        options,
+        exit_status: 0,
+        at_line_start: true,
+        time: 0,
+    };
     let mut event_name = String::new();
     let mut data = String::new();
     let mut line = String::new();
@@ -86,16 +99,18 @@ pub fn render(source: &mut dyn BufRead, out: &mut dyn Write, options: &RenderOpt
             if event_name == END_EVENT {
                 return Ok(renderer.exit_status);
             }
-            if !data.is_empty() {
-                if let Some(code) = renderer.message(&data)? {
-                    return Ok(code);
-                }
+            if !data.is_empty()
+                && let Some(code) = renderer.message(&data)?
+            {
+                return Ok(code);
             }
             event_name.clear();
             data.clear();
             continue;
         }
-        let (name, value) = field.split_once(':').map_or((field, ""), |(name, value)| (name, value));
+        let (name, value) = field
+            .split_once(':')
+            .map_or((field, ""), |(name, value)| (name, value));
         let value = value.strip_prefix(' ').unwrap_or(value);
         match name {
             "event" => value.clone_into(&mut event_name),
@@ -139,12 +154,25 @@ impl Renderer<'_> {
     fn event(&mut self, event: &str, payload: &Value) -> std::io::Result<Option<u8>> {
         let color = self.options.color;
         let bold = |text: &str| Style::Bold.paint(text, color);
-        let text = |key: &str| payload.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let text = |key: &str| {
+            payload
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         self.time = payload.get("time").and_then(Value::as_i64).unwrap_or(0);
         match event {
             "log" => self.write(&text("payload"))?,
-            "waiting-for-worker" => self.write(&format!("{}\n", bold("no suitable workers found, waiting for worker...")))?,
-            "selected-worker" => self.write(&format!("{} {}\n", bold("selected worker:"), text("selected_worker")))?,
+            "waiting-for-worker" => self.write(&format!(
+                "{}\n",
+                bold("no suitable workers found, waiting for worker...")
+            ))?,
+            "selected-worker" => self.write(&format!(
+                "{} {}\n",
+                bold("selected worker:"),
+                text("selected_worker")
+            ))?,
             "streaming-volume" => self.write(&format!(
                 "{} {} {} {}\n",
                 bold("streaming volume"),
@@ -158,24 +186,46 @@ impl Renderer<'_> {
                 text("volume"),
                 bold("to be streamed by another step")
             ))?,
-            "initialize-check" => self.write(&format!("{} {}\n", bold("initializing check:"), text("name")))?,
+            "initialize-check" => self.write(&format!(
+                "{} {}\n",
+                bold("initializing check:"),
+                text("name")
+            ))?,
             "initialize-task" => self.write(&format!("{}\n", bold("initializing")))?,
             "start-task" => {
                 let run = payload.pointer("/config/run");
-                let path = run.and_then(|run| run.get("path")).and_then(Value::as_str).unwrap_or_default();
+                let path = run
+                    .and_then(|run| run.get("path"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let mut argv = vec![path.to_owned()];
-                let args = run.and_then(|run| run.get("args")).and_then(Value::as_array);
-                argv.extend(args.into_iter().flatten().map(|arg| arg.as_str().unwrap_or_default().to_owned()));
-                self.write(&format!("{}\n", bold(&format!("running {}", argv.join(" ")))))?;
+                let args = run
+                    .and_then(|run| run.get("args"))
+                    .and_then(Value::as_array);
+                argv.extend(
+                    args.into_iter()
+                        .flatten()
+                        .map(|arg| arg.as_str().unwrap_or_default().to_owned()),
+                );
+                self.write(&format!(
+                    "{}\n",
+                    bold(&format!("running {}", argv.join(" ")))
+                ))?;
             }
             "finish-task" => {
-                let status = payload.get("exit_status").and_then(Value::as_i64).unwrap_or(0);
+                let status = payload
+                    .get("exit_status")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
                 // Exit statuses above 255 cannot be a process exit code; keep them non-zero.
                 self.exit_status = u8::try_from(status).unwrap_or(255);
             }
             "error" => {
                 self.time = 0;
-                self.write(&format!("{}\n", Style::BoldRed.paint(&text("message"), color)))?;
+                self.write(&format!(
+                    "{}\n",
+                    Style::BoldRed.paint(&text("message"), color)
+                ))?;
             }
             "status" => return self.status(&text("status")),
             _ => {}
@@ -228,11 +278,17 @@ impl Renderer<'_> {
 /// Decodes a `data:` line into the event type and its payload, checking the version.
 fn parse(data: &str) -> Result<(String, Value), ParseError> {
     let envelope: EventEnvelope = serde_json::from_str(data)?;
-    let Some((_, major)) = KNOWN_EVENTS.iter().find(|(name, _)| *name == envelope.event) else {
+    let Some((_, major)) = KNOWN_EVENTS
+        .iter()
+        .find(|(name, _)| *name == envelope.event)
+    else {
         return Err(ParseError::UnknownType(envelope.event));
     };
     if envelope.version.split('.').next() != Some(*major) {
-        return Err(ParseError::UnknownVersion { event: envelope.event, version: envelope.version });
+        return Err(ParseError::UnknownVersion {
+            event: envelope.event,
+            version: envelope.version,
+        });
     }
     let payload: Value = serde_json::from_str(envelope.data.get())?;
     Ok((envelope.event, payload))

@@ -33,12 +33,22 @@ impl PipelineRef {
             None => (text, None),
         };
         let mut instance_vars = serde_json::Map::new();
-        for pair in vars.into_iter().flat_map(|vars| vars.split(',')).filter(|pair| !pair.is_empty()) {
-            let (key, value) = pair.split_once(':').ok_or_else(|| FlagError::NotKeyValue(pair.to_owned()))?;
-            let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        for pair in vars
+            .into_iter()
+            .flat_map(|vars| vars.split(','))
+            .filter(|pair| !pair.is_empty())
+        {
+            let (key, value) = pair
+                .split_once(':')
+                .ok_or_else(|| FlagError::NotKeyValue(pair.to_owned()))?;
+            let value = serde_json::from_str(value)
+                .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
             instance_vars.insert(key.to_owned(), value);
         }
-        Ok(PipelineRef { name: name.to_owned(), instance_vars })
+        Ok(PipelineRef {
+            name: name.to_owned(),
+            instance_vars,
+        })
     }
 
     /// The query that selects this instance (`vars=<JSON>`), empty without instance vars.
@@ -46,12 +56,19 @@ impl PipelineRef {
         if self.instance_vars.is_empty() {
             return Vec::new();
         }
-        vec![("vars".to_owned(), serde_json::Value::Object(self.instance_vars.clone()).to_string())]
+        vec![(
+            "vars".to_owned(),
+            serde_json::Value::Object(self.instance_vars.clone()).to_string(),
+        )]
     }
 
     /// `/api/v1/teams/TEAM/pipelines/NAME`.
     pub fn path(&self, team: &str) -> String {
-        format!("/api/v1/teams/{}/pipelines/{}", percent(team), percent(&self.name))
+        format!(
+            "/api/v1/teams/{}/pipelines/{}",
+            percent(team),
+            percent(&self.name)
+        )
     }
 }
 
@@ -89,12 +106,19 @@ impl PipelineChild {
         if pipeline.is_empty() || name.is_empty() {
             return Err(FlagError::MissingSlash(what));
         }
-        Ok(PipelineChild { pipeline: PipelineRef::parse(pipeline)?, name: name.to_owned() })
+        Ok(PipelineChild {
+            pipeline: PipelineRef::parse(pipeline)?,
+            name: name.to_owned(),
+        })
     }
 
     /// `/api/v1/teams/TEAM/pipelines/P/<collection>/NAME`.
     pub fn path(&self, team: &str, collection: &str) -> String {
-        format!("{}/{collection}/{}", self.pipeline.path(team), percent(&self.name))
+        format!(
+            "{}/{collection}/{}",
+            self.pipeline.path(team),
+            percent(&self.name)
+        )
     }
 }
 
@@ -107,8 +131,14 @@ impl std::fmt::Display for PipelineChild {
 /// Parses `-v k:v` flags (each may hold several pairs separated by commas).
 pub fn parse_version(flags: &[String]) -> Result<BTreeMap<String, String>, FlagError> {
     let mut version = BTreeMap::new();
-    for pair in flags.iter().flat_map(|flag| flag.split(',')).filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once(':').ok_or_else(|| FlagError::NotKeyValue(pair.to_owned()))?;
+    for pair in flags
+        .iter()
+        .flat_map(|flag| flag.split(','))
+        .filter(|pair| !pair.is_empty())
+    {
+        let (key, value) = pair
+            .split_once(':')
+            .ok_or_else(|| FlagError::NotKeyValue(pair.to_owned()))?;
         version.insert(key.to_owned(), value.to_owned());
     }
     Ok(version)

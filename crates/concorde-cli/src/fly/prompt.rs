@@ -4,7 +4,11 @@
 use std::io::{BufRead, Write};
 
 /// Asks `question`; end of input counts as no.
-pub fn confirm(stdin: &mut dyn BufRead, stdout: &mut dyn Write, question: &str) -> std::io::Result<bool> {
+pub fn confirm(
+    stdin: &mut dyn BufRead,
+    stdout: &mut dyn Write,
+    question: &str,
+) -> std::io::Result<bool> {
     loop {
         write!(stdout, "{question} [yN]: ")?;
         stdout.flush()?;

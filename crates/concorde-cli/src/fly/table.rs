@@ -17,12 +17,18 @@ pub struct Cell {
 impl Cell {
     /// A plain cell.
     pub fn plain(text: impl Into<String>) -> Cell {
-        Cell { text: text.into(), style: Style::Plain }
+        Cell {
+            text: text.into(),
+            style: Style::Plain,
+        }
     }
 
     /// A styled cell.
     pub fn styled(text: impl Into<String>, style: Style) -> Cell {
-        Cell { text: text.into(), style }
+        Cell {
+            text: text.into(),
+            style,
+        }
     }
 
     /// `yes`/`no`, as fly prints booleans in tables.
@@ -48,13 +54,20 @@ pub struct Table {
 impl Table {
     /// A table with these headers and no rows.
     pub fn new(headers: &[&'static str]) -> Table {
-        Table { headers: headers.to_vec(), rows: Vec::new() }
+        Table {
+            headers: headers.to_vec(),
+            rows: Vec::new(),
+        }
     }
 
     /// Sorts rows by the first column as a plain string, as fly's sorted tables do.
     pub fn sort_by_first_column(&mut self) {
         self.rows.sort_by(|a, b| {
-            let key = |row: &Vec<Cell>| row.first().map(|cell| cell.text.clone()).unwrap_or_default();
+            let key = |row: &Vec<Cell>| {
+                row.first()
+                    .map(|cell| cell.text.clone())
+                    .unwrap_or_default()
+            };
             key(a).cmp(&key(b))
         });
     }
@@ -74,7 +87,11 @@ impl Table {
             }
         }
         if headers {
-            let cells: Vec<Cell> = self.headers.iter().map(|header| Cell::styled(*header, Style::Bold)).collect();
+            let cells: Vec<Cell> = self
+                .headers
+                .iter()
+                .map(|header| Cell::styled(*header, Style::Bold))
+                .collect();
             write_row(out, &cells, &widths, color)?;
         }
         for row in &self.rows {
@@ -84,7 +101,12 @@ impl Table {
     }
 }
 
-fn write_row(out: &mut dyn Write, row: &[Cell], widths: &[usize], color: bool) -> std::io::Result<()> {
+fn write_row(
+    out: &mut dyn Write,
+    row: &[Cell],
+    widths: &[usize],
+    color: bool,
+) -> std::io::Result<()> {
     let mut line = String::new();
     for (index, (cell, width)) in row.iter().zip(widths).enumerate() {
         if index > 0 {

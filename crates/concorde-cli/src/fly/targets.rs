@@ -94,17 +94,25 @@ impl Targets {
         if text.trim().is_empty() {
             return Ok(Targets::default());
         }
-        serde_saphyr::from_str(&text).map_err(|err| TargetsError::Parse { path, message: err.to_string() })
+        serde_saphyr::from_str(&text).map_err(|err| TargetsError::Parse {
+            path,
+            message: err.to_string(),
+        })
     }
 
     /// Rewrites the whole file with mode 0600, through a temporary file so that a crash never
     /// leaves half of it.
     pub fn save(&self, home: Option<&Path>) -> Result<(), TargetsError> {
         let path = file_path(home)?;
-        let text = serde_saphyr::to_string(self)
-            .map_err(|err| TargetsError::Parse { path: path.clone(), message: err.to_string() })?;
+        let text = serde_saphyr::to_string(self).map_err(|err| TargetsError::Parse {
+            path: path.clone(),
+            message: err.to_string(),
+        })?;
         let temporary = path.with_extension("tmp");
-        let io_error = |source| TargetsError::Io { path: temporary.clone(), source };
+        let io_error = |source| TargetsError::Io {
+            path: temporary.clone(),
+            source,
+        };
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
@@ -143,7 +151,8 @@ pub fn token_expiry(token: Option<&Token>) -> String {
     let Some(token) = token.filter(|token| token.is_set()) else {
         return "n/a".to_owned();
     };
-    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(token.value.trim_end_matches('='));
+    let bytes =
+        base64::engine::general_purpose::STANDARD_NO_PAD.decode(token.value.trim_end_matches('='));
     let Ok(bytes) = bytes else {
         return "n/a: invalid token".to_owned();
     };

@@ -4,7 +4,9 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
 
 fn zoned(seconds: i64, time_zone: &TimeZone) -> Option<ZonedDateTime> {
-    Timestamp::from_second(seconds).ok().map(|time| time.to_zoned_datetime(time_zone.clone()))
+    Timestamp::from_second(seconds)
+        .ok()
+        .map(|time| time.to_zoned_datetime(time_zone.clone()))
 }
 
 /// `HH:MM:SS` in the zone, for `watch --timestamps`.
@@ -15,7 +17,13 @@ pub fn clock(seconds: i64, time_zone: &TimeZone) -> Option<String> {
 /// Parses `yyyy-mm-dd HH:mm:ss` in the zone into Unix seconds.
 pub fn parse_local(text: &str, time_zone: &TimeZone) -> Option<i64> {
     let civil = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", text).ok()?;
-    Some(civil.to_zoned_datetime(time_zone.clone()).ok()?.timestamp().as_second())
+    Some(
+        civil
+            .to_zoned_datetime(time_zone.clone())
+            .ok()?
+            .timestamp()
+            .as_second(),
+    )
 }
 
 /// A build's start or end as `2006-01-02@15:04:05-0700`, `n/a` when unset.
@@ -23,12 +31,18 @@ pub fn build_time(seconds: Option<i64>, time_zone: &TimeZone) -> String {
     seconds
         .filter(|seconds| *seconds > 0)
         .and_then(|seconds| zoned(seconds, time_zone))
-        .map_or_else(|| "n/a".to_owned(), |time| time.strftime("%Y-%m-%d@%H:%M:%S%z").to_string())
+        .map_or_else(
+            || "n/a".to_owned(),
+            |time| time.strftime("%Y-%m-%d@%H:%M:%S%z").to_string(),
+        )
 }
 
 /// Go's `time.Time.String()` without sub-seconds: `2006-01-02 15:04:05 -0700 MST`.
 pub fn go_time(seconds: i64, time_zone: &TimeZone) -> String {
-    zoned(seconds, time_zone).map_or_else(|| "n/a".to_owned(), |time| time.strftime("%Y-%m-%d %H:%M:%S %z %Z").to_string())
+    zoned(seconds, time_zone).map_or_else(
+        || "n/a".to_owned(),
+        |time| time.strftime("%Y-%m-%d %H:%M:%S %z %Z").to_string(),
+    )
 }
 
 /// Go's `Duration.String()` for whole seconds: `0s`, `45s`, `1m23s`, `2h0m5s`.
@@ -61,7 +75,12 @@ pub fn age(start: i64, now: Timestamp) -> String {
         return "n/a".to_owned();
     }
     let seconds = (now.as_second() - start).max(0);
-    let (days, hours, minutes, rest) = (seconds / 86_400, seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let (days, hours, minutes, rest) = (
+        seconds / 86_400,
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
     if days > 0 {
         format!("{days}d")
     } else if hours > 0 {

@@ -28,7 +28,9 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 
     pub fn body_text(&self) -> String {
@@ -54,7 +56,11 @@ impl Reply {
     }
 
     pub fn empty(status: u16) -> Reply {
-        Reply { status, headers: Vec::new(), body: Vec::new() }
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Reply {
@@ -74,7 +80,10 @@ impl Reply {
         }
         Reply {
             status: 200,
-            headers: vec![("Content-Type".into(), "text/event-stream; charset=utf-8".into())],
+            headers: vec![(
+                "Content-Type".into(),
+                "text/event-stream; charset=utf-8".into(),
+            )],
             body: text.into_bytes(),
         }
     }
@@ -104,26 +113,37 @@ impl Server {
                 std::thread::spawn(move || serve(stream, &routes, &requests));
             }
         });
-        Server { url, routes, requests }
+        Server {
+            url,
+            routes,
+            requests,
+        }
     }
 
     pub fn route(&self, method: &str, path: &str, reply: Reply) {
-        self.routes.lock().unwrap().push((method.into(), path.into(), reply));
+        self.routes
+            .lock()
+            .unwrap()
+            .push((method.into(), path.into(), reply));
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
 
-    /// The recorded requests other than the given method and path.
+    /// The recorded requests with this method and path.
     pub fn find(&self, method: &str, path: &str) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|request| request.method == method && request.path == path).collect()
+        self.requests()
+            .into_iter()
+            .filter(|request| request.method == method && request.path == path)
+            .collect()
     }
 }
 
+/// Answers one request per connection (`Connection: close`), which keeps the fake simple.
 fn serve(stream: TcpStream, routes: &Routes, requests: &Arc<Mutex<Vec<Recorded>>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    loop {
+    {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
@@ -143,11 +163,24 @@ fn serve(stream: TcpStream, routes: &Routes, requests: &Arc<Mutex<Vec<Recorded>>
                 headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
             }
         }
-        let length: usize = headers.get("content-length").and_then(|value| value.parse().ok()).unwrap_or(0);
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
-        let (path, query) = target.split_once('?').map_or((target.clone(), String::new()), |(p, q)| (p.to_owned(), q.to_owned()));
-        requests.lock().unwrap().push(Recorded { method: method.clone(), path: path.clone(), query, headers, body });
+        let (path, query) = target
+            .split_once('?')
+            .map_or((target.clone(), String::new()), |(p, q)| {
+                (p.to_owned(), q.to_owned())
+            });
+        requests.lock().unwrap().push(Recorded {
+            method: method.clone(),
+            path: path.clone(),
+            query,
+            headers,
+            body,
+        });
         let reply = routes
             .lock()
             .unwrap()
@@ -156,7 +189,11 @@ fn serve(stream: TcpStream, routes: &Routes, requests: &Arc<Mutex<Vec<Recorded>>
             .map(|(_, _, reply)| reply.clone())
             .unwrap_or_else(|| Reply::json(404, serde_json::json!({"errors": ["not found"]})));
         let mut out = stream.try_clone().unwrap();
-        let mut head = format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n", reply.status, reply.body.len());
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+            reply.status,
+            reply.body.len()
+        );
         for (name, value) in &reply.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
@@ -164,7 +201,6 @@ fn serve(stream: TcpStream, routes: &Routes, requests: &Arc<Mutex<Vec<Recorded>>
         out.write_all(head.as_bytes()).unwrap();
         out.write_all(&reply.body).unwrap();
         out.flush().unwrap();
-        return;
     }
 }
 
@@ -198,7 +234,11 @@ pub const NOW: i64 = 1_700_000_000;
 
 impl Env {
     pub fn new() -> Env {
-        Env { home: tempfile::tempdir().unwrap(), tty: false, now: jiff::Timestamp::from_second(NOW).unwrap() }
+        Env {
+            home: tempfile::tempdir().unwrap(),
+            tty: false,
+            now: jiff::Timestamp::from_second(NOW).unwrap(),
+        }
     }
 
     /// A home whose targets file has target `ci` pointing at `url` with a bearer token.
@@ -220,7 +260,8 @@ impl Env {
 
     /// Runs `concorde ARGS` with `stdin` as input.
     pub fn run_with_input(&self, args: &[&str], stdin: &str) -> Output {
-        let cli = Cli::try_parse_from(std::iter::once("concorde").chain(args.iter().copied())).unwrap();
+        let cli =
+            Cli::try_parse_from(std::iter::once("concorde").chain(args.iter().copied())).unwrap();
         let mut input = stdin.as_bytes();
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let mut io = Io {
@@ -233,7 +274,11 @@ impl Env {
             now: self.now,
         };
         let code = concorde_cli::run_in(&cli.global, cli.command, &mut io);
-        Output { code, stdout: String::from_utf8(stdout).unwrap(), stderr: String::from_utf8(stderr).unwrap() }
+        Output {
+            code,
+            stdout: String::from_utf8(stdout).unwrap(),
+            stderr: String::from_utf8(stderr).unwrap(),
+        }
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -243,5 +288,7 @@ impl Env {
 
 /// Parses a command line and returns clap's error text, for flag-level checks.
 pub fn parse_error(args: &[&str]) -> String {
-    Cli::try_parse_from(std::iter::once("concorde").chain(args.iter().copied())).unwrap_err().to_string()
+    Cli::try_parse_from(std::iter::once("concorde").chain(args.iter().copied()))
+        .unwrap_err()
+        .to_string()
 }
