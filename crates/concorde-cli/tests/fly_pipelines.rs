@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Env, NOW, Reply, Server, parse_error};
+use common::{Env, NOW, Reply, Server, assert_command_tree, parse_error};
 use serde_json::json;
 
 fn pipeline(id: i64, name: &str, paused: bool, public: bool) -> serde_json::Value {
@@ -201,4 +201,20 @@ fn instance_vars_travel_as_a_query() {
         server.find("PUT", "/api/v1/teams/main/pipelines/release/pause")[0].query,
         "vars=%7B%22version%22%3A1.2%7D"
     );
+}
+
+#[test]
+fn the_command_tree_has_no_flag_conflicts_and_takes_fly_aliases() {
+    assert_command_tree();
+    for alias in [
+        "sp", "gp", "ps", "dp", "rp", "pp", "up", "ep", "hp", "op", "js", "pj", "uj", "tj", "w",
+        "bs", "ab", "rb", "rs", "rvs", "cr", "crt", "pr", "ur", "erv", "drv", "ws", "cs", "vs",
+        "ts", "l", "o",
+    ] {
+        // An alias that exists fails on missing flags or succeeds, never as an unknown command.
+        assert!(
+            !parse_error(&[alias, "--no-such-flag"]).contains("unrecognized subcommand"),
+            "{alias}"
+        );
+    }
 }

@@ -286,6 +286,12 @@ impl Env {
     }
 }
 
+/// Checks the whole command tree (every subcommand, global `-t` included) for clap conflicts.
+pub fn assert_command_tree() {
+    use clap::CommandFactory as _;
+    Cli::command().debug_assert();
+}
+
 /// Parses a command line and returns clap's error text, for flag-level checks.
 pub fn parse_error(args: &[&str]) -> String {
     Cli::try_parse_from(std::iter::once("concorde").chain(args.iter().copied()))
