@@ -14,6 +14,7 @@ mod lookup;
 mod present;
 mod routes;
 mod save;
+mod serve;
 mod state;
 
 use axum::Router;
@@ -25,6 +26,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::token::issue_token;
 pub use auth::{Caller, Identity, Role};
 pub use error::{ApiError, ApiResult, ErrorDetail, OAuthError};
+pub use serve::serve;
 pub use save::{PipelineSave, SavedPipeline, save_pipeline_config, save_request, validation_response};
 pub use state::{ApiConfig, ApiState, DEFAULT_VERSION, LocalUser, MAIN_TEAM, SetupError, ensure_main_team};
 
