@@ -9,6 +9,7 @@ mod jobs;
 mod pipelines;
 mod resources;
 mod versions;
+mod workers;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -81,4 +82,8 @@ pub fn routes() -> Router<ApiState> {
             &pipeline_path("/resources/{resource_name}/versions/{resource_config_version_id}/pin"),
             put(versions::pin),
         )
+        .route("/api/v1/workers", get(workers::list_workers))
+        .route("/api/v1/teams/{team_name}/containers", get(workers::list_containers))
+        .route("/api/v1/teams/{team_name}/containers/{id}", get(workers::get_container))
+        .route("/api/v1/teams/{team_name}/volumes", get(workers::list_volumes))
 }

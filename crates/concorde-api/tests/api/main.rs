@@ -12,3 +12,4 @@ mod jobs;
 mod malformed;
 mod pipelines;
 mod resources;
+mod workers;
