@@ -151,15 +151,9 @@ impl Backend for HostRuntime {
         for pgid in groups.into_iter().flatten() {
             GroupStopper(Pid::from_raw(pgid)).signal(Signal::SIGKILL);
         }
-        // remove_dir_all deletes the mount symlinks themselves, never what they point to.
-        match tokio::fs::symlink_metadata(&dir).await {
-            Ok(_) => {
-                remove_tree(dir).await;
-                Ok(())
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(err) => Err(err.into()),
-        }
+        // Deleting removes the mount symlinks themselves, never what they point to.
+        self.volumes.trash().discard(&dir).await?;
+        Ok(())
     }
 
     async fn list_containers(&self) -> Result<Vec<ContainerHandle>, WorkerError> {

@@ -7,6 +7,7 @@
 //! directories). [`detect`] picks one.
 
 mod backend;
+mod cow;
 mod error;
 mod host;
 mod paths;
@@ -15,6 +16,7 @@ mod runc;
 mod runtime;
 mod state;
 mod tarstream;
+mod trash;
 mod volumes;
 
 pub use error::WorkerError;

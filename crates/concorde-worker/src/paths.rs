@@ -1,8 +1,8 @@
 //! The on-disk layout of a worker's directory and the checks that keep paths inside it.
 //!
 //! Both backends share one layout under the work directory: `volumes/<handle>/` holds a volume's
-//! contents, `volumes/.staging/` the volumes being filled, and `containers/<handle>/` each
-//! container's private state. Handles become directory names, so they are checked here once.
+//! contents, `volumes/.staging/` the volumes being filled, `containers/<handle>/` each
+//! container's private state, and `.trash/` what is being deleted. Handles become directory names, so they are checked here once.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -33,6 +33,11 @@ impl Layout {
     /// looked up is always whole.
     pub(crate) fn staging_dir(&self) -> PathBuf {
         self.volumes_dir().join(".staging")
+    }
+
+    /// Directories being deleted in the background (see `Trash`).
+    pub(crate) fn trash_dir(&self) -> PathBuf {
+        self.root.join(".trash")
     }
 
     pub(crate) fn containers_dir(&self) -> PathBuf {

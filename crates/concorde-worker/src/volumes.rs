@@ -1,24 +1,28 @@
 //! Volumes as plain directories under `<work_dir>/volumes/<handle>/`, shared by both backends.
 //!
 //! A volume is filled in `volumes/.staging/` and renamed into place when complete, so a lookup
-//! never sees half a copy. Copy-on-write children and imports are full copies made by
-//! `cp -a --reflink=auto`, which shares blocks on filesystems that can (btrfs, xfs) and keeps
-//! owners, modes, symlinks, hard links and special files everywhere else.
+//! never sees half a copy. Copy-on-write children are overlay mounts where possible (see
+//! `cow`); the others, and imports, are full copies made by `cp -a --reflink=auto`, which
+//! shares blocks on filesystems that can (btrfs, xfs) and keeps owners, modes, symlinks, hard
+//! links and special files everywhere else.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::cow::Layers;
 use crate::paths::Layout;
+use crate::trash::Trash;
 use crate::{VolumeHandle, VolumeInfo, VolumeStrategy, WorkerError, tarstream};
 
 /// The volumes of one worker.
 #[derive(Debug)]
 pub(crate) struct VolumeStore {
     layout: Layout,
-    /// Makes trash directory names unique within this process.
-    trash_counter: AtomicU64,
+    /// Where destroyed volumes and containers go.
+    trash: Trash,
+    /// The overlay layers of copy-on-write volumes.
+    layers: Layers,
 }
 
 impl VolumeStore {
@@ -30,7 +34,9 @@ impl VolumeStore {
             _ => {}
         }
         std::fs::create_dir_all(&staging)?;
-        Ok(VolumeStore { layout, trash_counter: AtomicU64::new(0) })
+        let trash = Trash::open(layout.trash_dir())?;
+        let layers = Layers::open(&layout.volumes_dir())?;
+        Ok(VolumeStore { layout, trash, layers })
     }
 
     /// The directory of an existing volume.
@@ -46,7 +52,14 @@ impl VolumeStore {
         }
         let source = match &strategy {
             VolumeStrategy::Empty => None,
-            VolumeStrategy::CopyOnWrite(parent) => Some(self.path(parent)?),
+            VolumeStrategy::CopyOnWrite(parent) => {
+                let parent_dir = self.path(parent)?;
+                if self.layers.create(&handle.0, &dir, &parent.0, &parent_dir).await? {
+                    tracing::debug!(volume = %handle.0, parent = %parent.0, "copy-on-write volume mounted");
+                    return Ok(VolumeInfo { handle: handle.clone(), path: dir });
+                }
+                Some(parent_dir)
+            }
             VolumeStrategy::Import(path) if path.is_dir() => Some(path.clone()),
             VolumeStrategy::Import(path) => {
                 return Err(WorkerError::InvalidPath(format!("import source {} is not a directory", path.display())));
@@ -75,6 +88,11 @@ impl VolumeStore {
         Ok(VolumeInfo { handle: handle.clone(), path: dir })
     }
 
+    /// The worker's trash, which containers use too.
+    pub(crate) fn trash(&self) -> &Trash {
+        &self.trash
+    }
+
     pub(crate) fn lookup(&self, handle: &VolumeHandle) -> Result<Option<VolumeInfo>, WorkerError> {
         let dir = self.layout.volume_dir(&handle.0)?;
         Ok(dir.is_dir().then(|| VolumeInfo { handle: handle.clone(), path: dir }))
@@ -82,18 +100,9 @@ impl VolumeStore {
 
     pub(crate) async fn destroy(&self, handle: &VolumeHandle) -> Result<(), WorkerError> {
         let dir = self.layout.volume_dir(&handle.0)?;
-        // Renaming first makes the volume disappear at once; the slow delete follows.
-        let n = self.trash_counter.fetch_add(1, Ordering::Relaxed);
-        let trash = self.layout.staging_dir().join(format!(".trash-{}-{n}", handle.0));
-        match tokio::fs::rename(&dir, &trash).await {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(err) => return Err(err.into()),
+        if self.layers.destroy(&handle.0, &dir, &self.trash).await? {
+            tracing::debug!(volume = %handle.0, "volume destroyed");
         }
-        tokio::task::spawn_blocking(move || std::fs::remove_dir_all(trash))
-            .await
-            .map_err(std::io::Error::other)??;
-        tracing::debug!(volume = %handle.0, "volume destroyed");
         Ok(())
     }
 

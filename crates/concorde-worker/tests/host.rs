@@ -12,10 +12,10 @@ use concorde_worker::{ExitStatus, HostRuntime, ImageSpec, ProcessSpec, ROOT_ENV,
 
 const GRACE: Duration = Duration::from_secs(1);
 
-fn runtime() -> (tempfile::TempDir, HostRuntime) {
+fn runtime() -> (WorkDir, HostRuntime) {
     let dir = tempfile::tempdir().unwrap();
     let runtime = HostRuntime::new(dir.path()).unwrap().with_kill_grace(GRACE);
-    (dir, runtime)
+    (WorkDir::new(dir, |path| Box::new(HostRuntime::new(path).unwrap())), runtime)
 }
 
 #[tokio::test]
@@ -130,17 +130,68 @@ async fn copy_on_write_children_are_isolated() {
     let parent = volume_with(&runtime, "parent", &[("shared", "original"), ("sub/deep", "deep")]).await;
     std::os::unix::fs::symlink("sub/deep", parent.join("link")).unwrap();
     std::fs::set_permissions(parent.join("shared"), std::fs::Permissions::from_mode(0o751)).unwrap();
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o750)).unwrap();
     let child = runtime.create_volume(&vol("child"), VolumeStrategy::CopyOnWrite(vol("parent"))).await.unwrap().path;
 
     assert_eq!(std::fs::read_to_string(child.join("link")).unwrap(), "deep");
     assert_eq!(std::fs::read_link(child.join("link")).unwrap(), std::path::Path::new("sub/deep"));
     assert_eq!(std::fs::metadata(child.join("shared")).unwrap().permissions().mode() & 0o777, 0o751);
+    assert_eq!(std::fs::metadata(&child).unwrap().permissions().mode() & 0o777, 0o750);
     std::fs::write(child.join("shared"), "changed in child").unwrap();
     std::fs::write(child.join("only-child"), "").unwrap();
-    std::fs::write(parent.join("sub/deep"), "changed in parent").unwrap();
+    std::fs::remove_file(child.join("sub/deep")).unwrap();
     assert_eq!(std::fs::read_to_string(parent.join("shared")).unwrap(), "original");
     assert!(!parent.join("only-child").exists());
-    assert_eq!(std::fs::read_to_string(child.join("sub/deep")).unwrap(), "deep");
+    assert_eq!(std::fs::read_to_string(parent.join("sub/deep")).unwrap(), "deep");
+
+    // A child of a child works too (as a copy), and is isolated from both.
+    let grandchild =
+        runtime.create_volume(&vol("grandchild"), VolumeStrategy::CopyOnWrite(vol("child"))).await.unwrap().path;
+    assert_eq!(std::fs::read_to_string(grandchild.join("shared")).unwrap(), "changed in child");
+    assert!(!grandchild.join("sub/deep").exists());
+    std::fs::write(grandchild.join("shared"), "grandchild").unwrap();
+    assert_eq!(std::fs::read_to_string(child.join("shared")).unwrap(), "changed in child");
+}
+
+/// As root the children are overlay mounts: destroying the parent first must not take their
+/// contents, and a restarted worker mounts them again.
+#[tokio::test]
+async fn copy_on_write_children_survive_their_parent_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = HostRuntime::new(dir.path()).unwrap();
+    volume_with(&runtime, "parent", &[("file", "from parent")]).await;
+    let child = runtime.create_volume(&vol("child"), VolumeStrategy::CopyOnWrite(vol("parent"))).await.unwrap().path;
+    let sibling = runtime.create_volume(&vol("sibling"), VolumeStrategy::CopyOnWrite(vol("parent"))).await.unwrap().path;
+    let is_mount = |path: &std::path::Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).unwrap().dev() != std::fs::metadata(dir.path().join("volumes")).unwrap().dev()
+    };
+    assert_eq!(is_mount(&child), nix::unistd::geteuid().is_root(), "children are overlays exactly when root");
+
+    runtime.destroy_volume(&vol("parent")).await.unwrap();
+    assert_eq!(runtime.list_volumes().await.unwrap(), vec![vol("child"), vol("sibling")]);
+    assert_eq!(std::fs::read_to_string(child.join("file")).unwrap(), "from parent");
+    runtime.destroy_volume(&vol("child")).await.unwrap();
+    assert_eq!(std::fs::read_to_string(sibling.join("file")).unwrap(), "from parent");
+
+    // A reboot loses mounts: simulate it, then reopen.
+    if is_mount(&sibling) {
+        nix::mount::umount2(&sibling, nix::mount::MntFlags::MNT_DETACH).unwrap();
+        assert!(!sibling.join("file").exists());
+    }
+    drop(runtime);
+    let runtime = HostRuntime::new(dir.path()).unwrap();
+    assert_eq!(std::fs::read_to_string(sibling.join("file")).unwrap(), "from parent");
+    runtime.destroy_volume(&vol("sibling")).await.unwrap();
+    assert!(runtime.list_volumes().await.unwrap().is_empty());
+    // The orphaned parent went with its last child (deleted in the background).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(dir.path().join("volumes/.orphans")).unwrap().next().is_some() {
+        assert!(std::time::Instant::now() < deadline, "orphaned parent never deleted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mountinfo.contains(dir.path().to_str().unwrap()), "a mount is left behind");
 }
 
 #[tokio::test]

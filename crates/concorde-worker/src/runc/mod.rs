@@ -28,7 +28,7 @@ use self::network::{ContainerNetwork, Networks};
 use crate::backend::Backend;
 use crate::paths::Layout;
 use crate::state;
-use crate::volumes::{VolumeStore, list_dirs, remove_tree};
+use crate::volumes::{VolumeStore, list_dirs};
 use crate::{
     ContainerHandle, ContainerSpec, DEFAULT_KILL_GRACE, ExitStatus, ProcessIo, ProcessSpec, WorkerError,
 };
@@ -217,7 +217,7 @@ impl RuncRuntime {
         {
             network::destroy(network).await;
         }
-        remove_tree(dir.to_owned()).await;
+        self.volumes.trash().discard(dir).await?;
         Ok(())
     }
 }

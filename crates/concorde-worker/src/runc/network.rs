@@ -99,7 +99,14 @@ impl Networks {
                 address: self.pool.address(index, 2),
                 gateway: self.pool.address(index, 1),
             };
-            if let Err(err) = wire(&network).await {
+            let mut wired = wire(&network).await;
+            if matches!(&wired, Err(WorkerError::Runtime(message)) if message.contains("File exists")) {
+                // The kernel deletes namespaces asynchronously, so the host end of a pair whose
+                // namespace was just deleted can linger for a moment: delete it and retry.
+                let _ = ip(&[], &format!("link del {}\n", host_end_name(index))).await;
+                wired = wire(&network).await;
+            }
+            if let Err(err) = wired {
                 destroy(&network).await;
                 return Err(err);
             }
@@ -120,9 +127,14 @@ fn netns_name(index: u32) -> String {
     format!("concorde-{index}")
 }
 
+/// The host end of the veth pair (interface names have at most 15 bytes).
+fn host_end_name(index: u32) -> String {
+    format!("concorde{index}")
+}
+
 async fn wire(network: &ContainerNetwork) -> Result<(), WorkerError> {
     let name = netns_name(network.index);
-    let host_end = format!("concorde{}", network.index);
+    let host_end = host_end_name(network.index);
     ip(
         &[],
         &format!(

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nix::mount::{MntFlags, MsFlags};
+use nix::mount::MntFlags;
 
 use crate::volumes::{VolumeStore, copy_tree};
 use crate::{ImageSpec, WorkerError};
@@ -63,18 +63,13 @@ pub(crate) async fn build(container_dir: &Path, image: &Path) -> Result<bool, Wo
     for dir in [&merged, &upper, &work] {
         tokio::fs::create_dir(dir).await?;
     }
-    let options = format!("lowerdir={},upperdir={},workdir={}", image.display(), upper.display(), work.display());
-    // Overlay options are comma-separated and lowerdir is colon-separated: such paths cannot
-    // be expressed, so they take the copying route.
-    let expressible = [image, &upper, &work].iter().all(|path| !path.to_string_lossy().contains([',', ':']));
-    let mounted = expressible
-        && match nix::mount::mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(options.as_str())) {
-            Ok(()) => true,
-            Err(err) => {
-                tracing::warn!(error = %err, image = %image.display(), "overlayfs unavailable; copying the image");
-                false
-            }
-        };
+    let mounted = match crate::cow::mount(image, container_dir, &merged) {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!(error = %err, image = %image.display(), "overlayfs unavailable; copying the image");
+            false
+        }
+    };
     if !mounted {
         copy_tree(image, &merged).await?;
     }

@@ -12,7 +12,6 @@ use super::spec::{self, ProcessConfig};
 use super::{RuncContainer, RuncRuntime, user};
 use crate::process::{Finished, Stopper, drive};
 use crate::state::{self, DEFAULT_PATH};
-use crate::volumes::remove_tree;
 use crate::{ContainerHandle, ExitStatus, ProcessIo, ProcessSpec, WorkerError};
 
 impl RuncRuntime {
@@ -66,10 +65,10 @@ impl RuncRuntime {
             _ => None,
         };
         // A normal `runc run` deletes its container; after a kill or a crash it may not have.
+        // The bundle stays (with runc's log) until the container is destroyed.
         if tokio::fs::symlink_metadata(self.state_root.join(&id)).await.is_ok() {
             self.delete_runc_container(&id).await;
         }
-        remove_tree(bundle).await;
         match (finished?, failure) {
             (_, Some(message)) if message.contains("unable to start container process") => {
                 Err(WorkerError::ProcessStart { path: process.path, reason: message })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use concorde_worker::{ImageSpec, NetworkMode, RuncOptions, RuncRuntime, Runtime, VolumeStrategy};
 
-use super::vol;
+use super::{WorkDir, vol};
 
 pub const GRACE: Duration = Duration::from_secs(1);
 
@@ -23,40 +23,12 @@ pub fn require_runc() {
     );
 }
 
-/// A test's work directory. Dropping it destroys the containers left in it first, through a
-/// fresh runtime on the same directory (their state is on disk), so no overlay mount or
-/// network namespace outlives the test.
-pub struct WorkDir(tempfile::TempDir);
-
-impl WorkDir {
-    pub fn path(&self) -> &Path {
-        self.0.path()
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let path = self.0.path().to_owned();
-        // The test's own tokio runtime may be shutting down: use another, on another thread.
-        let cleanup = std::thread::spawn(move || {
-            let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            tokio.block_on(async {
-                let runtime = RuncRuntime::new(&path).unwrap();
-                for handle in runtime.list_containers().await.unwrap() {
-                    runtime.destroy_container(&handle).await.unwrap();
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
-}
-
 pub fn runtime_with(network: NetworkMode) -> (WorkDir, RuncRuntime) {
     require_runc();
     let dir = tempfile::tempdir().unwrap();
     let options = RuncOptions { kill_grace: GRACE, network, ..RuncOptions::default() };
     let runtime = RuncRuntime::with_options(dir.path(), options).unwrap();
-    (WorkDir(dir), runtime)
+    (WorkDir::new(dir, |path| Box::new(RuncRuntime::new(path).unwrap())), runtime)
 }
 
 pub fn runtime() -> (WorkDir, RuncRuntime) {

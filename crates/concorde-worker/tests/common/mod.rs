@@ -60,6 +60,46 @@ impl AsyncWrite for Counted {
     }
 }
 
+/// A test's work directory. Dropping it destroys the containers and volumes left in it first,
+/// through a fresh runtime on the same directory (their state is on disk), so no overlay
+/// mount or network namespace outlives the test.
+pub struct WorkDir {
+    dir: tempfile::TempDir,
+    open: fn(&std::path::Path) -> Box<dyn Runtime>,
+}
+
+impl WorkDir {
+    pub fn new(dir: tempfile::TempDir, open: fn(&std::path::Path) -> Box<dyn Runtime>) -> Self {
+        WorkDir { dir, open }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let path = self.dir.path().to_owned();
+        let open = self.open;
+        // The test's own tokio runtime may be shutting down: use another, on another thread.
+        let cleanup = std::thread::spawn(move || {
+            let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            tokio.block_on(async {
+                let runtime = open(&path);
+                for handle in runtime.list_containers().await.unwrap() {
+                    runtime.destroy_container(&handle).await.unwrap();
+                }
+                // Any order works: a parent with children is deleted with its last child.
+                for handle in runtime.list_volumes().await.unwrap() {
+                    runtime.destroy_volume(&handle).await.unwrap();
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
 /// A process's captured output.
 pub struct Output {
     pub status: ExitStatus,
