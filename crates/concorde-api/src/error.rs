@@ -97,12 +97,14 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound { kind, .. } => ApiError::NotFound(kind.to_owned()),
-            StoreError::AlreadyExists { kind, name } => ApiError::Conflict(format!("{kind} {name:?} already exists")),
+            StoreError::AlreadyExists { kind, name } => {
+                ApiError::Conflict(format!("{kind} {name:?} already exists"))
+            }
             StoreError::ConfigVersionMismatch { .. } => ApiError::ConfigVersionMismatch,
             StoreError::ConfigTooLarge { .. } => ApiError::PayloadTooLarge(err.to_string()),
-            StoreError::InvalidJson { .. } | StoreError::EmptyVersion | StoreError::InvalidUtf8 { .. } => {
-                ApiError::BadRequest(err.to_string())
-            }
+            StoreError::InvalidJson { .. }
+            | StoreError::EmptyVersion
+            | StoreError::InvalidUtf8 { .. } => ApiError::BadRequest(err.to_string()),
             StoreError::InvalidTransition { .. } => ApiError::Conflict(err.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
@@ -116,17 +118,21 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) | ApiError::InvalidConfig(_) | ApiError::MissingWebhookToken => {
-                StatusCode::BAD_REQUEST
+            ApiError::BadRequest(_)
+            | ApiError::InvalidConfig(_)
+            | ApiError::MissingWebhookToken => StatusCode::BAD_REQUEST,
+            ApiError::OAuth(OAuthError::InvalidClient | OAuthError::AccessDenied) => {
+                StatusCode::UNAUTHORIZED
             }
-            ApiError::OAuth(OAuthError::InvalidClient | OAuthError::AccessDenied) => StatusCode::UNAUTHORIZED,
             ApiError::OAuth(OAuthError::UnsupportedGrantType | OAuthError::InvalidRequest(_)) => {
                 StatusCode::BAD_REQUEST
             }
             ApiError::Archived | ApiError::Disabled | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ConfigVersionMismatch | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ConfigVersionMismatch | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 }
@@ -145,7 +151,9 @@ impl IntoResponse for ApiError {
             other => (status, other.to_string()).into_response(),
         };
         if status.is_server_error() {
-            response.extensions_mut().insert(ErrorDetail(self.to_string()));
+            response
+                .extensions_mut()
+                .insert(ErrorDetail(self.to_string()));
         }
         if status == StatusCode::UNAUTHORIZED {
             // Concourse clears the web UI's auth cookies on any 401.

@@ -27,13 +27,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// Reads a whole body, turning the size limit into 413 and other failures into 400.
 pub async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> ApiResult<Bytes> {
-    Bytes::from_request(request, state).await.map_err(|rejection| {
-        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(rejection.body_text())
-        } else {
-            ApiError::BadRequest(rejection.body_text())
-        }
-    })
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(rejection.body_text())
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            }
+        })
 }
 
 /// The decoded query string, in order; never rejects.
@@ -45,19 +47,29 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> ApiResult<Self> {
         let query = parts.uri.query().unwrap_or_default();
-        Ok(QueryParams(form_urlencoded::parse(query.as_bytes()).into_owned().collect()))
+        Ok(QueryParams(
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        ))
     }
 }
 
 impl QueryParams {
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(name, _)| name == key).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
     }
 
     /// Every value of `key`.
     pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(name, _)| name == key).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .filter(move |(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
     }
 
     /// Whether `key` is present at all (e.g. `?force`).
@@ -74,8 +86,11 @@ impl QueryParams {
             None => InstanceVars::new(),
         };
         for (name, text) in &self.0 {
-            let Some(path) = name.strip_prefix("vars.") else { continue };
-            let value = serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone()));
+            let Some(path) = name.strip_prefix("vars.") else {
+                continue;
+            };
+            let value = serde_json::from_str(text)
+                .unwrap_or_else(|_| serde_json::Value::String(text.clone()));
             insert_dotted(&mut vars, path, value)?;
         }
         Ok((!vars.is_empty()).then_some(vars))
@@ -85,10 +100,17 @@ impl QueryParams {
     pub fn page(&self) -> ApiResult<Page> {
         let number = |key: &str| {
             self.get(key)
-                .map(|text| text.parse::<i64>().map_err(|_| ApiError::BadRequest(format!("invalid {key}: {text:?}"))))
+                .map(|text| {
+                    text.parse::<i64>()
+                        .map_err(|_| ApiError::BadRequest(format!("invalid {key}: {text:?}")))
+                })
                 .transpose()
         };
-        Ok(Page { from: number("from")?, to: number("to")?, limit: number("limit")? })
+        Ok(Page {
+            from: number("from")?,
+            to: number("to")?,
+            limit: number("limit")?,
+        })
     }
 }
 
@@ -100,10 +122,12 @@ fn insert_dotted(vars: &mut InstanceVars, path: &str, value: serde_json::Value) 
             map.insert(key.to_owned(), value);
             return Ok(());
         }
-        let entry = map.entry(key.to_owned()).or_insert_with(|| serde_json::Value::Object(InstanceVars::new()));
-        map = entry
-            .as_object_mut()
-            .ok_or_else(|| ApiError::BadRequest(format!("invalid instance vars: {path} overlaps a value")))?;
+        let entry = map
+            .entry(key.to_owned())
+            .or_insert_with(|| serde_json::Value::Object(InstanceVars::new()));
+        map = entry.as_object_mut().ok_or_else(|| {
+            ApiError::BadRequest(format!("invalid instance vars: {path} overlaps a value"))
+        })?;
     }
     Ok(())
 }

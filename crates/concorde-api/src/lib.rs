@@ -26,9 +26,13 @@ use tower_http::trace::TraceLayer;
 pub use auth::token::issue_token;
 pub use auth::{Caller, Identity, Role};
 pub use error::{ApiError, ApiResult, ErrorDetail, OAuthError};
+pub use save::{
+    PipelineSave, SavedPipeline, save_pipeline_config, save_request, validation_response,
+};
 pub use serve::serve;
-pub use save::{PipelineSave, SavedPipeline, save_pipeline_config, save_request, validation_response};
-pub use state::{ApiConfig, ApiState, DEFAULT_VERSION, LocalUser, MAIN_TEAM, SetupError, ensure_main_team};
+pub use state::{
+    ApiConfig, ApiState, DEFAULT_VERSION, LocalUser, MAIN_TEAM, SetupError, ensure_main_team,
+};
 
 /// The whole HTTP API: `/api/v1/...` and `/sky/issuer/token`.
 ///
@@ -36,16 +40,21 @@ pub use state::{ApiConfig, ApiState, DEFAULT_VERSION, LocalUser, MAIN_TEAM, Setu
 /// body size limit (413 past `max_body_bytes`), and the `X-Concourse-Version` header.
 pub fn router(state: ApiState) -> Router {
     let max_body = state.config().max_body_bytes;
-    let version = HeaderValue::from_str(&state.config().version).unwrap_or(HeaderValue::from_static(DEFAULT_VERSION));
+    let version = HeaderValue::from_str(&state.config().version)
+        .unwrap_or(HeaderValue::from_static(DEFAULT_VERSION));
     routes::routes()
         .with_state(state)
-        .layer(axum::middleware::map_response(move |mut response: Response<axum::body::Body>| {
-            let version = version.clone();
-            async move {
-                response.headers_mut().insert(concorde_proto::VERSION_HEADER, version);
-                response
-            }
-        }))
+        .layer(axum::middleware::map_response(
+            move |mut response: Response<axum::body::Body>| {
+                let version = version.clone();
+                async move {
+                    response
+                        .headers_mut()
+                        .insert(concorde_proto::VERSION_HEADER, version);
+                    response
+                }
+            },
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TraceLayer::new_for_http().on_response(log_response))
@@ -55,7 +64,9 @@ fn log_response<B>(response: &Response<B>, latency: std::time::Duration, _span: 
     let status = response.status().as_u16();
     let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
     match response.extensions().get::<ErrorDetail>() {
-        Some(ErrorDetail(detail)) => tracing::error!(status, latency_ms, error = %detail, "request failed"),
+        Some(ErrorDetail(detail)) => {
+            tracing::error!(status, latency_ms, error = %detail, "request failed")
+        }
         None => tracing::debug!(status, latency_ms, "request finished"),
     }
 }

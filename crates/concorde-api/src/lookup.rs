@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use concorde_store::{
-    Build, BuildId, Job, JobId, Pipeline, PipelineId, PipelineRef, Resource, ResourceVersion, Store, Team,
-    TeamId,
+    Build, BuildId, Job, JobId, Pipeline, PipelineId, PipelineRef, Resource, ResourceVersion,
+    Store, Team, TeamId,
 };
 
 use crate::auth::{Caller, Role};
@@ -27,7 +27,11 @@ pub struct Scoped {
 impl Scoped {
     /// `A`: 409 when the pipeline is archived.
     pub fn reject_archived(&self) -> ApiResult<()> {
-        if self.pipeline.archived { Err(ApiError::Archived) } else { Ok(()) }
+        if self.pipeline.archived {
+            Err(ApiError::Archived)
+        } else {
+            Ok(())
+        }
     }
 
     /// The decoded config of the pipeline.
@@ -42,9 +46,20 @@ pub async fn team(store: &Store, name: &str) -> ApiResult<Team> {
 }
 
 /// A team's pipeline by name and the instance vars of the query, without any gate.
-pub async fn pipeline_in(store: &Store, team: &Team, name: &str, query: &QueryParams) -> ApiResult<Pipeline> {
-    let vars = query.instance_vars()?.map(|vars| serde_json::Value::Object(vars).to_string());
-    let reference = PipelineRef { team: team.id, name: name.to_owned(), instance_vars: vars };
+pub async fn pipeline_in(
+    store: &Store,
+    team: &Team,
+    name: &str,
+    query: &QueryParams,
+) -> ApiResult<Pipeline> {
+    let vars = query
+        .instance_vars()?
+        .map(|vars| serde_json::Value::Object(vars).to_string());
+    let reference = PipelineRef {
+        team: team.id,
+        name: name.to_owned(),
+        instance_vars: vars,
+    };
     Ok(store.pipeline_by_ref(&reference).await?)
 }
 
@@ -81,7 +96,11 @@ pub async fn authorized_pipeline(
 /// An active job of the pipeline by name.
 pub async fn job(store: &Store, scoped: &Scoped, name: &str) -> ApiResult<Job> {
     let job = store.job_by_name(scoped.pipeline.id, name).await?;
-    if job.active { Ok(job) } else { Err(ApiError::NotFound("job".into())) }
+    if job.active {
+        Ok(job)
+    } else {
+        Err(ApiError::NotFound("job".into()))
+    }
 }
 
 /// An active resource of the pipeline by name.
@@ -147,8 +166,16 @@ pub struct Names {
 impl Names {
     /// Loads the team names.
     pub async fn load(store: &Store) -> ApiResult<Names> {
-        let teams = store.list_teams().await?.into_iter().map(|team| (team.id, team.name)).collect();
-        Ok(Names { teams, ..Names::default() })
+        let teams = store
+            .list_teams()
+            .await?
+            .into_iter()
+            .map(|team| (team.id, team.name))
+            .collect();
+        Ok(Names {
+            teams,
+            ..Names::default()
+        })
     }
 
     /// A team's name.
@@ -161,7 +188,9 @@ impl Names {
         if let std::collections::hash_map::Entry::Vacant(entry) = self.pipelines.entry(id) {
             entry.insert(store.pipeline(id).await?);
         }
-        self.pipelines.get(&id).ok_or_else(|| ApiError::NotFound("pipeline".into()))
+        self.pipelines
+            .get(&id)
+            .ok_or_else(|| ApiError::NotFound("pipeline".into()))
     }
 
     /// A job's name, cached.
@@ -175,7 +204,11 @@ impl Names {
     }
 
     /// The wire form of a build.
-    pub async fn build(&mut self, store: &Store, build: &Build) -> ApiResult<concorde_proto::Build> {
+    pub async fn build(
+        &mut self,
+        store: &Store,
+        build: &Build,
+    ) -> ApiResult<concorde_proto::Build> {
         let team_name = self.team(build.team_id);
         let job_name = match build.job_id {
             Some(job) => Some(self.job(store, job).await?),
@@ -192,11 +225,21 @@ impl Names {
             }),
             None => None,
         };
-        Ok(present::build(build, team_name, job_name, pipeline.as_ref(), rerun_of))
+        Ok(present::build(
+            build,
+            team_name,
+            job_name,
+            pipeline.as_ref(),
+            rerun_of,
+        ))
     }
 
     /// The wire form of several builds.
-    pub async fn builds(&mut self, store: &Store, builds: &[Build]) -> ApiResult<Vec<concorde_proto::Build>> {
+    pub async fn builds(
+        &mut self,
+        store: &Store,
+        builds: &[Build],
+    ) -> ApiResult<Vec<concorde_proto::Build>> {
         let mut out = Vec::with_capacity(builds.len());
         for build in builds {
             out.push(self.build(store, build).await?);
@@ -211,13 +254,20 @@ pub async fn build(store: &Store, id: i64) -> ApiResult<Build> {
 }
 
 /// Every pipeline the caller may see (its teams' and public ones), in team and display order.
-pub async fn visible_pipelines(store: &Store, caller: &Caller, teams: Vec<Team>) -> ApiResult<Vec<Scoped>> {
+pub async fn visible_pipelines(
+    store: &Store,
+    caller: &Caller,
+    teams: Vec<Team>,
+) -> ApiResult<Vec<Scoped>> {
     let mut out = Vec::new();
     for team in teams {
         let authorized = caller.can_view(&team.name);
         for pipeline in store.list_pipelines(team.id).await? {
             if authorized || pipeline.public {
-                out.push(Scoped { team: team.clone(), pipeline });
+                out.push(Scoped {
+                    team: team.clone(),
+                    pipeline,
+                });
             }
         }
     }

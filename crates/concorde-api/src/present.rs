@@ -23,16 +23,26 @@ pub fn instance_vars(stored: Option<&str>) -> Option<InstanceVars> {
 
 /// Decodes a stored pipeline config (JSON, which is YAML).
 pub fn decode_config(config: &str) -> ApiResult<model::Pipeline> {
-    load_pipeline(config.as_bytes(), &StaticVars::default(), UnknownKeys::Ignore)
-        .map(|loaded| loaded.pipeline)
-        .map_err(|err| ApiError::Internal(format!("stored pipeline config does not decode: {err}")))
+    load_pipeline(
+        config.as_bytes(),
+        &StaticVars::default(),
+        UnknownKeys::Ignore,
+    )
+    .map(|loaded| loaded.pipeline)
+    .map_err(|err| ApiError::Internal(format!("stored pipeline config does not decode: {err}")))
 }
 
 /// The wire form of a pipeline.
 pub fn pipeline(pipeline: &store::Pipeline, team_name: &str) -> proto::Pipeline {
     let config: serde_json::Value = serde_json::from_str(&pipeline.config).unwrap_or_default();
-    let groups = config.get("groups").cloned().and_then(|groups| serde_json::from_value(groups).ok());
-    let display = config.get("display").cloned().and_then(|display| serde_json::from_value(display).ok());
+    let groups = config
+        .get("groups")
+        .cloned()
+        .and_then(|groups| serde_json::from_value(groups).ok());
+    let display = config
+        .get("display")
+        .cloned()
+        .and_then(|display| serde_json::from_value(display).ok());
     proto::Pipeline {
         id: proto::PipelineId(pipeline.id.0),
         name: pipeline.name.clone(),
@@ -45,7 +55,10 @@ pub fn pipeline(pipeline: &store::Pipeline, team_name: &str) -> proto::Pipeline 
         groups: groups.unwrap_or_default(),
         team_name: team_name.to_owned(),
         display,
-        user_data: config.get("user_data").cloned().filter(|data| !data.is_null()),
+        user_data: config
+            .get("user_data")
+            .cloned()
+            .filter(|data| !data.is_null()),
         parent_build_id: None,
         parent_job_id: None,
         last_updated: secs(pipeline.last_updated),
@@ -129,7 +142,10 @@ pub fn job_outputs(job: &model::Job) -> Vec<proto::JobOutput> {
     for step in job.top_level_steps() {
         step.for_each(&mut |inner| {
             if let StepBody::Put(put) = &inner.body {
-                outputs.push(proto::JobOutput { name: put.name.clone(), resource: put.resource_name().to_owned() });
+                outputs.push(proto::JobOutput {
+                    name: put.name.clone(),
+                    resource: put.resource_name().to_owned(),
+                });
             }
         });
     }
@@ -143,7 +159,8 @@ pub fn job_groups(config: &model::Pipeline, job: &str) -> Vec<String> {
         .iter()
         .filter(|group| {
             group.jobs.iter().any(|glob| {
-                concorde_config::validate::GroupGlob::compile(glob).is_some_and(|glob| glob.matches(job))
+                concorde_config::validate::GroupGlob::compile(glob)
+                    .is_some_and(|glob| glob.matches(job))
             })
         })
         .map(|group| group.name.clone())
@@ -156,8 +173,16 @@ pub fn version_map(text: &str) -> proto::Version {
 }
 
 /// The wire form of a resource version; metadata only when `show_metadata`.
-pub fn resource_version(version: &store::ResourceVersion, enabled: bool, show_metadata: bool) -> proto::ResourceVersion {
-    let metadata = if show_metadata { serde_json::from_str(&version.metadata).unwrap_or_default() } else { Vec::new() };
+pub fn resource_version(
+    version: &store::ResourceVersion,
+    enabled: bool,
+    show_metadata: bool,
+) -> proto::ResourceVersion {
+    let metadata = if show_metadata {
+        serde_json::from_str(&version.metadata).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     proto::ResourceVersion {
         id: proto::VersionId(version.id.0),
         version: version_map(&version.version),
@@ -175,16 +200,27 @@ pub fn paginate<T>(items: Vec<T>, id: impl Fn(&T) -> i64, page: &Page) -> (Vec<T
     let total = items.len();
     let (start, end) = match (page.from, page.to) {
         (Some(from), _) => {
-            let end = items.iter().position(|item| id(item) < from).unwrap_or(total);
+            let end = items
+                .iter()
+                .position(|item| id(item) < from)
+                .unwrap_or(total);
             let start = end.saturating_sub(limit);
             let start = match page.to {
-                Some(to) => start.max(items.iter().position(|item| id(item) <= to).unwrap_or(total)),
+                Some(to) => start.max(
+                    items
+                        .iter()
+                        .position(|item| id(item) <= to)
+                        .unwrap_or(total),
+                ),
                 None => start,
             };
             (start.min(end), end)
         }
         (None, Some(to)) => {
-            let start = items.iter().position(|item| id(item) <= to).unwrap_or(total);
+            let start = items
+                .iter()
+                .position(|item| id(item) <= to)
+                .unwrap_or(total);
             (start, (start.saturating_add(limit)).min(total))
         }
         (None, None) => (0, limit.min(total)),
@@ -193,10 +229,18 @@ pub fn paginate<T>(items: Vec<T>, id: impl Fn(&T) -> i64, page: &Page) -> (Vec<T
     let mut pagination = Pagination::default();
     // The newer page starts right above the shown items, the older one right below.
     if let Some(newer) = start.checked_sub(1).and_then(|index| items.get(index)) {
-        pagination.previous = Some(Page { from: Some(id(newer)), to: None, limit });
+        pagination.previous = Some(Page {
+            from: Some(id(newer)),
+            to: None,
+            limit,
+        });
     }
     if let Some(older) = items.get(end) {
-        pagination.next = Some(Page { from: None, to: Some(id(older)), limit });
+        pagination.next = Some(Page {
+            from: None,
+            to: Some(id(older)),
+            limit,
+        });
     }
     let shown = items.into_iter().skip(start).take(end - start).collect();
     (shown, pagination)

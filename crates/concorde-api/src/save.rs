@@ -9,7 +9,8 @@ use concorde_config::validate::path_match;
 use concorde_config::{Diagnostic, Severity, pipeline_to_json};
 use concorde_proto::{ConfigWarning, InstanceVars, SaveConfigResponse};
 use concorde_store::{
-    JobInputSpec, JobSpec, PipelineRef, ResourceSpec, SavePipeline, Store, StoreError, StoreResult, TeamId, Timestamp,
+    JobInputSpec, JobSpec, PipelineRef, ResourceSpec, SavePipeline, Store, StoreError, StoreResult,
+    TeamId, Timestamp,
 };
 
 /// What to save.
@@ -47,9 +48,18 @@ pub struct SavedPipeline {
 /// Updating an existing pipeline requests scheduling of its jobs (the store does) and a check
 /// of each of its resources, so new config takes effect at once. `ConfigVersionMismatch` when
 /// `expected_version` is not the stored version.
-pub async fn save_pipeline_config(store: &Store, save: PipelineSave<'_>) -> StoreResult<SavedPipeline> {
-    let instance_vars = save.instance_vars.map(|vars| serde_json::Value::Object(vars.clone()).to_string());
-    let reference = PipelineRef { team: save.team, name: save.name.to_owned(), instance_vars };
+pub async fn save_pipeline_config(
+    store: &Store,
+    save: PipelineSave<'_>,
+) -> StoreResult<SavedPipeline> {
+    let instance_vars = save
+        .instance_vars
+        .map(|vars| serde_json::Value::Object(vars.clone()).to_string());
+    let reference = PipelineRef {
+        team: save.team,
+        name: save.name.to_owned(),
+        instance_vars,
+    };
     let stored_version = match store.pipeline_by_ref(&reference).await {
         Ok(pipeline) => Some(pipeline.config_version),
         Err(StoreError::NotFound { .. }) => None,
@@ -64,23 +74,36 @@ pub async fn save_pipeline_config(store: &Store, save: PipelineSave<'_>) -> Stor
     let created = stored_version.is_none();
     if created {
         if !save.initially_paused {
-            store.set_pipeline_paused(pipeline.id, None, save.now).await?;
+            store
+                .set_pipeline_paused(pipeline.id, None, save.now)
+                .await?;
         }
     } else {
         for resource in store.list_resources(pipeline.id).await? {
             store.request_check(resource.id).await?;
         }
     }
-    store.notify(concorde_store::Topic::JobScheduling, "").await?;
+    store
+        .notify(concorde_store::Topic::JobScheduling, "")
+        .await?;
     let pipeline = store.pipeline(pipeline.id).await?;
     Ok(SavedPipeline { pipeline, created })
 }
 
 /// The store's view of a config: the whole config as JSON, and per job, resource and type
 /// its own JSON plus what scheduling needs.
-pub fn save_request(pipeline: PipelineRef, config: &Pipeline, expected_version: i64, now: Timestamp) -> SavePipeline {
+pub fn save_request(
+    pipeline: PipelineRef,
+    config: &Pipeline,
+    expected_version: i64,
+    now: Timestamp,
+) -> SavePipeline {
     let json = pipeline_to_json(config);
-    let section = |key: &str, index: usize| json.get(key).and_then(|list| list.get(index)).map_or_else(String::new, ToString::to_string);
+    let section = |key: &str, index: usize| {
+        json.get(key)
+            .and_then(|list| list.get(index))
+            .map_or_else(String::new, ToString::to_string)
+    };
     let jobs = config
         .jobs
         .iter()
@@ -109,7 +132,10 @@ pub fn save_request(pipeline: PipelineRef, config: &Pipeline, expected_version: 
             type_name: resource.kind.clone(),
             config: section("resources", index),
             check_every: check_every(resource.check_every.as_ref()),
-            pinned_version: resource.version.as_ref().and_then(|version| serde_json::to_string(version).ok()),
+            pinned_version: resource
+                .version
+                .as_ref()
+                .and_then(|version| serde_json::to_string(version).ok()),
         })
         .collect();
     let resource_types = config
@@ -124,7 +150,15 @@ pub fn save_request(pipeline: PipelineRef, config: &Pipeline, expected_version: 
             pinned_version: None,
         })
         .collect();
-    SavePipeline { pipeline, config: json.to_string(), expected_version, jobs, resources, resource_types, now }
+    SavePipeline {
+        pipeline,
+        config: json.to_string(),
+        expected_version,
+        jobs,
+        resources,
+        resource_types,
+        now,
+    }
 }
 
 /// `passed` entries with globs expanded against the pipeline's jobs, each job once, in
@@ -156,14 +190,21 @@ fn check_every(value: Option<&CheckEvery>) -> Option<String> {
 /// Validation results as the API reports them: errors as one `invalid <group>:\n\t<msg>\n`
 /// string per group, warnings as `{type, message}`.
 pub fn validation_response(diagnostics: &[Diagnostic]) -> SaveConfigResponse {
-    let mut groups: Vec<_> = diagnostics.iter().filter(|d| d.severity == Severity::Error).map(|d| d.group).collect();
+    let mut groups: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.group)
+        .collect();
     groups.sort();
     groups.dedup();
     let errors = groups
         .into_iter()
         .map(|group| {
             let mut text = format!("invalid {}:\n", group.header());
-            for error in diagnostics.iter().filter(|d| d.severity == Severity::Error && d.group == group) {
+            for error in diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error && d.group == group)
+            {
                 text.push('\t');
                 text.push_str(&error.message);
                 text.push('\n');
@@ -173,7 +214,12 @@ pub fn validation_response(diagnostics: &[Diagnostic]) -> SaveConfigResponse {
         .collect();
     let warnings = diagnostics
         .iter()
-        .filter_map(|d| d.warning.map(|kind| ConfigWarning { kind: kind.as_str().to_owned(), message: d.message.clone() }))
+        .filter_map(|d| {
+            d.warning.map(|kind| ConfigWarning {
+                kind: kind.as_str().to_owned(),
+                message: d.message.clone(),
+            })
+        })
         .collect();
     SaveConfigResponse { errors, warnings }
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use concorde_store::{Store, StoreError, Team};
 
 /// Settings of the API, parsed once at start-up.
@@ -56,7 +56,9 @@ pub struct LocalUser {
 
 impl std::fmt::Debug for LocalUser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalUser").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("LocalUser")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,27 +87,38 @@ impl LocalUser {
         let (name, password) = spec
             .split_once(':')
             .filter(|(name, password)| !name.is_empty() && !password.is_empty())
-            .ok_or_else(|| SetupError::InvalidLocalUser(spec.split(':').next().unwrap_or_default().to_owned()))?;
+            .ok_or_else(|| {
+                SetupError::InvalidLocalUser(spec.split(':').next().unwrap_or_default().to_owned())
+            })?;
         LocalUser::new(name, password)
     }
 
     /// A user with this name and password.
     pub fn new(name: &str, password: &str) -> Result<LocalUser, SetupError> {
         let mut salt = [0_u8; 16];
-        let hash_error = |detail: String| SetupError::Hash { name: name.to_owned(), detail };
+        let hash_error = |detail: String| SetupError::Hash {
+            name: name.to_owned(),
+            detail,
+        };
         getrandom::fill(&mut salt).map_err(|err| hash_error(err.to_string()))?;
         let salt = SaltString::encode_b64(&salt).map_err(|err| hash_error(err.to_string()))?;
         let password_hash = Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map_err(|err| hash_error(err.to_string()))?
             .to_string();
-        Ok(LocalUser { name: name.to_owned(), password_hash })
+        Ok(LocalUser {
+            name: name.to_owned(),
+            password_hash,
+        })
     }
 
     /// Whether `password` is this user's password.
     pub fn verify(&self, password: &str) -> bool {
-        PasswordHash::new(&self.password_hash)
-            .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        PasswordHash::new(&self.password_hash).is_ok_and(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
     }
 }
 
@@ -124,7 +137,9 @@ pub(crate) struct Inner {
 impl ApiState {
     /// The state over `store` with `config`.
     pub fn new(store: Store, config: ApiConfig) -> ApiState {
-        ApiState { inner: Arc::new(Inner { store, config }) }
+        ApiState {
+            inner: Arc::new(Inner { store, config }),
+        }
     }
 
     /// The store.
@@ -138,14 +153,24 @@ impl ApiState {
     }
 
     pub(crate) fn local_user(&self, name: &str) -> Option<&LocalUser> {
-        self.inner.config.local_users.iter().find(|user| user.name == name)
+        self.inner
+            .config
+            .local_users
+            .iter()
+            .find(|user| user.name == name)
     }
 }
 
 /// Creates the admin team `main` if missing, and makes every local user one of its owners
 /// (Concourse sets the main team's auth from its start-up flags on every start).
-pub async fn ensure_main_team(store: &Store, local_users: &[LocalUser]) -> Result<Team, SetupError> {
-    let users: Vec<String> = local_users.iter().map(|user| format!("local:{}", user.name)).collect();
+pub async fn ensure_main_team(
+    store: &Store,
+    local_users: &[LocalUser],
+) -> Result<Team, SetupError> {
+    let users: Vec<String> = local_users
+        .iter()
+        .map(|user| format!("local:{}", user.name))
+        .collect();
     let auth = serde_json::json!({"owner": {"users": users, "groups": []}}).to_string();
     match store.team_by_name(MAIN_TEAM).await {
         Ok(team) => {

@@ -31,7 +31,12 @@ pub struct EventEnvelope {
 
 impl EventEnvelope {
     /// Wraps a payload (JSON text); fails when `data` is not JSON.
-    pub fn new(data: String, event: &str, version: &str, event_id: i64) -> Result<Self, serde_json::Error> {
+    pub fn new(
+        data: String,
+        event: &str,
+        version: &str,
+        event_id: i64,
+    ) -> Result<Self, serde_json::Error> {
         Ok(EventEnvelope {
             data: RawValue::from_string(data)?,
             event: event.to_owned(),
@@ -67,8 +72,14 @@ impl LogOrigin {
     /// Reads the one-string form; a string without `#` is a plan id without a source.
     pub fn decode(text: &str) -> Self {
         match text.rsplit_once('#') {
-            Some((id, source)) => LogOrigin { id: id.to_owned(), source: Some(source.to_owned()) },
-            None => LogOrigin { id: text.to_owned(), source: None },
+            Some((id, source)) => LogOrigin {
+                id: id.to_owned(),
+                source: Some(source.to_owned()),
+            },
+            None => LogOrigin {
+                id: text.to_owned(),
+                source: None,
+            },
         }
     }
 
@@ -81,7 +92,12 @@ impl LogOrigin {
             payload: &'a str,
         }
         // A struct of strings and integers always serializes.
-        serde_json::to_string(&LogData { time: time_secs, origin: self, payload }).unwrap_or_default()
+        serde_json::to_string(&LogData {
+            time: time_secs,
+            origin: self,
+            payload,
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -92,9 +108,13 @@ mod tests {
 
     #[test]
     fn envelope_keeps_payload_verbatim_and_key_order() {
-        let envelope = EventEnvelope::new(r#"{"z":1,"a":"x\ny"}"#.to_owned(), "log", "5.1", 7).unwrap();
+        let envelope =
+            EventEnvelope::new(r#"{"z":1,"a":"x\ny"}"#.to_owned(), "log", "5.1", 7).unwrap();
         let line = serde_json::to_string(&envelope).unwrap();
-        assert_eq!(line, r#"{"data":{"z":1,"a":"x\ny"},"event":"log","version":"5.1","event_id":"7"}"#);
+        assert_eq!(
+            line,
+            r#"{"data":{"z":1,"a":"x\ny"},"event":"log","version":"5.1","event_id":"7"}"#
+        );
         let back: EventEnvelope = serde_json::from_str(&line).unwrap();
         assert_eq!(back.data.get(), r#"{"z":1,"a":"x\ny"}"#);
         assert_eq!(back.event_id, "7");
@@ -102,7 +122,10 @@ mod tests {
 
     #[test]
     fn log_origin_round_trips_and_renders_concourse_shape() {
-        let origin = LogOrigin { id: "6f2a1c0b/image-get".into(), source: Some("stderr".into()) };
+        let origin = LogOrigin {
+            id: "6f2a1c0b/image-get".into(),
+            source: Some("stderr".into()),
+        };
         assert_eq!(LogOrigin::decode(&origin.encode()), origin);
         let plain = LogOrigin::decode("abc");
         assert_eq!(plain.source, None);

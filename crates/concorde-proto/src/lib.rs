@@ -22,14 +22,14 @@ pub use build::{
     Build, BuildInput, BuildResourceInput, BuildResourceOutput, BuildResources, BuildStatus,
     BuildSummary, CommentRequest, RerunOf,
 };
-pub use event::{EventEnvelope, LogOrigin, END_EVENT, EVENT_STREAM_VERSION, SSE_EVENT};
+pub use event::{END_EVENT, EVENT_STREAM_VERSION, EventEnvelope, LogOrigin, SSE_EVENT};
 pub use ids::{BuildId, JobId, PipelineId, ResourceId, ResourceTypeId, TeamId, VersionId};
 pub use info::{FeatureFlags, Info, TokenResponse, UserInfo};
 pub use job::{Job, JobInput, JobOutput, JobSummary, JobSummaryInput};
 pub use pagination::{DEFAULT_LIMIT, Page, Pagination, link_header};
 pub use pipeline::{
-    ConfigResponse, ConfigWarning, DisplayConfig, GroupConfig, InstanceVars, Pipeline,
-    RenameRequest, SaveConfigResponse, CONFIG_VERSION_HEADER,
+    CONFIG_VERSION_HEADER, ConfigResponse, ConfigWarning, DisplayConfig, GroupConfig, InstanceVars,
+    Pipeline, RenameRequest, SaveConfigResponse,
 };
 pub use resource::{
     CheckRequest, MetadataField, PinCommentRequest, Resource, ResourceType, ResourceVersion,

@@ -26,7 +26,9 @@ pub struct Page {
 impl Page {
     /// The effective limit.
     pub fn limit_or_default(&self) -> i64 {
-        self.limit.filter(|limit| *limit > 0).unwrap_or(DEFAULT_LIMIT)
+        self.limit
+            .filter(|limit| *limit > 0)
+            .unwrap_or(DEFAULT_LIMIT)
     }
 
     /// The query string of this page, e.g. `to=12&limit=50`.
@@ -58,7 +60,9 @@ impl Pagination {
         let mut pagination = Pagination::default();
         for value in values {
             for link in value.split(',') {
-                let Some((target, params)) = link.trim().split_once(';') else { continue };
+                let Some((target, params)) = link.trim().split_once(';') else {
+                    continue;
+                };
                 let target = target.trim().trim_start_matches('<').trim_end_matches('>');
                 let page = parse_page(target);
                 match params.trim() {
@@ -76,7 +80,9 @@ fn parse_page(url: &str) -> Page {
     let mut page = Page::default();
     let query = url.split_once('?').map_or("", |(_, query)| query);
     for pair in query.split('&') {
-        let Some((key, value)) = pair.split_once('=') else { continue };
+        let Some((key, value)) = pair.split_once('=') else {
+            continue;
+        };
         let value = value.parse().ok();
         match key {
             "from" => page.from = value,
@@ -100,13 +106,24 @@ mod tests {
 
     #[test]
     fn link_headers_round_trip() {
-        let next = Page { to: Some(40), limit: Some(2), from: None };
-        let previous = Page { from: Some(43), limit: Some(2), to: None };
+        let next = Page {
+            to: Some(40),
+            limit: Some(2),
+            from: None,
+        };
+        let previous = Page {
+            from: Some(43),
+            limit: Some(2),
+            to: None,
+        };
         let headers = [
             link_header("http://ci", "/api/v1/builds", &next, "next"),
             link_header("http://ci", "/api/v1/builds", &previous, "previous"),
         ];
-        assert_eq!(headers[0], r#"<http://ci/api/v1/builds?to=40&limit=2>; rel="next""#);
+        assert_eq!(
+            headers[0],
+            r#"<http://ci/api/v1/builds?to=40&limit=2>; rel="next""#
+        );
         let parsed = Pagination::from_link_headers(headers.iter().map(String::as_str));
         assert_eq!(parsed.next, Some(next));
         assert_eq!(parsed.previous, Some(previous));
@@ -115,6 +132,13 @@ mod tests {
     #[test]
     fn limit_defaults_to_one_hundred() {
         assert_eq!(Page::default().limit_or_default(), 100);
-        assert_eq!(Page { limit: Some(0), ..Page::default() }.limit_or_default(), 100);
+        assert_eq!(
+            Page {
+                limit: Some(0),
+                ..Page::default()
+            }
+            .limit_or_default(),
+            100
+        );
     }
 }

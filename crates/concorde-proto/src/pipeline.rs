@@ -112,4 +112,3 @@ pub struct RenameRequest {
     /// The new name.
     pub name: String,
 }
-

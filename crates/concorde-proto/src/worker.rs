@@ -211,4 +211,3 @@ pub struct BaseResourceType {
     /// The type's version.
     pub version: String,
 }
-

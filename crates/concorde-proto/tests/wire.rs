@@ -54,7 +54,12 @@ fn job_keeps_null_builds_and_trigger_false_but_summary_omits_them() {
         disable_reruns: false,
         next_build: None,
         finished_build: None,
-        inputs: vec![JobInput { name: "repo".into(), resource: "repo".into(), trigger: false, passed: vec![] }],
+        inputs: vec![JobInput {
+            name: "repo".into(),
+            resource: "repo".into(),
+            trigger: false,
+            passed: vec![],
+        }],
         outputs: vec![],
     };
     expect![[r#"{"id":1,"name":"j","team_name":"main","pipeline_id":1,"pipeline_name":"p","next_build":null,"finished_build":null,"inputs":[{"name":"repo","resource":"repo","trigger":false}]}"#]]
@@ -80,7 +85,10 @@ fn job_keeps_null_builds_and_trigger_false_but_summary_omits_them() {
             passed: vec!["a".into()],
             trigger: false,
         }],
-        outputs: vec![JobOutput { name: "out".into(), resource: "out".into() }],
+        outputs: vec![JobOutput {
+            name: "out".into(),
+            resource: "out".into(),
+        }],
     };
     expect![[r#"{"id":1,"name":"j","team_name":"main","pipeline_id":1,"pipeline_name":"p","paused":true,"inputs":[{"name":"repo","resource":"repo","passed":["a"]}],"outputs":[{"name":"out","resource":"out"}]}"#]]
         .assert_eq(&serde_json::to_string(&summary).unwrap());
@@ -88,10 +96,16 @@ fn job_keeps_null_builds_and_trigger_false_but_summary_omits_them() {
 
 #[test]
 fn save_config_response_is_empty_object_without_warnings() {
-    assert_eq!(serde_json::to_string(&SaveConfigResponse::default()).unwrap(), "{}");
+    assert_eq!(
+        serde_json::to_string(&SaveConfigResponse::default()).unwrap(),
+        "{}"
+    );
     let response = SaveConfigResponse {
         errors: vec![],
-        warnings: vec![ConfigWarning { kind: "invalid_identifier".into(), message: "m".into() }],
+        warnings: vec![ConfigWarning {
+            kind: "invalid_identifier".into(),
+            message: "m".into(),
+        }],
     };
     expect![[r#"{"warnings":[{"type":"invalid_identifier","message":"m"}]}"#]]
         .assert_eq(&serde_json::to_string(&response).unwrap());
@@ -133,13 +147,17 @@ fn info_and_token_shapes() {
     let info = Info {
         version: "7.11.0".into(),
         worker_version: "2.5".into(),
-        feature_flags: FeatureFlags { build_rerun: true, ..FeatureFlags::default() },
+        feature_flags: FeatureFlags {
+            build_rerun: true,
+            ..FeatureFlags::default()
+        },
         external_url: Some("http://localhost:8080".into()),
         cluster_name: None,
     };
     expect![[r#"{"version":"7.11.0","worker_version":"2.5","feature_flags":{"global_resources":false,"build_rerun":true,"cache_streamed_volumes":false,"resource_causality":false},"external_url":"http://localhost:8080"}"#]]
         .assert_eq(&serde_json::to_string(&info).unwrap());
     let token: TokenResponse =
-        serde_json::from_str(r#"{"access_token":"abc","token_type":"bearer","expires_in":86400}"#).unwrap();
+        serde_json::from_str(r#"{"access_token":"abc","token_type":"bearer","expires_in":86400}"#)
+            .unwrap();
     assert_eq!(token.id_token, None);
 }

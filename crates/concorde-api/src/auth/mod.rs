@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{Method, header};
-use concorde_store::{Timestamp, StoreError};
+use concorde_store::{StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
@@ -95,7 +95,9 @@ impl Caller {
 
     /// The user name, for `created_by` and `paused_by`.
     pub fn user_name(&self) -> Option<&str> {
-        self.identity.as_ref().map(|identity| identity.user_name.as_str())
+        self.identity
+            .as_ref()
+            .map(|identity| identity.user_name.as_str())
     }
 
     /// `authn`: any valid token.
@@ -120,13 +122,21 @@ impl Caller {
 
     /// `pipeline`: the pipeline is public, or `authz` viewer passes.
     pub fn require_pipeline_read(&self, team: &str, public: bool) -> ApiResult<()> {
-        if public { Ok(()) } else { self.require_role(team, Role::Viewer) }
+        if public {
+            Ok(())
+        } else {
+            self.require_role(team, Role::Viewer)
+        }
     }
 
     /// `admin`.
     pub fn require_admin(&self) -> ApiResult<()> {
         self.require_authenticated()?;
-        if self.is_admin { Ok(()) } else { Err(ApiError::Forbidden) }
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 
@@ -158,7 +168,8 @@ pub(crate) async fn caller_for(state: &ApiState, identity: Identity) -> ApiResul
     let mut roles = HashMap::new();
     let mut is_admin = false;
     for team in state.store().list_teams().await? {
-        let auth: HashMap<String, concorde_proto::RoleConfig> = serde_json::from_str(&team.auth).unwrap_or_default();
+        let auth: HashMap<String, concorde_proto::RoleConfig> =
+            serde_json::from_str(&team.auth).unwrap_or_default();
         let held = auth
             .iter()
             .filter(|(_, members)| matches_members(&identity, members))
@@ -169,7 +180,11 @@ pub(crate) async fn caller_for(state: &ApiState, identity: Identity) -> ApiResul
             roles.insert(team.name.to_lowercase(), role);
         }
     }
-    Ok(Caller { identity: Some(identity), roles, is_admin })
+    Ok(Caller {
+        identity: Some(identity),
+        roles,
+        is_admin,
+    })
 }
 
 fn matches_members(identity: &Identity, members: &concorde_proto::RoleConfig) -> bool {
@@ -177,8 +192,16 @@ fn matches_members(identity: &Identity, members: &concorde_proto::RoleConfig) ->
         format!("{}:{}", identity.connector, identity.user_id),
         format!("{}:{}", identity.connector, identity.user_name),
     ];
-    members.users.iter().any(|user| user_keys.iter().any(|key| key.eq_ignore_ascii_case(user)))
-        || members.groups.iter().any(|group| identity.groups.iter().any(|held| held.eq_ignore_ascii_case(group)))
+    members
+        .users
+        .iter()
+        .any(|user| user_keys.iter().any(|key| key.eq_ignore_ascii_case(user)))
+        || members.groups.iter().any(|group| {
+            identity
+                .groups
+                .iter()
+                .any(|held| held.eq_ignore_ascii_case(group))
+        })
 }
 
 /// The token of a request: `Authorization: Bearer <token>`, or the web UI's cookie, which
@@ -189,10 +212,15 @@ fn request_token(parts: &Parts) -> ApiResult<Option<String>> {
         return Ok(bearer(value));
     }
     let cookies = cookies(parts);
-    let Some(value) = cookies.get(AUTH_COOKIE) else { return Ok(None) };
+    let Some(value) = cookies.get(AUTH_COOKIE) else {
+        return Ok(None);
+    };
     let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
-        let header = parts.headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok());
+        let header = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok());
         if header.is_none() || header != cookies.get(CSRF_COOKIE).map(String::as_str) {
             return Err(ApiError::Unauthorized);
         }
@@ -202,7 +230,9 @@ fn request_token(parts: &Parts) -> ApiResult<Option<String>> {
 
 fn bearer(value: &str) -> Option<String> {
     let (kind, token) = value.trim().split_once(' ')?;
-    kind.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|token| !token.is_empty())
+    kind.eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
 }
 
 fn cookies(parts: &Parts) -> HashMap<String, String> {

@@ -26,7 +26,11 @@ const FLY_CLIENT: &str = "fly";
 
 /// `POST /sky/issuer/token`: exchanges a local user's name and password for a bearer token.
 #[instrument(skip_all)]
-pub async fn issue(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<TokenResponse>> {
+pub async fn issue(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<TokenResponse>> {
     let form: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let client = basic_client(&headers).or_else(|| form.get("client_id").cloned());
     if client.as_deref().is_some_and(|client| client != FLY_CLIENT) {
@@ -36,9 +40,14 @@ pub async fn issue(State(state): State<ApiState>, headers: HeaderMap, body: Byte
         return Err(ApiError::OAuth(OAuthError::UnsupportedGrantType));
     }
     let (Some(username), Some(password)) = (form.get("username"), form.get("password")) else {
-        return Err(ApiError::OAuth(OAuthError::InvalidRequest("username and password are required".into())));
+        return Err(ApiError::OAuth(OAuthError::InvalidRequest(
+            "username and password are required".into(),
+        )));
     };
-    let user = state.local_user(username).cloned().ok_or(ApiError::OAuth(OAuthError::AccessDenied))?;
+    let user = state
+        .local_user(username)
+        .cloned()
+        .ok_or(ApiError::OAuth(OAuthError::AccessDenied))?;
     let password = password.clone();
     // Argon2 is deliberately slow; keep it off the async workers.
     let verified = tokio::task::spawn_blocking(move || user.verify(&password))
@@ -64,10 +73,12 @@ pub async fn issue_token(state: &ApiState, identity: &Identity) -> ApiResult<Tok
     let ttl_secs = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
     let expires_at = now.plus_millis(ttl_secs.saturating_mul(1000));
     let mut bytes = [0_u8; 28];
-    getrandom::fill(&mut bytes[..20]).map_err(|err| ApiError::Internal(format!("random token: {err}")))?;
+    getrandom::fill(&mut bytes[..20])
+        .map_err(|err| ApiError::Internal(format!("random token: {err}")))?;
     bytes[20..].copy_from_slice(&(expires_at.0 / 1000).to_le_bytes());
     let token = STANDARD_NO_PAD.encode(bytes);
-    let claims = serde_json::to_string(identity).map_err(|err| ApiError::Internal(err.to_string()))?;
+    let claims =
+        serde_json::to_string(identity).map_err(|err| ApiError::Internal(err.to_string()))?;
     let store = state.store();
     store
         .upsert_user(&User {
@@ -77,8 +88,20 @@ pub async fn issue_token(state: &ApiState, identity: &Identity) -> ApiResult<Tok
             last_login: now,
         })
         .await?;
-    store.create_access_token(&AccessToken { token: token.clone(), sub: identity.sub.clone(), claims, expires_at }).await?;
-    Ok(TokenResponse { access_token: token, token_type: "bearer".into(), expires_in: ttl_secs, id_token: None })
+    store
+        .create_access_token(&AccessToken {
+            token: token.clone(),
+            sub: identity.sub.clone(),
+            claims,
+            expires_at,
+        })
+        .await?;
+    Ok(TokenResponse {
+        access_token: token,
+        token_type: "bearer".into(),
+        expires_in: ttl_secs,
+        id_token: None,
+    })
 }
 
 /// The client id of an `Authorization: Basic` header, if any.
@@ -92,7 +115,12 @@ fn basic_client(headers: &HeaderMap) -> Option<String> {
     let text = String::from_utf8(decoded).ok()?;
     let (client, _secret) = text.split_once(':')?;
     // Clients URL-encode the id in the header (RFC 6749 §2.3.1).
-    Some(form_urlencoded::parse(format!("c={client}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default())
+    Some(
+        form_urlencoded::parse(format!("c={client}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default(),
+    )
 }
 
 /// `GET /api/v1/user`.
@@ -101,7 +129,10 @@ pub async fn user(caller: Caller) -> ApiResult<Json<UserInfo>> {
     let identity = caller.require_authenticated()?;
     let mut teams: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (team, role) in caller.roles() {
-        teams.entry(team.to_owned()).or_default().push(role.as_str().to_owned());
+        teams
+            .entry(team.to_owned())
+            .or_default()
+            .push(role.as_str().to_owned());
     }
     Ok(Json(UserInfo {
         sub: identity.sub.clone(),

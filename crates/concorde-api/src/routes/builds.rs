@@ -10,7 +10,9 @@ use tracing::instrument;
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, BuildPath, JobBuildPath, JobPath, PipelinePath, QueryParams, TeamPath};
+use crate::extract::{
+    ApiPath, BuildPath, JobBuildPath, JobPath, PipelinePath, QueryParams, TeamPath,
+};
 use crate::lookup::{self, Names};
 use crate::present;
 use crate::state::ApiState;
@@ -41,11 +43,18 @@ pub(crate) async fn readable_build(
     Ok((build, names))
 }
 
-async fn job_is_public(store: &Store, pipeline: &store::Pipeline, job: Option<JobId>) -> ApiResult<bool> {
+async fn job_is_public(
+    store: &Store,
+    pipeline: &store::Pipeline,
+    job: Option<JobId>,
+) -> ApiResult<bool> {
     let Some(job) = job else { return Ok(false) };
     let name = store.job(job).await?.name;
     let config = present::decode_config(&pipeline.config)?;
-    Ok(config.jobs.iter().any(|candidate| candidate.name == name && candidate.public))
+    Ok(config
+        .jobs
+        .iter()
+        .any(|candidate| candidate.name == name && candidate.public))
 }
 
 async fn page_response(
@@ -58,11 +67,22 @@ async fn page_response(
     let (shown, pagination) = present::paginate(builds, |build| build.id.0, &page);
     let store = state.store();
     let presented = Names::load(store).await?.builds(store, &shown).await?;
-    Ok((present::link_headers(&state.config().external_url, path, &pagination), Json(presented)))
+    Ok((
+        present::link_headers(&state.config().external_url, path, &pagination),
+        Json(presented),
+    ))
 }
 
-async fn builds_of_pipeline(store: &Store, pipeline: &store::Pipeline) -> ApiResult<Vec<store::Build>> {
-    let jobs: Vec<JobId> = store.list_jobs(pipeline.id).await?.iter().map(|job| job.id).collect();
+async fn builds_of_pipeline(
+    store: &Store,
+    pipeline: &store::Pipeline,
+) -> ApiResult<Vec<store::Build>> {
+    let jobs: Vec<JobId> = store
+        .list_jobs(pipeline.id)
+        .await?
+        .iter()
+        .map(|job| job.id)
+        .collect();
     lookup::builds_of_jobs(store, &jobs).await
 }
 
@@ -74,9 +94,18 @@ pub async fn list_pipeline(
     ApiPath(path): ApiPath<PipelinePath>,
     query: QueryParams,
 ) -> ApiResult<(HeaderMap, Json<Vec<proto::Build>>)> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let builds = builds_of_pipeline(state.store(), &scoped.pipeline).await?;
-    let url = format!("/api/v1/teams/{}/pipelines/{}/builds", path.team_name, path.pipeline_name);
+    let url = format!(
+        "/api/v1/teams/{}/pipelines/{}/builds",
+        path.team_name, path.pipeline_name
+    );
     page_response(&state, &url, &query, builds).await
 }
 
@@ -88,10 +117,19 @@ pub async fn list_job(
     ApiPath(path): ApiPath<JobPath>,
     query: QueryParams,
 ) -> ApiResult<(HeaderMap, Json<Vec<proto::Build>>)> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let job = lookup::job(state.store(), &scoped, &path.job_name).await?;
     let builds = lookup::builds_of_jobs(state.store(), &[job.id]).await?;
-    let url = format!("/api/v1/teams/{}/pipelines/{}/jobs/{}/builds", path.team_name, path.pipeline_name, path.job_name);
+    let url = format!(
+        "/api/v1/teams/{}/pipelines/{}/jobs/{}/builds",
+        path.team_name, path.pipeline_name, path.job_name
+    );
     page_response(&state, &url, &query, builds).await
 }
 
@@ -103,14 +141,24 @@ pub async fn get_job_build(
     ApiPath(path): ApiPath<JobBuildPath>,
     query: QueryParams,
 ) -> ApiResult<Json<proto::Build>> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let store = state.store();
     let job = lookup::job(store, &scoped, &path.job_name).await?;
     let build = lookup::job_build(store, &job, &path.build_name).await?;
     Ok(Json(Names::load(store).await?.build(store, &build).await?))
 }
 
-async fn builds_of_teams(store: &Store, teams: Vec<store::Team>, caller: &Caller) -> ApiResult<Vec<store::Build>> {
+async fn builds_of_teams(
+    store: &Store,
+    teams: Vec<store::Team>,
+    caller: &Caller,
+) -> ApiResult<Vec<store::Build>> {
     let mut builds = Vec::new();
     for scoped in lookup::visible_pipelines(store, caller, teams).await? {
         builds.extend(builds_of_pipeline(store, &scoped.pipeline).await?);
@@ -142,7 +190,13 @@ pub async fn list_team(
     caller.require_role(&path.team_name, Role::Viewer)?;
     let team = lookup::team(state.store(), &path.team_name).await?;
     let builds = builds_of_teams(state.store(), vec![team], &caller).await?;
-    page_response(&state, &format!("/api/v1/teams/{}/builds", path.team_name), &query, builds).await
+    page_response(
+        &state,
+        &format!("/api/v1/teams/{}/builds", path.team_name),
+        &query,
+        builds,
+    )
+    .await
 }
 
 /// `GET /api/v1/builds/:build_id`.
@@ -165,9 +219,11 @@ pub async fn plan(
     ApiPath(path): ApiPath<BuildPath>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let (build, _) = readable_build(&state, &caller, path.build_id, true).await?;
-    let plan = build.plan.ok_or_else(|| ApiError::NotFound("build plan".into()))?;
-    let plan: serde_json::Value =
-        serde_json::from_str(&plan).map_err(|err| ApiError::Internal(format!("stored plan: {err}")))?;
+    let plan = build
+        .plan
+        .ok_or_else(|| ApiError::NotFound("build plan".into()))?;
+    let plan: serde_json::Value = serde_json::from_str(&plan)
+        .map_err(|err| ApiError::Internal(format!("stored plan: {err}")))?;
     Ok(Json(serde_json::json!({"schema": "exec.v2", "plan": plan})))
 }
 
@@ -180,19 +236,29 @@ pub async fn resources(
 ) -> ApiResult<Json<BuildResources>> {
     let (build, _) = readable_build(&state, &caller, path.build_id, false).await?;
     let store = state.store();
-    let Some(pipeline) = build.pipeline_id else { return Ok(Json(BuildResources::default())) };
+    let Some(pipeline) = build.pipeline_id else {
+        return Ok(Json(BuildResources::default()));
+    };
     let resources = store.list_resources(pipeline).await?;
     let mut out = BuildResources::default();
     for outputs in [false, true] {
         for recorded in store.build_versions(build.id, outputs).await? {
-            let Some(resource) = resources.iter().find(|r| r.id == recorded.resource_id) else { continue };
+            let Some(resource) = resources.iter().find(|r| r.id == recorded.resource_id) else {
+                continue;
+            };
             let versions = lookup::all_versions(store, resource).await?;
-            let Some(version) = versions.iter().find(|v| v.version_digest == recorded.version_digest) else {
+            let Some(version) = versions
+                .iter()
+                .find(|v| v.version_digest == recorded.version_digest)
+            else {
                 continue;
             };
             let version = present::version_map(&version.version);
             if outputs {
-                out.outputs.push(BuildResourceOutput { name: recorded.name, version });
+                out.outputs.push(BuildResourceOutput {
+                    name: recorded.name,
+                    version,
+                });
             } else {
                 let first_occurrence = first_occurrence(store, &build, &recorded).await?;
                 out.inputs.push(BuildResourceInput {
@@ -208,8 +274,14 @@ pub async fn resources(
 }
 
 /// Whether no older build of the job consumed this version under this name.
-async fn first_occurrence(store: &Store, build: &store::Build, input: &store::RecordedVersion) -> ApiResult<bool> {
-    let Some(job) = build.job_id else { return Ok(true) };
+async fn first_occurrence(
+    store: &Store,
+    build: &store::Build,
+    input: &store::RecordedVersion,
+) -> ApiResult<bool> {
+    let Some(job) = build.job_id else {
+        return Ok(true);
+    };
     for older in store.list_job_builds(job, Some(build.id), i64::MAX).await? {
         if store.build_versions(older.id, false).await?.contains(input) {
             return Ok(false);
@@ -236,7 +308,9 @@ pub async fn abort(
         let now = Timestamp::now();
         store.abort_build(build.id, now).await?;
         if query.has("force") && build.status == store::BuildStatus::Started {
-            store.finish_build(build.id, store::BuildStatus::Aborted, now).await?;
+            store
+                .finish_build(build.id, store::BuildStatus::Aborted, now)
+                .await?;
         }
     }
     Ok(StatusCode::NO_CONTENT)

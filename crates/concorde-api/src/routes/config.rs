@@ -27,16 +27,24 @@ pub async fn get(
     ApiPath(path): ApiPath<PipelinePath>,
     query: QueryParams,
 ) -> ApiResult<Response> {
-    let scoped =
-        lookup::authorized_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query, Role::Viewer)
-            .await?;
+    let scoped = lookup::authorized_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+        Role::Viewer,
+    )
+    .await?;
     if scoped.pipeline.archived {
         return Err(ApiError::NotFound("pipeline config".into()));
     }
     let config: serde_json::Value = serde_json::from_str(&scoped.pipeline.config)
         .map_err(|err| ApiError::Internal(format!("stored pipeline config: {err}")))?;
     let mut response = Json(ConfigResponse { config }).into_response();
-    response.headers_mut().insert(CONFIG_VERSION_HEADER, HeaderValue::from(scoped.pipeline.config_version));
+    response.headers_mut().insert(
+        CONFIG_VERSION_HEADER,
+        HeaderValue::from(scoped.pipeline.config_version),
+    );
     Ok(response)
 }
 
@@ -55,22 +63,35 @@ pub async fn save(
     check_content_type(request.headers())?;
     let expected_version = config_version(request.headers())?;
     let body = body_bytes(request, &state).await?;
-    let invalid = |errors: Vec<String>| ApiError::InvalidConfig(SaveConfigResponse { errors, warnings: Vec::new() });
+    let invalid = |errors: Vec<String>| {
+        ApiError::InvalidConfig(SaveConfigResponse {
+            errors,
+            warnings: Vec::new(),
+        })
+    };
     if path.pipeline_name.is_empty() {
-        return Err(invalid(vec!["pipeline: identifier cannot be an empty string".into()]));
+        return Err(invalid(vec![
+            "pipeline: identifier cannot be an empty string".into(),
+        ]));
     }
     let instance_vars = query.instance_vars()?;
-    let loaded = load_pipeline(&body, &StaticVars::default(), UnknownKeys::Reject).map_err(|err| match err {
-        LoadError::Decode(_) => invalid(vec![err.to_string()]),
-        other => invalid(vec![format!("malformed config: {other}")]),
-    })?;
+    let loaded = load_pipeline(&body, &StaticVars::default(), UnknownKeys::Reject).map_err(
+        |err| match err {
+            LoadError::Decode(_) => invalid(vec![err.to_string()]),
+            other => invalid(vec![format!("malformed config: {other}")]),
+        },
+    )?;
     let mut response = validation_response(&validate_pipeline(&loaded.pipeline));
     if !response.errors.is_empty() {
         response.warnings.clear();
         return Err(ApiError::InvalidConfig(response));
     }
-    response.warnings.splice(0..0, identifier_warnings("team", &team.name));
-    response.warnings.splice(0..0, identifier_warnings("pipeline", &path.pipeline_name));
+    response
+        .warnings
+        .splice(0..0, identifier_warnings("team", &team.name));
+    response
+        .warnings
+        .splice(0..0, identifier_warnings("pipeline", &path.pipeline_name));
     let saved = save_pipeline_config(
         state.store(),
         PipelineSave {
@@ -84,13 +105,25 @@ pub async fn save(
         },
     )
     .await?;
-    let status = if saved.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if saved.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(response)).into_response())
 }
 
 fn check_content_type(headers: &HeaderMap) -> ApiResult<()> {
-    let value = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
-    let media = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match media.as_str() {
         "application/json" | "application/x-yaml" | "application/yaml" | "text/yaml" => Ok(()),
         _ => Err(ApiError::UnsupportedMediaType(value.to_owned())),
@@ -99,7 +132,9 @@ fn check_content_type(headers: &HeaderMap) -> ApiResult<()> {
 
 /// The `X-Concourse-Config-Version` header; absent counts as 0.
 fn config_version(headers: &HeaderMap) -> ApiResult<i64> {
-    let Some(value) = headers.get(CONFIG_VERSION_HEADER) else { return Ok(0) };
+    let Some(value) = headers.get(CONFIG_VERSION_HEADER) else {
+        return Ok(0);
+    };
     let text = value.to_str().unwrap_or_default();
     text.trim().parse().map_err(|err| {
         ApiError::InvalidConfig(SaveConfigResponse {

@@ -40,7 +40,9 @@ pub async fn stream(
         None => 0,
         Some(value) => {
             let text = value.to_str().unwrap_or_default().trim();
-            let last: i64 = text.parse().map_err(|_| ApiError::BadRequest(format!("invalid Last-Event-ID: {text:?}")))?;
+            let last: i64 = text
+                .parse()
+                .map_err(|_| ApiError::BadRequest(format!("invalid Last-Event-ID: {text:?}")))?;
             last.saturating_add(1).max(0)
         }
     };
@@ -48,7 +50,14 @@ pub async fn stream(
     let store = state.store().clone();
     // Subscribe before the first read, so no event saved after that read goes unnoticed.
     let listener = store.listen(&[Topic::BuildEvents(build.id)]).await?;
-    let cursor = Cursor { store, build: build.id, next: start, listener, frames: VecDeque::new(), ended: false };
+    let cursor = Cursor {
+        store,
+        build: build.id,
+        next: start,
+        listener,
+        frames: VecDeque::new(),
+        ended: false,
+    };
     let body = Body::from_stream(futures::stream::unfold(cursor, Cursor::next_frame));
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream; charset=utf-8")
@@ -108,13 +117,19 @@ impl Cursor {
         if self.queue_events().await? {
             return Ok(true);
         }
-        self.frames.push_back(Bytes::from(format!("id: {}\nevent: {END_EVENT}\ndata\n\n", self.next)));
+        self.frames.push_back(Bytes::from(format!(
+            "id: {}\nevent: {END_EVENT}\ndata\n\n",
+            self.next
+        )));
         self.ended = true;
         Ok(true)
     }
 
     async fn queue_events(&mut self) -> ApiResult<bool> {
-        let events = self.store.build_events(self.build, self.next, BATCH).await?;
+        let events = self
+            .store
+            .build_events(self.build, self.next, BATCH)
+            .await?;
         for event in &events {
             self.frames.push_back(Bytes::from(frame(event)?));
             self.next = event.event_id + 1;
@@ -126,13 +141,25 @@ impl Cursor {
 /// One SSE message for a stored event.
 fn frame(event: &BuildEvent) -> ApiResult<String> {
     let envelope = match &event.payload {
-        EventPayload::Log { origin, time, output } => {
+        EventPayload::Log {
+            origin,
+            time,
+            output,
+        } => {
             let data = LogOrigin::decode(origin).log_event_data(present::secs(*time), output);
             EventEnvelope::new(data, "log", "5.1", event.event_id)
         }
-        EventPayload::Other { kind, version, data } => EventEnvelope::new(data.clone(), kind, version, event.event_id),
+        EventPayload::Other {
+            kind,
+            version,
+            data,
+        } => EventEnvelope::new(data.clone(), kind, version, event.event_id),
     }
     .map_err(|err| ApiError::Internal(format!("stored event {}: {err}", event.event_id)))?;
-    let data = serde_json::to_string(&envelope).map_err(|err| ApiError::Internal(err.to_string()))?;
-    Ok(format!("id: {}\nevent: {SSE_EVENT}\ndata: {data}\n\n", event.event_id))
+    let data =
+        serde_json::to_string(&envelope).map_err(|err| ApiError::Internal(err.to_string()))?;
+    Ok(format!(
+        "id: {}\nevent: {SSE_EVENT}\ndata: {data}\n\n",
+        event.event_id
+    ))
 }

@@ -18,7 +18,10 @@ pub async fn info(State(state): State<ApiState>) -> Json<Info> {
     Json(Info {
         version: config.version.clone(),
         worker_version: config.worker_version.clone(),
-        feature_flags: FeatureFlags { build_rerun: true, ..FeatureFlags::default() },
+        feature_flags: FeatureFlags {
+            build_rerun: true,
+            ..FeatureFlags::default()
+        },
         external_url: Some(config.external_url.clone()).filter(|url| !url.is_empty()),
         cluster_name: config.cluster_name.clone(),
     })
@@ -26,14 +29,27 @@ pub async fn info(State(state): State<ApiState>) -> Json<Info> {
 
 fn team(team: concorde_store::Team) -> Team {
     let auth: TeamAuth = serde_json::from_str(&team.auth).unwrap_or_default();
-    Team { id: TeamId(team.id.0), name: team.name, auth }
+    Team {
+        id: TeamId(team.id.0),
+        name: team.name,
+        auth,
+    }
 }
 
 /// `GET /api/v1/teams`: the teams the caller has a role on (admins: all; anonymous: none).
 #[instrument(skip_all)]
-pub async fn list_teams(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Vec<Team>>> {
+pub async fn list_teams(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Team>>> {
     let teams = state.store().list_teams().await?;
-    Ok(Json(teams.into_iter().filter(|t| caller.can_view(&t.name)).map(team).collect()))
+    Ok(Json(
+        teams
+            .into_iter()
+            .filter(|t| caller.can_view(&t.name))
+            .map(team)
+            .collect(),
+    ))
 }
 
 /// `GET /api/v1/teams/:team_name`.
@@ -44,5 +60,7 @@ pub async fn get_team(
     ApiPath(path): ApiPath<TeamPath>,
 ) -> ApiResult<Json<Team>> {
     caller.require_role(&path.team_name, Role::Viewer)?;
-    Ok(Json(team(lookup::team(state.store(), &path.team_name).await?)))
+    Ok(Json(team(
+        lookup::team(state.store(), &path.team_name).await?,
+    )))
 }

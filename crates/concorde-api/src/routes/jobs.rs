@@ -18,10 +18,18 @@ use crate::state::ApiState;
 
 /// The job's config in the decoded pipeline config.
 fn job_config<'a>(config: &'a model::Pipeline, name: &str) -> ApiResult<&'a model::Job> {
-    config.jobs.iter().find(|job| job.name == name).ok_or_else(|| ApiError::NotFound("job".into()))
+    config
+        .jobs
+        .iter()
+        .find(|job| job.name == name)
+        .ok_or_else(|| ApiError::NotFound("job".into()))
 }
 
-async fn build_of(store: &Store, names: &mut Names, id: Option<store::BuildId>) -> ApiResult<Option<proto::Build>> {
+async fn build_of(
+    store: &Store,
+    names: &mut Names,
+    id: Option<store::BuildId>,
+) -> ApiResult<Option<proto::Build>> {
     match id {
         Some(id) => {
             let build = store.build(id).await?;
@@ -32,7 +40,11 @@ async fn build_of(store: &Store, names: &mut Names, id: Option<store::BuildId>) 
 }
 
 async fn has_new_inputs(store: &Store, job: &store::Job) -> ApiResult<bool> {
-    Ok(store.next_build_inputs(job.id).await?.iter().any(|input| input.first_occurrence))
+    Ok(store
+        .next_build_inputs(job.id)
+        .await?
+        .iter()
+        .any(|input| input.first_occurrence))
 }
 
 async fn summary(
@@ -73,7 +85,11 @@ async fn summary(
     })
 }
 
-async fn summaries(store: &Store, names: &mut Names, scoped: &Scoped) -> ApiResult<Vec<proto::JobSummary>> {
+async fn summaries(
+    store: &Store,
+    names: &mut Names,
+    scoped: &Scoped,
+) -> ApiResult<Vec<proto::JobSummary>> {
     let config = scoped.config()?;
     let mut out = Vec::new();
     for job in store.list_jobs(scoped.pipeline.id).await? {
@@ -84,7 +100,10 @@ async fn summaries(store: &Store, names: &mut Names, scoped: &Scoped) -> ApiResu
 
 /// `GET /api/v1/jobs`: the jobs of every pipeline the caller may see.
 #[instrument(skip_all)]
-pub async fn list_all(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Vec<proto::JobSummary>>> {
+pub async fn list_all(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<proto::JobSummary>>> {
     let store = state.store();
     let mut names = Names::load(store).await?;
     let mut out = Vec::new();
@@ -102,7 +121,13 @@ pub async fn list(
     ApiPath(path): ApiPath<PipelinePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Vec<proto::JobSummary>>> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let mut names = Names::load(state.store()).await?;
     Ok(Json(summaries(state.store(), &mut names, &scoped).await?))
 }
@@ -116,7 +141,13 @@ pub async fn get(
     query: QueryParams,
 ) -> ApiResult<Json<proto::Job>> {
     let store = state.store();
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let job = lookup::job(store, &scoped, &path.job_name).await?;
     let config = scoped.config()?;
     let job_config = job_config(&config, &job.name)?;
@@ -143,9 +174,15 @@ pub async fn get(
     }))
 }
 
-async fn operable_job(state: &ApiState, caller: &Caller, path: &JobPath, query: &QueryParams) -> ApiResult<(Scoped, store::Job)> {
+async fn operable_job(
+    state: &ApiState,
+    caller: &Caller,
+    path: &JobPath,
+    query: &QueryParams,
+) -> ApiResult<(Scoped, store::Job)> {
     let pair = (path.team_name.as_str(), path.pipeline_name.as_str());
-    let scoped = lookup::authorized_pipeline(state, caller, pair, query, Role::PipelineOperator).await?;
+    let scoped =
+        lookup::authorized_pipeline(state, caller, pair, query, Role::PipelineOperator).await?;
     let job = lookup::job(state.store(), &scoped, &path.job_name).await?;
     Ok((scoped, job))
 }
@@ -183,7 +220,11 @@ pub async fn rerun(
     ApiPath(path): ApiPath<JobBuildPath>,
     query: QueryParams,
 ) -> ApiResult<Json<proto::Build>> {
-    let job_path = JobPath { team_name: path.team_name, pipeline_name: path.pipeline_name, job_name: path.job_name };
+    let job_path = JobPath {
+        team_name: path.team_name,
+        pipeline_name: path.pipeline_name,
+        job_name: path.job_name,
+    };
     let (scoped, job) = operable_job(&state, &caller, &job_path, &query).await?;
     scoped.reject_archived()?;
     if job_config(&scoped.config()?, &job.name)?.disable_reruns {
@@ -192,7 +233,9 @@ pub async fn rerun(
     let store = state.store();
     let original = lookup::job_build(store, &job, &path.build_name).await?;
     let now = Timestamp::now();
-    let rerun = store.create_rerun(original.id, caller.user_name(), now).await?;
+    let rerun = store
+        .create_rerun(original.id, caller.user_name(), now)
+        .await?;
     store.request_job_schedule(job.id, now).await?;
     Ok(Json(Names::load(store).await?.build(store, &rerun).await?))
 }
@@ -214,9 +257,16 @@ pub async fn inputs(
     let resources = store.list_resources(scoped.pipeline.id).await?;
     let mut out = Vec::new();
     for input in store.next_build_inputs(job.id).await? {
-        let (Some(resource_id), Some(digest)) = (input.resource_id, &input.version_digest) else { continue };
-        let Some(resource) = resources.iter().find(|resource| resource.id == resource_id) else { continue };
-        let Some(version) = lookup::all_versions(store, resource).await?.into_iter().find(|v| &v.version_digest == digest)
+        let (Some(resource_id), Some(digest)) = (input.resource_id, &input.version_digest) else {
+            continue;
+        };
+        let Some(resource) = resources.iter().find(|resource| resource.id == resource_id) else {
+            continue;
+        };
+        let Some(version) = lookup::all_versions(store, resource)
+            .await?
+            .into_iter()
+            .find(|v| &v.version_digest == digest)
         else {
             continue;
         };
@@ -226,10 +276,13 @@ pub async fn inputs(
             name: input.input_name.clone(),
             resource: resource.name.clone(),
             type_name: resource.type_name.clone(),
-            source: resource_config
-                .and_then(|r| r.source.clone())
-                .map_or(serde_json::Value::Object(serde_json::Map::new()), serde_json::Value::Object),
-            params: get.and_then(|get| get.params.clone()).map(serde_json::Value::Object),
+            source: resource_config.and_then(|r| r.source.clone()).map_or(
+                serde_json::Value::Object(serde_json::Map::new()),
+                serde_json::Value::Object,
+            ),
+            params: get
+                .and_then(|get| get.params.clone())
+                .map(serde_json::Value::Object),
             version: present::version_map(&version.version),
             tags: get.map(|get| get.tags.clone()).unwrap_or_default(),
         });
@@ -237,7 +290,13 @@ pub async fn inputs(
     Ok(Json(out))
 }
 
-async fn set_paused(state: ApiState, caller: Caller, path: JobPath, query: QueryParams, paused: bool) -> ApiResult<StatusCode> {
+async fn set_paused(
+    state: ApiState,
+    caller: Caller,
+    path: JobPath,
+    query: QueryParams,
+    paused: bool,
+) -> ApiResult<StatusCode> {
     let (_, job) = operable_job(&state, &caller, &path, &query).await?;
     let store = state.store();
     let now = Timestamp::now();
@@ -280,6 +339,9 @@ pub async fn schedule(
 ) -> ApiResult<StatusCode> {
     let (scoped, job) = operable_job(&state, &caller, &path, &query).await?;
     scoped.reject_archived()?;
-    state.store().request_job_schedule(job.id, Timestamp::now()).await?;
+    state
+        .store()
+        .request_job_schedule(job.id, Timestamp::now())
+        .await?;
     Ok(StatusCode::OK)
 }

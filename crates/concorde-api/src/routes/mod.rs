@@ -33,7 +33,10 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/v1/teams/{team_name}", get(info::get_team))
         .route("/api/v1/pipelines", get(pipelines::list_all))
         .route("/api/v1/teams/{team_name}/pipelines", get(pipelines::list))
-        .route("/api/v1/teams/{team_name}/pipelines/ordering", put(pipelines::order))
+        .route(
+            "/api/v1/teams/{team_name}/pipelines/ordering",
+            put(pipelines::order),
+        )
         .route(PIPELINE, get(pipelines::get).delete(pipelines::delete))
         .route(&pipeline_path("/pause"), put(pipelines::pause))
         .route(&pipeline_path("/unpause"), put(pipelines::unpause))
@@ -41,41 +44,90 @@ pub fn routes() -> Router<ApiState> {
         .route(&pipeline_path("/expose"), put(pipelines::expose))
         .route(&pipeline_path("/hide"), put(pipelines::hide))
         .route(&pipeline_path("/rename"), put(pipelines::rename))
-        .route(&pipeline_path("/config"), get(config::get).put(config::save))
+        .route(
+            &pipeline_path("/config"),
+            get(config::get).put(config::save),
+        )
         .route(&pipeline_path("/builds"), get(builds::list_pipeline))
         .route("/api/v1/jobs", get(jobs::list_all))
         .route(&pipeline_path("/jobs"), get(jobs::list))
         .route(&pipeline_path("/jobs/{job_name}"), get(jobs::get))
-        .route(&pipeline_path("/jobs/{job_name}/builds"), get(builds::list_job).post(jobs::trigger))
-        .route(&pipeline_path("/jobs/{job_name}/builds/{build_name}"), get(builds::get_job_build).post(jobs::rerun))
+        .route(
+            &pipeline_path("/jobs/{job_name}/builds"),
+            get(builds::list_job).post(jobs::trigger),
+        )
+        .route(
+            &pipeline_path("/jobs/{job_name}/builds/{build_name}"),
+            get(builds::get_job_build).post(jobs::rerun),
+        )
         .route(&pipeline_path("/jobs/{job_name}/inputs"), get(jobs::inputs))
         .route(&pipeline_path("/jobs/{job_name}/pause"), put(jobs::pause))
-        .route(&pipeline_path("/jobs/{job_name}/unpause"), put(jobs::unpause))
-        .route(&pipeline_path("/jobs/{job_name}/schedule"), put(jobs::schedule))
+        .route(
+            &pipeline_path("/jobs/{job_name}/unpause"),
+            put(jobs::unpause),
+        )
+        .route(
+            &pipeline_path("/jobs/{job_name}/schedule"),
+            put(jobs::schedule),
+        )
         .route("/api/v1/builds", get(builds::list_all))
         .route("/api/v1/teams/{team_name}/builds", get(builds::list_team))
         .route("/api/v1/builds/{build_id}", get(builds::get))
         .route("/api/v1/builds/{build_id}/plan", get(builds::plan))
         .route("/api/v1/builds/{build_id}/events", get(events::stream))
-        .route("/api/v1/builds/{build_id}/resources", get(builds::resources))
+        .route(
+            "/api/v1/builds/{build_id}/resources",
+            get(builds::resources),
+        )
         .route("/api/v1/builds/{build_id}/abort", put(builds::abort))
         .route("/api/v1/resources", get(resources::list_all))
         .route(&pipeline_path("/resources"), get(resources::list))
-        .route(&pipeline_path("/resource-types"), get(resources::list_types))
-        .route(&pipeline_path("/resources/{resource_name}"), get(resources::get))
-        .route(&pipeline_path("/resources/{resource_name}/check"), post(resources::check))
-        .route(&pipeline_path("/resources/{resource_name}/check/webhook"), post(resources::webhook))
-        .route(&pipeline_path("/resource-types/{resource_type_name}/check"), post(resources::check_type))
-        .route(&pipeline_path("/resources/{resource_name}/unpin"), put(versions::unpin))
-        .route(&pipeline_path("/resources/{resource_name}/pin_comment"), put(versions::pin_comment))
-        .route(&pipeline_path("/resources/{resource_name}/versions"), get(versions::list))
-        .route(&pipeline_path("/resources/{resource_name}/versions/{resource_config_version_id}"), get(versions::get))
         .route(
-            &pipeline_path("/resources/{resource_name}/versions/{resource_config_version_id}/enable"),
+            &pipeline_path("/resource-types"),
+            get(resources::list_types),
+        )
+        .route(
+            &pipeline_path("/resources/{resource_name}"),
+            get(resources::get),
+        )
+        .route(
+            &pipeline_path("/resources/{resource_name}/check"),
+            post(resources::check),
+        )
+        .route(
+            &pipeline_path("/resources/{resource_name}/check/webhook"),
+            post(resources::webhook),
+        )
+        .route(
+            &pipeline_path("/resource-types/{resource_type_name}/check"),
+            post(resources::check_type),
+        )
+        .route(
+            &pipeline_path("/resources/{resource_name}/unpin"),
+            put(versions::unpin),
+        )
+        .route(
+            &pipeline_path("/resources/{resource_name}/pin_comment"),
+            put(versions::pin_comment),
+        )
+        .route(
+            &pipeline_path("/resources/{resource_name}/versions"),
+            get(versions::list),
+        )
+        .route(
+            &pipeline_path("/resources/{resource_name}/versions/{resource_config_version_id}"),
+            get(versions::get),
+        )
+        .route(
+            &pipeline_path(
+                "/resources/{resource_name}/versions/{resource_config_version_id}/enable",
+            ),
             put(versions::enable),
         )
         .route(
-            &pipeline_path("/resources/{resource_name}/versions/{resource_config_version_id}/disable"),
+            &pipeline_path(
+                "/resources/{resource_name}/versions/{resource_config_version_id}/disable",
+            ),
             put(versions::disable),
         )
         .route(
@@ -83,7 +135,16 @@ pub fn routes() -> Router<ApiState> {
             put(versions::pin),
         )
         .route("/api/v1/workers", get(workers::list_workers))
-        .route("/api/v1/teams/{team_name}/containers", get(workers::list_containers))
-        .route("/api/v1/teams/{team_name}/containers/{id}", get(workers::get_container))
-        .route("/api/v1/teams/{team_name}/volumes", get(workers::list_volumes))
+        .route(
+            "/api/v1/teams/{team_name}/containers",
+            get(workers::list_containers),
+        )
+        .route(
+            "/api/v1/teams/{team_name}/containers/{id}",
+            get(workers::get_container),
+        )
+        .route(
+            "/api/v1/teams/{team_name}/volumes",
+            get(workers::list_volumes),
+        )
 }

@@ -16,10 +16,18 @@ use crate::state::ApiState;
 
 /// `GET /api/v1/pipelines`: every pipeline the caller may see (its teams' and public ones).
 #[instrument(skip_all)]
-pub async fn list_all(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Vec<Pipeline>>> {
+pub async fn list_all(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Pipeline>>> {
     let store = state.store();
     let visible = lookup::visible_pipelines(store, &caller, store.list_teams().await?).await?;
-    Ok(Json(visible.iter().map(|scoped| present::pipeline(&scoped.pipeline, &scoped.team.name)).collect()))
+    Ok(Json(
+        visible
+            .iter()
+            .map(|scoped| present::pipeline(&scoped.pipeline, &scoped.team.name))
+            .collect(),
+    ))
 }
 
 /// `GET /api/v1/teams/:team_name/pipelines`: all of the team's for its members, public ones
@@ -33,7 +41,12 @@ pub async fn list(
     let store = state.store();
     let team = lookup::team(store, &path.team_name).await?;
     let visible = lookup::visible_pipelines(store, &caller, vec![team]).await?;
-    Ok(Json(visible.iter().map(|scoped| present::pipeline(&scoped.pipeline, &scoped.team.name)).collect()))
+    Ok(Json(
+        visible
+            .iter()
+            .map(|scoped| present::pipeline(&scoped.pipeline, &scoped.team.name))
+            .collect(),
+    ))
 }
 
 /// `GET .../pipelines/:pipeline_name`.
@@ -44,7 +57,13 @@ pub async fn get(
     ApiPath(path): ApiPath<PipelinePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Pipeline>> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     Ok(Json(present::pipeline(&scoped.pipeline, &scoped.team.name)))
 }
 
@@ -55,7 +74,14 @@ async fn authorized(
     query: &QueryParams,
     role: Role,
 ) -> ApiResult<Scoped> {
-    lookup::authorized_pipeline(state, caller, (&path.team_name, &path.pipeline_name), query, role).await
+    lookup::authorized_pipeline(
+        state,
+        caller,
+        (&path.team_name, &path.pipeline_name),
+        query,
+        role,
+    )
+    .await
 }
 
 /// `DELETE .../pipelines/:pipeline_name`: 204.
@@ -96,7 +122,10 @@ pub async fn pause(
     let scoped = authorized(&state, &caller, &path, &query, Role::PipelineOperator).await?;
     scoped.reject_archived()?;
     let by = caller.user_name().unwrap_or_default().to_owned();
-    state.store().set_pipeline_paused(scoped.pipeline.id, Some(&by), Timestamp::now()).await?;
+    state
+        .store()
+        .set_pipeline_paused(scoped.pipeline.id, Some(&by), Timestamp::now())
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -111,8 +140,12 @@ pub async fn unpause(
     let scoped = authorized(&state, &caller, &path, &query, Role::PipelineOperator).await?;
     scoped.reject_archived()?;
     let store = state.store();
-    store.set_pipeline_paused(scoped.pipeline.id, None, Timestamp::now()).await?;
-    store.notify(concorde_store::Topic::JobScheduling, "").await?;
+    store
+        .set_pipeline_paused(scoped.pipeline.id, None, Timestamp::now())
+        .await?;
+    store
+        .notify(concorde_store::Topic::JobScheduling, "")
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -125,13 +158,25 @@ pub async fn archive(
     query: QueryParams,
 ) -> ApiResult<StatusCode> {
     let scoped = authorized(&state, &caller, &path, &query, Role::Member).await?;
-    state.store().archive_pipeline(scoped.pipeline.id, Timestamp::now()).await?;
+    state
+        .store()
+        .archive_pipeline(scoped.pipeline.id, Timestamp::now())
+        .await?;
     Ok(StatusCode::OK)
 }
 
-async fn set_public(state: ApiState, caller: Caller, path: PipelinePath, query: QueryParams, public: bool) -> ApiResult<StatusCode> {
+async fn set_public(
+    state: ApiState,
+    caller: Caller,
+    path: PipelinePath,
+    query: QueryParams,
+    public: bool,
+) -> ApiResult<StatusCode> {
     let scoped = authorized(&state, &caller, &path, &query, Role::Member).await?;
-    state.store().set_pipeline_public(scoped.pipeline.id, public).await?;
+    state
+        .store()
+        .set_pipeline_public(scoped.pipeline.id, public)
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -168,10 +213,18 @@ pub async fn rename(
 ) -> ApiResult<Json<SaveConfigResponse>> {
     let scoped = authorized(&state, &caller, &path, &query, Role::Member).await?;
     if request.name.is_empty() {
-        return Err(ApiError::BadRequest("pipeline: identifier cannot be an empty string".into()));
+        return Err(ApiError::BadRequest(
+            "pipeline: identifier cannot be an empty string".into(),
+        ));
     }
-    state.store().rename_pipeline(scoped.pipeline.id, &request.name).await?;
-    Ok(Json(SaveConfigResponse { errors: Vec::new(), warnings: identifier_warnings("pipeline", &request.name) }))
+    state
+        .store()
+        .rename_pipeline(scoped.pipeline.id, &request.name)
+        .await?;
+    Ok(Json(SaveConfigResponse {
+        errors: Vec::new(),
+        warnings: identifier_warnings("pipeline", &request.name),
+    }))
 }
 
 /// The `invalid_identifier` warning of a name, if it is not a valid identifier.

@@ -20,7 +20,9 @@ use crate::state::ApiState;
 fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
     let config: serde_json::Value = serde_json::from_str(&resource.config).unwrap_or_default();
     let check_status = match (resource.last_check_start, resource.last_check_end) {
-        (Some(start), end) if end.is_none_or(|end| end < start) => Some(proto::BuildStatus::Started),
+        (Some(start), end) if end.is_none_or(|end| end < start) => {
+            Some(proto::BuildStatus::Started)
+        }
         (_, Some(_)) if resource.last_check_error.is_some() => Some(proto::BuildStatus::Failed),
         (_, Some(_)) => Some(proto::BuildStatus::Succeeded),
         _ => None,
@@ -33,20 +35,31 @@ fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
         team_name: scoped.team.name.clone(),
         type_name: resource.type_name.clone(),
         last_checked: resource.last_check_end.map(present::secs),
-        icon: config.get("icon").and_then(|icon| icon.as_str()).map(str::to_owned),
+        icon: config
+            .get("icon")
+            .and_then(|icon| icon.as_str())
+            .map(str::to_owned),
         pinned_version: resource.pinned_version().map(present::version_map),
         pinned_in_config: resource.config_pinned_version.is_some(),
-        pin_comment: resource.pin_comment.clone().filter(|_| resource.config_pinned_version.is_none()),
+        pin_comment: resource
+            .pin_comment
+            .clone()
+            .filter(|_| resource.config_pinned_version.is_none()),
         build: check_status.map(|status| proto::BuildSummary {
             id: proto::BuildId(0),
             name: "check".into(),
             status,
             start_time: resource.last_check_start.map(present::secs),
-            end_time: resource.last_check_end.map(present::secs).filter(|_| status.is_finished()),
+            end_time: resource
+                .last_check_end
+                .map(present::secs)
+                .filter(|_| status.is_finished()),
             team_name: scoped.team.name.clone(),
             pipeline_id: proto::PipelineId(scoped.pipeline.id.0),
             pipeline_name: scoped.pipeline.name.clone(),
-            pipeline_instance_vars: present::instance_vars(scoped.pipeline.instance_vars.as_deref()),
+            pipeline_instance_vars: present::instance_vars(
+                scoped.pipeline.instance_vars.as_deref(),
+            ),
             job_name: None,
             plan: None,
         }),
@@ -55,7 +68,10 @@ fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
 
 /// `GET /api/v1/resources`: resources of every pipeline the caller may see.
 #[instrument(skip_all)]
-pub async fn list_all(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Vec<proto::Resource>>> {
+pub async fn list_all(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<proto::Resource>>> {
     let store = state.store();
     let mut out = Vec::new();
     for scoped in lookup::visible_pipelines(store, &caller, store.list_teams().await?).await? {
@@ -73,9 +89,17 @@ pub async fn list(
     ApiPath(path): ApiPath<PipelinePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Vec<proto::Resource>>> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let resources = state.store().list_resources(scoped.pipeline.id).await?;
-    Ok(Json(resources.iter().map(|r| resource(r, &scoped)).collect()))
+    Ok(Json(
+        resources.iter().map(|r| resource(r, &scoped)).collect(),
+    ))
 }
 
 /// `GET .../pipelines/:pipeline_name/resource-types`.
@@ -86,9 +110,18 @@ pub async fn list_types(
     ApiPath(path): ApiPath<PipelinePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Vec<proto::ResourceType>>> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let config = scoped.config()?;
-    let types = state.store().list_resource_types(scoped.pipeline.id).await?;
+    let types = state
+        .store()
+        .list_resource_types(scoped.pipeline.id)
+        .await?;
     Ok(Json(
         types
             .iter()
@@ -100,8 +133,12 @@ pub async fn list_types(
                     tags: configured.map(|c| c.tags.clone()).unwrap_or_default(),
                     privileged: configured.is_some_and(|c| c.privileged),
                     check_every: kind.check_every.clone(),
-                    source: configured.and_then(|c| c.source.clone()).map(serde_json::Value::Object),
-                    params: configured.and_then(|c| c.params.clone()).map(serde_json::Value::Object),
+                    source: configured
+                        .and_then(|c| c.source.clone())
+                        .map(serde_json::Value::Object),
+                    params: configured
+                        .and_then(|c| c.params.clone())
+                        .map(serde_json::Value::Object),
                     version: None,
                 }
             })
@@ -117,7 +154,13 @@ pub async fn get(
     ApiPath(path): ApiPath<ResourcePath>,
     query: QueryParams,
 ) -> ApiResult<Json<proto::Resource>> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let found = lookup::resource(state.store(), &scoped, &path.resource_name).await?;
     Ok(Json(resource(&found, &scoped)))
 }
@@ -150,7 +193,8 @@ fn check_body(body: &Bytes) -> ApiResult<CheckRequest> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(CheckRequest::default());
     }
-    serde_json::from_slice(body).map_err(|err| ApiError::BadRequest(format!("malformed check request: {err}")))
+    serde_json::from_slice(body)
+        .map_err(|err| ApiError::BadRequest(format!("malformed check request: {err}")))
 }
 
 /// `POST .../resources/:resource_name/check`: asks the checker to check now; 201.
@@ -163,7 +207,8 @@ pub async fn check(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<proto::Build>)> {
     let pair = (path.team_name.as_str(), path.pipeline_name.as_str());
-    let scoped = lookup::authorized_pipeline(&state, &caller, pair, &query, Role::PipelineOperator).await?;
+    let scoped =
+        lookup::authorized_pipeline(&state, &caller, pair, &query, Role::PipelineOperator).await?;
     scoped.reject_archived()?;
     check_body(&body)?;
     let found = lookup::resource(state.store(), &scoped, &path.resource_name).await?;
@@ -179,7 +224,10 @@ pub async fn webhook(
     ApiPath(path): ApiPath<ResourcePath>,
     query: QueryParams,
 ) -> ApiResult<(StatusCode, Json<proto::Build>)> {
-    let token = query.get("webhook_token").filter(|token| !token.is_empty()).ok_or(ApiError::MissingWebhookToken)?;
+    let token = query
+        .get("webhook_token")
+        .filter(|token| !token.is_empty())
+        .ok_or(ApiError::MissingWebhookToken)?;
     let store = state.store();
     let team = lookup::team(store, &path.team_name).await?;
     let pipeline = lookup::pipeline_in(store, &team, &path.pipeline_name, &query).await?;
@@ -204,7 +252,8 @@ pub async fn check_type(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<proto::Build>)> {
     let pair = (path.team_name.as_str(), path.pipeline_name.as_str());
-    let scoped = lookup::authorized_pipeline(&state, &caller, pair, &query, Role::PipelineOperator).await?;
+    let scoped =
+        lookup::authorized_pipeline(&state, &caller, pair, &query, Role::PipelineOperator).await?;
     scoped.reject_archived()?;
     check_body(&body)?;
     let store = state.store();
@@ -214,7 +263,9 @@ pub async fn check_type(
         .into_iter()
         .find(|kind| kind.name == path.resource_name)
         .ok_or_else(|| ApiError::NotFound("resource type".into()))?;
-    store.notify(Topic::CheckRequested, &format!("type:{}", kind.id)).await?;
+    store
+        .notify(Topic::CheckRequested, &format!("type:{}", kind.id))
+        .await?;
     let mut build = check_build(&scoped, &kind.name);
     build.resource_name = None;
     Ok((StatusCode::CREATED, Json(build)))

@@ -19,12 +19,15 @@ use crate::state::ApiState;
 /// resource is `public: true`.
 fn shows_metadata(caller: &Caller, scoped: &Scoped, resource: &store::Resource) -> bool {
     let config: serde_json::Value = serde_json::from_str(&resource.config).unwrap_or_default();
-    caller.can_view(&scoped.team.name) || config.get("public").and_then(serde_json::Value::as_bool) == Some(true)
+    caller.can_view(&scoped.team.name)
+        || config.get("public").and_then(serde_json::Value::as_bool) == Some(true)
 }
 
 /// `?filter=k:v` (repeatable): every given key must equal the value.
 fn matches_filters(version: &proto::Version, filters: &[(&str, &str)]) -> bool {
-    filters.iter().all(|(key, value)| version.get(*key).is_some_and(|held| held == value))
+    filters
+        .iter()
+        .all(|(key, value)| version.get(*key).is_some_and(|held| held == value))
 }
 
 /// `GET .../resources/:resource_name/versions`: newest first, paginated by version id.
@@ -35,16 +38,31 @@ pub async fn list(
     ApiPath(path): ApiPath<ResourcePath>,
     query: QueryParams,
 ) -> ApiResult<(HeaderMap, Json<Vec<proto::ResourceVersion>>)> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let store = state.store();
     let resource = lookup::resource(store, &scoped, &path.resource_name).await?;
     let show_metadata = shows_metadata(&caller, &scoped, &resource);
     let disabled = store.disabled_versions(resource.id).await?;
-    let filters: Vec<(&str, &str)> = query.all("filter").filter_map(|filter| filter.split_once(':')).collect();
+    let filters: Vec<(&str, &str)> = query
+        .all("filter")
+        .filter_map(|filter| filter.split_once(':'))
+        .collect();
     let versions: Vec<proto::ResourceVersion> = lookup::all_versions(store, &resource)
         .await?
         .iter()
-        .map(|version| present::resource_version(version, !disabled.contains(&version.version_digest), show_metadata))
+        .map(|version| {
+            present::resource_version(
+                version,
+                !disabled.contains(&version.version_digest),
+                show_metadata,
+            )
+        })
         .filter(|version| matches_filters(&version.version, &filters))
         .collect();
     let (shown, pagination) = present::paginate(versions, |version| version.id.0, &query.page()?);
@@ -52,7 +70,10 @@ pub async fn list(
         "/api/v1/teams/{}/pipelines/{}/resources/{}/versions",
         path.team_name, path.pipeline_name, path.resource_name
     );
-    Ok((present::link_headers(&state.config().external_url, &url, &pagination), Json(shown)))
+    Ok((
+        present::link_headers(&state.config().external_url, &url, &pagination),
+        Json(shown),
+    ))
 }
 
 /// `GET .../resources/:resource_name/versions/:resource_config_version_id`.
@@ -63,12 +84,25 @@ pub async fn get(
     ApiPath(path): ApiPath<VersionPath>,
     query: QueryParams,
 ) -> ApiResult<Json<proto::ResourceVersion>> {
-    let scoped = lookup::readable_pipeline(&state, &caller, (&path.team_name, &path.pipeline_name), &query).await?;
+    let scoped = lookup::readable_pipeline(
+        &state,
+        &caller,
+        (&path.team_name, &path.pipeline_name),
+        &query,
+    )
+    .await?;
     let store = state.store();
     let resource = lookup::resource(store, &scoped, &path.resource_name).await?;
     let version = lookup::version(store, &resource, path.resource_config_version_id).await?;
-    let enabled = !store.disabled_versions(resource.id).await?.contains(&version.version_digest);
-    Ok(Json(present::resource_version(&version, enabled, shows_metadata(&caller, &scoped, &resource))))
+    let enabled = !store
+        .disabled_versions(resource.id)
+        .await?
+        .contains(&version.version_digest);
+    Ok(Json(present::resource_version(
+        &version,
+        enabled,
+        shows_metadata(&caller, &scoped, &resource),
+    )))
 }
 
 async fn operable_resource(
@@ -77,18 +111,44 @@ async fn operable_resource(
     (team, pipeline, resource): (&str, &str, &str),
     query: &QueryParams,
 ) -> ApiResult<store::Resource> {
-    let scoped = lookup::authorized_pipeline(state, caller, (team, pipeline), query, Role::PipelineOperator).await?;
+    let scoped = lookup::authorized_pipeline(
+        state,
+        caller,
+        (team, pipeline),
+        query,
+        Role::PipelineOperator,
+    )
+    .await?;
     scoped.reject_archived()?;
     lookup::resource(state.store(), &scoped, resource).await
 }
 
-async fn set_enabled(state: ApiState, caller: Caller, path: VersionPath, query: QueryParams, enabled: bool) -> ApiResult<StatusCode> {
-    let names = (path.team_name.as_str(), path.pipeline_name.as_str(), path.resource_name.as_str());
+async fn set_enabled(
+    state: ApiState,
+    caller: Caller,
+    path: VersionPath,
+    query: QueryParams,
+    enabled: bool,
+) -> ApiResult<StatusCode> {
+    let names = (
+        path.team_name.as_str(),
+        path.pipeline_name.as_str(),
+        path.resource_name.as_str(),
+    );
     let resource = operable_resource(&state, &caller, names, &query).await?;
     let store = state.store();
     let version = lookup::version(store, &resource, path.resource_config_version_id).await?;
-    store.set_version_enabled(resource.id, &version.version_digest, enabled, Timestamp::now()).await?;
-    store.notify(concorde_store::Topic::JobScheduling, "").await?;
+    store
+        .set_version_enabled(
+            resource.id,
+            &version.version_digest,
+            enabled,
+            Timestamp::now(),
+        )
+        .await?;
+    store
+        .notify(concorde_store::Topic::JobScheduling, "")
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -116,7 +176,10 @@ pub async fn disable(
 
 fn refuse_config_pin(resource: &store::Resource) -> ApiResult<()> {
     if resource.config_pinned_version.is_some() {
-        return Err(ApiError::Conflict(format!("resource '{}' is pinned through the pipeline config", resource.name)));
+        return Err(ApiError::Conflict(format!(
+            "resource '{}' is pinned through the pipeline config",
+            resource.name
+        )));
     }
     Ok(())
 }
@@ -129,13 +192,26 @@ pub async fn pin(
     ApiPath(path): ApiPath<VersionPath>,
     query: QueryParams,
 ) -> ApiResult<StatusCode> {
-    let names = (path.team_name.as_str(), path.pipeline_name.as_str(), path.resource_name.as_str());
+    let names = (
+        path.team_name.as_str(),
+        path.pipeline_name.as_str(),
+        path.resource_name.as_str(),
+    );
     let resource = operable_resource(&state, &caller, names, &query).await?;
     refuse_config_pin(&resource)?;
     let store = state.store();
     let version = lookup::version(store, &resource, path.resource_config_version_id).await?;
-    store.set_resource_pin(resource.id, Some(&version.version), resource.pin_comment.as_deref(), Timestamp::now()).await?;
-    store.notify(concorde_store::Topic::JobScheduling, "").await?;
+    store
+        .set_resource_pin(
+            resource.id,
+            Some(&version.version),
+            resource.pin_comment.as_deref(),
+            Timestamp::now(),
+        )
+        .await?;
+    store
+        .notify(concorde_store::Topic::JobScheduling, "")
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -147,12 +223,20 @@ pub async fn unpin(
     ApiPath(path): ApiPath<ResourcePath>,
     query: QueryParams,
 ) -> ApiResult<StatusCode> {
-    let names = (path.team_name.as_str(), path.pipeline_name.as_str(), path.resource_name.as_str());
+    let names = (
+        path.team_name.as_str(),
+        path.pipeline_name.as_str(),
+        path.resource_name.as_str(),
+    );
     let resource = operable_resource(&state, &caller, names, &query).await?;
     refuse_config_pin(&resource)?;
     let store = state.store();
-    store.set_resource_pin(resource.id, None, None, Timestamp::now()).await?;
-    store.notify(concorde_store::Topic::JobScheduling, "").await?;
+    store
+        .set_resource_pin(resource.id, None, None, Timestamp::now())
+        .await?;
+    store
+        .notify(concorde_store::Topic::JobScheduling, "")
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -165,10 +249,25 @@ pub async fn pin_comment(
     query: QueryParams,
     JsonBody(request): JsonBody<PinCommentRequest>,
 ) -> ApiResult<StatusCode> {
-    let names = (path.team_name.as_str(), path.pipeline_name.as_str(), path.resource_name.as_str());
+    let names = (
+        path.team_name.as_str(),
+        path.pipeline_name.as_str(),
+        path.resource_name.as_str(),
+    );
     let resource = operable_resource(&state, &caller, names, &query).await?;
     refuse_config_pin(&resource)?;
-    let pinned = resource.api_pinned_version.as_deref().ok_or_else(|| ApiError::NotFound("pinned version".into()))?;
-    state.store().set_resource_pin(resource.id, Some(pinned), Some(&request.pin_comment), Timestamp::now()).await?;
+    let pinned = resource
+        .api_pinned_version
+        .as_deref()
+        .ok_or_else(|| ApiError::NotFound("pinned version".into()))?;
+    state
+        .store()
+        .set_resource_pin(
+            resource.id,
+            Some(pinned),
+            Some(&request.pin_comment),
+            Timestamp::now(),
+        )
+        .await?;
     Ok(StatusCode::OK)
 }

@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::extract::State;
 use concorde_proto::{self as proto, BaseResourceType};
-use concorde_store::{self as store, ContainerFilter, ContainerOwner, Timestamp, VolumeFilter, VolumeKind};
+use concorde_store::{
+    self as store, ContainerFilter, ContainerOwner, Timestamp, VolumeFilter, VolumeKind,
+};
 use serde::Deserialize;
 use tracing::instrument;
 
@@ -17,7 +19,10 @@ use crate::state::ApiState;
 /// `GET /api/v1/workers`: admins see every worker, others the global workers and those of
 /// teams they have a role on. Needs a role on some team.
 #[instrument(skip_all)]
-pub async fn list_workers(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Vec<proto::Worker>>> {
+pub async fn list_workers(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<proto::Worker>>> {
     caller.require_authenticated()?;
     if !caller.is_admin() && caller.roles().next().is_none() {
         return Err(ApiError::Forbidden);
@@ -29,9 +34,20 @@ pub async fn list_workers(State(state): State<ApiState>, caller: Caller) -> ApiR
         workers
             .iter()
             .filter(|worker| {
-                caller.is_admin() || worker.team_id.is_none_or(|team| caller.role_on(&names.team(team)).is_some())
+                caller.is_admin()
+                    || worker
+                        .team_id
+                        .is_none_or(|team| caller.role_on(&names.team(team)).is_some())
             })
-            .map(|worker| present_worker(worker, worker.team_id.map(|team| names.team(team)).unwrap_or_default()))
+            .map(|worker| {
+                present_worker(
+                    worker,
+                    worker
+                        .team_id
+                        .map(|team| names.team(team))
+                        .unwrap_or_default(),
+                )
+            })
             .collect(),
     ))
 }
@@ -96,7 +112,9 @@ fn present_container(container: &store::Container, now: Timestamp) -> proto::Con
         build_name: meta.build_name.clone(),
         user: text(&meta.user),
         working_directory: text(&meta.working_directory),
-        expires_in: container.check_expires.map(|expires| go_duration((expires.0 - now.0).max(0) / 1000)),
+        expires_in: container
+            .check_expires
+            .map(|expires| go_duration((expires.0 - now.0).max(0) / 1000)),
         ..proto::Container::default()
     }
 }
@@ -113,7 +131,11 @@ fn go_duration(secs: i64) -> String {
 
 /// The filters of `GET .../containers`.
 fn matches(container: &proto::Container, query: &QueryParams) -> bool {
-    let equal = |key: &str, value: Option<String>| query.get(key).is_none_or(|wanted| value.as_deref() == Some(wanted));
+    let equal = |key: &str, value: Option<String>| {
+        query
+            .get(key)
+            .is_none_or(|wanted| value.as_deref() == Some(wanted))
+    };
     equal("type", container.kind.clone())
         && equal("pipeline_name", container.pipeline_name.clone())
         && equal("job_name", container.job_name.clone())
@@ -121,7 +143,10 @@ fn matches(container: &proto::Container, query: &QueryParams) -> bool {
         && equal("step_name", container.step_name.clone())
         && equal("attempt", container.attempt.clone())
         && equal("build_id", container.build_id.map(|id| id.to_string()))
-        && equal("pipeline_id", container.pipeline_id.map(|id| id.to_string()))
+        && equal(
+            "pipeline_id",
+            container.pipeline_id.map(|id| id.to_string()),
+        )
         && equal("job_id", container.job_id.map(|id| id.to_string()))
 }
 
@@ -136,11 +161,18 @@ pub async fn list_containers(
     caller.require_role(&path.team_name, Role::Viewer)?;
     let store = state.store();
     let team = lookup::team(store, &path.team_name).await?;
-    let filter = ContainerFilter { team: Some(team.id), ..ContainerFilter::default() };
+    let filter = ContainerFilter {
+        team: Some(team.id),
+        ..ContainerFilter::default()
+    };
     let now = Timestamp::now();
     let containers = store.list_containers(&filter).await?;
     Ok(Json(
-        containers.iter().map(|c| present_container(c, now)).filter(|c| matches(c, &query)).collect(),
+        containers
+            .iter()
+            .map(|c| present_container(c, now))
+            .filter(|c| matches(c, &query))
+            .collect(),
     ))
 }
 
@@ -161,7 +193,10 @@ pub async fn get_container(
     caller.require_role(&path.team_name, Role::Viewer)?;
     let store = state.store();
     let team = lookup::team(store, &path.team_name).await?;
-    let filter = ContainerFilter { team: Some(team.id), ..ContainerFilter::default() };
+    let filter = ContainerFilter {
+        team: Some(team.id),
+        ..ContainerFilter::default()
+    };
     let container = store
         .list_containers(&filter)
         .await?
@@ -181,7 +216,12 @@ pub async fn list_volumes(
     caller.require_role(&path.team_name, Role::Viewer)?;
     let store = state.store();
     let team = lookup::team(store, &path.team_name).await?;
-    let volumes = store.list_volumes(&VolumeFilter { team: Some(team.id), ..VolumeFilter::default() }).await?;
+    let volumes = store
+        .list_volumes(&VolumeFilter {
+            team: Some(team.id),
+            ..VolumeFilter::default()
+        })
+        .await?;
     Ok(Json(volumes.iter().map(present_volume).collect()))
 }
 
@@ -198,10 +238,10 @@ fn present_volume(volume: &store::Volume) -> proto::Volume {
         worker_name: volume.worker_name.as_str().to_owned(),
         kind: kind.to_owned(),
         path: volume.path.clone(),
-        base_resource_type: volume
-            .resource_type
-            .as_ref()
-            .map(|name| BaseResourceType { name: name.clone(), version: String::new() }),
+        base_resource_type: volume.resource_type.as_ref().map(|name| BaseResourceType {
+            name: name.clone(),
+            version: String::new(),
+        }),
         ..proto::Volume::default()
     }
 }

@@ -8,7 +8,12 @@ use http_body_util::BodyExt;
 use crate::both_backends;
 use crate::support::Harness;
 
-both_backends!(password_grant_issues_opaque_token, user_info_and_401, roles_give_403_and_public_reads, cookie_needs_csrf);
+both_backends!(
+    password_grant_issues_opaque_token,
+    user_info_and_401,
+    roles_give_403_and_public_reads,
+    cookie_needs_csrf
+);
 
 async fn token_request(h: &Harness, password: &str) -> (StatusCode, serde_json::Value) {
     let body = format!(
@@ -33,11 +38,16 @@ async fn password_grant_issues_opaque_token(h: &Harness) {
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 86400);
     let token = body["access_token"].as_str().unwrap();
-    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(token).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(token)
+        .unwrap();
     assert_eq!(bytes.len(), 28, "20 random bytes and an 8-byte expiry");
     let expiry = i64::from_le_bytes(bytes[20..].try_into().unwrap());
     let now = concorde_store::Timestamp::now().0 / 1000;
-    assert!((expiry - now - 86400).abs() < 60, "expiry {expiry} is a day after {now}");
+    assert!(
+        (expiry - now - 86400).abs() < 60,
+        "expiry {expiry} is a day after {now}"
+    );
     let user = h.get("/api/v1/user", Some(token)).await;
     assert_eq!(user.status, StatusCode::OK);
     assert_eq!(user.json()["user_name"], "admin");
@@ -57,18 +67,34 @@ async fn user_info_and_401(h: &Harness) {
     let bob = h.get("/api/v1/user", Some(&h.bob)).await.json();
     assert_eq!(bob["is_admin"], false);
     assert_eq!(bob["teams"], serde_json::json!({"other": ["member"]}));
-    assert_eq!(h.get("/api/v1/user", None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.get("/api/v1/user", Some("bm90LWEtdG9rZW4")).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.get("/api/v1/user", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.get("/api/v1/user", Some("bm90LWEtdG9rZW4")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let info = h.get("/api/v1/info", None).await;
     assert_eq!(info.status, StatusCode::OK);
     assert_eq!(info.json()["version"], concorde_api::DEFAULT_VERSION);
-    assert_eq!(info.header("x-concourse-version"), Some(concorde_api::DEFAULT_VERSION));
+    assert_eq!(
+        info.header("x-concourse-version"),
+        Some(concorde_api::DEFAULT_VERSION)
+    );
     let teams = h.get("/api/v1/teams", None).await.json();
-    assert_eq!(teams, serde_json::json!([]), "anonymous callers see no team");
+    assert_eq!(
+        teams,
+        serde_json::json!([]),
+        "anonymous callers see no team"
+    );
     let teams = h.get("/api/v1/teams", Some(&h.bob)).await.json();
     assert_eq!(teams.as_array().unwrap().len(), 1);
     assert_eq!(teams[0]["name"], "other");
-    assert_eq!(h.get("/api/v1/teams/main", Some(&h.bob)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.get("/api/v1/teams/main", Some(&h.bob)).await.status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 async fn roles_give_403_and_public_reads(h: &Harness) {
@@ -77,37 +103,81 @@ async fn roles_give_403_and_public_reads(h: &Harness) {
     assert_eq!(h.get(uri, None).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(h.get(uri, Some(&h.bob)).await.status, StatusCode::FORBIDDEN);
     assert_eq!(h.get(uri, Some(&h.admin)).await.status, StatusCode::OK);
-    assert_eq!(h.put(&format!("{uri}/pause"), Some(&h.bob)).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(h.put(&format!("{uri}/expose"), Some(&h.bob)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.put(&format!("{uri}/pause"), Some(&h.bob)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.put(&format!("{uri}/expose"), Some(&h.bob)).await.status,
+        StatusCode::FORBIDDEN
+    );
 
-    assert_eq!(h.put(&format!("{uri}/expose"), Some(&h.admin)).await.status, StatusCode::OK);
+    assert_eq!(
+        h.put(&format!("{uri}/expose"), Some(&h.admin)).await.status,
+        StatusCode::OK
+    );
     let reply = h.get(uri, None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["public"], true);
-    assert_eq!(h.get(&format!("{uri}/jobs"), None).await.status, StatusCode::OK);
-    assert_eq!(h.get(&format!("{uri}/resources"), None).await.status, StatusCode::OK);
-    assert_eq!(h.get("/api/v1/pipelines", None).await.json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        h.get(&format!("{uri}/jobs"), None).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get(&format!("{uri}/resources"), None).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get("/api/v1/pipelines", None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // Reading is public, changing is not; the config stays private.
-    assert_eq!(h.put(&format!("{uri}/pause"), None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.get(&format!("{uri}/config"), None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.put(&format!("{uri}/hide"), Some(&h.admin)).await.status, StatusCode::OK);
-    assert_eq!(h.get("/api/v1/pipelines", None).await.json(), serde_json::json!([]));
+    assert_eq!(
+        h.put(&format!("{uri}/pause"), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.get(&format!("{uri}/config"), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.put(&format!("{uri}/hide"), Some(&h.admin)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get("/api/v1/pipelines", None).await.json(),
+        serde_json::json!([])
+    );
 }
 
 async fn cookie_needs_csrf(h: &Harness) {
     h.pipeline().await;
     let uri = "/api/v1/teams/main/pipelines/p/pause";
     let request = |csrf: Option<&str>| {
-        let mut builder = Request::builder()
-            .method(Method::PUT)
-            .uri(uri)
-            .header(header::COOKIE, format!("skymarshal_auth=\"Bearer {}\"; skymarshal_csrf=abc", h.admin));
+        let mut builder = Request::builder().method(Method::PUT).uri(uri).header(
+            header::COOKIE,
+            format!(
+                "skymarshal_auth=\"Bearer {}\"; skymarshal_csrf=abc",
+                h.admin
+            ),
+        );
         if let Some(csrf) = csrf {
             builder = builder.header("X-Csrf-Token", csrf);
         }
         builder.body(Body::empty()).unwrap()
     };
-    assert_eq!(h.send(request(None)).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(h.send(request(Some("nope"))).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.send(request(None)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.send(request(Some("nope"))).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(h.send(request(Some("abc"))).await.status(), StatusCode::OK);
 }

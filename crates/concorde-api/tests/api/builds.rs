@@ -13,7 +13,12 @@ both_backends!(build_plan_abort, build_ids_and_access);
 pub async fn new_build(h: &Harness) -> concorde_store::Build {
     let pipeline = h.pipeline_ref().await;
     let job = h.store().job_by_name(pipeline.id, "build").await.unwrap();
-    let new = NewBuild { job: job.id, manually_triggered: false, created_by: None, now: Timestamp::now() };
+    let new = NewBuild {
+        job: job.id,
+        manually_triggered: false,
+        created_by: None,
+        now: Timestamp::now(),
+    };
     h.store().create_job_build(&new).await.unwrap()
 }
 
@@ -25,25 +30,61 @@ async fn build_plan_abort(h: &Harness) {
     assert_eq!(reply["status"], "pending");
     assert_eq!(reply["team_name"], "main");
     assert!(reply.get("created_by").is_none());
-    assert_eq!(h.get(&format!("{uri}/plan"), Some(&h.admin)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get(&format!("{uri}/plan"), Some(&h.admin)).await.status,
+        StatusCode::NOT_FOUND
+    );
 
-    h.store().start_build(build.id, r#"{"id":"1","do":[]}"#, Timestamp::now()).await.unwrap();
+    h.store()
+        .start_build(build.id, r#"{"id":"1","do":[]}"#, Timestamp::now())
+        .await
+        .unwrap();
     let plan = h.get(&format!("{uri}/plan"), Some(&h.admin)).await.json();
-    assert_eq!(plan, json!({"schema": "exec.v2", "plan": {"id": "1", "do": []}}));
-    assert_eq!(h.get(&format!("{uri}/resources"), Some(&h.admin)).await.json(), json!({"inputs": [], "outputs": []}));
+    assert_eq!(
+        plan,
+        json!({"schema": "exec.v2", "plan": {"id": "1", "do": []}})
+    );
+    assert_eq!(
+        h.get(&format!("{uri}/resources"), Some(&h.admin))
+            .await
+            .json(),
+        json!({"inputs": [], "outputs": []})
+    );
 
-    assert_eq!(h.put(&format!("{uri}/abort"), Some(&h.bob)).await.status, StatusCode::FORBIDDEN);
-    let mut aborts = h.store().listen(&[concorde_store::Topic::BuildAbort(build.id)]).await.unwrap();
-    assert_eq!(h.put(&format!("{uri}/abort"), Some(&h.admin)).await.status, StatusCode::NO_CONTENT);
-    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, aborts.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        h.put(&format!("{uri}/abort"), Some(&h.bob)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut aborts = h
+        .store()
+        .listen(&[concorde_store::Topic::BuildAbort(build.id)])
+        .await
+        .unwrap();
+    assert_eq!(
+        h.put(&format!("{uri}/abort"), Some(&h.admin)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, aborts.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(note.topic, concorde_store::Topic::BuildAbort(build.id));
     assert!(h.store().build(build.id).await.unwrap().aborted);
 
     let pending = new_build(h).await;
     let uri = format!("/api/v1/builds/{}", pending.id);
-    assert_eq!(h.put(&format!("{uri}/abort"), Some(&h.admin)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(h.store().build(pending.id).await.unwrap().status, BuildStatus::Aborted);
-    assert_eq!(h.get(&uri, Some(&h.admin)).await.json()["status"], "aborted");
+    assert_eq!(
+        h.put(&format!("{uri}/abort"), Some(&h.admin)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        h.store().build(pending.id).await.unwrap().status,
+        BuildStatus::Aborted
+    );
+    assert_eq!(
+        h.get(&uri, Some(&h.admin)).await.json()["status"],
+        "aborted"
+    );
 }
 
 async fn build_ids_and_access(h: &Harness) {
@@ -53,13 +94,29 @@ async fn build_ids_and_access(h: &Harness) {
     let bad = h.get("/api/v1/builds/abc", Some(&h.admin)).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(!bad.text().is_empty());
-    assert_eq!(h.get("/api/v1/builds/999999", Some(&h.admin)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get("/api/v1/builds/999999", Some(&h.admin)).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(h.get(&uri, None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.get(&uri, Some(&h.bob)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.get(&uri, Some(&h.bob)).await.status,
+        StatusCode::FORBIDDEN
+    );
     // Any build of a public pipeline is readable; its plan only for public jobs.
-    h.put("/api/v1/teams/main/pipelines/p/expose", Some(&h.admin)).await;
+    h.put("/api/v1/teams/main/pipelines/p/expose", Some(&h.admin))
+        .await;
     assert_eq!(h.get(&uri, None).await.status, StatusCode::OK);
-    h.store().start_build(build.id, "{}", Timestamp::now()).await.unwrap();
-    assert_eq!(h.get(&format!("{uri}/plan"), None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.get(&format!("{uri}/plan"), Some(&h.admin)).await.status, StatusCode::OK);
+    h.store()
+        .start_build(build.id, "{}", Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        h.get(&format!("{uri}/plan"), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.get(&format!("{uri}/plan"), Some(&h.admin)).await.status,
+        StatusCode::OK
+    );
 }

@@ -6,17 +6,26 @@ use axum::http::{Method, StatusCode};
 use crate::both_backends;
 use crate::support::{Harness, PIPELINE};
 
-both_backends!(create_read_update_with_versions, invalid_configs_are_400, content_type_and_auth);
+both_backends!(
+    create_read_update_with_versions,
+    invalid_configs_are_400,
+    content_type_and_auth
+);
 
 async fn create_read_update_with_versions(h: &Harness) {
     let created = h.save_config("p", PIPELINE, None).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     assert_eq!(created.text(), "{}");
-    let pipeline = h.get("/api/v1/teams/main/pipelines/p", Some(&h.admin)).await.json();
+    let pipeline = h
+        .get("/api/v1/teams/main/pipelines/p", Some(&h.admin))
+        .await
+        .json();
     assert_eq!(pipeline["paused"], true, "new pipelines start paused");
     assert_eq!(pipeline["team_name"], "main");
 
-    let config = h.get("/api/v1/teams/main/pipelines/p/config", Some(&h.admin)).await;
+    let config = h
+        .get("/api/v1/teams/main/pipelines/p/config", Some(&h.admin))
+        .await;
     assert_eq!(config.status, StatusCode::OK);
     assert_eq!(config.header("x-concourse-config-version"), Some("1"));
     let body = config.json();
@@ -27,11 +36,18 @@ async fn create_read_update_with_versions(h: &Harness) {
     for stale in [None, Some("0"), Some("7")] {
         let reply = h.save_config("p", PIPELINE, stale).await;
         assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(reply.text(), "failed to save config: comparison with existing config failed during save");
+        assert_eq!(
+            reply.text(),
+            "failed to save config: comparison with existing config failed during save"
+        );
     }
-    let updated = h.save_config("p", &PIPELINE.replace("echo", "ls"), Some("1")).await;
+    let updated = h
+        .save_config("p", &PIPELINE.replace("echo", "ls"), Some("1"))
+        .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
-    let config = h.get("/api/v1/teams/main/pipelines/p/config", Some(&h.admin)).await;
+    let config = h
+        .get("/api/v1/teams/main/pipelines/p/config", Some(&h.admin))
+        .await;
     assert_eq!(config.header("x-concourse-config-version"), Some("2"));
     assert!(config.text().contains("\"ls\""));
 
@@ -50,13 +66,28 @@ async fn invalid_configs_are_400(h: &Harness) {
     let malformed = h.save_config("p", "jobs: [", None).await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     let errors = malformed.json()["errors"].clone();
-    assert!(errors[0].as_str().unwrap().starts_with("malformed config: "), "{errors}");
+    assert!(
+        errors[0]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed config: "),
+        "{errors}"
+    );
 
-    let unknown_field = h.save_config("p", "jobs:\n- name: j\n  plan: []\n  bogus: 1\n", None).await;
+    let unknown_field = h
+        .save_config("p", "jobs:\n- name: j\n  plan: []\n  bogus: 1\n", None)
+        .await;
     assert_eq!(unknown_field.status, StatusCode::BAD_REQUEST);
-    assert!(unknown_field.json()["errors"][0].as_str().unwrap().starts_with("malformed config:"));
+    assert!(
+        unknown_field.json()["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed config:")
+    );
 
-    let invalid = h.save_config("p", "jobs:\n- name: j\n  plan:\n  - get: nope\n", None).await;
+    let invalid = h
+        .save_config("p", "jobs:\n- name: j\n  plan:\n  - get: nope\n", None)
+        .await;
     assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         invalid.json(),
@@ -66,8 +97,16 @@ async fn invalid_configs_are_400(h: &Harness) {
     let bad_version = h.save_config("p", PIPELINE, Some("one")).await;
     assert_eq!(bad_version.status, StatusCode::BAD_REQUEST);
     let message = bad_version.json()["errors"][0].as_str().unwrap().to_owned();
-    assert!(message.starts_with("config version is malformed: "), "{message}");
-    assert_eq!(h.get("/api/v1/teams/main/pipelines/p", Some(&h.admin)).await.status, StatusCode::NOT_FOUND);
+    assert!(
+        message.starts_with("config version is malformed: "),
+        "{message}"
+    );
+    assert_eq!(
+        h.get("/api/v1/teams/main/pipelines/p", Some(&h.admin))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn content_type_and_auth(h: &Harness) {
@@ -76,11 +115,29 @@ async fn content_type_and_auth(h: &Harness) {
     let reply = h.call(Method::PUT, uri, Some(&h.admin), body()).await;
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let json = serde_json::json!({"jobs": [{"name": "j", "plan": [{"task": "t", "config": {"platform": "linux", "run": {"path": "true"}}}]}]});
-    let reply = h.call(Method::PUT, uri, Some(&h.admin), Some(("application/json", json.to_string().into_bytes()))).await;
+    let reply = h
+        .call(
+            Method::PUT,
+            uri,
+            Some(&h.admin),
+            Some(("application/json", json.to_string().into_bytes())),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     let yaml = || Some(("application/x-yaml", PIPELINE.as_bytes().to_vec()));
-    assert_eq!(h.call(Method::PUT, uri, None, yaml()).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.call(Method::PUT, uri, Some(&h.bob), yaml()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.call(Method::PUT, uri, None, yaml()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.call(Method::PUT, uri, Some(&h.bob), yaml()).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(h.get(uri, Some(&h.bob)).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(h.get("/api/v1/teams/main/pipelines/nope/config", Some(&h.admin)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get("/api/v1/teams/main/pipelines/nope/config", Some(&h.admin))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 }

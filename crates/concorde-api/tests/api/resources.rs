@@ -18,9 +18,18 @@ async fn versions(h: &Harness) -> Vec<i64> {
     let pipeline = h.pipeline_ref().await;
     let resource = store.list_resources(pipeline.id).await.unwrap().remove(0);
     let now = Timestamp::now();
-    let config = store.find_or_create_resource_config("git", "hash", now).await.unwrap();
-    let scope = store.find_or_create_scope(config, Some(resource.id)).await.unwrap();
-    store.set_resource_scope(resource.id, config, scope, now).await.unwrap();
+    let config = store
+        .find_or_create_resource_config("git", "hash", now)
+        .await
+        .unwrap();
+    let scope = store
+        .find_or_create_scope(config, Some(resource.id))
+        .await
+        .unwrap();
+    store
+        .set_resource_scope(resource.id, config, scope, now)
+        .await
+        .unwrap();
     let versions: Vec<NewVersion> = ["a", "b", "c"]
         .iter()
         .map(|name| NewVersion {
@@ -28,75 +37,228 @@ async fn versions(h: &Harness) -> Vec<i64> {
             metadata: format!(r#"[{{"name":"commit","value":"{name}"}}]"#),
         })
         .collect();
-    store.save_check_versions(scope, &versions, now).await.unwrap();
-    let listed = h.get(&format!("{RESOURCES}/repo/versions"), Some(&h.admin)).await.json();
-    listed.as_array().unwrap().iter().map(|v| v["id"].as_i64().unwrap()).collect()
+    store
+        .save_check_versions(scope, &versions, now)
+        .await
+        .unwrap();
+    let listed = h
+        .get(&format!("{RESOURCES}/repo/versions"), Some(&h.admin))
+        .await
+        .json();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_i64().unwrap())
+        .collect()
 }
 
 async fn versions_pins_and_switches(h: &Harness) {
     h.pipeline().await;
     let ids = versions(h).await;
-    let listed = h.get(&format!("{RESOURCES}/repo/versions"), Some(&h.admin)).await.json();
-    assert_eq!(listed[0], json!({"id": ids[0], "version": {"ref": "c"}, "metadata": [{"name": "commit", "value": "c"}], "enabled": true}));
+    let listed = h
+        .get(&format!("{RESOURCES}/repo/versions"), Some(&h.admin))
+        .await
+        .json();
+    assert_eq!(
+        listed[0],
+        json!({"id": ids[0], "version": {"ref": "c"}, "metadata": [{"name": "commit", "value": "c"}], "enabled": true})
+    );
     assert_eq!(listed[2]["version"], json!({"ref": "a"}));
-    let page = h.get(&format!("{RESOURCES}/repo/versions?limit=1&to={}", ids[1]), Some(&h.admin)).await;
+    let page = h
+        .get(
+            &format!("{RESOURCES}/repo/versions?limit=1&to={}", ids[1]),
+            Some(&h.admin),
+        )
+        .await;
     assert_eq!(page.json()[0]["version"], json!({"ref": "b"}));
     let links = page.headers.get_all("link").iter().count();
     assert_eq!(links, 2, "both neighbours exist");
-    let filtered = h.get(&format!("{RESOURCES}/repo/versions?filter=ref:a"), Some(&h.admin)).await.json();
+    let filtered = h
+        .get(
+            &format!("{RESOURCES}/repo/versions?filter=ref:a"),
+            Some(&h.admin),
+        )
+        .await
+        .json();
     assert_eq!(filtered.as_array().unwrap().len(), 1);
 
     // Public pipeline, private resource: versions without metadata.
-    h.put("/api/v1/teams/main/pipelines/p/expose", Some(&h.admin)).await;
-    let anonymous = h.get(&format!("{RESOURCES}/repo/versions"), None).await.json();
+    h.put("/api/v1/teams/main/pipelines/p/expose", Some(&h.admin))
+        .await;
+    let anonymous = h
+        .get(&format!("{RESOURCES}/repo/versions"), None)
+        .await
+        .json();
     assert!(anonymous[0].get("metadata").is_none());
 
     let b = ids[1];
-    assert_eq!(h.put(&format!("{RESOURCES}/repo/versions/{b}/disable"), Some(&h.admin)).await.status, StatusCode::OK);
-    assert_eq!(h.get(&format!("{RESOURCES}/repo/versions/{b}"), Some(&h.admin)).await.json()["enabled"], false);
-    assert_eq!(h.put(&format!("{RESOURCES}/repo/versions/{b}/enable"), Some(&h.admin)).await.status, StatusCode::OK);
-    assert_eq!(h.get(&format!("{RESOURCES}/repo/versions/{b}"), Some(&h.admin)).await.json()["enabled"], true);
-    assert_eq!(h.get(&format!("{RESOURCES}/repo/versions/0"), Some(&h.admin)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.put(
+            &format!("{RESOURCES}/repo/versions/{b}/disable"),
+            Some(&h.admin)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get(&format!("{RESOURCES}/repo/versions/{b}"), Some(&h.admin))
+            .await
+            .json()["enabled"],
+        false
+    );
+    assert_eq!(
+        h.put(
+            &format!("{RESOURCES}/repo/versions/{b}/enable"),
+            Some(&h.admin)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.get(&format!("{RESOURCES}/repo/versions/{b}"), Some(&h.admin))
+            .await
+            .json()["enabled"],
+        true
+    );
+    assert_eq!(
+        h.get(&format!("{RESOURCES}/repo/versions/0"), Some(&h.admin))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 
     let a = ids[2];
-    assert_eq!(h.put(&format!("{RESOURCES}/repo/versions/{a}/pin"), Some(&h.admin)).await.status, StatusCode::OK);
+    assert_eq!(
+        h.put(
+            &format!("{RESOURCES}/repo/versions/{a}/pin"),
+            Some(&h.admin)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
     let comment = json!({"pin_comment": "hold"});
-    assert_eq!(h.put_json(&format!("{RESOURCES}/repo/pin_comment"), Some(&h.admin), comment).await.status, StatusCode::OK);
-    let resource = h.get(&format!("{RESOURCES}/repo"), Some(&h.admin)).await.json();
+    assert_eq!(
+        h.put_json(
+            &format!("{RESOURCES}/repo/pin_comment"),
+            Some(&h.admin),
+            comment
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let resource = h
+        .get(&format!("{RESOURCES}/repo"), Some(&h.admin))
+        .await
+        .json();
     assert_eq!(resource["pinned_version"], json!({"ref": "a"}));
     assert_eq!(resource["pin_comment"], "hold");
     assert!(resource.get("pinned_in_config").is_none());
     assert_eq!(resource["type"], "git");
-    assert_eq!(h.put(&format!("{RESOURCES}/repo/unpin"), Some(&h.admin)).await.status, StatusCode::OK);
-    assert!(h.get(&format!("{RESOURCES}/repo"), Some(&h.admin)).await.json().get("pinned_version").is_none());
-    assert_eq!(h.put(&format!("{RESOURCES}/repo/unpin"), Some(&h.bob)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.put(&format!("{RESOURCES}/repo/unpin"), Some(&h.admin))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert!(
+        h.get(&format!("{RESOURCES}/repo"), Some(&h.admin))
+            .await
+            .json()
+            .get("pinned_version")
+            .is_none()
+    );
+    assert_eq!(
+        h.put(&format!("{RESOURCES}/repo/unpin"), Some(&h.bob))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 async fn checks_and_webhook(h: &Harness) {
     let pipeline = h.pipeline().await;
-    let resource = h.store().list_resources(pipeline.id).await.unwrap().remove(0);
+    let resource = h
+        .store()
+        .list_resources(pipeline.id)
+        .await
+        .unwrap()
+        .remove(0);
     let mut checks = h.store().listen(&[Topic::CheckRequested]).await.unwrap();
     let expect_check = |payload: String| async move { payload };
 
     let reply = h
-        .call(Method::POST, &format!("{RESOURCES}/repo/check"), Some(&h.admin), Some(("application/json", br#"{"from":null}"#.to_vec())))
+        .call(
+            Method::POST,
+            &format!("{RESOURCES}/repo/check"),
+            Some(&h.admin),
+            Some(("application/json", br#"{"from":null}"#.to_vec())),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     assert_eq!(reply.json()["name"], "check");
     assert_eq!(reply.json()["resource_name"], "repo");
-    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, checks.recv()).await.unwrap().unwrap();
+    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, checks.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(expect_check(note.payload).await, resource.id.to_string());
-    let bad = h.call(Method::POST, &format!("{RESOURCES}/repo/check"), Some(&h.admin), Some(("application/json", b"{".to_vec()))).await;
+    let bad = h
+        .call(
+            Method::POST,
+            &format!("{RESOURCES}/repo/check"),
+            Some(&h.admin),
+            Some(("application/json", b"{".to_vec())),
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert_eq!(h.post(&format!("{RESOURCES}/nope/check"), Some(&h.admin)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.post(&format!("{RESOURCES}/nope/check"), Some(&h.admin))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
 
     let webhook = format!("{RESOURCES}/repo/check/webhook");
     assert_eq!(h.post(&webhook, None).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(h.post(&format!("{webhook}?webhook_token=wrong"), None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(h.post(&format!("{webhook}?webhook_token=s3cret"), None).await.status, StatusCode::CREATED);
-    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, checks.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        h.post(&format!("{webhook}?webhook_token=wrong"), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.post(&format!("{webhook}?webhook_token=s3cret"), None)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, checks.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(note.payload, resource.id.to_string());
 
-    assert_eq!(h.get("/api/v1/teams/main/pipelines/p/resource-types", Some(&h.admin)).await.json(), json!([]));
-    assert_eq!(h.get("/api/v1/resources", Some(&h.admin)).await.json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        h.get(
+            "/api/v1/teams/main/pipelines/p/resource-types",
+            Some(&h.admin)
+        )
+        .await
+        .json(),
+        json!([])
+    );
+    assert_eq!(
+        h.get("/api/v1/resources", Some(&h.admin))
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

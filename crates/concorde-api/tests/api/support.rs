@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use concorde_api::{ApiConfig, ApiState, Identity, LocalUser, ensure_main_team, issue_token, router};
-use concorde_store::testing::{Flavour, TestStore, postgres_store, sqlite_store};
+use concorde_api::{
+    ApiConfig, ApiState, Identity, LocalUser, ensure_main_team, issue_token, router,
+};
 use concorde_store::Store;
+use concorde_store::testing::{Flavour, TestStore, postgres_store, sqlite_store};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -59,8 +61,9 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+            panic!("not JSON ({err}): {}", String::from_utf8_lossy(&self.body))
+        })
     }
 
     pub fn text(&self) -> String {
@@ -83,11 +86,19 @@ impl Harness {
         };
         ensure_main_team(&test.store, &[admin_user]).await.unwrap();
         let bob_auth = r#"{"member":{"users":["local:bob"],"groups":[]}}"#;
-        test.store.create_team("other", false, bob_auth).await.unwrap();
+        test.store
+            .create_team("other", false, bob_auth)
+            .await
+            .unwrap();
         let state = ApiState::new(test.store.clone(), config);
         let admin = token(&state, "admin").await;
         let bob = token(&state, "bob").await;
-        Harness { state, test, admin, bob }
+        Harness {
+            state,
+            test,
+            admin,
+            bob,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -100,13 +111,21 @@ impl Harness {
     }
 
     /// Sends a request and reads the whole response.
-    pub async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
         let mut builder = Request::builder().method(method).uri(uri);
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let request = match body {
-            Some((content_type, bytes)) => builder.header(header::CONTENT_TYPE, content_type).body(Body::from(bytes)),
+            Some((content_type, bytes)) => builder
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(bytes)),
             None => builder.body(Body::empty()),
         }
         .unwrap();
@@ -114,7 +133,11 @@ impl Harness {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, uri: &str, token: Option<&str>) -> Reply {
@@ -126,7 +149,13 @@ impl Harness {
     }
 
     pub async fn put_json(&self, uri: &str, token: Option<&str>, body: serde_json::Value) -> Reply {
-        self.call(Method::PUT, uri, token, Some(("application/json", body.to_string().into_bytes()))).await
+        self.call(
+            Method::PUT,
+            uri,
+            token,
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+        .await
     }
 
     pub async fn post(&self, uri: &str, token: Option<&str>) -> Reply {
@@ -143,11 +172,17 @@ impl Harness {
         if let Some(version) = version {
             builder = builder.header("X-Concourse-Config-Version", version);
         }
-        let response = self.send(builder.body(Body::from(yaml.to_owned())).unwrap()).await;
+        let response = self
+            .send(builder.body(Body::from(yaml.to_owned())).unwrap())
+            .await;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Creates pipeline `p` from [`PIPELINE`] and unpauses it.
@@ -155,7 +190,11 @@ impl Harness {
         let reply = self.save_config("p", PIPELINE, None).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
         let team = self.store().team_by_name("main").await.unwrap();
-        let reference = concorde_store::PipelineRef { team: team.id, name: "p".into(), instance_vars: None };
+        let reference = concorde_store::PipelineRef {
+            team: team.id,
+            name: "p".into(),
+            instance_vars: None,
+        };
         self.store().pipeline_by_ref(&reference).await.unwrap()
     }
 
@@ -229,7 +268,11 @@ impl Harness {
     /// The stored pipeline `p` of `main`.
     pub async fn pipeline_ref(&self) -> concorde_store::Pipeline {
         let team = self.store().team_by_name("main").await.unwrap();
-        let reference = concorde_store::PipelineRef { team: team.id, name: "p".into(), instance_vars: None };
+        let reference = concorde_store::PipelineRef {
+            team: team.id,
+            name: "p".into(),
+            instance_vars: None,
+        };
         self.store().pipeline_by_ref(&reference).await.unwrap()
     }
 }

@@ -2,8 +2,8 @@
 
 use axum::http::StatusCode;
 use concorde_store::{
-    ContainerHandle, ContainerMeta, ContainerOwner, NewContainer, NewVolume, Timestamp, VolumeHandle, VolumeOwner,
-    WorkerName, WorkerSpec,
+    ContainerHandle, ContainerMeta, ContainerOwner, NewContainer, NewVolume, Timestamp,
+    VolumeHandle, VolumeOwner, WorkerName, WorkerSpec,
 };
 
 use crate::both_backends;
@@ -34,7 +34,10 @@ async fn workers_containers_volumes(h: &Harness) {
         .create_container(&NewContainer {
             handle: ContainerHandle::new("c-1"),
             worker: WorkerName::new("w1"),
-            owner: ContainerOwner::BuildStep { build: build.id, plan_id: "6f".into() },
+            owner: ContainerOwner::BuildStep {
+                build: build.id,
+                plan_id: "6f".into(),
+            },
             team: Some(team.id),
             pipeline: Some(pipeline.id),
             check_expires: None,
@@ -68,21 +71,57 @@ async fn workers_containers_volumes(h: &Harness) {
     assert_eq!(workers[0]["addr"], "127.0.0.1:7777");
     assert_eq!(workers[0]["tags"], serde_json::json!(["gpu"]));
     assert_eq!(workers[0]["team"], "");
-    assert_eq!(h.get("/api/v1/workers", Some(&h.bob)).await.json().as_array().unwrap().len(), 1, "global worker");
-    assert_eq!(h.get("/api/v1/workers", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.get("/api/v1/workers", Some(&h.bob))
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "global worker"
+    );
+    assert_eq!(
+        h.get("/api/v1/workers", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
-    let containers = h.get("/api/v1/teams/main/containers", Some(&h.admin)).await.json();
+    let containers = h
+        .get("/api/v1/teams/main/containers", Some(&h.admin))
+        .await
+        .json();
     assert_eq!(containers[0]["id"], "c-1");
     assert_eq!(containers[0]["type"], "task");
     assert_eq!(containers[0]["build_id"], build.id.0);
     assert_eq!(containers[0]["job_name"], "build");
-    let filtered = h.get("/api/v1/teams/main/containers?type=check", Some(&h.admin)).await.json();
+    let filtered = h
+        .get("/api/v1/teams/main/containers?type=check", Some(&h.admin))
+        .await
+        .json();
     assert_eq!(filtered, serde_json::json!([]));
-    assert_eq!(h.get("/api/v1/teams/main/containers/c-1", Some(&h.admin)).await.json()["step_name"], "unit");
-    assert_eq!(h.get("/api/v1/teams/main/containers/nope", Some(&h.admin)).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(h.get("/api/v1/teams/main/containers", Some(&h.bob)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.get("/api/v1/teams/main/containers/c-1", Some(&h.admin))
+            .await
+            .json()["step_name"],
+        "unit"
+    );
+    assert_eq!(
+        h.get("/api/v1/teams/main/containers/nope", Some(&h.admin))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.get("/api/v1/teams/main/containers", Some(&h.bob))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
 
-    let volumes = h.get("/api/v1/teams/main/volumes", Some(&h.admin)).await.json();
+    let volumes = h
+        .get("/api/v1/teams/main/volumes", Some(&h.admin))
+        .await
+        .json();
     assert_eq!(volumes[0]["id"], "v-1");
     assert_eq!(volumes[0]["type"], "container");
     assert_eq!(volumes[0]["path"], "/tmp/build/unit");
