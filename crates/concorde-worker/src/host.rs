@@ -28,6 +28,23 @@ use crate::{
     ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, ProcessIo, ProcessSpec, WorkerError,
 };
 
+/// An absolute argument naming something that exists in the container's root (a mount, or a
+/// directory above mounts such as `/tmp/build/put`) is translated into the root, so resource
+/// scripts given `/tmp/build/get` write into their volume, not the host's `/tmp`. Other
+/// arguments pass through unchanged.
+fn container_arg(root: &Path, arg: &str) -> std::ffi::OsString {
+    if let Some(relative) = arg.strip_prefix('/')
+        && !relative.is_empty()
+        && !relative.split('/').any(|segment| segment == "..")
+    {
+        let inside = root.join(relative);
+        if std::fs::symlink_metadata(&inside).is_ok() {
+            return inside.into_os_string();
+        }
+    }
+    arg.into()
+}
+
 /// The environment variable naming a host container's root directory.
 pub const ROOT_ENV: &str = "CONCORDE_ROOT";
 
@@ -112,7 +129,7 @@ impl Backend for HostRuntime {
         tokio::fs::create_dir_all(&cwd).await?;
         let mut command = tokio::process::Command::new(executable(&root, &process.path));
         command
-            .args(&process.args)
+            .args(process.args.iter().map(|arg| container_arg(&root, arg)))
             .current_dir(&cwd)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| state::DEFAULT_PATH.into()))
