@@ -168,6 +168,10 @@ async fn main() {
                     }
                     println!("copy-on-write child of the busybox image (400 entries): {}", ms(median(&mut copies)));
                 }
+                // Unmount the copy-on-write children before the directory goes.
+                for handle in runtime.list_volumes().await.unwrap() {
+                    runtime.destroy_volume(&handle).await.unwrap();
+                }
             }
         }
     }

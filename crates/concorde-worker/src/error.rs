@@ -41,6 +41,9 @@ pub enum WorkerError {
     /// The container runtime (runc) failed.
     #[error("container runtime failed: {0}")]
     Runtime(String),
+    /// A backend name that is not `auto`, `runc` or `host`.
+    #[error("unknown worker backend {0:?} (expected auto, runc or host)")]
+    UnknownBackend(String),
     /// A filesystem or process error.
     #[error(transparent)]
     Io(#[from] std::io::Error),

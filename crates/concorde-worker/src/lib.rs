@@ -5,9 +5,13 @@
 //! mounted at paths. Backends: [`RuncRuntime`] (OCI bundles, overlayfs rootfs, cgroup limits,
 //! own network namespace) and [`HostRuntime`] (processes run directly in per-container
 //! directories). [`detect`] picks one.
+//!
+//! Both keep everything on disk under one work directory (`volumes/`, `containers/`, `runc/`,
+//! `.trash/`), so a restarted worker still knows its volumes and containers.
 
 mod backend;
 mod cow;
+mod detect;
 mod error;
 mod host;
 mod paths;
@@ -19,6 +23,7 @@ mod tarstream;
 mod trash;
 mod volumes;
 
+pub use detect::{RuntimeChoice, detect};
 pub use error::WorkerError;
 pub use host::{DEFAULT_KILL_GRACE, HostRuntime, ROOT_ENV};
 pub use runc::{Ipv4Pool, NetworkMode, RuncOptions, RuncRuntime};

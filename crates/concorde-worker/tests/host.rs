@@ -283,3 +283,16 @@ async fn a_restarted_worker_keeps_its_containers_and_volumes() {
     assert_eq!(runtime.list_containers().await.unwrap(), vec![ctr("kept")]);
     assert_eq!(run(&runtime, "kept", sh("echo still here")).await.stdout, "still here\n");
 }
+
+#[tokio::test]
+async fn detect_picks_a_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = concorde_worker::detect(dir.path(), "host".parse().unwrap()).unwrap();
+    assert_eq!(host.name(), "host");
+    let auto = concorde_worker::detect(dir.path(), concorde_worker::RuntimeChoice::Auto).unwrap();
+    // The test machines (and CI) are root with runc installed.
+    let runc_usable = nix::unistd::geteuid().is_root() && std::process::Command::new("runc").arg("--version").output().is_ok();
+    assert_eq!(auto.name(), if runc_usable { "runc" } else { "host" });
+    let err = "docker".parse::<concorde_worker::RuntimeChoice>().unwrap_err();
+    assert!(matches!(err, WorkerError::UnknownBackend(ref name) if name == "docker"), "{err:?}");
+}

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::busybox::*;
 use common::*;
-use concorde_worker::{ExitStatus, Runtime};
+use concorde_worker::{ExitStatus, Ipv4Pool, NetworkMode, Runtime, WorkerError};
 
 /// Accepts one connection on `listener` in a thread; yields the peer and what it sent.
 fn accept_one(listener: TcpListener) -> mpsc::Receiver<(SocketAddr, String)> {
@@ -151,4 +151,29 @@ async fn outbound_traffic_is_masqueraded() {
     assert_eq!(text, "hello world\n");
     // The outside sees the host's address on its link, never the container's.
     assert_eq!(peer.ip(), IpAddr::V4(outside.host_address));
+}
+
+#[tokio::test]
+async fn slots_held_elsewhere_and_lingering_links_are_stepped_over() {
+    // A two-slot pool whose first slot another worker holds, and whose second slot's host
+    // link name still exists (as after a just-deleted namespace).
+    let ip = |args: &str| std::process::Command::new("ip").args(args.split_whitespace()).status().unwrap().success();
+    let took_slot = ip("netns add concorde-0");
+    let made_link = ip("link add concorde1 type dummy");
+    let pool = Ipv4Pool { base: Ipv4Addr::new(10, 252, 0, 0), prefix_len: 29 };
+    let (_dir, runtime) = runtime_with(NetworkMode::Isolated(pool));
+    let image = busybox(&runtime).await;
+    runtime.create_container(spec("last-slot", image.clone())).await.unwrap();
+    let out = run(&runtime, "last-slot", sh("ip -4 -o addr show eth0 | awk '{print $4}'")).await;
+    assert_eq!(out.stdout, "10.252.0.6/30\n", "{}", out.stderr);
+    let err = runtime.create_container(spec("no-slot", image)).await.unwrap_err();
+    assert!(matches!(&err, WorkerError::Runtime(message) if message.contains("no free addresses")), "{err:?}");
+    runtime.destroy_container(&ctr("last-slot")).await.unwrap();
+    if took_slot {
+        ip("netns del concorde-0");
+    }
+    if made_link {
+        // Normally replaced by the container's own pair, and deleted with it.
+        ip("link del concorde1");
+    }
 }

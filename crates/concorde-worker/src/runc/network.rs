@@ -1,8 +1,7 @@
 //! Each container's own network namespace, joined to the host by a veth pair and NATed out.
 //!
 //! A container takes the `index`th /30 of the pool: the host end of its veth pair gets the
-//! first address, the container's `eth0` the second, which is also its default route's
-//! gateway's neighbour. The named namespace `concorde-<index>` is the claim on the index:
+//! first address and is the gateway, the container's `eth0` the second. The named namespace `concorde-<index>` is the claim on the index:
 //! `ip netns add` fails when another container (of any worker on the machine) holds it, so
 //! claims need no shared state. Outbound traffic is masqueraded by one iptables rule per pool,
 //! added once; IP forwarding is switched on.
@@ -88,24 +87,22 @@ impl Networks {
         let start = u32::try_from(seed % u64::from(slots)).unwrap_or(0);
         for offset in 0..slots {
             let index = (start + offset) % slots;
-            let name = netns_name(index);
-            match ip(&[], &format!("netns add {name}\n")).await {
-                Ok(()) => {}
-                Err(WorkerError::Runtime(message)) if message.contains("File exists") => continue,
-                Err(err) => return Err(err),
-            }
             let network = ContainerNetwork {
                 index,
                 address: self.pool.address(index, 2),
                 gateway: self.pool.address(index, 1),
             };
-            let mut wired = wire(&network).await;
-            if matches!(&wired, Err(WorkerError::Runtime(message)) if message.contains("File exists")) {
+            let wired = match wire(&network, true).await {
+                // Another container holds this slot.
+                Err(WorkerError::Runtime(message)) if message.contains("Cannot create namespace file") => continue,
                 // The kernel deletes namespaces asynchronously, so the host end of a pair whose
                 // namespace was just deleted can linger for a moment: delete it and retry.
-                let _ = ip(&[], &format!("link del {}\n", host_end_name(index))).await;
-                wired = wire(&network).await;
-            }
+                Err(WorkerError::Runtime(message)) if message.contains("RTNETLINK answers: File exists") => {
+                    let _ = ip(&[], &format!("link del {}\n", host_end_name(index))).await;
+                    wire(&network, false).await
+                }
+                other => other,
+            };
             if let Err(err) = wired {
                 destroy(&network).await;
                 return Err(err);
@@ -132,13 +129,16 @@ fn host_end_name(index: u32) -> String {
     format!("concorde{index}")
 }
 
-async fn wire(network: &ContainerNetwork) -> Result<(), WorkerError> {
+/// Connects the slot's namespace, first creating it (the claim) when `claim` is set: one `ip`
+/// process for the host side, one inside the namespace.
+async fn wire(network: &ContainerNetwork, claim: bool) -> Result<(), WorkerError> {
     let name = netns_name(network.index);
     let host_end = host_end_name(network.index);
+    let claim = if claim { format!("netns add {name}\n") } else { String::new() };
     ip(
         &[],
         &format!(
-            "link add {host_end} type veth peer name eth0 netns {name}\n\
+            "{claim}link add {host_end} type veth peer name eth0 netns {name}\n\
              addr add {gateway}/30 dev {host_end}\n\
              link set {host_end} up\n",
             gateway = network.gateway
