@@ -2,24 +2,74 @@
 
 mod observability;
 
+use std::process::ExitCode;
+
+use anyhow::Context;
 use clap::Parser;
 
 /// Concorde: a continuous-integration system that runs Concourse pipelines.
 #[derive(Debug, Parser)]
 #[command(name = "concorde", version, about)]
 struct Cli {
+    #[command(flatten)]
+    global: concorde_cli::GlobalArgs,
     #[command(subcommand)]
-    command: concorde_cli::Command,
+    command: TopCommand,
 }
 
-fn main() -> std::process::ExitCode {
+#[derive(Debug, clap::Subcommand)]
+enum TopCommand {
+    /// Run a web node, a local worker and an embedded database in one process.
+    Quickstart(concorde_web::node::NodeArgs),
+    /// Run a web node (use --postgres-url to share a database with other nodes).
+    Web(concorde_web::node::NodeArgs),
+    /// Apply database migrations and exit.
+    Migrate(MigrateArgs),
+    #[command(flatten)]
+    Client(concorde_cli::Command),
+}
+
+#[derive(Debug, clap::Args)]
+struct MigrateArgs {
+    /// The data directory of an embedded SQLite database.
+    #[arg(long, value_name = "DIR", conflicts_with = "postgres_url")]
+    data_dir: Option<std::path::PathBuf>,
+    /// A PostgreSQL database URL.
+    #[arg(long = "postgres-url", value_name = "URL")]
+    postgres_url: Option<String>,
+}
+
+fn main() -> ExitCode {
     observability::init();
     let cli = Cli::parse();
-    match concorde_cli::run(cli.command) {
+    let result = match cli.command {
+        TopCommand::Quickstart(args) | TopCommand::Web(args) => {
+            block_on(concorde_web::node::run_node(args)).map(|()| ExitCode::SUCCESS)
+        }
+        TopCommand::Migrate(args) => block_on(migrate(args)),
+        TopCommand::Client(command) => concorde_cli::run_with_globals(&cli.global, command),
+    };
+    match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
+}
+
+fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("could not start the async runtime")?;
+    runtime.block_on(future)
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let target = match (args.postgres_url, args.data_dir) {
+        (Some(url), _) => concorde_store::MigrateTarget::PostgresUrl(url),
+        (None, Some(dir)) => concorde_store::MigrateTarget::DataDir(dir),
+        (None, None) => concorde_store::MigrateTarget::DataDir("./concorde-data".into()),
+    };
+    let report = concorde_store::migrate_command(target).await?;
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
 }

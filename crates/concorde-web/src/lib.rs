@@ -3,7 +3,9 @@
 //! coordinating through the store, plus the local worker a quickstart node runs builds on.
 
 pub mod components;
+pub mod node;
 pub mod pipeline_model;
+mod setter;
 pub mod worker;
 
 /// Now, as the store counts time: milliseconds since the Unix epoch.

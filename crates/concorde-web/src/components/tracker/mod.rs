@@ -96,6 +96,23 @@ impl Tracker {
         if pending.is_empty() {
             return Ok(());
         }
+        // Starting builds and creating them (the scheduler) must not interleave for one job, or
+        // a build created from a resolution made just before another build took the same
+        // inputs would run them again.
+        let Some(job_lock) = self.store.try_lock(LockKey::JobScheduling(job.id)).await? else { return Ok(()) };
+        let result = self.start_pending(team_name, pipeline, job, all_jobs, pending).await;
+        job_lock.release().await?;
+        result
+    }
+
+    async fn start_pending(
+        &self,
+        team_name: &str,
+        pipeline: &Pipeline,
+        job: &Job,
+        all_jobs: &[Job],
+        pending: Vec<Build>,
+    ) -> anyhow::Result<()> {
         let model = decode_pipeline(&pipeline.config)?;
         let Some(config) = crate::pipeline_model::job(&model, &job.name) else { return Ok(()) };
         for build in pending {

@@ -41,7 +41,8 @@ impl EventSink for StoreEventSink {
     fn emit(&self, event: BuildEvent) {
         let stored = match event {
             BuildEvent::Log { origin, payload, time } => {
-                NewBuildEvent::Log { origin: origin.id.0, time: Timestamp(time * 1000), output: payload.into_bytes() }
+                let origin = concorde_proto::LogOrigin { id: origin.id.0, source: origin.source.map(str::to_owned) };
+                NewBuildEvent::Log { origin: origin.encode(), time: Timestamp(time * 1000), output: payload.into_bytes() }
             }
             other => NewBuildEvent::Other {
                 kind: other.event_type().to_owned(),

@@ -1,0 +1,149 @@
+//! Starting a web node: the store, the main team and local users, the local worker, the
+//! components, and the HTTP API; and stopping it cleanly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use concorde_api::{ApiConfig, ApiState, LocalUser, ensure_main_team};
+use concorde_store::{Store, StoreConfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::components::checker::Checker;
+use crate::components::reaper::Reaper;
+use crate::components::scheduler::Scheduler;
+use crate::components::tracker::{Tracker, TrackerConfig};
+use crate::components::{Component, Statuses, run_component};
+use crate::setter::StorePipelineSetter;
+use crate::worker::{LocalWorker, RuntimeChoice};
+
+/// How long running builds get to finish when the node stops.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Flags of `concorde quickstart` and `concorde web`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeArgs {
+    /// Where the SQLite database and the worker's volumes live.
+    #[arg(long, value_name = "DIR", default_value = "./concorde-data")]
+    pub data_dir: PathBuf,
+    /// Address the HTTP API listens on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Container runtime of the local worker.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub runtime: RuntimeChoice,
+    /// A local user, `NAME:PASSWORD` (repeatable); local users are owners of the main team.
+    #[arg(long = "add-local-user", value_name = "NAME:PASSWORD")]
+    pub add_local_user: Vec<String>,
+    /// Base resource types in Concourse's layout (`<type>/resource_metadata.json` + `rootfs/`),
+    /// overriding the built-in ones.
+    #[arg(long = "resource-types", value_name = "DIR")]
+    pub resource_types: Option<PathBuf>,
+    /// Use this PostgreSQL database instead of the embedded SQLite file.
+    #[arg(long = "postgres-url", value_name = "URL", env = "CONCORDE_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+    /// The URL users reach this node at (defaults to `http://<bind>`).
+    #[arg(long = "external-url", value_name = "URL")]
+    pub external_url: Option<String>,
+}
+
+/// Runs a node until Ctrl-C or SIGTERM.
+pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        signal.cancel();
+    });
+    run_node_until(args, shutdown).await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}
+
+/// Runs a node until `shutdown` is cancelled.
+pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let store_config = match &args.postgres_url {
+        Some(url) => StoreConfig::Postgres { url: url.clone() },
+        None => StoreConfig::Sqlite { data_dir: args.data_dir.clone() },
+    };
+    let store = Store::open(&store_config).await.context("could not open the database")?;
+    let local_users = args
+        .add_local_user
+        .iter()
+        .map(|flag| {
+            let (name, password) = flag.split_once(':').with_context(|| format!("--add-local-user {flag}: expected NAME:PASSWORD"))?;
+            LocalUser::new(name, password).map_err(anyhow::Error::from)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    ensure_main_team(&store, &local_users).await.context("could not set up the main team")?;
+    let worker = LocalWorker::start(&args.data_dir.join("worker"), args.runtime, args.resource_types.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("could not listen on {}", args.bind))?;
+    let address = listener.local_addr()?;
+    let external_url = args.external_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let tasks = TaskTracker::new();
+    let setter: Arc<dyn concorde_engine::PipelineSetter> = Arc::new(StorePipelineSetter { store: store.clone() });
+    let components: Vec<Arc<dyn Component>> = vec![
+        Arc::new(Checker::new(store.clone(), worker.clone(), shutdown.clone()).await?),
+        Arc::new(Scheduler::new(store.clone())),
+        Arc::new(Tracker::new(
+            store.clone(),
+            worker.clone(),
+            TrackerConfig { external_url: external_url.clone() },
+            Some(setter),
+            tasks.clone(),
+        )),
+        Arc::new(Reaper::new(store.clone())),
+    ];
+    let statuses = Statuses::default();
+    for component in components {
+        tasks.spawn(run_component(store.clone(), component, statuses.clone(), shutdown.clone()));
+    }
+    let config = ApiConfig { local_users: local_users.clone(), external_url: external_url.clone(), ..ApiConfig::default() };
+    let api_shutdown = shutdown.clone();
+    let server = tokio::spawn(concorde_api::serve(listener, ApiState::new(store.clone(), config), async move {
+        api_shutdown.cancelled().await;
+    }));
+    announce(&external_url, &local_users, &worker);
+    shutdown.cancelled().await;
+    info!("shutting down");
+    tasks.close();
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, tasks.wait()).await.is_err() {
+        warn!("some builds did not finish before the shutdown deadline");
+    }
+    // Event streams stay open until their clients leave, so the server gets a deadline too.
+    let server_abort = server.abort_handle();
+    match tokio::time::timeout(SHUTDOWN_DEADLINE, server).await {
+        Ok(Ok(Err(err))) => warn!(error = %err, "http server stopped with an error"),
+        Ok(Err(err)) if !err.is_cancelled() => warn!(error = %err, "http server task failed"),
+        Err(_) => server_abort.abort(),
+        Ok(_) => {}
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn announce(url: &str, users: &[LocalUser], worker: &LocalWorker) {
+    println!("concorde is listening on {url}");
+    println!("worker '{}' runs builds with the {} runtime", worker.name, worker.runtime.name());
+    match users.first() {
+        Some(user) => println!("log in with: concorde -t local login -c {url} -u {} -p <password>", user.name),
+        None => println!("no local users: start with --add-local-user NAME:PASSWORD to log in"),
+    }
+}
