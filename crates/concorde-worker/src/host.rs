@@ -245,8 +245,9 @@ impl GroupStopper {
 }
 
 impl Stopper for GroupStopper {
-    fn terminate(&self) {
+    fn terminate(&self) -> bool {
         self.signal(Signal::SIGTERM);
+        true
     }
     async fn kill(&self) {
         self.signal(Signal::SIGKILL);

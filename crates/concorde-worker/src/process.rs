@@ -20,8 +20,9 @@ const OUTPUT_DRAIN: Duration = Duration::from_secs(5);
 
 /// Stops a running process for [`drive`].
 pub(crate) trait Stopper: Sync {
-    /// Asks the process to stop (SIGTERM).
-    fn terminate(&self);
+    /// Asks the process to stop (SIGTERM); `false` when it is known to ignore that, so
+    /// waiting for the grace would only delay the kill.
+    fn terminate(&self) -> bool;
     /// Makes it stop (SIGKILL).
     fn kill(&self) -> impl Future<Output = ()> + Send;
     /// Called once the process has exited, to clean up what it may have left running.
@@ -57,7 +58,7 @@ pub(crate) async fn drive(
     let waited = tokio::select! {
         status = child.wait() => status.map(|status| (status, false)),
         () = cancel.cancelled() => {
-            stopper.terminate();
+            let grace = if stopper.terminate() { grace } else { Duration::ZERO };
             match tokio::time::timeout(grace, child.wait()).await {
                 Ok(status) => status.map(|status| (status, true)),
                 Err(_elapsed) => {

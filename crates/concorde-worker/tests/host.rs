@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use concorde_worker::{ExitStatus, HostRuntime, ImageSpec, ProcessSpec, ROOT_ENV, Runtime, VolumeStrategy, WorkerError};
 
-const GRACE: Duration = Duration::from_secs(1);
+const GRACE: Duration = Duration::from_secs(2);
 
 fn runtime() -> (WorkDir, HostRuntime) {
     let dir = tempfile::tempdir().unwrap();

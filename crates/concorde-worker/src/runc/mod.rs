@@ -6,8 +6,8 @@
 //! state. Each process then gets its own bundle and runc container (`<handle>.<n>`, with the
 //! container's limits on its cgroup) whose init is the process itself: no init binary needs to
 //! exist in the image, and one runc invocation per process is the cheapest start. The process
-//! is PID 1 of its pid namespace, so SIGTERM reaches it only if it handles the signal;
-//! cancellation therefore falls back to SIGKILL after the grace. Everything is kept on disk,
+//! is PID 1 of its pid namespace, so SIGTERM reaches it only if it handles the signal: a
+//! cancelled process that does not is killed at once, one that does gets the grace. Everything is kept on disk,
 //! so a restarted worker can still run in and destroy the containers it had.
 
 mod network;

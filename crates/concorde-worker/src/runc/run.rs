@@ -80,19 +80,44 @@ impl RuncRuntime {
     }
 }
 
-/// Stops a `runc run`: SIGTERM goes to runc, which forwards it to the process; SIGKILL goes
-/// through `runc kill`, since a killed runc would leave its process running.
+/// Stops a `runc run`: SIGTERM goes to runc, which forwards it to the process, unless the
+/// process would ignore it; SIGKILL goes through `runc kill`, since a killed runc would leave
+/// its process running.
 struct RuncStopper<'a> {
     runtime: &'a RuncRuntime,
     id: &'a str,
     runc_pid: Pid,
 }
 
+impl RuncStopper<'_> {
+    /// Whether the container's process has a SIGTERM handler. It is PID 1 of its namespace,
+    /// where the kernel drops signals the process does not catch, so without one SIGTERM
+    /// does nothing. Unknown counts as caught.
+    fn catches_sigterm(&self) -> bool {
+        let state = std::fs::read(self.runtime.state_root.join(self.id).join("state.json")).ok();
+        let pid = state
+            .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+            .and_then(|state| state.get("init_process_pid")?.as_i64());
+        let Some(status) = pid.and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok()) else {
+            return true;
+        };
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_none_or(|mask| mask & (1 << (Signal::SIGTERM as u64 - 1)) != 0)
+    }
+}
+
 impl Stopper for RuncStopper<'_> {
-    fn terminate(&self) {
+    fn terminate(&self) -> bool {
+        if !self.catches_sigterm() {
+            return false;
+        }
         if self.runc_pid.as_raw() > 0 {
             let _ = kill(self.runc_pid, Signal::SIGTERM);
         }
+        true
     }
     async fn kill(&self) {
         if let Err(err) = self.runtime.runc_quiet(&["kill", self.id, "KILL"]).await {

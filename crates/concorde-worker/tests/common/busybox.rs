@@ -9,7 +9,7 @@ use concorde_worker::{ImageSpec, NetworkMode, RuncOptions, RuncRuntime, Runtime,
 
 use super::{WorkDir, vol};
 
-pub const GRACE: Duration = Duration::from_secs(1);
+pub const GRACE: Duration = Duration::from_secs(2);
 
 pub fn require_runc() {
     assert!(
