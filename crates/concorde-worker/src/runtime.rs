@@ -20,7 +20,10 @@ pub struct VolumeHandle(pub String);
 pub enum VolumeStrategy {
     /// Empty.
     Empty,
-    /// A copy-on-write child of an existing volume: changes do not reach the parent.
+    /// A copy-on-write child of an existing volume: changes do not reach the parent. As root,
+    /// a child of a plain volume is an overlay mount (instant whatever the size), which may
+    /// see later changes to the parent, so a parent should not change while it has children;
+    /// other children are full copies.
     CopyOnWrite(VolumeHandle),
     /// The contents of a host directory, copied in (base resource types, imported rootfs).
     Import(PathBuf),
@@ -78,7 +81,8 @@ pub struct ContainerSpec {
     pub mounts: Vec<Mount>,
     /// Environment for every process, `NAME=value` (the image's env comes first).
     pub env: Vec<String>,
-    /// Run privileged (full capabilities, no user namespace).
+    /// Run privileged (every capability the worker has, all devices, writable `/sys`); no
+    /// user namespaces are used either way.
     pub privileged: bool,
     /// Resource limits.
     pub limits: Limits,
@@ -103,9 +107,9 @@ pub struct ProcessSpec {
 pub struct ProcessIo {
     /// Bytes for stdin, if any; stdin is closed after they are written.
     pub stdin: Option<Box<dyn AsyncRead + Send + Unpin>>,
-    /// Receives stdout.
+    /// Receives stdout as it is produced (flushed per chunk), dropped when the output ends.
     pub stdout: Box<dyn AsyncWrite + Send + Unpin>,
-    /// Receives stderr.
+    /// Receives stderr, likewise.
     pub stderr: Box<dyn AsyncWrite + Send + Unpin>,
 }
 
@@ -118,7 +122,7 @@ impl std::fmt::Debug for ProcessIo {
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
-    /// It exited with this code.
+    /// It exited with this code (128 + N when killed by signal N, as shells report it).
     Exited(i32),
     /// It was killed because the run was cancelled (abort or timeout).
     Cancelled,
@@ -156,7 +160,8 @@ pub trait Runtime: Send + Sync + std::fmt::Debug {
     /// Creates a container (nothing runs until [`Runtime::run`]).
     async fn create_container(&self, spec: ContainerSpec) -> Result<(), WorkerError>;
     /// Runs a process in a container to completion, streaming its output. Cancelling `cancel`
-    /// stops the process (gracefully, then by force after 10 seconds) and returns
+    /// stops the process (SIGTERM, then SIGKILL after the backend's kill grace, 10 seconds by
+    /// default; at once for a runc process that would ignore SIGTERM) and returns
     /// [`ExitStatus::Cancelled`].
     async fn run(
         &self,

@@ -36,7 +36,8 @@ impl RuncRuntime {
         let config = ProcessConfig {
             args: std::iter::once(process.path.clone()).chain(process.args).collect(),
             env: merge_env(container.env.iter().chain(&process.env)),
-            cwd: process.dir.clone().unwrap_or_else(|| "/".to_owned()),
+            // runc wants an absolute directory; a relative one means from the root.
+            cwd: format!("/{}", process.dir.as_deref().unwrap_or("/").trim_start_matches('/')),
             user,
         };
         let json = spec::config(&container, &config, &format!("concorde/{id}"), self.bounding_set);
