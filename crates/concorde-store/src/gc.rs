@@ -103,13 +103,13 @@ impl Store {
         let destroy = format!(
             "UPDATE containers AS c SET state = 'destroying'
              WHERE c.state = 'created' AND {} AND (c.last_hijack IS NULL OR c.last_hijack < $4)
-             RETURNING c.handle",
+             RETURNING handle",
             container_orphaned()
         );
         let discontinue = format!(
             "UPDATE containers AS c SET discontinued = TRUE
              WHERE c.state = 'created' AND NOT c.discontinued AND {} AND c.last_hijack >= $4
-             RETURNING c.handle",
+             RETURNING handle",
             container_orphaned()
         );
         with_db!(self, |pool, pg| {

@@ -7,7 +7,10 @@
 //! written once and compiled for both pools through the private `with_db!` macro, so the same
 //! SQL text runs on both backends and one test suite proves it.
 
+#![warn(missing_docs)]
+
 mod backend;
+mod build_records;
 mod builds;
 mod caches;
 mod components;

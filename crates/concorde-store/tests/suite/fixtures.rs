@@ -2,7 +2,7 @@
 
 use concorde_store::{
     JobInputSpec, JobSpec, Pipeline, PipelineRef, ResourceSpec, SavePipeline, Store, Team,
-    Timestamp, Worker, WorkerName, WorkerResourceType, WorkerSpec,
+    StoreError, Timestamp, Worker, WorkerName, WorkerResourceType, WorkerSpec,
 };
 
 /// A team named `name`.
@@ -85,4 +85,12 @@ pub fn resource_type(name: &str, version: &str) -> WorkerResourceType {
 pub async fn worker(store: &Store, name: &str) -> Worker {
     let ttl = Some(std::time::Duration::from_secs(60));
     store.register_worker(&worker_spec(name), ttl, Timestamp(1_000)).await.expect("register worker")
+}
+
+/// Asserts `err` is a refused transition of a `kind` row that was in state `from`.
+pub fn assert_refused(err: StoreError, kind: &str, from: &str) {
+    assert!(
+        matches!(&err, StoreError::InvalidTransition { kind: k, from: f, .. } if *k == kind && f == from),
+        "expected a refused {kind} transition from {from}, got {err}"
+    );
 }

@@ -28,10 +28,14 @@ macro_rules! store_test {
 }
 
 mod fixtures;
+mod gc;
 mod migrations;
 mod pipelines;
 mod builds;
+mod caches;
+mod containers;
 mod teams;
+mod volumes;
 mod workers;
 
 #[allow(unused_imports)]
