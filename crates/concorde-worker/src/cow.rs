@@ -11,9 +11,10 @@
 //! cannot be mounted (not root, or a work directory on overlayfs).
 //!
 //! A parent destroyed while it has children moves to `volumes/.orphans/` (a live overlay
-//! follows its lower directory through renames) and is deleted with its last child. Overlay
-//! mounts outlive the worker process but not a reboot, so opening the store mounts any layer
-//! that is not mounted.
+//! follows its lower directory through renames) and is deleted with its last child. Opening
+//! the store mounts every layer that is not mounted (after a reboot, or a clean stop), and
+//! dropping it unmounts them all (lazily: containers keep theirs), so a stopped worker leaves
+//! no mounts behind. One work directory has one worker at a time.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,8 @@ pub(crate) struct Layers {
     dir: PathBuf,
     /// `volumes/.orphans`.
     orphans: PathBuf,
+    /// `volumes`, where the layers are mounted.
+    volumes: PathBuf,
     /// Serialises creating and destroying, which read and rewrite several `layer.json`s.
     lock: tokio::sync::Mutex<()>,
     counter: AtomicU64,
@@ -49,6 +52,7 @@ impl Layers {
         let layers = Layers {
             dir: volumes_dir.join(".layers"),
             orphans: volumes_dir.join(".orphans"),
+            volumes: volumes_dir.to_owned(),
             lock: tokio::sync::Mutex::new(()),
             counter: AtomicU64::new(0),
         };
@@ -162,6 +166,19 @@ impl Layers {
             }
         }
         Ok(children)
+    }
+}
+
+impl Drop for Layers {
+    fn drop(&mut self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let mount_point = self.volumes.join(entry.file_name());
+            match nix::mount::umount2(&mount_point, MntFlags::MNT_DETACH) {
+                Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
+                Err(err) => tracing::warn!(volume = %mount_point.display(), error = %err, "could not unmount"),
+            }
+        }
     }
 }
 
