@@ -297,3 +297,17 @@ async fn detect_picks_a_backend() {
     let err = "docker".parse::<concorde_worker::RuntimeChoice>().unwrap_err();
     assert!(matches!(err, WorkerError::UnknownBackend(ref name) if name == "docker"), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_host_user_is_honoured_when_root() {
+    let (dir, runtime) = runtime();
+    // Another user must be able to reach the container's directory.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    runtime.create_container(spec("as-user", ImageSpec::None)).await.unwrap();
+    let process = |user: &str| ProcessSpec { user: Some(user.into()), ..sh("id -u") };
+    let me = nix::unistd::geteuid().as_raw().to_string();
+    let expected = if nix::unistd::geteuid().is_root() { "65534" } else { me.as_str() };
+    assert_eq!(run(&runtime, "as-user", process("nobody")).await.stdout.trim(), expected);
+    // An unknown user runs as the worker's user, with a warning.
+    assert_eq!(run(&runtime, "as-user", process("no-such-user-here")).await.stdout.trim(), me);
+}
