@@ -222,16 +222,13 @@ impl Store {
     /// Registers an artifact (files uploaded by `fly execute`), optionally for a build.
     pub async fn create_artifact(&self, name: &str, build: Option<BuildId>, now: Timestamp) -> StoreResult<ArtifactId> {
         with_db!(self, |pool, pg| {
-            let mut tx = pool.begin_write().await?;
-            let id = sqlx::query_scalar("INSERT INTO artifacts (name, build_id, created_at) VALUES ($1, $2, $3) RETURNING id")
+            Ok(sqlx::query_scalar("INSERT INTO artifacts (name, build_id, created_at) VALUES ($1, $2, $3) RETURNING id")
                 .bind(name)
                 .bind(build)
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_one(pool)
                 .await
-                .map_err(fk_to_not_found("build", format!("{build:?}")))?;
-            tx.commit().await?;
-            Ok(id)
+                .map_err(fk_to_not_found("build", format!("{build:?}")))?)
         })
     }
 }

@@ -335,23 +335,26 @@ impl Store {
     }
 
     async fn drain_worker(&self, name: &WorkerName, to: WorkerState) -> StoreResult<Worker> {
-        with_db!(self, |pool, pg| {
-            sqlx::query("UPDATE workers SET state = $2 WHERE name = $1 AND state <> 'landed'")
-                .bind(name)
-                .bind(to.as_str())
-                .execute(pool)
-                .await?;
+        let row = with_db!(self, |pool, pg| {
+            let sql = format!(
+                "UPDATE workers SET state = $2 WHERE name = $1 AND state <> 'landed' RETURNING {WORKER_COLUMNS}"
+            );
+            sqlx::query_as::<_, WorkerRow>(&sql).bind(name).bind(to.as_str()).fetch_optional(pool).await?
         });
-        let worker = self.worker(name).await?;
-        if worker.state != to && !(worker.state == WorkerState::Landed && to == WorkerState::Landing) {
-            return Err(StoreError::InvalidTransition {
-                kind: "worker",
-                id: name.to_string(),
-                from: worker.state.as_str().into(),
-                to: to.as_str().into(),
-            });
+        if let Some(row) = row {
+            return row.try_into();
         }
-        Ok(worker)
+        // Not updated: the worker is missing or landed. Landing a landed worker is a no-op.
+        let worker = self.worker(name).await?;
+        if to == WorkerState::Landing {
+            return Ok(worker);
+        }
+        Err(StoreError::InvalidTransition {
+            kind: "worker",
+            id: name.to_string(),
+            from: worker.state.as_str().into(),
+            to: to.as_str().into(),
+        })
     }
 
     /// Deletes a worker that is not running (`fly prune-worker`), with its containers and
