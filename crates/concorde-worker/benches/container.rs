@@ -6,7 +6,10 @@
 //! `tar` binary piped into itself). The runc figures need root, runc and busybox-static; they
 //! are reported as skipped otherwise.
 
-#![allow(clippy::unwrap_used, reason = "a benchmark fails loudly on unexpected errors")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a benchmark fails loudly on unexpected errors"
+)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -16,7 +19,8 @@ use std::time::{Duration, Instant};
 use common::busybox::busybox;
 use common::{Counted, mount, sh, spec, vol, volume_with};
 use concorde_worker::{
-    ContainerHandle, ExitStatus, HostRuntime, ImageSpec, NetworkMode, ProcessIo, RuncOptions, RuncRuntime, Runtime,
+    ContainerHandle, ExitStatus, HostRuntime, ImageSpec, NetworkMode, ProcessIo, RuncOptions,
+    RuncRuntime, Runtime,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -51,11 +55,25 @@ async fn lifecycle(runtime: &dyn Runtime, image: ImageSpec, label: &str) {
         let start = Instant::now();
         runtime.create_container(container).await.unwrap();
         let created = Instant::now();
-        let io = ProcessIo { stdin: None, stdout: Box::new(Counted::default()), stderr: Box::new(Counted::default()) };
-        let status = runtime.run(&ContainerHandle(handle.clone()), sh("true"), io, CancellationToken::new()).await;
+        let io = ProcessIo {
+            stdin: None,
+            stdout: Box::new(Counted::default()),
+            stderr: Box::new(Counted::default()),
+        };
+        let status = runtime
+            .run(
+                &ContainerHandle(handle.clone()),
+                sh("true"),
+                io,
+                CancellationToken::new(),
+            )
+            .await;
         assert_eq!(status.unwrap(), ExitStatus::Exited(0));
         let ran = Instant::now();
-        runtime.destroy_container(&ContainerHandle(handle)).await.unwrap();
+        runtime
+            .destroy_container(&ContainerHandle(handle))
+            .await
+            .unwrap();
         let destroyed = Instant::now();
         // The first runs warm caches (page cache, runc's binary, iptables setup).
         if n >= 3 {
@@ -82,7 +100,11 @@ fn runc_unavailable() -> Option<&'static str> {
     if !nix::unistd::geteuid().is_root() {
         return Some("not root");
     }
-    if std::process::Command::new("runc").arg("--version").output().is_err() {
+    if std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         return Some("runc not installed");
     }
     if !std::path::Path::new("/bin/busybox").exists() {
@@ -93,7 +115,11 @@ fn runc_unavailable() -> Option<&'static str> {
 
 /// Streams a tree of many small files and one big file between two volumes.
 async fn streaming(runtime: &HostRuntime) {
-    let source = runtime.create_volume(&vol("stream-src"), concorde_worker::VolumeStrategy::Empty).await.unwrap().path;
+    let source = runtime
+        .create_volume(&vol("stream-src"), concorde_worker::VolumeStrategy::Empty)
+        .await
+        .unwrap()
+        .path;
     for n in 0..2000 {
         let dir = source.join(format!("dir{}", n % 50));
         std::fs::create_dir_all(&dir).unwrap();
@@ -105,8 +131,11 @@ async fn streaming(runtime: &HostRuntime) {
     let mut system_times = Vec::new();
     for n in 0..5 {
         let target = vol(&format!("stream-dst-{n}"));
-        let target_path =
-            runtime.create_volume(&target, concorde_worker::VolumeStrategy::Empty).await.unwrap().path;
+        let target_path = runtime
+            .create_volume(&target, concorde_worker::VolumeStrategy::Empty)
+            .await
+            .unwrap()
+            .path;
         let (writer, reader) = tokio::io::duplex(256 * 1024);
         let start = Instant::now();
         let source_handle = vol("stream-src");
@@ -122,7 +151,11 @@ async fn streaming(runtime: &HostRuntime) {
         let start = Instant::now();
         let status = std::process::Command::new("sh")
             .arg("-c")
-            .arg(format!("tar -C {} -cf - . | tar -C {} -xf -", source.display(), target_path.display()))
+            .arg(format!(
+                "tar -C {} -cf - . | tar -C {} -xf -",
+                source.display(),
+                target_path.display()
+            ))
             .status()
             .unwrap();
         assert!(status.success());
@@ -150,11 +183,17 @@ async fn main() {
         Some(reason) => println!("runc figures skipped: {reason}"),
         None => {
             for (network, label) in [
-                (NetworkMode::Isolated(Default::default()), "runc create+run(true)+destroy"),
+                (
+                    NetworkMode::Isolated(Default::default()),
+                    "runc create+run(true)+destroy",
+                ),
                 (NetworkMode::Host, "runc, host network"),
             ] {
                 let dir = tempfile::tempdir().unwrap();
-                let options = RuncOptions { network, ..RuncOptions::default() };
+                let options = RuncOptions {
+                    network,
+                    ..RuncOptions::default()
+                };
                 let runtime = RuncRuntime::with_options(dir.path(), options).unwrap();
                 let image = busybox(&runtime).await;
                 lifecycle(&runtime, image, label).await;
@@ -163,10 +202,16 @@ async fn main() {
                     for n in 0..10 {
                         let start = Instant::now();
                         let child = concorde_worker::VolumeStrategy::CopyOnWrite(vol("image"));
-                        runtime.create_volume(&vol(&format!("image-copy-{n}")), child).await.unwrap();
+                        runtime
+                            .create_volume(&vol(&format!("image-copy-{n}")), child)
+                            .await
+                            .unwrap();
                         copies.push(start.elapsed());
                     }
-                    println!("copy-on-write child of the busybox image (400 entries): {}", ms(median(&mut copies)));
+                    println!(
+                        "copy-on-write child of the busybox image (400 entries): {}",
+                        ms(median(&mut copies))
+                    );
                 }
                 // Unmount the copy-on-write children before the directory goes.
                 for handle in runtime.list_volumes().await.unwrap() {

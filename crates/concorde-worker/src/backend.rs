@@ -6,8 +6,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::volumes::VolumeStore;
 use crate::{
-    ContainerHandle, ContainerSpec, ExitStatus, ProcessIo, ProcessSpec, Runtime, VolumeHandle, VolumeInfo,
-    VolumeStrategy, WorkerError,
+    ContainerHandle, ContainerSpec, ExitStatus, ProcessIo, ProcessSpec, Runtime, VolumeHandle,
+    VolumeInfo, VolumeStrategy, WorkerError,
 };
 
 /// A way to run containers; the methods mean what [`Runtime`]'s of the same names do.
@@ -33,10 +33,17 @@ impl<B: Backend> Runtime for B {
         Backend::name(self)
     }
 
-    async fn create_volume(&self, handle: &VolumeHandle, strategy: VolumeStrategy) -> Result<VolumeInfo, WorkerError> {
+    async fn create_volume(
+        &self,
+        handle: &VolumeHandle,
+        strategy: VolumeStrategy,
+    ) -> Result<VolumeInfo, WorkerError> {
         self.volumes().create(handle, strategy).await
     }
-    async fn lookup_volume(&self, handle: &VolumeHandle) -> Result<Option<VolumeInfo>, WorkerError> {
+    async fn lookup_volume(
+        &self,
+        handle: &VolumeHandle,
+    ) -> Result<Option<VolumeInfo>, WorkerError> {
         self.volumes().lookup(handle)
     }
     async fn destroy_volume(&self, handle: &VolumeHandle) -> Result<(), WorkerError> {

@@ -62,7 +62,9 @@ impl Layers {
         for entry in std::fs::read_dir(&layers.dir)? {
             let entry = entry?;
             let mount_point = volumes_dir.join(entry.file_name());
-            let Ok(layer) = read_layer(&entry.path()) else { continue };
+            let Ok(layer) = read_layer(&entry.path()) else {
+                continue;
+            };
             // Still on the volumes' filesystem means not mounted.
             if std::fs::metadata(&mount_point).is_ok_and(|metadata| metadata.dev() == volumes_dev)
                 && let Err(err) = mount(&layer.lower, &entry.path(), &mount_point)
@@ -101,7 +103,12 @@ impl Layers {
         made
     }
 
-    async fn populate(&self, layer_dir: &Path, volume_dir: &Path, parent_dir: &Path) -> Result<bool, WorkerError> {
+    async fn populate(
+        &self,
+        layer_dir: &Path,
+        volume_dir: &Path,
+        parent_dir: &Path,
+    ) -> Result<bool, WorkerError> {
         let upper = layer_dir.join("upper");
         tokio::fs::create_dir(&upper).await?;
         tokio::fs::create_dir(layer_dir.join("work")).await?;
@@ -109,7 +116,9 @@ impl Layers {
         let parent = tokio::fs::metadata(parent_dir).await?;
         tokio::fs::set_permissions(&upper, parent.permissions()).await?;
         std::os::unix::fs::chown(&upper, Some(parent.uid()), Some(parent.gid()))?;
-        let layer = Layer { lower: parent_dir.to_owned() };
+        let layer = Layer {
+            lower: parent_dir.to_owned(),
+        };
         write_layer(layer_dir, &layer).await?;
         match tokio::fs::create_dir(volume_dir).await {
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -128,7 +137,12 @@ impl Layers {
 
     /// Destroys the volume at `volume_dir` of either kind, deferring a parent's deletion
     /// while it has children. A missing volume is fine.
-    pub(crate) async fn destroy(&self, handle: &str, volume_dir: &Path, trash: &Trash) -> Result<bool, WorkerError> {
+    pub(crate) async fn destroy(
+        &self,
+        handle: &str,
+        volume_dir: &Path,
+        trash: &Trash,
+    ) -> Result<bool, WorkerError> {
         let _guard = self.lock.lock().await;
         let layer_dir = self.dir.join(handle);
         if let Ok(layer) = read_layer(&layer_dir) {
@@ -138,7 +152,8 @@ impl Layers {
             }
             trash.discard(volume_dir).await?;
             trash.discard(&layer_dir).await?;
-            if layer.lower.starts_with(&self.orphans) && self.children_of(&layer.lower)?.is_empty() {
+            if layer.lower.starts_with(&self.orphans) && self.children_of(&layer.lower)?.is_empty()
+            {
                 trash.discard(&layer.lower).await?;
             }
             return Ok(true);
@@ -151,7 +166,13 @@ impl Layers {
         let orphan = self.orphans.join(format!("{handle}.{n}"));
         tokio::fs::rename(volume_dir, &orphan).await?;
         for child in children {
-            write_layer(&child, &Layer { lower: orphan.clone() }).await?;
+            write_layer(
+                &child,
+                &Layer {
+                    lower: orphan.clone(),
+                },
+            )
+            .await?;
         }
         Ok(true)
     }
@@ -171,12 +192,16 @@ impl Layers {
 
 impl Drop for Layers {
     fn drop(&mut self) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let mount_point = self.volumes.join(entry.file_name());
             match nix::mount::umount2(&mount_point, MntFlags::MNT_DETACH) {
                 Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
-                Err(err) => tracing::warn!(volume = %mount_point.display(), error = %err, "could not unmount"),
+                Err(err) => {
+                    tracing::warn!(volume = %mount_point.display(), error = %err, "could not unmount")
+                }
             }
         }
     }
@@ -200,10 +225,27 @@ pub(crate) fn mount(lower: &Path, layer_dir: &Path, target: &Path) -> Result<(),
     let (upper, work) = (layer_dir.join("upper"), layer_dir.join("work"));
     // Overlay options are comma-separated and lowerdir is colon-separated: paths holding
     // either cannot be expressed.
-    if [lower, &upper, &work].iter().any(|path| path.to_string_lossy().contains([',', ':'])) {
-        return Err(WorkerError::InvalidPath(format!("{} cannot be an overlay layer", layer_dir.display())));
+    if [lower, &upper, &work]
+        .iter()
+        .any(|path| path.to_string_lossy().contains([',', ':']))
+    {
+        return Err(WorkerError::InvalidPath(format!(
+            "{} cannot be an overlay layer",
+            layer_dir.display()
+        )));
     }
-    let options = format!("lowerdir={},upperdir={},workdir={}", lower.display(), upper.display(), work.display());
-    nix::mount::mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
-        .map_err(|err| WorkerError::Io(err.into()))
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .map_err(|err| WorkerError::Io(err.into()))
 }

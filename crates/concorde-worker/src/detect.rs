@@ -37,7 +37,9 @@ pub fn detect(work_dir: &Path, choice: RuntimeChoice) -> Result<Arc<dyn Runtime>
     let runc = runc_on_path();
     match choice {
         RuntimeChoice::Host => Ok(Arc::new(HostRuntime::new(work_dir)?)),
-        RuntimeChoice::Runc | RuntimeChoice::Auto if root && runc => Ok(Arc::new(RuncRuntime::new(work_dir)?)),
+        RuntimeChoice::Runc | RuntimeChoice::Auto if root && runc => {
+            Ok(Arc::new(RuncRuntime::new(work_dir)?))
+        }
         RuntimeChoice::Runc => Err(WorkerError::Runtime(format!(
             "the runc backend needs root (running as root: {root}) and runc on PATH (found: {runc})"
         ))),
@@ -51,8 +53,11 @@ pub fn detect(work_dir: &Path, choice: RuntimeChoice) -> Result<Arc<dyn Runtime>
 /// Whether an executable `runc` is on `PATH`.
 fn runc_on_path() -> bool {
     use std::os::unix::fs::PermissionsExt;
-    let Some(path) = std::env::var_os("PATH") else { return false };
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
     std::env::split_paths(&path).any(|dir| {
-        std::fs::metadata(dir.join("runc")).is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+        std::fs::metadata(dir.join("runc"))
+            .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
     })
 }

@@ -4,14 +4,15 @@
 //! is ignored (with a warning), limits and `privileged` have no effect, and read-only mounts are
 //! writable. A container is `containers/<handle>/root/`, in which every mount path is a symlink
 //! to its volume (`root/tmp/build/abcd/input -> volumes/<handle>`). A process runs with its
-//! working directory and an absolute executable path translated into that root, and
-//! `CONCORDE_ROOT` naming it. **Limits:** any other absolute path (in arguments or inside
-//! scripts) resolves against the real host root; a mount nested inside another mount's path
+//! working directory, and its executable and arguments when they are absolute paths that
+//! exist in that root, translated into the root, with `CONCORDE_ROOT` (and `HOME`) naming it.
+//! **Limits:** any other absolute path (inside scripts, or not yet existing) resolves against
+//! the real host root; a mount nested inside another mount's path
 //! becomes a symlink inside the outer volume; the user is honoured only when the worker runs as
 //! root and the user exists on the host, and then keeps root's supplementary groups.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -27,23 +28,6 @@ use crate::volumes::{VolumeStore, list_dirs, remove_tree};
 use crate::{
     ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, ProcessIo, ProcessSpec, WorkerError,
 };
-
-/// An absolute argument naming something that exists in the container's root (a mount, or a
-/// directory above mounts such as `/tmp/build/put`) is translated into the root, so resource
-/// scripts given `/tmp/build/get` write into their volume, not the host's `/tmp`. Other
-/// arguments pass through unchanged.
-fn container_arg(root: &Path, arg: &str) -> std::ffi::OsString {
-    if let Some(relative) = arg.strip_prefix('/')
-        && !relative.is_empty()
-        && !relative.split('/').any(|segment| segment == "..")
-    {
-        let inside = root.join(relative);
-        if std::fs::symlink_metadata(&inside).is_ok() {
-            return inside.into_os_string();
-        }
-    }
-    arg.into()
-}
 
 /// The environment variable naming a host container's root directory.
 pub const ROOT_ENV: &str = "CONCORDE_ROOT";
@@ -67,7 +51,12 @@ impl HostRuntime {
     pub fn new(work_dir: &Path) -> Result<Self, WorkerError> {
         let layout = Layout::create(work_dir)?;
         let volumes = VolumeStore::open(layout.clone())?;
-        Ok(HostRuntime { layout, volumes, kill_grace: DEFAULT_KILL_GRACE, running: Mutex::default() })
+        Ok(HostRuntime {
+            layout,
+            volumes,
+            kill_grace: DEFAULT_KILL_GRACE,
+            running: Mutex::default(),
+        })
     }
 
     /// Sets the wait between SIGTERM and SIGKILL when a run is cancelled.
@@ -78,7 +67,10 @@ impl HostRuntime {
     }
 
     fn track(&self, handle: &str, pgid: i32, running: bool) {
-        let mut groups = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut groups = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let set = groups.entry(handle.to_owned()).or_default();
         if running {
             set.insert(pgid);
@@ -127,14 +119,23 @@ impl Backend for HostRuntime {
         let root = dir.join("root");
         let cwd = root.join(relative_path(process.dir.as_deref().unwrap_or("/"))?);
         tokio::fs::create_dir_all(&cwd).await?;
-        let mut command = tokio::process::Command::new(executable(&root, &process.path));
+        let mut command = tokio::process::Command::new(container_arg(&root, &process.path));
         command
             .args(process.args.iter().map(|arg| container_arg(&root, arg)))
             .current_dir(&cwd)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| state::DEFAULT_PATH.into()))
+            .env(
+                "PATH",
+                std::env::var_os("PATH").unwrap_or_else(|| state::DEFAULT_PATH.into()),
+            )
             .env("HOME", &root)
-            .envs(container.env.iter().chain(&process.env).filter_map(|pair| pair.split_once('=')))
+            .envs(
+                container
+                    .env
+                    .iter()
+                    .chain(&process.env)
+                    .filter_map(|pair| pair.split_once('=')),
+            )
             .env(ROOT_ENV, &root)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -151,20 +152,29 @@ impl Backend for HostRuntime {
                 _ => err.to_string(),
             },
         })?;
-        let pgid = child.id().and_then(|id| i32::try_from(id).ok()).unwrap_or(0);
+        let pgid = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .unwrap_or(0);
         self.track(&handle.0, pgid, true);
         let stopper = GroupStopper(Pid::from_raw(pgid));
         let finished = drive(child, io, &cancel, self.kill_grace, &stopper).await;
         self.track(&handle.0, pgid, false);
         match finished? {
-            Finished { cancelled: true, .. } => Ok(ExitStatus::Cancelled),
+            Finished {
+                cancelled: true, ..
+            } => Ok(ExitStatus::Cancelled),
             Finished { code, .. } => Ok(ExitStatus::Exited(code)),
         }
     }
 
     async fn destroy_container(&self, handle: &ContainerHandle) -> Result<(), WorkerError> {
         let dir = self.layout.container_dir(&handle.0)?;
-        let groups = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&handle.0);
+        let groups = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&handle.0);
         for pgid in groups.into_iter().flatten() {
             GroupStopper(Pid::from_raw(pgid)).signal(Signal::SIGKILL);
         }
@@ -174,12 +184,20 @@ impl Backend for HostRuntime {
     }
 
     async fn list_containers(&self) -> Result<Vec<ContainerHandle>, WorkerError> {
-        Ok(list_dirs(&self.layout.containers_dir()).await?.into_iter().map(ContainerHandle).collect())
+        Ok(list_dirs(&self.layout.containers_dir())
+            .await?
+            .into_iter()
+            .map(ContainerHandle)
+            .collect())
     }
 }
 
 /// Creates `root/<mount path>` symlinks to the volumes, outer paths first.
-async fn link_mounts(volumes: &VolumeStore, root: &Path, spec: &ContainerSpec) -> Result<(), WorkerError> {
+async fn link_mounts(
+    volumes: &VolumeStore,
+    root: &Path,
+    spec: &ContainerSpec,
+) -> Result<(), WorkerError> {
     tokio::fs::create_dir(root).await?;
     let mut mounts: Vec<_> = spec.mounts.iter().collect();
     mounts.sort_by_key(|mount| mount.path.matches('/').count());
@@ -187,37 +205,51 @@ async fn link_mounts(volumes: &VolumeStore, root: &Path, spec: &ContainerSpec) -
         let target = volumes.path(&mount.volume)?;
         let link = root.join(relative_path(&mount.path)?);
         if link == root {
-            return Err(WorkerError::InvalidPath(format!("cannot mount a volume at {}", mount.path)));
+            return Err(WorkerError::InvalidPath(format!(
+                "cannot mount a volume at {}",
+                mount.path
+            )));
         }
         if let Some(parent) = link.parent() {
             tokio::fs::create_dir_all(parent).await?;
         }
-        tokio::fs::symlink(&target, &link).await.map_err(|err| match err.kind() {
-            std::io::ErrorKind::AlreadyExists => WorkerError::InvalidPath(format!("two mounts at {}", mount.path)),
-            _ => err.into(),
-        })?;
+        tokio::fs::symlink(&target, &link)
+            .await
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    WorkerError::InvalidPath(format!("two mounts at {}", mount.path))
+                }
+                _ => err.into(),
+            })?;
     }
     Ok(())
 }
 
-/// An absolute executable path that exists under the root (a script in an input) runs from
-/// there; anything else (`sh`, `/bin/sh`, `input/run.sh`) is used as given.
-fn executable(root: &Path, path: &str) -> PathBuf {
-    if path.starts_with('/')
-        && let Ok(relative) = relative_path(path)
+/// An absolute path naming something that exists in the container's root (a mount, or a
+/// directory above mounts such as `/tmp/build/put`) is translated into the root, so a script
+/// at `/tmp/build/x/input/run.sh` runs and resource scripts given `/tmp/build/get` write into
+/// their volume, not the host's `/tmp`. Anything else (`sh`, `/bin/sh`, `input/run.sh`,
+/// `--flag`) passes through unchanged. Used for the executable and every argument.
+fn container_arg(root: &Path, arg: &str) -> std::ffi::OsString {
+    if let Some(relative) = arg.strip_prefix('/')
+        && !relative.is_empty()
+        && !relative.split('/').any(|segment| segment == "..")
     {
         let inside = root.join(relative);
-        if inside.exists() {
-            return inside;
+        if std::fs::symlink_metadata(&inside).is_ok() {
+            return inside.into_os_string();
         }
     }
-    PathBuf::from(path)
+    arg.into()
 }
 
 /// Runs as `user` (a name or a numeric uid) when the worker is root and the user exists.
 fn set_user(command: &mut tokio::process::Command, user: &str) {
     if !nix::unistd::geteuid().is_root() {
-        tracing::warn!(user, "the host backend runs processes as the worker's user when it is not root");
+        tracing::warn!(
+            user,
+            "the host backend runs processes as the worker's user when it is not root"
+        );
         return;
     }
     let found = match user.parse::<u32>() {

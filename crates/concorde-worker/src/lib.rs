@@ -28,6 +28,6 @@ pub use error::WorkerError;
 pub use host::{DEFAULT_KILL_GRACE, HostRuntime, ROOT_ENV};
 pub use runc::{Ipv4Pool, NetworkMode, RuncOptions, RuncRuntime};
 pub use runtime::{
-    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec, Runtime,
-    VolumeHandle, VolumeInfo, VolumeStrategy,
+    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec,
+    Runtime, VolumeHandle, VolumeInfo, VolumeStrategy,
 };

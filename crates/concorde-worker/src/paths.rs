@@ -57,7 +57,9 @@ impl Layout {
 
 /// Accepts handles that are safe as directory names and as runc container ids.
 pub(crate) fn check_handle(handle: &str) -> Result<(), WorkerError> {
-    let ok_chars = handle.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    let ok_chars = handle
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if handle.is_empty() || handle.len() > 200 || handle.starts_with('.') || !ok_chars {
         return Err(WorkerError::InvalidHandle(handle.to_owned()));
     }
@@ -72,7 +74,9 @@ pub(crate) fn relative_path(path: &str) -> Result<PathBuf, WorkerError> {
         match component {
             Component::Normal(part) => clean.push(part),
             Component::RootDir | Component::CurDir => {}
-            Component::ParentDir | Component::Prefix(_) => return Err(WorkerError::InvalidPath(path.to_owned())),
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(WorkerError::InvalidPath(path.to_owned()));
+            }
         }
     }
     Ok(clean)
@@ -89,7 +93,9 @@ pub(crate) fn resolve_inside(base: &Path, path: &str) -> Result<PathBuf, WorkerE
     // A dangling symlink counts as existing, so canonicalizing it fails instead of a later
     // `create_dir_all` following it out of `base`.
     while existing.symlink_metadata().is_err() {
-        let Some(name) = existing.file_name() else { break };
+        let Some(name) = existing.file_name() else {
+            break;
+        };
         rest.push(name.to_owned());
         existing = existing.parent().unwrap_or(&base);
     }
@@ -113,8 +119,20 @@ mod tests {
         for good in ["a", "build-12.task_3", "0123456789abcdef"] {
             assert!(check_handle(good).is_ok(), "{good}");
         }
-        for bad in ["", ".", "..", ".hidden", "a/b", "a b", "é", &"x".repeat(201)] {
-            assert!(matches!(check_handle(bad), Err(WorkerError::InvalidHandle(_))), "{bad}");
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "a/b",
+            "a b",
+            "é",
+            &"x".repeat(201),
+        ] {
+            assert!(
+                matches!(check_handle(bad), Err(WorkerError::InvalidHandle(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -131,9 +149,15 @@ mod tests {
         std::os::unix::fs::symlink("/etc", dir.path().join("out")).unwrap();
         std::fs::create_dir(dir.path().join("in")).unwrap();
         std::os::unix::fs::symlink("in", dir.path().join("inner")).unwrap();
-        assert!(matches!(resolve_inside(dir.path(), "out/passwd"), Err(WorkerError::InvalidPath(_))));
+        assert!(matches!(
+            resolve_inside(dir.path(), "out/passwd"),
+            Err(WorkerError::InvalidPath(_))
+        ));
         let base = dir.path().canonicalize().unwrap();
-        assert_eq!(resolve_inside(dir.path(), "inner/new/file").unwrap(), base.join("in/new/file"));
+        assert_eq!(
+            resolve_inside(dir.path(), "inner/new/file").unwrap(),
+            base.join("in/new/file")
+        );
         assert_eq!(resolve_inside(dir.path(), ".").unwrap(), base);
     }
 }

@@ -53,7 +53,10 @@ pub(crate) async fn drive(
     if let Some(stderr) = child.stderr.take() {
         pumps.push(tokio::spawn(pump(stderr, io.stderr, "stderr")));
     }
-    let feeder = child.stdin.take().map(|stdin| tokio::spawn(feed(io.stdin, stdin)));
+    let feeder = child
+        .stdin
+        .take()
+        .map(|stdin| tokio::spawn(feed(io.stdin, stdin)));
 
     let waited = tokio::select! {
         status = child.wait() => status.map(|status| (status, false)),
@@ -86,14 +89,20 @@ pub(crate) async fn drive(
         }
     }
     let (status, cancelled) = waited?;
-    let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
     Ok(Finished { code, cancelled })
 }
 
 /// Copies a child's output to its destination chunk by chunk, flushing each so readers see it
 /// as it comes. When the destination fails the rest is read and dropped, so the child never
 /// blocks on a full pipe.
-async fn pump(mut from: impl AsyncRead + Unpin, mut to: Box<dyn AsyncWrite + Send + Unpin>, stream: &'static str) {
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: Box<dyn AsyncWrite + Send + Unpin>,
+    stream: &'static str,
+) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut delivering = true;
     loop {
@@ -123,7 +132,10 @@ async fn pump(mut from: impl AsyncRead + Unpin, mut to: Box<dyn AsyncWrite + Sen
 
 /// Writes the stdin bytes, then closes stdin by dropping it. A process that exits without
 /// reading them is not an error.
-async fn feed(from: Option<Box<dyn AsyncRead + Send + Unpin>>, mut stdin: tokio::process::ChildStdin) {
+async fn feed(
+    from: Option<Box<dyn AsyncRead + Send + Unpin>>,
+    mut stdin: tokio::process::ChildStdin,
+) {
     if let Some(mut from) = from {
         match tokio::io::copy(&mut from, &mut stdin).await {
             Ok(_) => {}

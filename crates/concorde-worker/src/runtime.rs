@@ -115,7 +115,9 @@ pub struct ProcessIo {
 
 impl std::fmt::Debug for ProcessIo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProcessIo").field("stdin", &self.stdin.is_some()).finish_non_exhaustive()
+        f.debug_struct("ProcessIo")
+            .field("stdin", &self.stdin.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -135,9 +137,14 @@ pub trait Runtime: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
 
     /// Creates a volume.
-    async fn create_volume(&self, handle: &VolumeHandle, strategy: VolumeStrategy) -> Result<VolumeInfo, WorkerError>;
+    async fn create_volume(
+        &self,
+        handle: &VolumeHandle,
+        strategy: VolumeStrategy,
+    ) -> Result<VolumeInfo, WorkerError>;
     /// Looks a volume up.
-    async fn lookup_volume(&self, handle: &VolumeHandle) -> Result<Option<VolumeInfo>, WorkerError>;
+    async fn lookup_volume(&self, handle: &VolumeHandle)
+    -> Result<Option<VolumeInfo>, WorkerError>;
     /// Destroys a volume; destroying a missing one is not an error.
     async fn destroy_volume(&self, handle: &VolumeHandle) -> Result<(), WorkerError>;
     /// Every volume on the worker.

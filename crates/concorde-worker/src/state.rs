@@ -12,7 +12,8 @@ use crate::paths::Layout;
 use crate::{ContainerHandle, WorkerError};
 
 /// `PATH` when neither the image nor the spec sets one.
-pub(crate) const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 const STATE_FILE: &str = "container.json";
 
@@ -24,11 +25,16 @@ pub(crate) struct HostContainer {
 }
 
 /// Creates the container's directory, failing if the handle is taken.
-pub(crate) async fn claim_container_dir(layout: &Layout, handle: &ContainerHandle) -> Result<PathBuf, WorkerError> {
+pub(crate) async fn claim_container_dir(
+    layout: &Layout,
+    handle: &ContainerHandle,
+) -> Result<PathBuf, WorkerError> {
     let dir = layout.container_dir(&handle.0)?;
     match tokio::fs::create_dir(&dir).await {
         Ok(()) => Ok(dir),
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Err(WorkerError::AlreadyExists(handle.0.clone())),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(WorkerError::AlreadyExists(handle.0.clone()))
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -43,10 +49,15 @@ pub(crate) async fn save(dir: &Path, state: &impl Serialize) -> Result<(), Worke
 }
 
 /// Loads the state; a missing file means no such (complete) container.
-pub(crate) async fn load<T: DeserializeOwned>(dir: &Path, handle: &ContainerHandle) -> Result<T, WorkerError> {
+pub(crate) async fn load<T: DeserializeOwned>(
+    dir: &Path,
+    handle: &ContainerHandle,
+) -> Result<T, WorkerError> {
     match tokio::fs::read(dir.join(STATE_FILE)).await {
         Ok(json) => Ok(serde_json::from_slice(&json).map_err(std::io::Error::other)?),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(WorkerError::ContainerNotFound(handle.0.clone())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            Err(WorkerError::ContainerNotFound(handle.0.clone()))
+        }
         Err(err) => Err(err.into()),
     }
 }

@@ -19,7 +19,11 @@ const BUFFER_BYTES: usize = 256 * 1024;
 
 /// Unpacks a tar stream into `base/path`, creating the directory if needed. Owners are
 /// restored when the worker runs as root, so image rootfs keep their files' owners.
-pub(crate) async fn unpack(base: &Path, path: &str, tar: Box<dyn AsyncRead + Send + Unpin>) -> Result<(), WorkerError> {
+pub(crate) async fn unpack(
+    base: &Path,
+    path: &str,
+    tar: Box<dyn AsyncRead + Send + Unpin>,
+) -> Result<(), WorkerError> {
     let target = resolve_inside(base, path)?;
     tokio::fs::create_dir_all(&target).await?;
     let reader = BufReader::with_capacity(BUFFER_BYTES, SyncIoBridge::new(tar));
@@ -39,12 +43,19 @@ pub(crate) async fn unpack(base: &Path, path: &str, tar: Box<dyn AsyncRead + Sen
 
 /// Writes `base/path` as a tar stream: a directory's contents relative to it (`./...`), or a
 /// single file under its own name. Symlinks are archived as links, not followed.
-pub(crate) async fn pack(base: &Path, path: &str, into: Box<dyn AsyncWrite + Send + Unpin>) -> Result<(), WorkerError> {
+pub(crate) async fn pack(
+    base: &Path,
+    path: &str,
+    into: Box<dyn AsyncWrite + Send + Unpin>,
+) -> Result<(), WorkerError> {
     let source = resolve_inside(base, path)?;
     let metadata = match tokio::fs::metadata(&source).await {
         Ok(metadata) => metadata,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(WorkerError::PathNotFound { volume: String::new(), path: path.to_owned() });
+            return Err(WorkerError::PathNotFound {
+                volume: String::new(),
+                path: path.to_owned(),
+            });
         }
         Err(err) => return Err(err.into()),
     };
@@ -55,10 +66,16 @@ pub(crate) async fn pack(base: &Path, path: &str, into: Box<dyn AsyncWrite + Sen
         if metadata.is_dir() {
             builder.append_dir_all(".", &source)?;
         } else {
-            let name = source.file_name().map(ToOwned::to_owned).unwrap_or_default();
+            let name = source
+                .file_name()
+                .map(ToOwned::to_owned)
+                .unwrap_or_default();
             builder.append_path_with_name(&source, name)?;
         }
-        let mut bridge = builder.into_inner()?.into_inner().map_err(|err| err.into_error())?;
+        let mut bridge = builder
+            .into_inner()?
+            .into_inner()
+            .map_err(|err| err.into_error())?;
         bridge.flush()?;
         // Shutting down tells a pipe's reader that the stream is complete.
         bridge.shutdown()

@@ -30,7 +30,11 @@ impl Trash {
             _ => {}
         }
         std::fs::create_dir_all(&dir)?;
-        Ok(Trash { dir, tasks: TaskTracker::new(), counter: AtomicU64::new(0) })
+        Ok(Trash {
+            dir,
+            tasks: TaskTracker::new(),
+            counter: AtomicU64::new(0),
+        })
     }
 
     /// Moves `path` into the trash and deletes it in the background. A missing path is fine;

@@ -36,16 +36,28 @@ impl VolumeStore {
         std::fs::create_dir_all(&staging)?;
         let trash = Trash::open(layout.trash_dir())?;
         let layers = Layers::open(&layout.volumes_dir())?;
-        Ok(VolumeStore { layout, trash, layers })
+        Ok(VolumeStore {
+            layout,
+            trash,
+            layers,
+        })
     }
 
     /// The directory of an existing volume.
     pub(crate) fn path(&self, handle: &VolumeHandle) -> Result<PathBuf, WorkerError> {
         let dir = self.layout.volume_dir(&handle.0)?;
-        if dir.is_dir() { Ok(dir) } else { Err(WorkerError::VolumeNotFound(handle.0.clone())) }
+        if dir.is_dir() {
+            Ok(dir)
+        } else {
+            Err(WorkerError::VolumeNotFound(handle.0.clone()))
+        }
     }
 
-    pub(crate) async fn create(&self, handle: &VolumeHandle, strategy: VolumeStrategy) -> Result<VolumeInfo, WorkerError> {
+    pub(crate) async fn create(
+        &self,
+        handle: &VolumeHandle,
+        strategy: VolumeStrategy,
+    ) -> Result<VolumeInfo, WorkerError> {
         let dir = self.layout.volume_dir(&handle.0)?;
         if dir.symlink_metadata().is_ok() {
             return Err(WorkerError::AlreadyExists(handle.0.clone()));
@@ -54,15 +66,25 @@ impl VolumeStore {
             VolumeStrategy::Empty => None,
             VolumeStrategy::CopyOnWrite(parent) => {
                 let parent_dir = self.path(parent)?;
-                if self.layers.create(&handle.0, &dir, &parent.0, &parent_dir).await? {
+                if self
+                    .layers
+                    .create(&handle.0, &dir, &parent.0, &parent_dir)
+                    .await?
+                {
                     tracing::debug!(volume = %handle.0, parent = %parent.0, "copy-on-write volume mounted");
-                    return Ok(VolumeInfo { handle: handle.clone(), path: dir });
+                    return Ok(VolumeInfo {
+                        handle: handle.clone(),
+                        path: dir,
+                    });
                 }
                 Some(parent_dir)
             }
             VolumeStrategy::Import(path) if path.is_dir() => Some(path.clone()),
             VolumeStrategy::Import(path) => {
-                return Err(WorkerError::InvalidPath(format!("import source {} is not a directory", path.display())));
+                return Err(WorkerError::InvalidPath(format!(
+                    "import source {} is not a directory",
+                    path.display()
+                )));
             }
         };
         let staging = self.layout.staging_dir().join(&handle.0);
@@ -85,7 +107,10 @@ impl VolumeStore {
             return Err(err);
         }
         tracing::debug!(volume = %handle.0, ?strategy, "volume created");
-        Ok(VolumeInfo { handle: handle.clone(), path: dir })
+        Ok(VolumeInfo {
+            handle: handle.clone(),
+            path: dir,
+        })
     }
 
     /// The worker's trash, which containers use too.
@@ -95,7 +120,10 @@ impl VolumeStore {
 
     pub(crate) fn lookup(&self, handle: &VolumeHandle) -> Result<Option<VolumeInfo>, WorkerError> {
         let dir = self.layout.volume_dir(&handle.0)?;
-        Ok(dir.is_dir().then(|| VolumeInfo { handle: handle.clone(), path: dir }))
+        Ok(dir.is_dir().then(|| VolumeInfo {
+            handle: handle.clone(),
+            path: dir,
+        }))
     }
 
     pub(crate) async fn destroy(&self, handle: &VolumeHandle) -> Result<(), WorkerError> {
@@ -107,7 +135,9 @@ impl VolumeStore {
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<VolumeHandle>, WorkerError> {
-        list_dirs(&self.layout.volumes_dir()).await.map(|names| names.into_iter().map(VolumeHandle).collect())
+        list_dirs(&self.layout.volumes_dir())
+            .await
+            .map(|names| names.into_iter().map(VolumeHandle).collect())
     }
 
     pub(crate) async fn stream_in(
@@ -127,10 +157,15 @@ impl VolumeStore {
         into: Box<dyn AsyncWrite + Send + Unpin>,
     ) -> Result<(), WorkerError> {
         let dir = self.path(handle)?;
-        tarstream::pack(&dir, path, into).await.map_err(|err| match err {
-            WorkerError::PathNotFound { path, .. } => WorkerError::PathNotFound { volume: handle.0.clone(), path },
-            other => other,
-        })
+        tarstream::pack(&dir, path, into)
+            .await
+            .map_err(|err| match err {
+                WorkerError::PathNotFound { path, .. } => WorkerError::PathNotFound {
+                    volume: handle.0.clone(),
+                    path,
+                },
+                other => other,
+            })
     }
 }
 
@@ -174,7 +209,9 @@ pub(crate) async fn list_dirs(dir: &Path) -> Result<Vec<String>, WorkerError> {
     let mut entries = tokio::fs::read_dir(dir).await?;
     let mut names = Vec::new();
     while let Some(entry) = entries.next_entry().await? {
-        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
         if !name.starts_with('.') && entry.file_type().await?.is_dir() {
             names.push(name);
         }
@@ -188,10 +225,12 @@ async fn place(staging: &Path, dir: &Path, handle: &VolumeHandle) -> Result<(), 
     if dir.symlink_metadata().is_ok() {
         return Err(WorkerError::AlreadyExists(handle.0.clone()));
     }
-    tokio::fs::rename(staging, dir).await.map_err(|err| match err.raw_os_error() {
-        Some(code) if code == nix::libc::ENOTEMPTY || code == nix::libc::EEXIST => {
-            WorkerError::AlreadyExists(handle.0.clone())
-        }
-        _ => err.into(),
-    })
+    tokio::fs::rename(staging, dir)
+        .await
+        .map_err(|err| match err.raw_os_error() {
+            Some(code) if code == nix::libc::ENOTEMPTY || code == nix::libc::EEXIST => {
+                WorkerError::AlreadyExists(handle.0.clone())
+            }
+            _ => err.into(),
+        })
 }

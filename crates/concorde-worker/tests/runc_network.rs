@@ -33,21 +33,34 @@ fn accept_one(listener: TcpListener) -> mpsc::Receiver<(SocketAddr, String)> {
 async fn containers_get_their_own_namespace_address_and_names() {
     let (_dir, runtime) = runtime();
     let image = busybox(&runtime).await;
-    runtime.create_container(spec("net-a", image.clone())).await.unwrap();
-    runtime.create_container(spec("net-b", image)).await.unwrap();
+    runtime
+        .create_container(spec("net-a", image.clone()))
+        .await
+        .unwrap();
+    runtime
+        .create_container(spec("net-b", image))
+        .await
+        .unwrap();
     let script = "readlink /proc/self/ns/net; ip -4 -o addr show eth0 | awk '{print $4}'; hostname; \
                   grep net- /etc/hosts; ip route | awk '/default/ {print $3}'";
     let a = run(&runtime, "net-a", sh(script)).await;
     let b = run(&runtime, "net-b", sh(script)).await;
     assert_eq!(a.status, ExitStatus::Exited(0), "{}", a.stderr);
-    let [netns_a, address_a, hostname_a, hosts_a, gateway_a] = a.stdout.lines().collect::<Vec<_>>()[..] else {
+    let [netns_a, address_a, hostname_a, hosts_a, gateway_a] =
+        a.stdout.lines().collect::<Vec<_>>()[..]
+    else {
         panic!("unexpected output {:?}", a.stdout)
     };
-    let [netns_b, address_b, ..] = b.stdout.lines().collect::<Vec<_>>()[..] else { panic!("{:?}", b.stdout) };
+    let [netns_b, address_b, ..] = b.stdout.lines().collect::<Vec<_>>()[..] else {
+        panic!("{:?}", b.stdout)
+    };
     let host_netns = std::fs::read_link("/proc/self/ns/net").unwrap();
     assert_ne!(netns_a, host_netns.to_str().unwrap());
     assert_ne!(netns_a, netns_b);
-    assert!(address_a.starts_with("10.254.") && address_a.ends_with("/30"), "{address_a}");
+    assert!(
+        address_a.starts_with("10.254.") && address_a.ends_with("/30"),
+        "{address_a}"
+    );
     assert_ne!(address_a, address_b);
     assert_eq!(hostname_a, "net-a");
     let ip_a = address_a.trim_end_matches("/30");
@@ -57,7 +70,9 @@ async fn containers_get_their_own_namespace_address_and_names() {
     assert_eq!(u32::from(ip) - 1, u32::from(gateway));
 
     // The resolver config is the host's, without loopback name servers.
-    let resolv = run(&runtime, "net-a", sh("cat /etc/resolv.conf")).await.stdout;
+    let resolv = run(&runtime, "net-a", sh("cat /etc/resolv.conf"))
+        .await
+        .stdout;
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let expected: String = host_resolv
         .lines()
@@ -71,15 +86,22 @@ async fn containers_get_their_own_namespace_address_and_names() {
 async fn the_host_is_reachable_through_the_gateway() {
     let (_dir, runtime) = runtime();
     let image = busybox(&runtime).await;
-    runtime.create_container(spec("to-host", image)).await.unwrap();
+    runtime
+        .create_container(spec("to-host", image))
+        .await
+        .unwrap();
     let listener = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepted = accept_one(listener);
-    let script = format!("gw=$(ip route | awk '/default/ {{print $3}}'); echo hello host | nc $gw {port}; \
-                          ip -4 -o addr show eth0 | awk '{{print $4}}'");
+    let script = format!(
+        "gw=$(ip route | awk '/default/ {{print $3}}'); echo hello host | nc $gw {port}; \
+                          ip -4 -o addr show eth0 | awk '{{print $4}}'"
+    );
     let out = run(&runtime, "to-host", sh(&script)).await;
     assert_eq!(out.status, ExitStatus::Exited(0), "{}", out.stderr);
-    let (peer, text) = accepted.recv_timeout(Duration::from_secs(10)).expect("no connection from the container");
+    let (peer, text) = accepted
+        .recv_timeout(Duration::from_secs(10))
+        .expect("no connection from the container");
     assert_eq!(text, "hello host\n");
     // Traffic to the host itself is not translated: the host sees the container's address.
     assert_eq!(format!("{}/30", peer.ip()), out.stdout.trim());
@@ -101,13 +123,24 @@ impl Outside {
         let host_address = Ipv4Addr::new(10, 253, 0, (subnet + 1) as u8);
         let address = Ipv4Addr::new(10, 253, 0, (subnet + 2) as u8);
         let ip = |args: &str| {
-            let status = std::process::Command::new("ip").args(args.split_whitespace()).status().unwrap();
+            let status = std::process::Command::new("ip")
+                .args(args.split_whitespace())
+                .status()
+                .unwrap();
             assert!(status.success(), "ip {args}");
         };
-        let _ = std::process::Command::new("ip").args(["netns", "del", &name]).output();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &name])
+            .output();
         ip(&format!("netns add {name}"));
-        let outside = Outside { name: name.clone(), host_address, address };
-        ip(&format!("link add {link} type veth peer name eth0 netns {name}"));
+        let outside = Outside {
+            name: name.clone(),
+            host_address,
+            address,
+        };
+        ip(&format!(
+            "link add {link} type veth peer name eth0 netns {name}"
+        ));
         ip(&format!("addr add {host_address}/30 dev {link}"));
         ip(&format!("link set {link} up"));
         ip(&format!("-n {name} addr add {address}/30 dev eth0"));
@@ -132,7 +165,9 @@ impl Outside {
 
 impl Drop for Outside {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }
 
@@ -145,9 +180,16 @@ async fn outbound_traffic_is_masqueraded() {
     let listener = outside.listen();
     let port = listener.local_addr().unwrap().port();
     let accepted = accept_one(listener);
-    let out = run(&runtime, "nat", sh(&format!("echo hello world | nc {} {port}", outside.address))).await;
+    let out = run(
+        &runtime,
+        "nat",
+        sh(&format!("echo hello world | nc {} {port}", outside.address)),
+    )
+    .await;
     assert_eq!(out.status, ExitStatus::Exited(0), "{}", out.stderr);
-    let (peer, text) = accepted.recv_timeout(Duration::from_secs(10)).expect("no connection from the container");
+    let (peer, text) = accepted
+        .recv_timeout(Duration::from_secs(10))
+        .expect("no connection from the container");
     assert_eq!(text, "hello world\n");
     // The outside sees the host's address on its link, never the container's.
     assert_eq!(peer.ip(), IpAddr::V4(outside.host_address));
@@ -157,17 +199,40 @@ async fn outbound_traffic_is_masqueraded() {
 async fn slots_held_elsewhere_and_lingering_links_are_stepped_over() {
     // A two-slot pool whose first slot another worker holds, and whose second slot's host
     // link name still exists (as after a just-deleted namespace).
-    let ip = |args: &str| std::process::Command::new("ip").args(args.split_whitespace()).status().unwrap().success();
+    let ip = |args: &str| {
+        std::process::Command::new("ip")
+            .args(args.split_whitespace())
+            .status()
+            .unwrap()
+            .success()
+    };
     let took_slot = ip("netns add concorde-0");
     let made_link = ip("link add concorde1 type dummy");
-    let pool = Ipv4Pool { base: Ipv4Addr::new(10, 252, 0, 0), prefix_len: 29 };
+    let pool = Ipv4Pool {
+        base: Ipv4Addr::new(10, 252, 0, 0),
+        prefix_len: 29,
+    };
     let (_dir, runtime) = runtime_with(NetworkMode::Isolated(pool));
     let image = busybox(&runtime).await;
-    runtime.create_container(spec("last-slot", image.clone())).await.unwrap();
-    let out = run(&runtime, "last-slot", sh("ip -4 -o addr show eth0 | awk '{print $4}'")).await;
+    runtime
+        .create_container(spec("last-slot", image.clone()))
+        .await
+        .unwrap();
+    let out = run(
+        &runtime,
+        "last-slot",
+        sh("ip -4 -o addr show eth0 | awk '{print $4}'"),
+    )
+    .await;
     assert_eq!(out.stdout, "10.252.0.6/30\n", "{}", out.stderr);
-    let err = runtime.create_container(spec("no-slot", image)).await.unwrap_err();
-    assert!(matches!(&err, WorkerError::Runtime(message) if message.contains("no free addresses")), "{err:?}");
+    let err = runtime
+        .create_container(spec("no-slot", image))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, WorkerError::Runtime(message) if message.contains("no free addresses")),
+        "{err:?}"
+    );
     runtime.destroy_container(&ctr("last-slot")).await.unwrap();
     if took_slot {
         ip("netns del concorde-0");

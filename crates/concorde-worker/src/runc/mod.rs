@@ -30,7 +30,8 @@ use crate::paths::Layout;
 use crate::state;
 use crate::volumes::{VolumeStore, list_dirs};
 use crate::{
-    ContainerHandle, ContainerSpec, DEFAULT_KILL_GRACE, ExitStatus, ProcessIo, ProcessSpec, WorkerError,
+    ContainerHandle, ContainerSpec, DEFAULT_KILL_GRACE, ExitStatus, ProcessIo, ProcessSpec,
+    WorkerError,
 };
 
 /// How containers reach the network.
@@ -123,7 +124,10 @@ impl RuncRuntime {
             NetworkMode::Isolated(pool) => Some(Networks::new(pool)),
             NetworkMode::Host => None,
         };
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         Ok(RuncRuntime {
             layout,
             volumes,
@@ -143,12 +147,25 @@ impl RuncRuntime {
 
     /// Runs a runc subcommand to completion; failures become [`WorkerError::Runtime`].
     async fn runc_quiet(&self, args: &[&str]) -> Result<(), WorkerError> {
-        let output = self.runc().args(args).stdin(std::process::Stdio::null()).output().await.map_err(|err| {
-            WorkerError::Runtime(format!("could not run {}: {err}", self.options.runc.display()))
-        })?;
+        let output = self
+            .runc()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|err| {
+                WorkerError::Runtime(format!(
+                    "could not run {}: {err}",
+                    self.options.runc.display()
+                ))
+            })?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(WorkerError::Runtime(format!("runc {}: {}", args.join(" "), stderr.trim())));
+            return Err(WorkerError::Runtime(format!(
+                "runc {}: {}",
+                args.join(" "),
+                stderr.trim()
+            )));
         }
         Ok(())
     }
@@ -165,17 +182,28 @@ impl RuncRuntime {
         let mut mounts = Vec::with_capacity(spec.mounts.len());
         for mount in &spec.mounts {
             if !mount.path.starts_with('/') {
-                return Err(WorkerError::InvalidPath(format!("mount path {} is not absolute", mount.path)));
+                return Err(WorkerError::InvalidPath(format!(
+                    "mount path {} is not absolute",
+                    mount.path
+                )));
             }
             let source = self.volumes.path(&mount.volume)?;
-            mounts.push(BindMount { source, destination: mount.path.clone(), read_only: mount.read_only });
+            mounts.push(BindMount {
+                source,
+                destination: mount.path.clone(),
+                read_only: mount.read_only,
+            });
         }
         // runc mounts in order: an outer path must come before the paths inside it.
         mounts.sort_by_key(|mount| mount.destination.matches('/').count());
         let hostname: String = spec.handle.0.chars().take(63).collect();
         rootfs::build(dir, &image.rootfs).await?;
         let network = match &self.networks {
-            Some(networks) => Some(networks.create(self.process_counter.fetch_add(1, Ordering::Relaxed)).await?),
+            Some(networks) => Some(
+                networks
+                    .create(self.process_counter.fetch_add(1, Ordering::Relaxed))
+                    .await?,
+            ),
             None => None,
         };
         let mut container = RuncContainer {
@@ -212,7 +240,8 @@ impl RuncRuntime {
             }
         }
         rootfs::unmount(dir)?;
-        if let Ok(container) = state::load::<RuncContainer>(dir, &ContainerHandle(handle.to_owned())).await
+        if let Ok(container) =
+            state::load::<RuncContainer>(dir, &ContainerHandle(handle.to_owned())).await
             && let Some(network) = &container.network
         {
             network::destroy(network).await;
@@ -268,25 +297,53 @@ impl Backend for RuncRuntime {
     }
 
     async fn list_containers(&self) -> Result<Vec<ContainerHandle>, WorkerError> {
-        Ok(list_dirs(&self.layout.containers_dir()).await?.into_iter().map(ContainerHandle).collect())
+        Ok(list_dirs(&self.layout.containers_dir())
+            .await?
+            .into_iter()
+            .map(ContainerHandle)
+            .collect())
     }
 }
 
 /// Writes `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` for the container.
-async fn write_etc_files(dir: &Path, container: &RuncContainer) -> Result<Vec<BindMount>, WorkerError> {
+async fn write_etc_files(
+    dir: &Path,
+    container: &RuncContainer,
+) -> Result<Vec<BindMount>, WorkerError> {
     let etc = dir.join("etc");
     tokio::fs::create_dir(&etc).await?;
-    let address = container.network.as_ref().map_or_else(|| "127.0.1.1".to_owned(), |net| net.address.to_string());
+    let address = container
+        .network
+        .as_ref()
+        .map_or_else(|| "127.0.1.1".to_owned(), |net| net.address.to_string());
     let files = [
-        ("hosts", format!("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n{address} {}\n", container.hostname)),
+        (
+            "hosts",
+            format!(
+                "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n{address} {}\n",
+                container.hostname
+            ),
+        ),
         ("hostname", format!("{}\n", container.hostname)),
-        ("resolv.conf", resolv_conf(&tokio::fs::read_to_string("/etc/resolv.conf").await.unwrap_or_default(), container.network.is_some())),
+        (
+            "resolv.conf",
+            resolv_conf(
+                &tokio::fs::read_to_string("/etc/resolv.conf")
+                    .await
+                    .unwrap_or_default(),
+                container.network.is_some(),
+            ),
+        ),
     ];
     let mut mounts = Vec::new();
     for (name, contents) in files {
         let source = etc.join(name);
         tokio::fs::write(&source, contents).await?;
-        mounts.push(BindMount { source, destination: format!("/etc/{name}"), read_only: true });
+        mounts.push(BindMount {
+            source,
+            destination: format!("/etc/{name}"),
+            read_only: true,
+        });
     }
     Ok(mounts)
 }
@@ -297,11 +354,22 @@ fn resolv_conf(host: &str, isolated: bool) -> String {
     let loopback = |line: &str| {
         let mut words = line.split_whitespace();
         words.next() == Some("nameserver")
-            && words.next().is_some_and(|addr| addr.starts_with("127.") || addr == "::1")
+            && words
+                .next()
+                .is_some_and(|addr| addr.starts_with("127.") || addr == "::1")
     };
-    let kept: Vec<&str> = host.lines().filter(|line| !(isolated && loopback(line))).collect();
-    if isolated && !kept.iter().any(|line| line.trim_start().starts_with("nameserver")) {
-        tracing::warn!("the host has no name server reachable from a container network; DNS will not work");
+    let kept: Vec<&str> = host
+        .lines()
+        .filter(|line| !(isolated && loopback(line)))
+        .collect();
+    if isolated
+        && !kept
+            .iter()
+            .any(|line| line.trim_start().starts_with("nameserver"))
+    {
+        tracing::warn!(
+            "the host has no name server reachable from a container network; DNS will not work"
+        );
     }
     kept.iter().map(|line| format!("{line}\n")).collect()
 }

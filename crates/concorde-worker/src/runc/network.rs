@@ -25,7 +25,10 @@ pub struct Ipv4Pool {
 
 impl Default for Ipv4Pool {
     fn default() -> Self {
-        Ipv4Pool { base: Ipv4Addr::new(10, 254, 0, 0), prefix_len: 16 }
+        Ipv4Pool {
+            base: Ipv4Addr::new(10, 254, 0, 0),
+            prefix_len: 16,
+        }
     }
 }
 
@@ -38,7 +41,11 @@ impl std::fmt::Display for Ipv4Pool {
 impl Ipv4Pool {
     /// How many containers fit.
     fn slots(&self) -> u32 {
-        if self.prefix_len > 30 { 0 } else { 1u32 << (30 - self.prefix_len) }
+        if self.prefix_len > 30 {
+            0
+        } else {
+            1u32 << (30 - self.prefix_len)
+        }
     }
 
     fn address(&self, index: u32, host: u32) -> Ipv4Addr {
@@ -74,7 +81,10 @@ pub(crate) struct Networks {
 
 impl Networks {
     pub(crate) fn new(pool: Ipv4Pool) -> Self {
-        Networks { pool, nat: OnceCell::new() }
+        Networks {
+            pool,
+            nat: OnceCell::new(),
+        }
     }
 
     /// Claims a slot and wires it up; `seed` spreads concurrent claims over the pool.
@@ -82,7 +92,10 @@ impl Networks {
         self.nat.get_or_try_init(|| enable_nat(self.pool)).await?;
         let slots = self.pool.slots();
         if slots == 0 {
-            return Err(WorkerError::Runtime(format!("address pool {} is too small", self.pool)));
+            return Err(WorkerError::Runtime(format!(
+                "address pool {} is too small",
+                self.pool
+            )));
         }
         let start = u32::try_from(seed % u64::from(slots)).unwrap_or(0);
         for offset in 0..slots {
@@ -94,10 +107,16 @@ impl Networks {
             };
             let wired = match wire(&network, true).await {
                 // Another container holds this slot.
-                Err(WorkerError::Runtime(message)) if message.contains("Cannot create namespace file") => continue,
+                Err(WorkerError::Runtime(message))
+                    if message.contains("Cannot create namespace file") =>
+                {
+                    continue;
+                }
                 // The kernel deletes namespaces asynchronously, so the host end of a pair whose
                 // namespace was just deleted can linger for a moment: delete it and retry.
-                Err(WorkerError::Runtime(message)) if message.contains("RTNETLINK answers: File exists") => {
+                Err(WorkerError::Runtime(message))
+                    if message.contains("RTNETLINK answers: File exists") =>
+                {
                     let _ = ip(&[], &format!("link del {}\n", host_end_name(index))).await;
                     wire(&network, false).await
                 }
@@ -109,7 +128,10 @@ impl Networks {
             }
             return Ok(network);
         }
-        Err(WorkerError::Runtime(format!("no free addresses left in {}", self.pool)))
+        Err(WorkerError::Runtime(format!(
+            "no free addresses left in {}",
+            self.pool
+        )))
     }
 }
 
@@ -134,7 +156,11 @@ fn host_end_name(index: u32) -> String {
 async fn wire(network: &ContainerNetwork, claim: bool) -> Result<(), WorkerError> {
     let name = netns_name(network.index);
     let host_end = host_end_name(network.index);
-    let claim = if claim { format!("netns add {name}\n") } else { String::new() };
+    let claim = if claim {
+        format!("netns add {name}\n")
+    } else {
+        String::new()
+    };
     ip(
         &[],
         &format!(
@@ -175,7 +201,11 @@ async fn ip(options: &[&str], commands: &str) -> Result<(), WorkerError> {
     let output = child.wait_with_output().await?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(WorkerError::Runtime(format!("ip {}: {}", commands.trim().replace('\n', "; "), stderr.trim())));
+        return Err(WorkerError::Runtime(format!(
+            "ip {}: {}",
+            commands.trim().replace('\n', "; "),
+            stderr.trim()
+        )));
     }
     Ok(())
 }
@@ -185,9 +215,32 @@ async fn enable_nat(pool: Ipv4Pool) -> Result<(), WorkerError> {
     tokio::fs::write("/proc/sys/net/ipv4/ip_forward", "1\n").await?;
     let pool = pool.to_string();
     let rules: [&[&str]; 3] = [
-        &["-t", "nat", "POSTROUTING", "-s", &pool, "!", "-d", &pool, "-j", "MASQUERADE"],
+        &[
+            "-t",
+            "nat",
+            "POSTROUTING",
+            "-s",
+            &pool,
+            "!",
+            "-d",
+            &pool,
+            "-j",
+            "MASQUERADE",
+        ],
         &["-t", "filter", "FORWARD", "-s", &pool, "-j", "ACCEPT"],
-        &["-t", "filter", "FORWARD", "-d", &pool, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+        &[
+            "-t",
+            "filter",
+            "FORWARD",
+            "-d",
+            &pool,
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "RELATED,ESTABLISHED",
+            "-j",
+            "ACCEPT",
+        ],
     ];
     for rule in rules {
         let (table, rest) = rule.split_at(2);
@@ -200,7 +253,12 @@ async fn enable_nat(pool: Ipv4Pool) -> Result<(), WorkerError> {
     Ok(())
 }
 
-async fn iptables(table: &[&str], action: &str, chain: &str, spec: &[&str]) -> Result<(), WorkerError> {
+async fn iptables(
+    table: &[&str],
+    action: &str,
+    chain: &str,
+    spec: &[&str],
+) -> Result<(), WorkerError> {
     let output = tokio::process::Command::new("iptables")
         .arg("-w")
         .args(table)
@@ -231,7 +289,21 @@ mod tests {
         assert_eq!(pool.address(0, 1), Ipv4Addr::new(10, 254, 0, 1));
         assert_eq!(pool.address(3, 2), Ipv4Addr::new(10, 254, 0, 14));
         assert_eq!(pool.address(16383, 2), Ipv4Addr::new(10, 254, 255, 254));
-        assert_eq!(Ipv4Pool { base: Ipv4Addr::new(10, 0, 0, 0), prefix_len: 30 }.slots(), 1);
-        assert_eq!(Ipv4Pool { base: Ipv4Addr::new(10, 0, 0, 0), prefix_len: 31 }.slots(), 0);
+        assert_eq!(
+            Ipv4Pool {
+                base: Ipv4Addr::new(10, 0, 0, 0),
+                prefix_len: 30
+            }
+            .slots(),
+            1
+        );
+        assert_eq!(
+            Ipv4Pool {
+                base: Ipv4Addr::new(10, 0, 0, 0),
+                prefix_len: 31
+            }
+            .slots(),
+            0
+        );
     }
 }

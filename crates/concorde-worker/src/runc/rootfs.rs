@@ -37,21 +37,34 @@ pub(crate) async fn locate(volumes: &VolumeStore, image: &ImageSpec) -> Result<I
             let dir = volumes.path(handle)?;
             let rootfs = dir.join("rootfs");
             if !rootfs.is_dir() {
-                return Err(WorkerError::InvalidImage(format!("volume {} has no rootfs/ directory", handle.0)));
+                return Err(WorkerError::InvalidImage(format!(
+                    "volume {} has no rootfs/ directory",
+                    handle.0
+                )));
             }
             let metadata = match tokio::fs::read(dir.join("metadata.json")).await {
-                Ok(json) => serde_json::from_slice(&json)
-                    .map_err(|err| WorkerError::InvalidImage(format!("metadata.json of volume {}: {err}", handle.0)))?,
+                Ok(json) => serde_json::from_slice(&json).map_err(|err| {
+                    WorkerError::InvalidImage(format!(
+                        "metadata.json of volume {}: {err}",
+                        handle.0
+                    ))
+                })?,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => ImageMetadata::default(),
                 Err(err) => return Err(err.into()),
             };
             Ok(Image { rootfs, metadata })
         }
-        ImageSpec::RawPath(path) if path.is_dir() => Ok(Image { rootfs: path.clone(), metadata: ImageMetadata::default() }),
-        ImageSpec::RawPath(path) => {
-            Err(WorkerError::InvalidImage(format!("raw rootfs {} is not a directory", path.display())))
-        }
-        ImageSpec::None => Err(WorkerError::InvalidImage("the runc backend needs an image".to_owned())),
+        ImageSpec::RawPath(path) if path.is_dir() => Ok(Image {
+            rootfs: path.clone(),
+            metadata: ImageMetadata::default(),
+        }),
+        ImageSpec::RawPath(path) => Err(WorkerError::InvalidImage(format!(
+            "raw rootfs {} is not a directory",
+            path.display()
+        ))),
+        ImageSpec::None => Err(WorkerError::InvalidImage(
+            "the runc backend needs an image".to_owned(),
+        )),
     }
 }
 

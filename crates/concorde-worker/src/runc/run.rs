@@ -26,7 +26,10 @@ impl RuncRuntime {
         let container: RuncContainer = state::load(&dir, handle).await?;
         let user_name = process.user.as_deref().or(container.image_user.as_deref());
         let user = user::resolve(&container.rootfs, user_name).map_err(|err| match err {
-            WorkerError::ProcessStart { reason, .. } => WorkerError::ProcessStart { path: process.path.clone(), reason },
+            WorkerError::ProcessStart { reason, .. } => WorkerError::ProcessStart {
+                path: process.path.clone(),
+                reason,
+            },
             other => other,
         })?;
         let n = self.process_counter.fetch_add(1, Ordering::Relaxed);
@@ -34,21 +37,45 @@ impl RuncRuntime {
         let bundle = dir.join("procs").join(n.to_string());
         tokio::fs::create_dir_all(&bundle).await?;
         let config = ProcessConfig {
-            args: std::iter::once(process.path.clone()).chain(process.args).collect(),
+            args: std::iter::once(process.path.clone())
+                .chain(process.args)
+                .collect(),
             env: merge_env(container.env.iter().chain(&process.env)),
             // runc wants an absolute directory; a relative one means from the root.
-            cwd: format!("/{}", process.dir.as_deref().unwrap_or("/").trim_start_matches('/')),
+            cwd: format!(
+                "/{}",
+                process
+                    .dir
+                    .as_deref()
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+            ),
             user,
         };
-        let json = spec::config(&container, &config, &format!("concorde/{id}"), self.bounding_set);
-        tokio::fs::write(bundle.join("config.json"), serde_json::to_vec(&json).map_err(std::io::Error::other)?).await?;
+        let json = spec::config(
+            &container,
+            &config,
+            &format!("concorde/{id}"),
+            self.bounding_set,
+        );
+        tokio::fs::write(
+            bundle.join("config.json"),
+            serde_json::to_vec(&json).map_err(std::io::Error::other)?,
+        )
+        .await?;
 
         let log = bundle.join("runc.log");
         let child = self
             .runc()
             .arg("--log")
             .arg(&log)
-            .args(["--log-format", "json", "run", "--no-new-keyring", "--bundle"])
+            .args([
+                "--log-format",
+                "json",
+                "run",
+                "--no-new-keyring",
+                "--bundle",
+            ])
             .arg(&bundle)
             .arg(&id)
             .stdin(std::process::Stdio::piped())
@@ -56,26 +83,52 @@ impl RuncRuntime {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|err| WorkerError::Runtime(format!("could not run {}: {err}", self.options.runc.display())))?;
-        let pid = child.id().and_then(|id| i32::try_from(id).ok()).unwrap_or(0);
-        let stopper = RuncStopper { runtime: self, id: &id, runc_pid: Pid::from_raw(pid) };
+            .map_err(|err| {
+                WorkerError::Runtime(format!(
+                    "could not run {}: {err}",
+                    self.options.runc.display()
+                ))
+            })?;
+        let pid = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .unwrap_or(0);
+        let stopper = RuncStopper {
+            runtime: self,
+            id: &id,
+            runc_pid: Pid::from_raw(pid),
+        };
         let finished = drive(child, io, &cancel, self.options.kill_grace, &stopper).await;
 
         let failure = match &finished {
-            Ok(Finished { code, cancelled: false }) if *code != 0 => runc_error(&log).await,
+            Ok(Finished {
+                code,
+                cancelled: false,
+            }) if *code != 0 => runc_error(&log).await,
             _ => None,
         };
         // A normal `runc run` deletes its container; after a kill or a crash it may not have.
         // The bundle stays (with runc's log) until the container is destroyed.
-        if tokio::fs::symlink_metadata(self.state_root.join(&id)).await.is_ok() {
+        if tokio::fs::symlink_metadata(self.state_root.join(&id))
+            .await
+            .is_ok()
+        {
             self.delete_runc_container(&id).await;
         }
         match (finished?, failure) {
             (_, Some(message)) if message.contains("unable to start container process") => {
-                Err(WorkerError::ProcessStart { path: process.path, reason: message })
+                Err(WorkerError::ProcessStart {
+                    path: process.path,
+                    reason: message,
+                })
             }
             (_, Some(message)) => Err(WorkerError::Runtime(message)),
-            (Finished { cancelled: true, .. }, None) => Ok(ExitStatus::Cancelled),
+            (
+                Finished {
+                    cancelled: true, ..
+                },
+                None,
+            ) => Ok(ExitStatus::Cancelled),
             (Finished { code, .. }, None) => Ok(ExitStatus::Exited(code)),
         }
     }
@@ -99,7 +152,9 @@ impl RuncStopper<'_> {
         let pid = state
             .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
             .and_then(|state| state.get("init_process_pid")?.as_i64());
-        let Some(status) = pid.and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok()) else {
+        let Some(status) =
+            pid.and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        else {
             return true;
         };
         status
@@ -141,20 +196,30 @@ fn merge_env<'a>(pairs: impl Iterator<Item = &'a String>) -> Vec<String> {
     if !merged.iter().any(|(name, _)| name == "PATH") {
         merged.push(("PATH".to_owned(), DEFAULT_PATH.to_owned()));
     }
-    merged.into_iter().map(|(name, value)| format!("{name}={value}")).collect()
+    merged
+        .into_iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect()
 }
 
 /// The error runc logged, if it failed rather than the process.
 async fn runc_error(log: &Path) -> Option<String> {
     let text = tokio::fs::read_to_string(log).await.ok()?;
-    text.lines().filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()).find_map(|entry| {
-        let level = entry.get("level")?.as_str()?;
-        if level != "error" && level != "fatal" {
-            return None;
-        }
-        let message = entry.get("msg")?.as_str()?;
-        Some(message.strip_prefix("runc run failed: ").unwrap_or(message).to_owned())
-    })
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find_map(|entry| {
+            let level = entry.get("level")?.as_str()?;
+            if level != "error" && level != "fatal" {
+                return None;
+            }
+            let message = entry.get("msg")?.as_str()?;
+            Some(
+                message
+                    .strip_prefix("runc run failed: ")
+                    .unwrap_or(message)
+                    .to_owned(),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -163,8 +228,14 @@ mod tests {
 
     #[test]
     fn later_env_wins_and_path_defaults() {
-        let env: Vec<String> = ["A=1", "B=2", "A=3=x", "EMPTY="].iter().map(|s| s.to_string()).collect();
-        assert_eq!(merge_env(env.iter()), vec!["A=3=x", "B=2", "EMPTY=", &format!("PATH={DEFAULT_PATH}")]);
+        let env: Vec<String> = ["A=1", "B=2", "A=3=x", "EMPTY="]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            merge_env(env.iter()),
+            vec!["A=3=x", "B=2", "EMPTY=", &format!("PATH={DEFAULT_PATH}")]
+        );
         let with_path: Vec<String> = vec!["PATH=/bin".into()];
         assert_eq!(merge_env(with_path.iter()), vec!["PATH=/bin"]);
     }

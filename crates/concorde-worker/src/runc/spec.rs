@@ -98,7 +98,13 @@ const MASKED_PATHS: &[&str] = &[
     "/sys/firmware",
 ];
 
-const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// One process to start.
 #[derive(Debug)]
@@ -111,17 +117,34 @@ pub(crate) struct ProcessConfig {
 }
 
 /// The whole `config.json`.
-pub(crate) fn config(container: &RuncContainer, process: &ProcessConfig, cgroups_path: &str, bounding: u64) -> Value {
+pub(crate) fn config(
+    container: &RuncContainer,
+    process: &ProcessConfig,
+    cgroups_path: &str,
+    bounding: u64,
+) -> Value {
     let capabilities: Vec<&str> = ALL_CAPABILITIES
         .iter()
         .enumerate()
-        .filter(|&(bit, name)| bounding >> bit & 1 == 1 && (container.privileged || DEFAULT_CAPABILITIES.contains(name)))
+        .filter(|&(bit, name)| {
+            bounding >> bit & 1 == 1
+                && (container.privileged || DEFAULT_CAPABILITIES.contains(name))
+        })
         .map(|(_, name)| *name)
         .collect();
     // As with Docker, a non-root user only keeps capabilities in the bounding set, so setuid
     // binaries still work but the process itself has none.
-    let effective: &[&str] = if process.user.uid == 0 { &capabilities } else { &[] };
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}), json!({"type": "mount"})];
+    let effective: &[&str] = if process.user.uid == 0 {
+        &capabilities
+    } else {
+        &[]
+    };
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     if let Some(network) = &container.network {
         namespaces.push(json!({"type": "network", "path": network.netns_path()}));
     }
@@ -172,7 +195,11 @@ pub(crate) fn config(container: &RuncContainer, process: &ProcessConfig, cgroups
 }
 
 fn mounts(container: &RuncContainer) -> Vec<Value> {
-    let sys_options: &[&str] = if container.privileged { &["nosuid", "noexec", "nodev"] } else { &["nosuid", "noexec", "nodev", "ro"] };
+    let sys_options: &[&str] = if container.privileged {
+        &["nosuid", "noexec", "nodev"]
+    } else {
+        &["nosuid", "noexec", "nodev", "ro"]
+    };
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc"}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),

@@ -26,25 +26,44 @@ pub(crate) fn resolve(rootfs: &Path, user: Option<&str>) -> Result<ResolvedUser,
     };
     let not_found = |what: &str| WorkerError::ProcessStart {
         path: String::new(),
-        reason: format!("{what} not found in the image's /etc/{}", if what.starts_with("user") { "passwd" } else { "group" }),
+        reason: format!(
+            "{what} not found in the image's /etc/{}",
+            if what.starts_with("user") {
+                "passwd"
+            } else {
+                "group"
+            }
+        ),
     };
     let passwd = read_image_file(rootfs, "passwd")?;
-    let entry = passwd.lines().map(|line| line.split(':').collect::<Vec<_>>()).find(|fields| {
-        fields.len() >= 4 && (fields[0] == user_part || (user_part.parse::<u32>().is_ok() && fields[2] == user_part))
-    });
+    let entry = passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| {
+            fields.len() >= 4
+                && (fields[0] == user_part
+                    || (user_part.parse::<u32>().is_ok() && fields[2] == user_part))
+        });
     let (name, uid, mut gid) = match (&entry, user_part.parse::<u32>()) {
         (Some(fields), _) => (
             Some(fields[0].to_owned()),
-            fields[2].parse().map_err(|_| not_found(&format!("user {user_part:?}")))?,
-            fields[3].parse().map_err(|_| not_found(&format!("user {user_part:?}")))?,
+            fields[2]
+                .parse()
+                .map_err(|_| not_found(&format!("user {user_part:?}")))?,
+            fields[3]
+                .parse()
+                .map_err(|_| not_found(&format!("user {user_part:?}")))?,
         ),
         // A numeric uid the image does not name still works, in group 0, as with Docker.
         (None, Ok(uid)) => (None, uid, 0),
         (None, Err(_)) => return Err(not_found(&format!("user {user_part:?}"))),
     };
     let groups = read_image_file(rootfs, "group")?;
-    let group_entries: Vec<Vec<&str>> =
-        groups.lines().map(|line| line.split(':').collect::<Vec<_>>()).filter(|fields| fields.len() >= 3).collect();
+    let group_entries: Vec<Vec<&str>> = groups
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .filter(|fields| fields.len() >= 3)
+        .collect();
     if let Some(group) = group_part {
         gid = match group.parse::<u32>() {
             Ok(gid) => gid,
@@ -58,7 +77,11 @@ pub(crate) fn resolve(rootfs: &Path, user: Option<&str>) -> Result<ResolvedUser,
     let mut additional_gids: Vec<u32> = match &name {
         Some(name) => group_entries
             .iter()
-            .filter(|fields| fields.get(3).is_some_and(|members| members.split(',').any(|member| member == name)))
+            .filter(|fields| {
+                fields
+                    .get(3)
+                    .is_some_and(|members| members.split(',').any(|member| member == name))
+            })
             .filter_map(|fields| fields[2].parse().ok())
             .filter(|&extra| extra != gid)
             .collect(),
@@ -66,7 +89,11 @@ pub(crate) fn resolve(rootfs: &Path, user: Option<&str>) -> Result<ResolvedUser,
     };
     additional_gids.sort_unstable();
     additional_gids.dedup();
-    Ok(ResolvedUser { uid, gid, additional_gids })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+    })
 }
 
 /// Reads `etc/<name>` of the rootfs; missing is empty. Symlinks are refused rather than
@@ -75,7 +102,10 @@ fn read_image_file(rootfs: &Path, name: &str) -> Result<String, WorkerError> {
     for path in [rootfs.join("etc"), rootfs.join("etc").join(name)] {
         match std::fs::symlink_metadata(&path) {
             Ok(metadata) if metadata.file_type().is_symlink() => {
-                return Err(WorkerError::InvalidImage(format!("{} is a symlink", path.display())));
+                return Err(WorkerError::InvalidImage(format!(
+                    "{} is a symlink",
+                    path.display()
+                )));
             }
             Ok(_) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
@@ -98,8 +128,11 @@ mod tests {
             "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nalice:x:1000:\nstaff:x:50:alice,bob\nwheel:x:10:alice\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("etc/group"),
+            "root:x:0:\nalice:x:1000:\nstaff:x:50:alice,bob\nwheel:x:10:alice\n",
+        )
+        .unwrap();
         dir
     }
 
@@ -109,12 +142,37 @@ mod tests {
         let resolve = |user| resolve(dir.path(), user).unwrap();
         assert_eq!(resolve(None), ResolvedUser::default());
         assert_eq!(resolve(Some("root")), ResolvedUser::default());
-        let alice = ResolvedUser { uid: 1000, gid: 1000, additional_gids: vec![10, 50] };
+        let alice = ResolvedUser {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![10, 50],
+        };
         assert_eq!(resolve(Some("alice")), alice);
         assert_eq!(resolve(Some("1000")), alice);
-        assert_eq!(resolve(Some("alice:staff")), ResolvedUser { gid: 50, additional_gids: vec![10], ..alice.clone() });
-        assert_eq!(resolve(Some("4242:7")), ResolvedUser { uid: 4242, gid: 7, additional_gids: vec![] });
-        assert_eq!(resolve(Some("4242")), ResolvedUser { uid: 4242, gid: 0, additional_gids: vec![] });
+        assert_eq!(
+            resolve(Some("alice:staff")),
+            ResolvedUser {
+                gid: 50,
+                additional_gids: vec![10],
+                ..alice.clone()
+            }
+        );
+        assert_eq!(
+            resolve(Some("4242:7")),
+            ResolvedUser {
+                uid: 4242,
+                gid: 7,
+                additional_gids: vec![]
+            }
+        );
+        assert_eq!(
+            resolve(Some("4242")),
+            ResolvedUser {
+                uid: 4242,
+                gid: 0,
+                additional_gids: vec![]
+            }
+        );
     }
 
     #[test]
@@ -122,7 +180,10 @@ mod tests {
         let dir = rootfs();
         for user in ["mallory", "alice:nogroup"] {
             let err = resolve(dir.path(), Some(user)).unwrap_err();
-            assert!(matches!(&err, WorkerError::ProcessStart { reason, .. } if reason.contains("not found")), "{err:?}");
+            assert!(
+                matches!(&err, WorkerError::ProcessStart { reason, .. } if reason.contains("not found")),
+                "{err:?}"
+            );
         }
     }
 
@@ -131,6 +192,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("etc")).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("etc/passwd")).unwrap();
-        assert!(matches!(resolve(dir.path(), Some("root")), Err(WorkerError::InvalidImage(_))));
+        assert!(matches!(
+            resolve(dir.path(), Some("root")),
+            Err(WorkerError::InvalidImage(_))
+        ));
     }
 }

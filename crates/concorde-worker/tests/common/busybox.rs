@@ -26,9 +26,16 @@ pub fn require_runc() {
 pub fn runtime_with(network: NetworkMode) -> (WorkDir, RuncRuntime) {
     require_runc();
     let dir = tempfile::tempdir().unwrap();
-    let options = RuncOptions { kill_grace: GRACE, network, ..RuncOptions::default() };
+    let options = RuncOptions {
+        kill_grace: GRACE,
+        network,
+        ..RuncOptions::default()
+    };
     let runtime = RuncRuntime::with_options(dir.path(), options).unwrap();
-    (WorkDir::new(dir, |path| Box::new(RuncRuntime::new(path).unwrap())), runtime)
+    (
+        WorkDir::new(dir, |path| Box::new(RuncRuntime::new(path).unwrap())),
+        runtime,
+    )
 }
 
 pub fn runtime() -> (WorkDir, RuncRuntime) {
@@ -38,14 +45,24 @@ pub fn runtime() -> (WorkDir, RuncRuntime) {
 /// Writes a busybox image (`rootfs/` and `metadata.json`) into `dir`.
 pub fn write_busybox_image(dir: &Path, metadata: &str) {
     let busybox = Path::new("/bin/busybox");
-    assert!(busybox.exists(), "/bin/busybox is missing: apt-get install busybox-static");
+    assert!(
+        busybox.exists(),
+        "/bin/busybox is missing: apt-get install busybox-static"
+    );
     let rootfs = dir.join("rootfs");
     for sub in ["bin", "etc", "tmp", "root", "home/alice"] {
         std::fs::create_dir_all(rootfs.join(sub)).unwrap();
     }
     std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
-    let list = std::process::Command::new(busybox).arg("--list").output().unwrap();
-    for applet in String::from_utf8(list.stdout).unwrap().lines().filter(|applet| *applet != "busybox") {
+    let list = std::process::Command::new(busybox)
+        .arg("--list")
+        .output()
+        .unwrap();
+    for applet in String::from_utf8(list.stdout)
+        .unwrap()
+        .lines()
+        .filter(|applet| *applet != "busybox")
+    {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
     }
     std::fs::write(
@@ -53,7 +70,11 @@ pub fn write_busybox_image(dir: &Path, metadata: &str) {
         "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n",
     )
     .unwrap();
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nalice:x:1000:\nstaff:x:50:alice\nnogroup:x:65534:\n").unwrap();
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\nalice:x:1000:\nstaff:x:50:alice\nnogroup:x:65534:\n",
+    )
+    .unwrap();
     std::os::unix::fs::chown(rootfs.join("home/alice"), Some(1000), Some(1000)).unwrap();
     std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::write(dir.join("metadata.json"), metadata).unwrap();
@@ -61,13 +82,24 @@ pub fn write_busybox_image(dir: &Path, metadata: &str) {
 
 /// Imports the busybox image as volume `image`.
 pub async fn busybox(runtime: &RuncRuntime) -> ImageSpec {
-    busybox_with(runtime, "image", r#"{"env": ["IMAGE_VAR=from-image", "PATH=/bin"]}"#).await
+    busybox_with(
+        runtime,
+        "image",
+        r#"{"env": ["IMAGE_VAR=from-image", "PATH=/bin"]}"#,
+    )
+    .await
 }
 
 pub async fn busybox_with(runtime: &RuncRuntime, handle: &str, metadata: &str) -> ImageSpec {
     let source = tempfile::tempdir().unwrap();
     write_busybox_image(source.path(), metadata);
-    runtime.create_volume(&vol(handle), VolumeStrategy::Import(source.path().to_owned())).await.unwrap();
+    runtime
+        .create_volume(
+            &vol(handle),
+            VolumeStrategy::Import(source.path().to_owned()),
+        )
+        .await
+        .unwrap();
     ImageSpec::Volume(vol(handle))
 }
 

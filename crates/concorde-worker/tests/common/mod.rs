@@ -11,8 +11,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use concorde_worker::{
-    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec, Runtime,
-    VolumeHandle, VolumeStrategy, WorkerError,
+    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec,
+    Runtime, VolumeHandle, VolumeStrategy, WorkerError,
 };
 use tokio::io::AsyncWrite;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +31,11 @@ impl Captured {
 }
 
 impl AsyncWrite for Captured {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.0.lock().unwrap().extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -48,7 +52,11 @@ impl AsyncWrite for Captured {
 pub struct Counted(pub Arc<Mutex<usize>>);
 
 impl AsyncWrite for Counted {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         *self.0.lock().unwrap() += buf.len();
         Poll::Ready(Ok(buf.len()))
     }
@@ -84,7 +92,10 @@ impl Drop for WorkDir {
         let open = self.open;
         // The test's own tokio runtime may be shutting down: use another, on another thread.
         let cleanup = std::thread::spawn(move || {
-            let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let tokio = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             tokio.block_on(async {
                 let runtime = open(&path);
                 for handle in runtime.list_containers().await.unwrap() {
@@ -108,7 +119,13 @@ pub struct Output {
 }
 
 pub fn sh(script: &str) -> ProcessSpec {
-    ProcessSpec { path: "sh".into(), args: vec!["-c".into(), script.into()], env: vec![], dir: None, user: None }
+    ProcessSpec {
+        path: "sh".into(),
+        args: vec!["-c".into(), script.into()],
+        env: vec![],
+        dir: None,
+        user: None,
+    }
 }
 
 pub fn vol(name: &str) -> VolumeHandle {
@@ -131,7 +148,11 @@ pub fn spec(handle: &str, image: ImageSpec) -> ContainerSpec {
 }
 
 pub fn mount(volume: &str, path: &str) -> Mount {
-    Mount { volume: vol(volume), path: path.into(), read_only: false }
+    Mount {
+        volume: vol(volume),
+        path: path.into(),
+        read_only: false,
+    }
 }
 
 /// Runs a process with optional stdin and captures both outputs.
@@ -147,8 +168,14 @@ pub async fn run_with(
         stdout: Box::new(stdout.clone()),
         stderr: Box::new(stderr.clone()),
     };
-    let status = runtime.run(&ctr(handle), process, io, CancellationToken::new()).await?;
-    Ok(Output { status, stdout: stdout.text(), stderr: stderr.text() })
+    let status = runtime
+        .run(&ctr(handle), process, io, CancellationToken::new())
+        .await?;
+    Ok(Output {
+        status,
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+    })
 }
 
 pub async fn run(runtime: &dyn Runtime, handle: &str, process: ProcessSpec) -> Output {
@@ -156,8 +183,15 @@ pub async fn run(runtime: &dyn Runtime, handle: &str, process: ProcessSpec) -> O
 }
 
 /// Creates a volume holding `files` (relative path, contents).
-pub async fn volume_with(runtime: &dyn Runtime, handle: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
-    let info = runtime.create_volume(&vol(handle), VolumeStrategy::Empty).await.expect("create volume");
+pub async fn volume_with(
+    runtime: &dyn Runtime,
+    handle: &str,
+    files: &[(&str, &str)],
+) -> std::path::PathBuf {
+    let info = runtime
+        .create_volume(&vol(handle), VolumeStrategy::Empty)
+        .await
+        .expect("create volume");
     for (path, contents) in files {
         let file = info.path.join(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -170,13 +204,26 @@ pub async fn volume_with(runtime: &dyn Runtime, handle: &str, files: &[(&str, &s
 
 /// Exit codes, stdout and stderr kept apart, stdin fed then closed.
 pub async fn exit_codes_and_streams(runtime: &dyn Runtime, image: ImageSpec) {
-    runtime.create_container(spec("streams", image)).await.unwrap();
+    runtime
+        .create_container(spec("streams", image))
+        .await
+        .unwrap();
     let out = run(runtime, "streams", sh("echo out; echo err >&2; exit 3")).await;
     assert_eq!(out.status, ExitStatus::Exited(3));
     assert_eq!(out.stdout, "out\n");
     assert_eq!(out.stderr, "err\n");
-    assert_eq!(run(runtime, "streams", sh("true")).await.status, ExitStatus::Exited(0));
-    let out = run_with(runtime, "streams", sh("cat; echo done"), Some(b"from stdin\n")).await.unwrap();
+    assert_eq!(
+        run(runtime, "streams", sh("true")).await.status,
+        ExitStatus::Exited(0)
+    );
+    let out = run_with(
+        runtime,
+        "streams",
+        sh("cat; echo done"),
+        Some(b"from stdin\n"),
+    )
+    .await
+    .unwrap();
     assert_eq!(out.stdout, "from stdin\ndone\n");
     // A process killed by a signal reports 128 + the signal, like a shell (the inner shell is
     // not PID 1, which would ignore its own SIGKILL).
@@ -200,10 +247,18 @@ pub async fn environment(runtime: &dyn Runtime, image: ImageSpec) {
 /// Mounted volumes are visible at their paths and writes land in the volume; the working
 /// directory is created when missing; a relative executable resolves against it.
 pub async fn mounts_and_working_dir(runtime: &dyn Runtime, image: ImageSpec, base: &str) {
-    let input = volume_with(runtime, "mnt-input", &[("run.sh", "echo running from input\n"), ("data", "hello")]).await;
+    let input = volume_with(
+        runtime,
+        "mnt-input",
+        &[("run.sh", "echo running from input\n"), ("data", "hello")],
+    )
+    .await;
     let output = volume_with(runtime, "mnt-output", &[]).await;
     let mut container = spec("mounts", image);
-    container.mounts = vec![mount("mnt-input", &format!("{base}/input")), mount("mnt-output", &format!("{base}/output"))];
+    container.mounts = vec![
+        mount("mnt-input", &format!("{base}/input")),
+        mount("mnt-output", &format!("{base}/output")),
+    ];
     runtime.create_container(container).await.unwrap();
 
     let mut process = sh("cat input/data > output/copy && echo written > output/new && ls input");
@@ -211,9 +266,18 @@ pub async fn mounts_and_working_dir(runtime: &dyn Runtime, image: ImageSpec, bas
     let out = run(runtime, "mounts", process).await;
     assert_eq!(out.status, ExitStatus::Exited(0), "{}", out.stderr);
     assert_eq!(out.stdout, "data\nrun.sh\n");
-    assert_eq!(std::fs::read_to_string(output.join("copy")).unwrap(), "hello");
-    assert_eq!(std::fs::read_to_string(output.join("new")).unwrap(), "written\n");
-    assert_eq!(std::fs::read_to_string(input.join("data")).unwrap(), "hello");
+    assert_eq!(
+        std::fs::read_to_string(output.join("copy")).unwrap(),
+        "hello"
+    );
+    assert_eq!(
+        std::fs::read_to_string(output.join("new")).unwrap(),
+        "written\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(input.join("data")).unwrap(),
+        "hello"
+    );
 
     let process = ProcessSpec {
         path: "sh".into(),
@@ -221,7 +285,10 @@ pub async fn mounts_and_working_dir(runtime: &dyn Runtime, image: ImageSpec, bas
         dir: Some(base.to_owned()),
         ..sh("")
     };
-    assert_eq!(run(runtime, "mounts", process).await.stdout, "running from input\n");
+    assert_eq!(
+        run(runtime, "mounts", process).await.stdout,
+        "running from input\n"
+    );
 
     let mut process = sh("pwd && touch here");
     process.dir = Some(format!("{base}/output/deeper/dir"));
@@ -235,9 +302,18 @@ pub async fn mounts_and_working_dir(runtime: &dyn Runtime, image: ImageSpec, bas
 
 /// A missing executable is an error saying so, not an exit status.
 pub async fn missing_executable(runtime: &dyn Runtime, image: ImageSpec) {
-    runtime.create_container(spec("missing", image)).await.unwrap();
-    let process = ProcessSpec { path: "no-such-program".into(), ..sh("") };
-    let err = run_with(runtime, "missing", process, None).await.err().expect("must fail");
+    runtime
+        .create_container(spec("missing", image))
+        .await
+        .unwrap();
+    let process = ProcessSpec {
+        path: "no-such-program".into(),
+        ..sh("")
+    };
+    let err = run_with(runtime, "missing", process, None)
+        .await
+        .err()
+        .expect("must fail");
     match &err {
         WorkerError::ProcessStart { path, reason } => {
             assert_eq!(path, "no-such-program");
@@ -245,8 +321,14 @@ pub async fn missing_executable(runtime: &dyn Runtime, image: ImageSpec) {
         }
         other => panic!("expected ProcessStart, got {other:?}"),
     }
-    let err = run_with(runtime, "no-such-container", sh("true"), None).await.err().expect("must fail");
-    assert!(matches!(err, WorkerError::ContainerNotFound(ref h) if h == "no-such-container"), "{err:?}");
+    let err = run_with(runtime, "no-such-container", sh("true"), None)
+        .await
+        .err()
+        .expect("must fail");
+    assert!(
+        matches!(err, WorkerError::ContainerNotFound(ref h) if h == "no-such-container"),
+        "{err:?}"
+    );
     runtime.destroy_container(&ctr("missing")).await.unwrap();
 }
 
@@ -255,10 +337,18 @@ pub async fn missing_executable(runtime: &dyn Runtime, image: ImageSpec) {
 /// handles it but keeps running by SIGKILL after the grace. Output produced before the
 /// cancellation is delivered as it is produced.
 pub async fn cancellation(runtime: &dyn Runtime, image: ImageSpec, grace: Duration) {
-    runtime.create_container(spec("cancel", image)).await.unwrap();
+    runtime
+        .create_container(spec("cancel", image))
+        .await
+        .unwrap();
     let handle = ctr("cancel");
     let cases: [(&str, &str, Duration, Duration); 3] = [
-        ("echo started; exec sleep 1000", "started\n", Duration::ZERO, grace / 2),
+        (
+            "echo started; exec sleep 1000",
+            "started\n",
+            Duration::ZERO,
+            grace / 2,
+        ),
         (
             "trap 'echo stopping; exit 0' TERM; echo started; while true; do sleep 0.1; done",
             "started\nstopping\n",
@@ -275,7 +365,11 @@ pub async fn cancellation(runtime: &dyn Runtime, image: ImageSpec, grace: Durati
     for (script, expected, min, max) in cases {
         let stdout = Captured::default();
         let cancel = CancellationToken::new();
-        let io = ProcessIo { stdin: None, stdout: Box::new(stdout.clone()), stderr: Box::new(Captured::default()) };
+        let io = ProcessIo {
+            stdin: None,
+            stdout: Box::new(stdout.clone()),
+            stderr: Box::new(Captured::default()),
+        };
         let running = runtime.run(&handle, sh(script), io, cancel.clone());
         let watcher = async {
             // The line arrives while the process is still running: output is streamed.
@@ -285,22 +379,34 @@ pub async fn cancellation(runtime: &dyn Runtime, image: ImageSpec, grace: Durati
             cancel.cancel();
             std::time::Instant::now()
         };
-        let (status, cancelled_at) = tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(running, watcher) })
-            .await
-            .unwrap_or_else(|_| panic!("{script:?} was not stopped"));
+        let (status, cancelled_at) = tokio::time::timeout(Duration::from_secs(60), async {
+            tokio::join!(running, watcher)
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{script:?} was not stopped"));
         let took = cancelled_at.elapsed();
         assert_eq!(status.unwrap(), ExitStatus::Cancelled, "{script:?}");
         assert_eq!(stdout.text(), expected, "{script:?}");
-        assert!(took >= min && took < max, "{script:?} took {took:?}, expected {min:?}..{max:?}");
+        assert!(
+            took >= min && took < max,
+            "{script:?} took {took:?}, expected {min:?}..{max:?}"
+        );
     }
     runtime.destroy_container(&ctr("cancel")).await.unwrap();
 }
 
 /// 50 MB on stderr and some stdout neither deadlock nor lose bytes.
 pub async fn output_flood(runtime: &dyn Runtime, image: ImageSpec) {
-    runtime.create_container(spec("flood", image)).await.unwrap();
+    runtime
+        .create_container(spec("flood", image))
+        .await
+        .unwrap();
     let (stdout, stderr) = (Counted::default(), Counted::default());
-    let io = ProcessIo { stdin: None, stdout: Box::new(stdout.clone()), stderr: Box::new(stderr.clone()) };
+    let io = ProcessIo {
+        stdin: None,
+        stdout: Box::new(stdout.clone()),
+        stderr: Box::new(stderr.clone()),
+    };
     let process = sh("head -c 52428800 /dev/zero >&2; head -c 1000000 /dev/zero");
     let status = tokio::time::timeout(
         Duration::from_secs(120),
@@ -317,11 +423,23 @@ pub async fn output_flood(runtime: &dyn Runtime, image: ImageSpec) {
 
 /// Handles are listed, taken handles refused, destroying is idempotent.
 pub async fn container_lifecycle(runtime: &dyn Runtime, image: ImageSpec) {
-    runtime.create_container(spec("life-a", image.clone())).await.unwrap();
-    runtime.create_container(spec("life-b", image.clone())).await.unwrap();
-    let err = runtime.create_container(spec("life-a", image.clone())).await.unwrap_err();
+    runtime
+        .create_container(spec("life-a", image.clone()))
+        .await
+        .unwrap();
+    runtime
+        .create_container(spec("life-b", image.clone()))
+        .await
+        .unwrap();
+    let err = runtime
+        .create_container(spec("life-a", image.clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, WorkerError::AlreadyExists(_)), "{err:?}");
-    let err = runtime.create_container(spec("../escape", image.clone())).await.unwrap_err();
+    let err = runtime
+        .create_container(spec("../escape", image.clone()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, WorkerError::InvalidHandle(_)), "{err:?}");
     let mut bad_mount = spec("life-c", image);
     bad_mount.mounts = vec![mount("no-such-volume", "/tmp/x")];
