@@ -42,7 +42,7 @@ pub enum ScriptCommand {
     /// The image holds `/opt/resource/{check,in,out}` (Concourse's layout).
     ImageScripts,
     /// A binary on the worker runs the scripts: `<path> <args_prefix...> <action> [dir]`
-    /// (the built-in types on the host backend: `concorde resource git check`).
+    /// (the built-in types: `concorde resource git check`, in the host root under runc).
     Binary {
         /// The executable.
         path: PathBuf,

@@ -47,9 +47,9 @@ impl LocalWorker {
     /// this binary), overridden by any found in `resource_types_dir` (Concourse's layout).
     pub fn start(work_dir: &Path, choice: RuntimeChoice, resource_types_dir: Option<&Path>) -> anyhow::Result<LocalWorker> {
         std::fs::create_dir_all(work_dir).with_context(|| format!("could not create {}", work_dir.display()))?;
-        let runtime = make_runtime(work_dir, choice)?;
+        let (runtime, image) = make_runtime(work_dir, choice)?;
         let binary = std::env::current_exe().context("could not find the concorde binary")?;
-        let mut base_types = builtin_types(&binary);
+        let mut base_types = builtin_types(&binary, &image);
         if let Some(dir) = resource_types_dir {
             for base in load_type_dir(dir)? {
                 base_types.insert(base.name.clone(), base);
@@ -60,7 +60,10 @@ impl LocalWorker {
     }
 }
 
-fn make_runtime(work_dir: &Path, choice: RuntimeChoice) -> anyhow::Result<Arc<dyn Runtime>> {
+/// The runtime, and the image the built-in types run in on it. runc needs a rootfs: the
+/// built-ins are trusted code shipped with the worker, so they get the worker's own root
+/// filesystem, read-only, where this binary and git are.
+fn make_runtime(work_dir: &Path, choice: RuntimeChoice) -> anyhow::Result<(Arc<dyn Runtime>, ImageSpec)> {
     let runc_usable = || nix::unistd::geteuid().is_root() && which("runc").is_some();
     let use_runc = match choice {
         RuntimeChoice::Runc => true,
@@ -69,21 +72,22 @@ fn make_runtime(work_dir: &Path, choice: RuntimeChoice) -> anyhow::Result<Arc<dy
     };
     if use_runc {
         let runtime = concorde_worker::RuncRuntime::new(&work_dir.join("runc")).context("could not start the runc runtime")?;
-        Ok(Arc::new(runtime))
+        Ok((Arc::new(runtime), ImageSpec::HostRoot))
     } else {
         let runtime = concorde_worker::HostRuntime::new(&work_dir.join("host")).context("could not start the host runtime")?;
-        Ok(Arc::new(runtime))
+        Ok((Arc::new(runtime), ImageSpec::None))
     }
 }
 
-/// The built-in types: this binary runs them as `concorde resource <type> <action>`.
-fn builtin_types(binary: &Path) -> HashMap<String, BaseResourceType> {
+/// The built-in types: this binary runs them as `concorde resource <type> <action>`, in
+/// containers of `image`.
+fn builtin_types(binary: &Path, image: &ImageSpec) -> HashMap<String, BaseResourceType> {
     BUILTIN_TYPES
         .iter()
         .map(|name| {
             let base = BaseResourceType {
                 name: (*name).to_owned(),
-                image: ImageSpec::None,
+                image: image.clone(),
                 command: ScriptCommand::Binary { path: binary.to_owned(), args_prefix: vec!["resource".to_owned(), (*name).to_owned()] },
                 privileged: false,
             };

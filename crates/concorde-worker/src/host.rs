@@ -1,7 +1,7 @@
 //! The `host` backend: processes run directly on the worker, each container being a directory.
 //!
 //! Like Concourse's workers on platforms without containers, there is no isolation: the image
-//! is ignored (with a warning), limits and `privileged` have no effect, and read-only mounts are
+//! is ignored (with a warning, unless it is `None` or `HostRoot`, which mean the host), limits and `privileged` have no effect, and read-only mounts are
 //! writable. A container is `containers/<handle>/root/`, in which every mount path is a symlink
 //! to its volume (`root/tmp/build/abcd/input -> volumes/<handle>`). A process runs with its
 //! working directory, and its executable and arguments when they are absolute paths that
@@ -92,7 +92,7 @@ impl Backend for HostRuntime {
 
     async fn create_container(&self, spec: ContainerSpec) -> Result<(), WorkerError> {
         let dir = state::claim_container_dir(&self.layout, &spec.handle).await?;
-        if spec.image != ImageSpec::None {
+        if !matches!(spec.image, ImageSpec::None | ImageSpec::HostRoot) {
             tracing::warn!(container = %spec.handle.0, image = ?spec.image, "the host backend ignores images");
         }
         let created = link_mounts(&self.volumes, &dir.join("root"), &spec).await;

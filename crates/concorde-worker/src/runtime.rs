@@ -48,6 +48,11 @@ pub enum ImageSpec {
     RawPath(PathBuf),
     /// No image: the host backend's only kind; runc refuses it.
     None,
+    /// The worker's own root filesystem, read-only, for trusted built-in scripts (the resource
+    /// types this binary runs): runc binds the host's `/` (without the mounts under it) as the
+    /// rootfs, with a fresh writable `/tmp` and `HOME=/tmp`. The host backend treats it like
+    /// [`ImageSpec::None`].
+    HostRoot,
 }
 
 /// A volume mounted into a container.

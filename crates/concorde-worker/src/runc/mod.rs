@@ -8,8 +8,11 @@
 //! exist in the image, and one runc invocation per process is the cheapest start. The process
 //! is PID 1 of its pid namespace, so SIGTERM reaches it only if it handles the signal: a
 //! cancelled process that does not is killed at once, one that does gets the grace. Everything is kept on disk,
-//! so a restarted worker can still run in and destroy the containers it had.
+//! so a restarted worker can still run in and destroy the containers it had. A container of
+//! [`ImageSpec::HostRoot`] has the host's root filesystem, read-only, instead of an overlay
+//! (see `host_root.rs`).
 
+mod host_root;
 mod network;
 mod rootfs;
 mod run;
@@ -24,14 +27,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use network::Ipv4Pool;
 
+use self::host_root::HostRoot;
 use self::network::{ContainerNetwork, Networks};
 use crate::backend::Backend;
 use crate::paths::Layout;
 use crate::state;
 use crate::volumes::{VolumeStore, list_dirs};
 use crate::{
-    ContainerHandle, ContainerSpec, DEFAULT_KILL_GRACE, ExitStatus, ProcessIo, ProcessSpec,
-    WorkerError,
+    ContainerHandle, ContainerSpec, DEFAULT_KILL_GRACE, ExitStatus, ImageSpec, ProcessIo,
+    ProcessSpec, WorkerError,
 };
 
 /// How containers reach the network.
@@ -82,8 +86,12 @@ pub struct RuncRuntime {
 /// A container's saved state: everything a `run` needs.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RuncContainer {
-    /// The merged rootfs runc uses; user names resolve against its `/etc/passwd`.
+    /// The merged rootfs runc uses (or the read-only bind of the host's `/`); user names
+    /// resolve against its `/etc/passwd`.
     pub rootfs: PathBuf,
+    /// Set for an [`ImageSpec::HostRoot`] container.
+    #[serde(default)]
+    pub host_root: Option<HostRoot>,
     /// The image's env, then the spec's.
     pub env: Vec<String>,
     /// The image's default user.
@@ -178,7 +186,10 @@ impl RuncRuntime {
     }
 
     async fn prepare(&self, dir: &Path, spec: ContainerSpec) -> Result<RuncContainer, WorkerError> {
-        let image = rootfs::locate(&self.volumes, &spec.image).await?;
+        let image = match spec.image {
+            ImageSpec::HostRoot => None,
+            _ => Some(rootfs::locate(&self.volumes, &spec.image).await?),
+        };
         let mut mounts = Vec::with_capacity(spec.mounts.len());
         for mount in &spec.mounts {
             if !mount.path.starts_with('/') {
@@ -197,7 +208,23 @@ impl RuncRuntime {
         // runc mounts in order: an outer path must come before the paths inside it.
         mounts.sort_by_key(|mount| mount.destination.matches('/').count());
         let hostname: String = spec.handle.0.chars().take(63).collect();
-        rootfs::build(dir, &image.rootfs).await?;
+        let rootfs = dir.join("rootfs");
+        let (metadata, host_root) = match image {
+            Some(image) => {
+                rootfs::build(dir, &image.rootfs).await?;
+                (image.metadata, None)
+            }
+            None => {
+                host_root::mount(&rootfs)?;
+                let host_root = HostRoot::new(&rootfs, &self.layout.root);
+                host_root.check_mounts(&rootfs, &mounts)?;
+                let metadata = rootfs::ImageMetadata {
+                    env: host_root::env(),
+                    user: None,
+                };
+                (metadata, Some(host_root))
+            }
+        };
         let network = match &self.networks {
             Some(networks) => Some(
                 networks
@@ -207,9 +234,10 @@ impl RuncRuntime {
             None => None,
         };
         let mut container = RuncContainer {
-            rootfs: dir.join("rootfs"),
-            env: image.metadata.env.into_iter().chain(spec.env).collect(),
-            image_user: image.metadata.user,
+            rootfs,
+            host_root,
+            env: metadata.env.into_iter().chain(spec.env).collect(),
+            image_user: metadata.user,
             hostname,
             privileged: spec.privileged,
             memory_bytes: spec.limits.memory_bytes,
@@ -337,11 +365,16 @@ async fn write_etc_files(
     ];
     let mut mounts = Vec::new();
     for (name, contents) in files {
+        let destination = format!("/etc/{name}");
+        // A read-only host root can only have files mounted over it that it has.
+        if container.host_root.is_some() && !HostRoot::can_cover(&container.rootfs, &destination) {
+            continue;
+        }
         let source = etc.join(name);
         tokio::fs::write(&source, contents).await?;
         mounts.push(BindMount {
             source,
-            destination: format!("/etc/{name}"),
+            destination,
             read_only: true,
         });
     }

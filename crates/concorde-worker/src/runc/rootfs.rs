@@ -65,6 +65,9 @@ pub(crate) async fn locate(volumes: &VolumeStore, image: &ImageSpec) -> Result<I
         ImageSpec::None => Err(WorkerError::InvalidImage(
             "the runc backend needs an image".to_owned(),
         )),
+        ImageSpec::HostRoot => Err(WorkerError::InvalidImage(
+            "the host root is not an image on disk".to_owned(),
+        )),
     }
 }
 
@@ -89,11 +92,14 @@ pub(crate) async fn build(container_dir: &Path, image: &Path) -> Result<bool, Wo
     Ok(mounted)
 }
 
-/// Unmounts the overlay if it is mounted. Detaching cannot fail on a busy mount, and the
-/// merged directory is empty afterwards, so deleting the container directory is safe.
+/// Unmounts the overlay (or the host root bind) if it is mounted. Detaching cannot fail on a
+/// busy mount, and the merged directory is empty afterwards, so deleting the container
+/// directory is safe; a rootfs that still shows the host's root is an error instead.
 pub(crate) fn unmount(container_dir: &Path) -> Result<(), WorkerError> {
-    match nix::mount::umount2(&container_dir.join("rootfs"), MntFlags::MNT_DETACH) {
-        Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => Ok(()),
-        Err(err) => Err(WorkerError::Io(err.into())),
+    let rootfs = container_dir.join("rootfs");
+    match nix::mount::umount2(&rootfs, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL | nix::errno::Errno::ENOENT) => {}
+        Err(err) => return Err(WorkerError::Io(err.into())),
     }
+    super::host_root::ensure_released(&rootfs)
 }

@@ -32,6 +32,12 @@ impl RuncRuntime {
             },
             other => other,
         })?;
+        let host_mounts = match &container.host_root {
+            Some(host_root) => {
+                host_root.executable_mounts(&container.rootfs, &container.mounts, &process.path)?
+            }
+            None => Default::default(),
+        };
         let n = self.process_counter.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}.{n}", handle.0);
         let bundle = dir.join("procs").join(n.to_string());
@@ -51,6 +57,7 @@ impl RuncRuntime {
                     .trim_start_matches('/')
             ),
             user,
+            host_mounts,
         };
         let json = spec::config(
             &container,

@@ -8,6 +8,7 @@
 use serde_json::{Value, json};
 
 use super::RuncContainer;
+use super::host_root::{ProcessMounts, Tmpfs};
 use super::user::ResolvedUser;
 
 /// Every capability runc 1.1 knows, indexed by its number.
@@ -114,6 +115,8 @@ pub(crate) struct ProcessConfig {
     pub env: Vec<String>,
     pub cwd: String,
     pub user: ResolvedUser,
+    /// What a host-root container needs to show this process's executable.
+    pub host_mounts: ProcessMounts,
 }
 
 /// The whole `config.json`.
@@ -187,14 +190,16 @@ pub(crate) fn config(
             },
             "noNewPrivileges": false,
         },
-        "root": {"path": container.rootfs, "readonly": false},
+        "root": {"path": container.rootfs, "readonly": container.host_root.is_some()},
         "hostname": container.hostname,
-        "mounts": mounts(container),
+        "mounts": mounts(container, &process.host_mounts),
         "linux": linux,
     })
 }
 
-fn mounts(container: &RuncContainer) -> Vec<Value> {
+/// runc mounts in this order, so a mount point inside another mount comes after it: the
+/// kernel filesystems, a host root's tmpfs mounts and the executable, `/etc` files, volumes.
+fn mounts(container: &RuncContainer, host_mounts: &ProcessMounts) -> Vec<Value> {
     let sys_options: &[&str] = if container.privileged {
         &["nosuid", "noexec", "nodev"]
     } else {
@@ -209,6 +214,21 @@ fn mounts(container: &RuncContainer) -> Vec<Value> {
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys_options}),
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
     ];
+    let tmpfs_mounts = container
+        .host_root
+        .iter()
+        .flat_map(|host_root| &host_root.tmpfs);
+    for tmpfs in tmpfs_mounts.chain(&host_mounts.tmpfs) {
+        let Tmpfs {
+            destination,
+            options,
+        } = tmpfs;
+        mounts.push(json!({"destination": destination, "type": "tmpfs", "source": "tmpfs", "options": options}));
+    }
+    for bind in &host_mounts.binds {
+        // Not recursive: the executable alone, read-only.
+        mounts.push(json!({"destination": bind.destination, "type": "bind", "source": bind.source, "options": ["bind", "ro", "nosuid", "nodev"]}));
+    }
     for file in &container.etc_files {
         mounts.push(json!({"destination": file.destination, "type": "bind", "source": file.source, "options": ["rbind", "ro"]}));
     }
