@@ -164,6 +164,10 @@ impl Checker {
                 match self.store.save_check_versions(scope, &new, crate::now()).await {
                     Ok(outcome) => {
                         debug!(resource = %resource.name, new = outcome.new_versions, "checked");
+                        if outcome.new_versions > 0 {
+                            // The store asked for the jobs to be scheduled; wake the scheduler.
+                            self.store.notify(Topic::JobScheduling, &resource.id.to_string()).await?;
+                        }
                         None
                     }
                     Err(err) => Some(err.to_string()),

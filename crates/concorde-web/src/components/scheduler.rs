@@ -1,6 +1,6 @@
 //! The scheduler: for each job whose scheduling was requested, resolves the next build's inputs
 //! through the store's versions view, saves them (or why not), and creates a build when a
-//! `trigger: true` input has a version this job never used.
+//! `trigger: true` input's version differs from the one the job's previous build used.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -109,13 +109,19 @@ impl Scheduler {
         if job.paused || !resolution.ok() {
             return Ok(());
         }
-        let triggered = gets.iter().zip(&resolution.inputs).any(|(get, result)| get.trigger && result.as_ref().is_ok_and(|r| r.first_occurrence));
-        if !triggered {
+        // A pending build takes the latest inputs when it starts: no need for another one.
+        if !self.store.pending_builds(job_id).await?.is_empty() {
+            debug!(job = %job.name, "a build is already pending");
             return Ok(());
         }
-        let pending = self.store.pending_builds(job_id).await?;
-        if pending.iter().any(|build| !build.manually_triggered) {
-            debug!(job = %job.name, "an automatic build is already pending");
+        let previous = self.previous_inputs(job_id).await?;
+        let triggered = gets.iter().zip(&resolution.inputs).any(|(get, result)| {
+            get.trigger
+                && result.as_ref().is_ok_and(|resolved| {
+                    previous.as_ref().is_none_or(|previous| previous.get(&get.name) != Some(&resolved.digest.as_str().to_owned()))
+                })
+        });
+        if !triggered {
             return Ok(());
         }
         let build = self
@@ -124,6 +130,21 @@ impl Scheduler {
             .await?;
         debug!(job = %job.name, build = %build.name, "created build");
         Ok(())
+    }
+}
+
+impl Scheduler {
+    /// The inputs (name → digest) of the job's most recent build that has them; `None` when
+    /// no build ever got inputs. A build is created when a trigger input differs from these,
+    /// so pinning an older version, or unpinning back, runs the job again.
+    async fn previous_inputs(&self, job: JobId) -> anyhow::Result<Option<HashMap<String, String>>> {
+        for build in self.store.list_job_builds(job, None, 20).await? {
+            let inputs = self.store.build_versions(build.id, false).await?;
+            if !inputs.is_empty() {
+                return Ok(Some(inputs.into_iter().map(|input| (input.name, input.version_digest)).collect()));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -117,6 +117,8 @@ impl StartBuild {
             concorde_engine::BuildStatus::Aborted => BuildStatus::Aborted,
         };
         store.finish_build(build_id, status, crate::now()).await?;
+        // Downstream jobs were asked to schedule; wake the scheduler rather than wait a tick.
+        store.notify(Topic::JobScheduling, &self.job.id.to_string()).await?;
         if let Ok(mut running) = self.running.lock() {
             running.remove(&build_id);
         }

@@ -1,0 +1,117 @@
+//! The flows a user goes through, each run against a real server.
+
+use std::time::Duration;
+
+use crate::harness::{Backend, Repo, Server, chain_pipeline};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn statuses(server: &Server, job: &str) -> Vec<String> {
+    server.job_builds("demo", job).into_iter().map(|(_, status)| status).collect()
+}
+
+fn finished(server: &Server, job: &str, count: usize) -> bool {
+    let builds = statuses(server, job);
+    builds.len() >= count && builds.iter().take(count).all(|status| !matches!(status.as_str(), "pending" | "started"))
+}
+
+pub fn webhook_commit_triggers_the_job_and_watch_shows_it(backend: Backend) {
+    let server = Server::start(backend);
+    let repo = Repo::new();
+    server.set_pipeline("demo", &chain_pipeline(&repo, "  webhook_token: sekrit\n  check_every: never\n", ""));
+    assert_eq!(server.post_anonymous("/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=wrong"), 401);
+    assert_eq!(server.post_anonymous("/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=sekrit"), 201);
+    server.wait_for("the first build", LONG, || finished(&server, "unit", 1));
+    repo.commit("second commit");
+    assert_eq!(server.post_anonymous("/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=sekrit"), 201);
+    server.wait_for("a build of the new commit", LONG, || finished(&server, "unit", 2));
+    let watched = server.fly(&["watch", "-j", "demo/unit"]);
+    let output = String::from_utf8_lossy(&watched.stdout);
+    assert!(output.contains("content: second commit"), "{output}");
+    assert!(output.trim_end().ends_with("succeeded"), "{output}");
+    assert_eq!(watched.status.code(), Some(0));
+}
+
+pub fn a_passed_chain_carries_the_version_downstream(backend: Backend) {
+    let server = Server::start(backend);
+    let repo = Repo::new();
+    repo.commit("release one");
+    server.set_pipeline("demo", &chain_pipeline(&repo, "  check_every: 1s\n", ""));
+    server.wait_for("deploy to run", LONG, || finished(&server, "deploy", 1));
+    assert_eq!(statuses(&server, "unit"), vec!["succeeded"]);
+    assert_eq!(statuses(&server, "deploy"), vec!["succeeded"], "deploy ran once for one version");
+    let watched = server.fly_ok(&["watch", "-j", "demo/deploy"]);
+    assert!(watched.contains("deployed release one"), "{watched}");
+}
+
+pub fn pin_disable_and_pause_steer_the_scheduler(backend: Backend) {
+    let server = Server::start(backend);
+    let repo = Repo::new();
+    let first = repo.commit("v1");
+    server.set_pipeline("demo", &chain_pipeline(&repo, "  check_every: 1s\n", ""));
+    server.wait_for("the first build", LONG, || finished(&server, "unit", 1));
+    server.fly_ok(&["pause-job", "-j", "demo/unit"]);
+    let second = repo.commit("v2");
+    server.wait_for("v2 to be checked", LONG, || server.fly_ok(&["resource-versions", "-r", "demo/repo"]).contains(&second));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(statuses(&server, "unit").len(), 1, "a paused job starts no build");
+    server.fly_ok(&["disable-resource-version", "-r", "demo/repo", "-v", &format!("ref:{second}")]);
+    server.fly_ok(&["unpause-job", "-j", "demo/unit"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(statuses(&server, "unit").len(), 1, "the disabled v2 does not trigger; v1 was already used");
+    server.fly_ok(&["enable-resource-version", "-r", "demo/repo", "-v", &format!("ref:{second}")]);
+    server.wait_for("v2 to build", LONG, || finished(&server, "unit", 2));
+    server.fly_ok(&["pin-resource", "-r", "demo/repo", "-v", &format!("ref:{first}"), "-c", "back to v1"]);
+    server.wait_for("the pinned v1 to build", LONG, || finished(&server, "unit", 3));
+    let watched = server.fly_ok(&["watch", "-j", "demo/unit"]);
+    assert!(watched.contains("content: v1"), "{watched}");
+}
+
+pub fn rerun_reuses_the_original_inputs(backend: Backend) {
+    let server = Server::start(backend);
+    let repo = Repo::new();
+    repo.commit("original");
+    let webhook = "/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=t";
+    server.set_pipeline("demo", &chain_pipeline(&repo, "  webhook_token: t\n  check_every: never\n", ""));
+    assert_eq!(server.post_anonymous(webhook), 201);
+    server.wait_for("the first build", LONG, || finished(&server, "unit", 1));
+    repo.commit("newer");
+    assert_eq!(server.post_anonymous(webhook), 201);
+    server.wait_for("a build of the newer commit", LONG, || finished(&server, "unit", 2));
+    let output = server.fly(&["rerun-build", "-j", "demo/unit", "-b", "1", "-w"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("started demo/unit #1.1"), "{text}");
+    assert!(text.contains("content: original"), "the rerun used the original's version: {text}");
+    assert_eq!(output.status.code(), Some(0), "{text}");
+}
+
+pub fn abort_stops_a_running_build(backend: Backend) {
+    let server = Server::start(backend);
+    let repo = Repo::new();
+    let slow = "  - task: slow\n    config:\n      platform: linux\n      run: {path: sh, args: [-c, 'echo sleeping; sleep 120']}\n    on_abort:\n      task: cleanup\n      config: {platform: linux, run: {path: echo, args: [cleaned up]}}\n";
+    server.set_pipeline("demo", &chain_pipeline(&repo, "  check_every: 1s\n", slow));
+    server.wait_for("the build to start", LONG, || statuses(&server, "unit").first().is_some_and(|s| s == "started"));
+    std::thread::sleep(Duration::from_secs(1));
+    server.fly_ok(&["abort-build", "-j", "demo/unit", "-b", "1"]);
+    server.wait_for("the abort", Duration::from_secs(30), || statuses(&server, "unit").first().is_some_and(|s| s == "aborted"));
+    let watched = server.fly(&["watch", "-j", "demo/unit"]);
+    let text = String::from_utf8_lossy(&watched.stdout);
+    assert!(text.contains("cleaned up"), "on_abort ran: {text}");
+    assert_eq!(watched.status.code(), Some(3), "watch exits 3 for an aborted build");
+}
+
+pub fn a_restart_mid_build_fails_it_cleanly_and_the_node_carries_on(backend: Backend) {
+    let mut server = Server::start(backend);
+    let repo = Repo::new();
+    let slow = "  - task: slow\n    config:\n      platform: linux\n      run: {path: sh, args: [-c, 'sleep 120']}\n";
+    server.set_pipeline("demo", &chain_pipeline(&repo, "  check_every: 1s\n", slow));
+    server.wait_for("the build to start", LONG, || statuses(&server, "unit").first().is_some_and(|s| s == "started"));
+    server.kill();
+    server.spawn();
+    server.wait_for("the orphaned build to error", LONG, || statuses(&server, "unit").first().is_some_and(|s| s == "errored"));
+    let watched = String::from_utf8_lossy(&server.fly(&["watch", "-j", "demo/unit", "-b", "1"]).stdout).into_owned();
+    assert!(watched.contains("cannot be resumed"), "{watched}");
+    server.fly_ok(&["trigger-job", "-j", "demo/unit"]);
+    server.wait_for("a new build after the restart", LONG, || statuses(&server, "unit").len() >= 2);
+    assert_eq!(statuses(&server, "unit").len(), 2, "the errored build was not run twice");
+}

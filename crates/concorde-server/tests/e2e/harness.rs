@@ -1,0 +1,278 @@
+//! Starts a real `concorde quickstart` process on SQLite or PostgreSQL and drives it with the
+//! real CLI, as a user would.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Which database the server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Which container runtime the server's worker uses (`--runtime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerRuntime {
+    Host,
+    #[allow(dead_code, reason = "runc_quickstart.rs, which includes this harness, uses it")]
+    Runc,
+}
+
+/// A running server and a logged-in CLI home.
+pub struct Server {
+    child: Option<Child>,
+    worker_runtime: WorkerRuntime,
+    pub url: String,
+    pub home: tempfile::TempDir,
+    pub data: tempfile::TempDir,
+    pub postgres_url: Option<String>,
+    bind: String,
+    runtime: tokio::runtime::Runtime,
+    test_store: Option<concorde_store::testing::TestStore>,
+}
+
+fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_concorde")
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").port()
+}
+
+impl Server {
+    /// Starts a server with the host runtime and logs the CLI in as `admin`.
+    pub fn start(backend: Backend) -> Server {
+        Server::start_with(backend, WorkerRuntime::Host)
+    }
+
+    /// Starts a server with the given worker runtime and logs the CLI in as `admin`.
+    pub fn start_with(backend: Backend, worker_runtime: WorkerRuntime) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        let test_store = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                runtime
+                    .block_on(concorde_store::testing::postgres_store(concorde_store::testing::Flavour::Fast))
+                    .expect("PostgreSQL is installed (CI installs it)"),
+            ),
+        };
+        let postgres_url = test_store.as_ref().map(|store| store.location.clone());
+        let bind = format!("127.0.0.1:{}", free_port());
+        let mut server = Server {
+            child: None,
+            worker_runtime,
+            url: format!("http://{bind}"),
+            home: tempfile::tempdir().expect("tempdir"),
+            data: tempfile::tempdir().expect("tempdir"),
+            postgres_url,
+            bind,
+            runtime,
+            test_store,
+        };
+        server.spawn();
+        let login = server.fly(&["login", "-c", &server.url.clone(), "-u", "admin", "-p", "secret"]);
+        assert!(login.status.success(), "login: {}", String::from_utf8_lossy(&login.stderr));
+        server
+    }
+
+    /// Starts (or restarts) the server process and waits until it answers.
+    pub fn spawn(&mut self) {
+        let runtime = match self.worker_runtime {
+            WorkerRuntime::Host => "host",
+            WorkerRuntime::Runc => "runc",
+        };
+        let mut command = Command::new(binary());
+        command
+            .args(["quickstart", "--bind", &self.bind, "--runtime", runtime, "--add-local-user", "admin:secret"])
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .env("CONCORDE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(url) = &self.postgres_url {
+            command.args(["--postgres-url", url]);
+        }
+        self.child = Some(command.spawn().expect("server starts"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(&self.bind).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not start listening on {}", self.bind);
+    }
+
+    /// Stops the server with SIGTERM and waits for it to finish cleaning up (its containers and
+    /// mounts), killing it after 30 seconds.
+    #[allow(dead_code, reason = "runc_quickstart.rs, which includes this harness, uses it")]
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Kills the server process without letting it clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Runs the CLI against this server.
+    pub fn fly(&self, args: &[&str]) -> Output {
+        Command::new(binary())
+            .args(["-t", "e2e"])
+            .args(args)
+            .env("HOME", self.home.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("cli runs")
+    }
+
+    /// Runs the CLI and returns stdout, asserting success.
+    pub fn fly_ok(&self, args: &[&str]) -> String {
+        let output = self.fly(args);
+        assert!(
+            output.status.success(),
+            "concorde {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Sets and unpauses a pipeline from YAML text.
+    pub fn set_pipeline(&self, name: &str, yaml: &str) {
+        let file = self.home.path().join(format!("{name}.yml"));
+        std::fs::write(&file, yaml).expect("write pipeline");
+        self.fly_ok(&["set-pipeline", "-n", "-p", name, "-c", &file.display().to_string()]);
+        self.fly_ok(&["unpause-pipeline", "-p", name]);
+    }
+
+    /// The API's JSON at `path`, with the CLI's token.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let token = self.token();
+        let response = ureq::get(&format!("{}{path}", self.url))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap_or_else(|err| panic!("GET {path}: {err}"));
+        response.into_body().read_json().expect("json")
+    }
+
+    /// POSTs to the API without a token (webhooks).
+    pub fn post_anonymous(&self, path: &str) -> u16 {
+        match ureq::post(&format!("{}{path}", self.url)).send_empty() {
+            Ok(response) => response.status().as_u16(),
+            Err(ureq::Error::StatusCode(code)) => code,
+            Err(err) => panic!("POST {path}: {err}"),
+        }
+    }
+
+    fn token(&self) -> String {
+        let text = std::fs::read_to_string(self.home.path().join(".concorderc")).expect("targets file");
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix("value:"))
+            .map(|value| value.trim().trim_matches('\'').trim_matches('"').to_owned())
+            .expect("a token")
+    }
+
+    /// Waits until `condition` holds, or panics after `limit`.
+    pub fn wait_for(&self, what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if condition() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    /// The builds of a job, newest first: (name, status).
+    pub fn job_builds(&self, pipeline: &str, job: &str) -> Vec<(String, String)> {
+        let builds = self.get_json(&format!("/api/v1/teams/main/pipelines/{pipeline}/jobs/{job}/builds"));
+        builds
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|b| (b["name"].as_str().unwrap_or("").to_owned(), b["status"].as_str().unwrap_or("").to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(store) = self.test_store.take() {
+            self.runtime.block_on(store.cleanup());
+        }
+    }
+}
+
+/// A git repository in a temp dir with one commit.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        Repo::new_in(&std::env::temp_dir())
+    }
+
+    /// A repository in a new directory under `parent` (a runc worker's resource containers have
+    /// their own `/tmp`, so their repositories live elsewhere).
+    pub fn new_in(parent: &Path) -> Repo {
+        let repo = Repo { dir: tempfile::tempdir_in(parent).expect("tempdir") };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.git(&["config", "user.email", "e2e@example.com"]);
+        repo.git(&["config", "user.name", "e2e"]);
+        repo.commit("first");
+        repo
+    }
+
+    pub fn uri(&self) -> String {
+        format!("file://{}", self.dir.path().display())
+    }
+
+    /// Writes `content` to `file` and commits it; returns the commit sha.
+    pub fn commit(&self, content: &str) -> String {
+        std::fs::write(self.dir.path().join("file"), content).expect("write");
+        self.git(&["add", "file"]);
+        self.git(&["commit", "-q", "-m", content]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git").args(args).current_dir(self.dir.path()).output().expect("git runs");
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A pipeline: `unit` gets the repo (triggered) and cats the file; `deploy` takes what passed
+/// `unit`. `extra_unit_step` is appended to unit's plan.
+pub fn chain_pipeline(repo: &Repo, resource_extra: &str, extra_unit_step: &str) -> String {
+    format!(
+        "resources:\n- name: repo\n  type: git\n{resource_extra}  source: {{uri: {uri}, branch: main}}\njobs:\n- name: unit\n  plan:\n  - get: repo\n    trigger: true\n  - task: test\n    config:\n      platform: linux\n      inputs: [{{name: repo}}]\n      run: {{path: sh, args: [-c, 'echo content: $(cat repo/file)']}}\n{extra_unit_step}- name: deploy\n  plan:\n  - get: repo\n    trigger: true\n    passed: [unit]\n  - task: deploy\n    config:\n      platform: linux\n      inputs: [{{name: repo}}]\n      run: {{path: sh, args: [-c, 'echo deployed $(cat repo/file)']}}\n",
+        uri = repo.uri()
+    )
+}

@@ -1,0 +1,26 @@
+//! End-to-end tests: a real `concorde quickstart` process, real HTTP, the real CLI, real git
+//! repositories and real processes, on SQLite and on PostgreSQL.
+
+mod flows;
+mod harness;
+
+/// Declares each flow once per backend.
+macro_rules! on_both_backends {
+    ($($flow:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $flow() { crate::flows::$flow(crate::harness::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $flow() { crate::flows::$flow(crate::harness::Backend::Postgres) })*
+        }
+    };
+}
+
+on_both_backends!(
+    webhook_commit_triggers_the_job_and_watch_shows_it,
+    a_passed_chain_carries_the_version_downstream,
+    pin_disable_and_pause_steer_the_scheduler,
+    rerun_reuses_the_original_inputs,
+    abort_stops_a_running_build,
+    a_restart_mid_build_fails_it_cleanly_and_the_node_carries_on,
+);
