@@ -84,3 +84,18 @@ fn format_pipeline_writes_in_place_idempotently() {
     assert_eq!(std::fs::read_to_string(&file).expect("readable"), written);
     assert!(concorde(&["validate-pipeline", "-c", &file]).status.success());
 }
+
+#[test]
+fn the_shipped_examples_are_valid() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&examples).expect("examples folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|ext| ext == "yml") {
+            let out = concorde(&["validate-pipeline", "--strict", "-c", &path.display().to_string()]);
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2);
+}
