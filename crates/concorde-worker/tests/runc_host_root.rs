@@ -108,15 +108,19 @@ async fn the_host_root_is_read_only_with_a_writable_tmp_and_the_volumes() {
         "written\n"
     );
 
-    // The worker's directory (other containers' volumes) is hidden; the network files are the
-    // container's own.
+    // The worker's directory (other containers' volumes) is hidden; the network namespace and
+    // its files are the container's own, as in any runc container.
     let script = format!(
-        "ls -A {}; grep -c host-root /etc/hosts",
+        "ls -A {}; grep -c host-root /etc/hosts; readlink /proc/self/ns/net",
         work.path().display()
     );
     let out = run(&runtime, "host-root", sh(&script)).await;
     assert_eq!(out.status, ExitStatus::Exited(0), "{}", out.stderr);
-    assert_eq!(out.stdout, "1\n");
+    let host_netns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"1"), "{}", out.stdout);
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert_ne!(lines[1], host_netns.to_str().unwrap());
     runtime.destroy_container(&ctr("host-root")).await.unwrap();
     assert!(volume.join("data").exists());
 }
