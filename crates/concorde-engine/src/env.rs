@@ -41,6 +41,9 @@ pub struct BuildContext {
 pub enum ScriptCommand {
     /// The image holds `/opt/resource/{check,in,out}` (Concourse's layout).
     ImageScripts,
+    /// The scripts are `<dir>/{check,in,out}` on the worker itself (a type directory's
+    /// `rootfs/opt/resource` on a runtime without images).
+    Directory(PathBuf),
     /// A binary on the worker runs the scripts: `<path> <args_prefix...> <action> [dir]`
     /// (the built-in types: `concorde resource git check`, in the host root under runc).
     Binary {

@@ -76,6 +76,7 @@ pub(crate) async fn run_script(exec: &Exec, run: ScriptRun<'_>) -> Result<Script
     exec.env.track_container(&handle);
     let (path, mut args) = match command {
         ScriptCommand::ImageScripts => (format!("/opt/resource/{}", run.action), Vec::new()),
+        ScriptCommand::Directory(dir) => (dir.join(run.action).display().to_string(), Vec::new()),
         ScriptCommand::Binary { path, args_prefix } => {
             let mut args = args_prefix;
             args.push(run.action.to_owned());

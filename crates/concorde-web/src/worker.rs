@@ -51,7 +51,9 @@ impl LocalWorker {
         let binary = std::env::current_exe().context("could not find the concorde binary")?;
         let mut base_types = builtin_types(&binary, &image);
         if let Some(dir) = resource_types_dir {
-            for base in load_type_dir(dir)? {
+            // The host runtime has no images: a type directory's scripts run in place there.
+            let runtime_has_images = image != ImageSpec::None;
+            for base in load_type_dir(dir, work_dir, runtime_has_images)? {
                 base_types.insert(base.name.clone(), base);
             }
         }
@@ -96,29 +98,33 @@ fn builtin_types(binary: &Path, image: &ImageSpec) -> HashMap<String, BaseResour
         .collect()
 }
 
-/// Base types in Concourse's layout: `<dir>/<type>/resource_metadata.json` beside `rootfs/`.
-fn load_type_dir(dir: &Path) -> anyhow::Result<Vec<BaseResourceType>> {
-    let mut types = Vec::new();
-    let entries = std::fs::read_dir(dir).with_context(|| format!("could not read resource types dir {}", dir.display()))?;
-    for entry in entries {
-        let path = entry?.path();
-        let metadata_path = path.join("resource_metadata.json");
-        if !metadata_path.is_file() {
-            continue;
-        }
-        let metadata: serde_json::Value = serde_json::from_slice(&std::fs::read(&metadata_path)?)
-            .with_context(|| format!("invalid {}", metadata_path.display()))?;
-        let name = metadata["type"].as_str().map(str::to_owned).unwrap_or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let rootfs = path.join("rootfs");
-        if !rootfs.is_dir() {
-            anyhow::bail!("resource type {name} in {} has no rootfs/ directory", path.display());
-        }
-        types.push(BaseResourceType {
-            name,
-            image: ImageSpec::RawPath(rootfs),
-            command: ScriptCommand::ImageScripts,
-            privileged: metadata["privileged"].as_bool().unwrap_or(false),
-        });
+/// Base types in Concourse's layout (`<dir>/<type>/resource_metadata.json` beside `rootfs/` or
+/// `rootfs.tgz`, unpacked once under `work_dir`). A runtime with images runs their
+/// `/opt/resource` scripts in their rootfs; the host runtime runs the scripts in place.
+fn load_type_dir(dir: &Path, work_dir: &Path, has_images: bool) -> anyhow::Result<Vec<BaseResourceType>> {
+    let found = concorde_resource::type_dir::ResourceTypeDir::new(dir)
+        .load()
+        .with_context(|| format!("could not load resource types from {}", dir.display()))?;
+    let mut types = Vec::with_capacity(found.len());
+    for base in found {
+        let name = base.metadata.type_name.clone();
+        let rootfs = match base.rootfs {
+            concorde_resource::type_dir::TypeRootfs::Dir(rootfs) => rootfs,
+            concorde_resource::type_dir::TypeRootfs::Tarball(tgz) => {
+                let unpacked = work_dir.join("resource-types").join(&name).join("rootfs");
+                if !unpacked.is_dir() {
+                    concorde_resource::type_dir::unpack_rootfs_tgz(&tgz, &unpacked)
+                        .with_context(|| format!("could not unpack {}", tgz.display()))?;
+                }
+                unpacked
+            }
+        };
+        let (image, command) = if has_images {
+            (ImageSpec::RawPath(rootfs), ScriptCommand::ImageScripts)
+        } else {
+            (ImageSpec::None, ScriptCommand::Directory(rootfs.join("opt/resource")))
+        };
+        types.push(BaseResourceType { name, image, command, privileged: base.metadata.privileged });
     }
     Ok(types)
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{Backend, Repo, Server, chain_pipeline};
+use crate::harness::{Backend, Repo, Server, WorkerRuntime, chain_pipeline};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -114,4 +114,32 @@ pub fn a_restart_mid_build_fails_it_cleanly_and_the_node_carries_on(backend: Bac
     server.fly_ok(&["trigger-job", "-j", "demo/unit"]);
     server.wait_for("a new build after the restart", LONG, || statuses(&server, "unit").len() >= 2);
     assert_eq!(statuses(&server, "unit").len(), 2, "the errored build was not run twice");
+}
+
+/// A resource type from a `--resource-types` directory in Concourse's layout: its
+/// `/opt/resource` scripts check, fetch and push.
+pub fn a_resource_types_directory_provides_base_types(backend: Backend) {
+    let types = tempfile::tempdir().expect("tempdir");
+    let scripts = types.path().join("counter/rootfs/opt/resource");
+    std::fs::create_dir_all(&scripts).expect("mkdir");
+    std::fs::write(types.path().join("counter/resource_metadata.json"), r#"{"type": "counter", "version": "1.0"}"#).expect("metadata");
+    let write_script = |name: &str, body: &str| {
+        let path = scripts.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\nread -r request\n{body}\n")).expect("script");
+        let mut permissions = std::fs::metadata(&path).expect("meta").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).expect("chmod");
+    };
+    write_script("check", "echo '[{\"n\":\"41\"},{\"n\":\"42\"}]'");
+    write_script("in", "echo 42 > \"$1/number\"; echo '{\"version\":{\"n\":\"42\"},\"metadata\":[{\"name\":\"from\",\"value\":\"type dir\"}]}'");
+    write_script("out", "echo '{\"version\":{\"n\":\"43\"}}'");
+    let dir = types.path().display().to_string();
+    let server = Server::start_with_args(backend, WorkerRuntime::Host, &["--resource-types", &dir]);
+    let pipeline = "resources:\n- name: c\n  type: counter\n  check_every: 1s\n  source: {}\njobs:\n- name: unit\n  plan:\n  - get: c\n    trigger: true\n  - task: show\n    config: {platform: linux, inputs: [{name: c}], run: {path: sh, args: [-c, 'echo number $(cat c/number)']}}\n  - put: c\n";
+    server.set_pipeline("demo", pipeline);
+    server.wait_for("the build", LONG, || finished(&server, "unit", 1));
+    let watched = server.fly_ok(&["watch", "-j", "demo/unit"]);
+    assert!(watched.contains("number 42"), "{watched}");
+    let versions = server.fly_ok(&["resource-versions", "-r", "demo/c"]);
+    assert!(versions.contains("n:43"), "the put's version was saved: {versions}");
 }

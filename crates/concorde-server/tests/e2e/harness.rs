@@ -24,6 +24,7 @@ pub enum WorkerRuntime {
 pub struct Server {
     child: Option<Child>,
     worker_runtime: WorkerRuntime,
+    extra_args: Vec<String>,
     pub url: String,
     pub home: tempfile::TempDir,
     pub data: tempfile::TempDir,
@@ -50,6 +51,11 @@ impl Server {
 
     /// Starts a server with the given worker runtime and logs the CLI in as `admin`.
     pub fn start_with(backend: Backend, worker_runtime: WorkerRuntime) -> Server {
+        Server::start_with_args(backend, worker_runtime, &[])
+    }
+
+    /// Starts a server with extra `quickstart` flags and logs the CLI in as `admin`.
+    pub fn start_with_args(backend: Backend, worker_runtime: WorkerRuntime, extra_args: &[&str]) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
         let test_store = match backend {
             Backend::Sqlite => None,
@@ -64,6 +70,7 @@ impl Server {
         let mut server = Server {
             child: None,
             worker_runtime,
+            extra_args: extra_args.iter().map(|arg| (*arg).to_owned()).collect(),
             url: format!("http://{bind}"),
             home: tempfile::tempdir().expect("tempdir"),
             data: tempfile::tempdir().expect("tempdir"),
@@ -95,6 +102,7 @@ impl Server {
         if let Some(url) = &self.postgres_url {
             command.args(["--postgres-url", url]);
         }
+        command.args(&self.extra_args);
         self.child = Some(command.spawn().expect("server starts"));
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
