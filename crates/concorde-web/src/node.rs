@@ -111,6 +111,8 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
         )),
         Arc::new(Reaper::new(store.clone())),
     ];
+    crate::components::heartbeat::register_local_worker(&store, &worker).await.context("could not register the local worker")?;
+    tasks.spawn(crate::components::heartbeat::run_heartbeat(store.clone(), worker.clone(), shutdown.clone()));
     let statuses = Statuses::default();
     for component in components {
         tasks.spawn(run_component(store.clone(), component, statuses.clone(), shutdown.clone()));

@@ -143,3 +143,11 @@ pub fn a_resource_types_directory_provides_base_types(backend: Backend) {
     let versions = server.fly_ok(&["resource-versions", "-r", "demo/c"]);
     assert!(versions.contains("n:43"), "the put's version was saved: {versions}");
 }
+
+pub fn the_local_worker_is_registered_and_listed(backend: Backend) {
+    let server = Server::start(backend);
+    let workers = server.fly_ok(&["workers"]);
+    let row: Vec<&str> = workers.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(row.get(2), Some(&"linux"), "{workers}");
+    assert_eq!(row.get(5), Some(&"running"), "{workers}");
+}

@@ -3,6 +3,7 @@
 //! wake-ups, error backoff and the status the API shows.
 
 pub mod checker;
+pub mod heartbeat;
 pub mod reaper;
 pub mod scheduler;
 pub mod scope;
