@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use concorde_engine::{BuildContext, RunEnv, compile_job_plan, run_build};
-use concorde_store::{Build, BuildId, BuildStatus, Job, Lock, NewVersion, Pipeline, RecordedVersion, Store, Topic};
+use concorde_store::{Build, BuildId, BuildStatus, Job, Lock, NewVersion, Pipeline, PutOutput, RecordedVersion, Store, Topic};
 use tracing::{info, warn};
 
 use crate::components::tracker::inputs::ChosenInput;
@@ -127,7 +127,7 @@ impl StartBuild {
     }
 
     /// Saves each put's version into its resource's history (a new version goes after the
-    /// newest; a known one keeps its place) and as an output of the build.
+    /// newest; a known one keeps its place) and as an output of the build, one transaction each.
     async fn save_outputs(&self, outputs: &[(String, concorde_config::model::VersionMap, Vec<concorde_engine::MetadataField>)]) {
         if outputs.is_empty() {
             return;
@@ -139,26 +139,27 @@ impl StartBuild {
                 return;
             }
         };
-        let mut recorded = Vec::new();
         for (name, version, metadata) in outputs {
             let Some(resource) = resources.iter().find(|r| &r.name == name) else { continue };
-            let version_json = serde_json::json!(version).to_string();
             let plan_id = concorde_engine::PlanId(format!("put-{}", resource.id.0));
-            match crate::components::scope::ensure_scope(&self.store, &self.model, resource, &plan_id).await {
-                Ok(scope) => {
-                    let new = NewVersion { version: version_json.clone(), metadata: serde_json::json!(metadata).to_string() };
-                    if let Err(err) = self.store.save_check_versions(scope.scope, &[new], crate::now()).await {
-                        warn!(resource = %name, error = %err, "could not save put version");
-                    }
+            let scope = match crate::components::scope::ensure_scope(&self.store, &self.model, resource, &plan_id).await {
+                Ok(scope) => Some(scope.scope),
+                Err(err) => {
+                    warn!(resource = %name, error = %format!("{err:#}"), "could not find the resource's scope");
+                    None
                 }
-                Err(err) => warn!(resource = %name, error = %format!("{err:#}"), "could not find the resource's scope"),
+            };
+            let output = PutOutput {
+                build: self.build.id,
+                resource: resource.id,
+                name: name.clone(),
+                scope,
+                version: NewVersion { version: serde_json::json!(version).to_string(), metadata: serde_json::json!(metadata).to_string() },
+                now: crate::now(),
+            };
+            if let Err(err) = self.store.save_put_output(&output).await {
+                warn!(resource = %name, error = %err, "could not save put output");
             }
-            if let Ok((_, digest)) = concorde_store::version_digest(&version_json) {
-                recorded.push(RecordedVersion { name: name.clone(), resource_id: resource.id, version_digest: digest });
-            }
-        }
-        if let Err(err) = self.store.save_build_outputs(self.build.id, &recorded).await {
-            warn!(error = %err, "could not save build outputs");
         }
     }
 }
