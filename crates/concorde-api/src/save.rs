@@ -5,7 +5,6 @@
 //! results as the API reports them.
 
 use concorde_config::model::{CheckEvery, Pipeline};
-use concorde_config::validate::path_match;
 use concorde_config::{Diagnostic, Severity, pipeline_to_json};
 use concorde_proto::{ConfigWarning, InstanceVars, SaveConfigResponse};
 use concorde_store::{
@@ -164,20 +163,8 @@ pub fn save_request(
 /// `passed` entries with globs expanded against the pipeline's jobs, each job once, in
 /// pipeline order.
 fn expand_passed(config: &Pipeline, passed: &[String]) -> Vec<String> {
-    config
-        .jobs
-        .iter()
-        .filter(|job| {
-            passed.iter().any(|entry| {
-                if entry.contains(['*', '?', '[']) {
-                    path_match(entry, &job.name).unwrap_or(false)
-                } else {
-                    *entry == job.name
-                }
-            })
-        })
-        .map(|job| job.name.clone())
-        .collect()
+    let named: std::collections::HashSet<&str> = passed.iter().flat_map(|entry| config.jobs_matching(entry)).collect();
+    config.jobs.iter().filter(|job| named.contains(job.name.as_str())).map(|job| job.name.clone()).collect()
 }
 
 fn check_every(value: Option<&CheckEvery>) -> Option<String> {

@@ -146,23 +146,22 @@ fn webhook_to_first_log(node: &Node) {
     let started = Instant::now();
     ureq::post(&format!("{}/api/v1/teams/main/pipelines/hook/resources/m/check/webhook?webhook_token=t", node.url)).send_empty().expect("webhook");
     let mut build_id = None;
-    let found = wait_until(Duration::from_secs(30), || {
-        if build_id.is_none() {
-            build_id = node.get("/api/v1/teams/main/pipelines/hook/jobs/j/builds").as_array().and_then(|b| b.first()).and_then(|b| b["id"].as_i64());
-        }
-        let Some(id) = build_id else { return false };
-        let body = ureq::get(&format!("{}/api/v1/builds/{id}/events", node.url))
-            .header("Authorization", &format!("Bearer {}", node.token))
-            .config()
-            .timeout_global(Some(Duration::from_millis(200)))
-            .build()
-            .call()
-            .ok()
-            .and_then(|response| response.into_body().read_to_string().ok())
-            .unwrap_or_default();
-        body.contains("\"event\":\"log\"")
+    wait_until(Duration::from_secs(30), || {
+        build_id = node.get("/api/v1/teams/main/pipelines/hook/jobs/j/builds").as_array().and_then(|b| b.first()).and_then(|b| b["id"].as_i64());
+        build_id.is_some()
     });
-    println!("webhook -> first log line: {:.0} ms{}", started.elapsed().as_secs_f64() * 1e3, if found { "" } else { " (not seen)" });
+    let Some(id) = build_id else {
+        println!("webhook -> first log line: no build within 30 s");
+        return;
+    };
+    // The event stream replays stored events, then pushes new ones as they are saved.
+    let response = ureq::get(&format!("{}/api/v1/builds/{id}/events", node.url))
+        .header("Authorization", &format!("Bearer {}", node.token))
+        .call()
+        .expect("event stream");
+    let reader = std::io::BufReader::new(response.into_body().into_reader());
+    let found = std::io::BufRead::lines(reader).map_while(Result::ok).any(|line| line.contains("\"event\":\"log\""));
+    println!("webhook -> first log line: {:.0} ms{}", started.elapsed().as_secs_f64() * 1e3, if found { "" } else { " (stream ended without a log)" });
 }
 
 fn idle_memory(node: &Node) {

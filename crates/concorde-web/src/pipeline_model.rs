@@ -28,19 +28,3 @@ pub fn resource<'a>(pipeline: &'a Pipeline, name: &str) -> Option<&'a Resource> 
 pub fn input_resource_names(pipeline: &Pipeline) -> std::collections::HashSet<&str> {
     pipeline.jobs.iter().flat_map(|job| job.get_steps()).map(|get| get.resource_name()).collect()
 }
-
-/// The jobs a `passed` entry names (globs expand against the pipeline's jobs).
-pub fn expand_passed<'a>(pipeline: &'a Pipeline, entry: &str) -> Vec<&'a str> {
-    pipeline
-        .jobs
-        .iter()
-        .filter(|job| {
-            if entry.contains(['*', '?', '[']) {
-                concorde_config::validate::path_match(entry, &job.name).unwrap_or(false)
-            } else {
-                job.name == entry
-            }
-        })
-        .map(|job| job.name.as_str())
-        .collect()
-}

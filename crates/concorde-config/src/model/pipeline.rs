@@ -199,3 +199,22 @@ impl Job {
         gets
     }
 }
+
+impl Pipeline {
+    /// The names of the jobs a `passed` entry names: a plain name matches itself; an entry with
+    /// glob characters (Go's `path.Match`) is expanded against the pipeline's jobs.
+    pub fn jobs_matching(&self, entry: &str) -> Vec<&str> {
+        let is_glob = crate::validate::has_glob_meta(entry);
+        self.jobs
+            .iter()
+            .filter(|job| {
+                if is_glob {
+                    crate::validate::path_match(entry, &job.name).unwrap_or(false)
+                } else {
+                    job.name == entry
+                }
+            })
+            .map(|job| job.name.as_str())
+            .collect()
+    }
+}

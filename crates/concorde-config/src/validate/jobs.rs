@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{Job, Pipeline, StepBody};
-use crate::validate::glob::{has_glob_meta, path_match};
 use crate::validate::sections::{push_identifier, section_location};
 use crate::validate::steps::validate_job_plan;
 use crate::validate::{Diagnostic, ErrorGroup, WarningKind};
@@ -101,19 +100,6 @@ fn resources_per_job(pipeline: &Pipeline) -> HashMap<&str, HashSet<&str>> {
         .collect()
 }
 
-/// Jobs named by a `passed` entry: globs expand against the pipeline's job names.
-pub(crate) fn expand_passed<'a>(pipeline: &'a Pipeline, entry: &str) -> Vec<&'a str> {
-    if !has_glob_meta(entry) {
-        return pipeline.jobs.iter().filter(|job| job.name == entry).map(|job| job.name.as_str()).collect();
-    }
-    pipeline
-        .jobs
-        .iter()
-        .filter(|job| path_match(entry, &job.name).unwrap_or(false))
-        .map(|job| job.name.as_str())
-        .collect()
-}
-
 /// `pipeline contains a cycle that starts at Job 'j'`, for the first job (in config order)
 /// from which following `passed` edges leads back to a job on the current path.
 pub(crate) fn validate_cycles(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnostic>) {
@@ -124,7 +110,7 @@ pub(crate) fn validate_cycles(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnos
             step.for_each(&mut |inner| {
                 if let StepBody::Get(get) = &inner.body {
                     for entry in &get.passed {
-                        edges.extend(expand_passed(pipeline, entry));
+                        edges.extend(pipeline.jobs_matching(entry));
                     }
                 }
             });

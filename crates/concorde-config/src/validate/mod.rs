@@ -13,7 +13,7 @@ mod steps;
 mod var_sources;
 
 pub use diagnostic::{Diagnostic, ErrorGroup, Severity, WarningKind, render_fly_report};
-pub use glob::{GroupGlob, path_match};
+pub use glob::{GroupGlob, has_glob_meta, path_match};
 pub use identifier::identifier_problem;
 
 use crate::model::Pipeline;

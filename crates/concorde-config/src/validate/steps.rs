@@ -4,7 +4,6 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{AcrossValues, Job, MaxInFlight, Pipeline, Step, StepBody, TaskConfig};
-use crate::validate::jobs::expand_passed;
 use crate::validate::glob::{has_glob_meta, path_match};
 use crate::validate::identifier::check_identifier;
 use crate::validate::sections::push_identifier;
@@ -229,7 +228,7 @@ impl PlanValidator<'_> {
             self.error(format!("{context}.passed: no matching job(s) for '{entry}'"), step);
             return;
         }
-        let jobs = expand_passed(self.pipeline, entry);
+        let jobs = self.pipeline.jobs_matching(entry);
         if jobs.is_empty() {
             self.error(format!("{context}.passed: no matching job(s) for '{entry}'"), step);
             return;

@@ -12,7 +12,7 @@ use concorde_store::{BuildId, JobId, LockKey, NewBuild, NextBuildInput, Resource
 use tracing::{debug, warn};
 
 use crate::components::{Component, Tick};
-use crate::pipeline_model::{decode_pipeline, expand_passed};
+use crate::pipeline_model::decode_pipeline;
 
 /// Jobs claimed per tick.
 const JOBS_PER_TICK: i64 = 100;
@@ -159,7 +159,7 @@ fn input_config(
     let passed: Vec<concorde_sched::JobId> = get
         .passed
         .iter()
-        .flat_map(|entry| expand_passed(model, entry))
+        .flat_map(|entry| model.jobs_matching(entry))
         .filter_map(|name| job_ids.get(name))
         .map(|id| concorde_sched::JobId(id.0))
         .collect();
