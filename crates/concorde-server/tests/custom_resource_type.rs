@@ -12,16 +12,12 @@
 #[path = "e2e/harness.rs"]
 mod harness;
 
-#[allow(dead_code, reason = "this flow uses the registry and the push helpers only")]
-#[path = "../../concorde-resource/tests/resource/registry_fixture.rs"]
-mod registry_fixture;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use harness::{Backend, Server, WorkerRuntime};
-use registry_fixture::{TestRegistry, skopeo_push, tool};
 
 /// The resource's check: reads its request, then reports one version.
 const CHECK: &str = "#!/bin/sh\ncat >/dev/null\necho '[{\"n\":\"1\"}]'\n";
@@ -29,6 +25,67 @@ const CHECK: &str = "#!/bin/sh\ncat >/dev/null\necho '[{\"n\":\"1\"}]'\n";
 /// The resource's in: reads its request, writes `value` into the destination `$1`, then
 /// reports the version it fetched.
 const IN: &str = "#!/bin/sh\ncat >/dev/null\necho counted-by-custom-type >\"$1/value\"\necho '{\"version\":{\"n\":\"1\"}}'\n";
+
+/// A running registry, killed (by its own pid) when dropped. It listens on the host's
+/// outbound address, not loopback: containers have network namespaces of their own, where
+/// 127.0.0.1 is the container itself, and reach the host through their veth gateway.
+struct TestRegistry {
+    addr: String,
+    child: Child,
+}
+
+impl TestRegistry {
+    /// Starts Debian's `docker-registry` storing under `dir`, on a free port of the address
+    /// the host's default route leaves from.
+    fn start(dir: &Path) -> TestRegistry {
+        for program in ["docker-registry", "umoci", "skopeo"] {
+            let found = Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().unwrap().status.success();
+            assert!(found, "{program} is missing: apt-get install docker-registry skopeo umoci busybox-static");
+        }
+        // Connecting a UDP socket sends nothing; it picks the source address of the default route.
+        let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        probe.connect("203.0.113.1:9").expect("the host has a default route (containers reach it over NAT)");
+        let host = probe.local_addr().unwrap().ip();
+        let port = std::net::TcpListener::bind((host, 0)).unwrap().local_addr().unwrap().port();
+        let addr = format!("{host}:{port}");
+        std::fs::create_dir_all(dir).unwrap();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.join("storage").display()
+        );
+        std::fs::write(dir.join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("docker-registry starts");
+        let registry = TestRegistry { addr, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&registry.addr).is_err() {
+            assert!(Instant::now() < deadline, "registry did not listen: {}", std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        // Only our own child, by its handle; a failure means it already exited.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a tool and fails the test with its stderr when it fails.
+fn tool(program: &str, args: &[&str]) {
+    let output = Command::new(program).args(args).output().unwrap_or_else(|err| panic!("{program}: {err}"));
+    assert!(output.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+}
 
 /// Fails unless this machine can run runc containers.
 fn require_runc() {
@@ -47,6 +104,7 @@ fn require_runc() {
 
 /// A minimal rootfs in `dir`: a static busybox as `sh` and `cat`.
 fn busybox_rootfs(dir: &Path) {
+    assert!(Path::new("/bin/busybox").exists(), "/bin/busybox is missing: apt-get install busybox-static");
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     std::fs::copy("/bin/busybox", dir.join("bin/busybox")).unwrap();
@@ -79,9 +137,11 @@ fn build_counter_layout(work: &Path) -> PathBuf {
 fn a_custom_resource_type_from_a_registry_runs_its_own_scripts() {
     require_runc();
     let work = tempfile::tempdir().unwrap();
-    let registry = TestRegistry::start(&work.path().join("registry"), false);
+    let registry = TestRegistry::start(&work.path().join("registry"));
     let layout = build_counter_layout(work.path());
-    skopeo_push(&layout, "latest", &format!("{}/counter:latest", registry.addr), None, None);
+    let source = format!("oci:{}:latest", layout.display());
+    let destination = format!("docker://{}/counter:latest", registry.addr);
+    tool("skopeo", &["copy", "--insecure-policy", "--dest-tls-verify=false", &source, &destination]);
     let task_rootfs = work.path().join("task-rootfs");
     busybox_rootfs(&task_rootfs);
 
@@ -104,6 +164,9 @@ fn a_custom_resource_type_from_a_registry_runs_its_own_scripts() {
     assert!(output.contains("value: counted-by-custom-type"), "{output}");
     assert!(output.trim_end().ends_with("succeeded"), "{output}");
     assert_eq!(server.job_builds("custom", "read")[0].1, "succeeded");
+    // The version is the one the image's own check reported.
+    let versions = server.get_json("/api/v1/teams/main/pipelines/custom/resources/count/versions");
+    assert_eq!(versions[0]["version"], serde_json::json!({"n": "1"}), "{versions}");
 
     server.fly_ok(&["pause-pipeline", "-p", "custom"]);
     server.stop();
