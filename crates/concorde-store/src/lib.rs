@@ -64,7 +64,7 @@ pub use reports::ReportOutcome;
 pub use resources::{CheckOutcome, Resource, ResourceType};
 pub use teams::{AccessToken, Team, User};
 pub use versions_view::{SqlVersionsView, VIEW_PAGE_SIZE};
-pub use versions::{NewVersion, ResourceVersion, SaveVersionsOutcome, version_digest};
+pub use versions::{NewVersion, ResourceVersion, SaveVersionsOutcome, VersionKey, version_digest};
 pub use volumes::{NewVolume, Volume, VolumeFilter, VolumeKind, VolumeOwner, VolumeState};
 pub use worker_lifecycle::{DrainedWorkers, ExpiredWorkers, PlacementQuery};
 pub use workers::{Heartbeat, Worker, WorkerResourceType, WorkerSpec, WorkerState};

@@ -35,6 +35,15 @@ pub struct ResourceVersion {
     pub check_order: i64,
 }
 
+/// How [`Store::find_version`] names a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionKey<'a> {
+    /// By the hex digest of its canonical JSON.
+    Digest(&'a str),
+    /// By its id.
+    Id(VersionId),
+}
+
 /// What saving a check's versions did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SaveVersionsOutcome {
@@ -231,6 +240,27 @@ impl Store {
                 .bind(limit)
                 .fetch_all(pool)
                 .await?)
+        })
+    }
+
+    /// One saved version of a scope, by digest or by id (both indexed); `None` when the scope
+    /// has no such version, or has it only as a not-yet-ordered placeholder.
+    pub async fn find_version(&self, scope: ScopeId, key: VersionKey<'_>) -> StoreResult<Option<ResourceVersion>> {
+        let column = match key {
+            VersionKey::Digest(_) => "version_digest",
+            VersionKey::Id(_) => "id",
+        };
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM resource_config_versions
+             WHERE scope_id = $1 AND check_order > 0 AND {column} = $2"
+        );
+        with_db!(self, |pool, pg| {
+            let query = sqlx::query_as::<_, ResourceVersion>(&sql).bind(scope);
+            let query = match key {
+                VersionKey::Digest(digest) => query.bind(digest),
+                VersionKey::Id(id) => query.bind(id),
+            };
+            Ok(query.fetch_optional(pool).await?)
         })
     }
 

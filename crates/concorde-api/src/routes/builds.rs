@@ -246,11 +246,7 @@ pub async fn resources(
             let Some(resource) = resources.iter().find(|r| r.id == recorded.resource_id) else {
                 continue;
             };
-            let versions = lookup::all_versions(store, resource).await?;
-            let Some(version) = versions
-                .iter()
-                .find(|v| v.version_digest == recorded.version_digest)
-            else {
+            let Some(version) = lookup::version_by_digest(store, resource, &recorded.version_digest).await? else {
                 continue;
             };
             let version = present::version_map(&version.version);

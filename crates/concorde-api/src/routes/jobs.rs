@@ -263,11 +263,7 @@ pub async fn inputs(
         let Some(resource) = resources.iter().find(|resource| resource.id == resource_id) else {
             continue;
         };
-        let Some(version) = lookup::all_versions(store, resource)
-            .await?
-            .into_iter()
-            .find(|v| &v.version_digest == digest)
-        else {
+        let Some(version) = lookup::version_by_digest(store, resource, digest).await? else {
             continue;
         };
         let get = gets.iter().find(|get| get.name == input.input_name);

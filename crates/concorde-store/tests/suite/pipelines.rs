@@ -13,6 +13,7 @@ store_test!(
     bad_pipeline_input_is_typed,
     jobs_and_schedule_claims,
     check_order_rule_and_disabling,
+    find_version_by_digest_and_id,
     resource_checks_scopes_and_pins
 );
 
@@ -172,4 +173,21 @@ async fn resource_checks_scopes_and_pins(db: &TestStore) {
     assert!(matches!(store.resource(missing).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(store.start_resource_check(missing, Timestamp(1)).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(store.request_check(missing).await, Err(StoreError::NotFound { .. })));
+}
+
+async fn find_version_by_digest_and_id(db: &TestStore) {
+    let store = &db.store;
+    let (_, p) = simple_pipeline(store).await;
+    let repo = &store.list_resources(p.id).await.unwrap()[0];
+    let config = store.find_or_create_resource_config("git", "hash", Timestamp(1)).await.unwrap();
+    let scope = store.find_or_create_scope(config, Some(repo.id)).await.unwrap();
+    let other = store.find_or_create_scope(config, None).await.unwrap();
+    store.save_check_versions(scope, &[v(r#"{"ref":"a"}"#), v(r#"{"ref":"b"}"#)], Timestamp(11)).await.unwrap();
+    let (_, digest) = version_digest(r#"{"ref":"b"}"#).unwrap();
+    let found = store.find_version(scope, concorde_store::VersionKey::Digest(&digest)).await.unwrap().expect("found by digest");
+    assert_eq!(found.version, r#"{"ref":"b"}"#);
+    let by_id = store.find_version(scope, concorde_store::VersionKey::Id(found.id)).await.unwrap().expect("found by id");
+    assert_eq!(by_id, found);
+    assert_eq!(store.find_version(other, concorde_store::VersionKey::Digest(&digest)).await.unwrap(), None, "other scopes do not see it");
+    assert_eq!(store.find_version(scope, concorde_store::VersionKey::Digest("nope")).await.unwrap(), None);
 }

@@ -2,7 +2,7 @@
 //! takes the job's latest resolved next inputs (so inputs are chosen as late as possible).
 
 use concorde_config::model::VersionMap;
-use concorde_store::{Build, BuildId, Job, RecordedVersion, ResourceId, ScopeId, Store};
+use concorde_store::{Build, BuildId, Job, RecordedVersion, ResourceId, ScopeId, Store, VersionKey};
 
 /// One input of a starting build.
 #[derive(Debug, Clone)]
@@ -53,18 +53,10 @@ pub async fn determine(store: &Store, build: &Build, job: &Job) -> anyhow::Resul
     Ok(Some(inputs))
 }
 
-/// The version with `digest` in `scope`, newest pages first.
+/// The version with `digest` in `scope`.
 async fn find_version(store: &Store, scope: ScopeId, digest: &str) -> anyhow::Result<Option<VersionMap>> {
-    const PAGE: i64 = 500;
-    let mut before = None;
-    loop {
-        let page = store.list_versions(scope, before, PAGE).await?;
-        if let Some(found) = page.iter().find(|version| version.version_digest == digest) {
-            return Ok(Some(serde_json::from_str(&found.version)?));
-        }
-        match page.last() {
-            Some(last) if i64::try_from(page.len()).unwrap_or(0) == PAGE => before = Some(last.check_order),
-            _ => return Ok(None),
-        }
+    match store.find_version(scope, VersionKey::Digest(digest)).await? {
+        Some(found) => Ok(Some(serde_json::from_str(&found.version)?)),
+        None => Ok(None),
     }
 }
