@@ -1,12 +1,16 @@
 //! Repository chores behind `cargo xtask`: the one command that runs every test.
 //!
-//! `cargo xtask test` runs the whole workspace suite with nextest, then the scheduling
-//! conformance suite (`debug resolve-inputs` piped into the shared `compare.py`).
+//! `cargo xtask test` checks formatting (`cargo fmt --check`) and lints
+//! (`cargo clippy --all-targets -- -D warnings`), runs the whole workspace suite with nextest
+//! (this crate's tidy tests included), then the scheduling conformance suite
+//! (`debug resolve-inputs` piped into the shared `compare.py`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
+
+mod tidy;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,7 +22,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The shared, read-only material that sits beside the repository (`../shared`), unless
@@ -31,7 +38,9 @@ fn shared_dir() -> PathBuf {
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
     eprintln!("xtask: running {cmd:?}");
-    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
@@ -40,6 +49,17 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 
 fn test(nextest_args: &[String]) -> anyhow::Result<()> {
     let root = repo_root();
+    run(Command::new("cargo")
+        .current_dir(&root)
+        .args(["fmt", "--all", "--check"]))?;
+    run(Command::new("cargo").current_dir(&root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run(Command::new("cargo")
         .current_dir(&root)
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
@@ -51,7 +71,9 @@ fn test(nextest_args: &[String]) -> anyhow::Result<()> {
 fn conformance() -> anyhow::Result<()> {
     let root = repo_root();
     let algorithm = shared_dir().join("conformance/algorithm");
-    run(Command::new("cargo").current_dir(&root).args(["build", "-p", "concorde-server"]))?;
+    run(Command::new("cargo")
+        .current_dir(&root)
+        .args(["build", "-p", "concorde-server"]))?;
     let results = root.join("target/conformance-results.jsonl");
     let output = Command::new(root.join("target/debug/concorde"))
         .args(["debug", "resolve-inputs"])
@@ -61,7 +83,10 @@ fn conformance() -> anyhow::Result<()> {
         .output()
         .context("could not run concorde debug resolve-inputs")?;
     if !output.status.success() {
-        bail!("resolve-inputs failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "resolve-inputs failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     std::fs::write(&results, &output.stdout).context("could not write conformance results")?;
     run(Command::new("python3")

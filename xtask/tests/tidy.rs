@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
@@ -38,12 +40,17 @@ fn every_rust_file_starts_with_a_module_doc() {
         })
         .map(|path| path.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a //! header: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a //! header: {missing:#?}"
+    );
 }
 
 /// Lines before the first `#[cfg(test)]`: the code review counts, tests excluded.
 fn non_test_lines(text: &str) -> usize {
-    text.lines().take_while(|line| !line.trim_start().starts_with("#[cfg(test)]")).count()
+    text.lines()
+        .take_while(|line| !line.trim_start().starts_with("#[cfg(test)]"))
+        .count()
 }
 
 #[test]
@@ -57,5 +64,8 @@ fn no_file_passes_800_lines_of_non_test_code() {
             (!is_test_file && lines > 800).then(|| format!("{} ({lines} lines)", path.display()))
         })
         .collect();
-    assert!(too_long.is_empty(), "files over 800 lines of non-test code: {too_long:#?}");
+    assert!(
+        too_long.is_empty(),
+        "files over 800 lines of non-test code: {too_long:#?}"
+    );
 }

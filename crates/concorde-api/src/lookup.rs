@@ -124,16 +124,26 @@ pub async fn all_versions(store: &Store, resource: &Resource) -> ApiResult<Vec<R
 /// A version of a resource by id, 404 if it is not in the resource's scope.
 pub async fn version(store: &Store, resource: &Resource, id: i64) -> ApiResult<ResourceVersion> {
     let found = match resource.scope_id {
-        Some(scope) => store.find_version(scope, VersionKey::Id(VersionId(id))).await?,
+        Some(scope) => {
+            store
+                .find_version(scope, VersionKey::Id(VersionId(id)))
+                .await?
+        }
         None => None,
     };
     found.ok_or_else(|| ApiError::NotFound("resource version".into()))
 }
 
 /// A version of a resource's current scope by digest, if it has it.
-pub async fn version_by_digest(store: &Store, resource: &Resource, digest: &str) -> ApiResult<Option<ResourceVersion>> {
+pub async fn version_by_digest(
+    store: &Store,
+    resource: &Resource,
+    digest: &str,
+) -> ApiResult<Option<ResourceVersion>> {
     match resource.scope_id {
-        Some(scope) => Ok(store.find_version(scope, VersionKey::Digest(digest)).await?),
+        Some(scope) => Ok(store
+            .find_version(scope, VersionKey::Digest(digest))
+            .await?),
         None => Ok(None),
     }
 }

@@ -163,8 +163,16 @@ pub fn save_request(
 /// `passed` entries with globs expanded against the pipeline's jobs, each job once, in
 /// pipeline order.
 fn expand_passed(config: &Pipeline, passed: &[String]) -> Vec<String> {
-    let named: std::collections::HashSet<&str> = passed.iter().flat_map(|entry| config.jobs_matching(entry)).collect();
-    config.jobs.iter().filter(|job| named.contains(job.name.as_str())).map(|job| job.name.clone()).collect()
+    let named: std::collections::HashSet<&str> = passed
+        .iter()
+        .flat_map(|entry| config.jobs_matching(entry))
+        .collect();
+    config
+        .jobs
+        .iter()
+        .filter(|job| named.contains(job.name.as_str()))
+        .map(|job| job.name.clone())
+        .collect()
 }
 
 fn check_every(value: Option<&CheckEvery>) -> Option<String> {

@@ -22,7 +22,8 @@ pub struct FormatPipelineArgs {
 
 /// Formats; prints the result or writes it back to the file.
 pub fn run(args: &FormatPipelineArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.config).with_context(|| format!("could not read {}", args.config.display()))?;
+    let bytes = std::fs::read(&args.config)
+        .with_context(|| format!("could not read {}", args.config.display()))?;
     let loaded = match load_pipeline(&bytes, &StaticVars::default(), UnknownKeys::Ignore) {
         Ok(loaded) => loaded,
         Err(err) => {
@@ -36,7 +37,8 @@ pub fn run(args: &FormatPipelineArgs) -> anyhow::Result<ExitCode> {
     if args.write {
         // Write beside the file and rename, so a crash never leaves a half-written config.
         let temporary = args.config.with_extension("concorde-format.tmp");
-        std::fs::write(&temporary, &formatted).with_context(|| format!("could not write {}", temporary.display()))?;
+        std::fs::write(&temporary, &formatted)
+            .with_context(|| format!("could not write {}", temporary.display()))?;
         std::fs::rename(&temporary, &args.config)
             .with_context(|| format!("could not replace {}", args.config.display()))?;
     } else {

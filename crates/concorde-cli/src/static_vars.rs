@@ -25,7 +25,8 @@ impl StaticVarFlags {
     pub fn to_static_vars(&self) -> anyhow::Result<StaticVars> {
         let mut vars = StaticVars::default();
         for path in &self.load_vars_from {
-            let contents = std::fs::read(path).with_context(|| format!("could not read vars file {}", path.display()))?;
+            let contents = std::fs::read(path)
+                .with_context(|| format!("could not read vars file {}", path.display()))?;
             vars.add_file(&path.display().to_string(), &contents)?;
         }
         for flag in &self.var {

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use concorde_config::{Severity, UnknownKeys, json_to_yaml, load_pipeline, node_to_json, render_fly_report, validate_pipeline};
+use concorde_config::{
+    Severity, UnknownKeys, json_to_yaml, load_pipeline, node_to_json, render_fly_report,
+    validate_pipeline,
+};
 
 use crate::static_vars::StaticVarFlags;
 
@@ -32,9 +35,14 @@ pub struct ValidatePipelineArgs {
 
 /// Validates; exit 0 when valid, 1 with the problems on stderr otherwise.
 pub fn run(args: &ValidatePipelineArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.config).with_context(|| format!("could not read {}", args.config.display()))?;
+    let bytes = std::fs::read(&args.config)
+        .with_context(|| format!("could not read {}", args.config.display()))?;
     let vars = args.vars.to_static_vars()?;
-    let unknown_keys = if args.strict { UnknownKeys::Reject } else { UnknownKeys::Ignore };
+    let unknown_keys = if args.strict {
+        UnknownKeys::Reject
+    } else {
+        UnknownKeys::Ignore
+    };
     let loaded = match load_pipeline(&bytes, &vars, unknown_keys) {
         Ok(loaded) => loaded,
         Err(err) => {

@@ -21,11 +21,19 @@ fn generated_pipeline(target_lines: usize) -> String {
     }
     yaml.push_str("jobs:\n");
     for index in 0..jobs {
-        let passed = if index == 0 { String::new() } else { format!("\n      passed: [job-{}]", index - 1) };
+        let passed = if index == 0 {
+            String::new()
+        } else {
+            format!("\n      passed: [job-{}]", index - 1)
+        };
         let previous_get = if index == 0 {
             String::new()
         } else {
-            format!("\n  - get: repo-{}\n    trigger: true\n    passed: [job-{}]", index - 1, index - 1)
+            format!(
+                "\n  - get: repo-{}\n    trigger: true\n    passed: [job-{}]",
+                index - 1,
+                index - 1
+            )
         };
         let _ = write!(
             yaml,
@@ -41,10 +49,13 @@ fn main() {
     let lines = yaml.lines().count();
     let vars = StaticVars::default();
     let run = || {
-        let loaded = load_pipeline(yaml.as_bytes(), &vars, UnknownKeys::Ignore).expect("generated pipeline loads");
+        let loaded = load_pipeline(yaml.as_bytes(), &vars, UnknownKeys::Ignore)
+            .expect("generated pipeline loads");
         let diagnostics = validate_pipeline(&loaded.pipeline);
         assert!(
-            diagnostics.iter().all(|d| d.severity == concorde_config::Severity::Warning),
+            diagnostics
+                .iter()
+                .all(|d| d.severity == concorde_config::Severity::Warning),
             "generated pipeline is valid: {diagnostics:?}"
         );
     };

@@ -40,20 +40,27 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, DurationError> {
         _ => (false, text),
     };
     if rest == "0" {
-        return Ok(SignedDuration { negative, magnitude: Duration::ZERO });
+        return Ok(SignedDuration {
+            negative,
+            magnitude: Duration::ZERO,
+        });
     }
     if rest.is_empty() {
         return Err(invalid());
     }
     let mut total_nanos: u128 = 0;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let number = &rest[..number_len];
         if number.is_empty() || number == "." || number.matches('.').count() > 1 {
             return Err(invalid());
         }
         rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         if unit.is_empty() {
@@ -66,10 +73,19 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, DurationError> {
             "s" => 1_000_000_000,
             "m" => 60 * 1_000_000_000,
             "h" => 3_600 * 1_000_000_000,
-            _ => return Err(DurationError::UnknownUnit { unit: unit.to_owned(), text: text.to_owned() }),
+            _ => {
+                return Err(DurationError::UnknownUnit {
+                    unit: unit.to_owned(),
+                    text: text.to_owned(),
+                });
+            }
         };
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| invalid())? };
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| invalid())?
+        };
         let mut part = whole.checked_mul(unit_nanos).ok_or_else(invalid)?;
         let mut scale = unit_nanos;
         for digit in fraction.bytes() {
@@ -82,13 +98,18 @@ pub fn parse_duration(text: &str) -> Result<SignedDuration, DurationError> {
         return Err(invalid());
     }
     let nanos = u64::try_from(total_nanos).map_err(|_| invalid())?;
-    Ok(SignedDuration { negative, magnitude: Duration::from_nanos(nanos) })
+    Ok(SignedDuration {
+        negative,
+        magnitude: Duration::from_nanos(nanos),
+    })
 }
 
 /// Parses a memory limit string: digits, optionally followed by K, M or G (binary, 1024-based),
 /// an optional `i` and an optional `B`, case-insensitive.
 pub fn parse_memory(text: &str) -> Option<u64> {
-    let digits_len = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits_len = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     if digits_len == 0 {
         return None;
     }
@@ -116,10 +137,22 @@ mod tests {
         assert_eq!(secs("1.5s"), Ok(1.5));
         assert_eq!(secs("0"), Ok(0.0));
         assert_eq!(parse_duration("-2m").map(|d| d.negative), Ok(true));
-        assert_eq!(parse_duration("5").unwrap_err().to_string(), "time: missing unit in duration \"5\"");
-        assert_eq!(parse_duration("1y").unwrap_err().to_string(), "time: unknown unit \"y\" in duration \"1y\"");
-        assert_eq!(parse_duration("").unwrap_err().to_string(), "time: invalid duration \"\"");
-        assert_eq!(parse_duration("abc").unwrap_err().to_string(), "time: invalid duration \"abc\"");
+        assert_eq!(
+            parse_duration("5").unwrap_err().to_string(),
+            "time: missing unit in duration \"5\""
+        );
+        assert_eq!(
+            parse_duration("1y").unwrap_err().to_string(),
+            "time: unknown unit \"y\" in duration \"1y\""
+        );
+        assert_eq!(
+            parse_duration("").unwrap_err().to_string(),
+            "time: invalid duration \"\""
+        );
+        assert_eq!(
+            parse_duration("abc").unwrap_err().to_string(),
+            "time: invalid duration \"abc\""
+        );
     }
 
     #[test]

@@ -7,8 +7,9 @@
 use serde_json::Value as Json;
 
 use crate::model::{
-    AcrossValues, BuildLogRetention, CheckEvery, ContainerLimits, GetVersion, Group, ImageResource, Job,
-    JsonMap, MaxInFlight, Pipeline, PutInputs, Resource, ResourceType, Step, StepBody, TaskConfig, VarSource,
+    AcrossValues, BuildLogRetention, CheckEvery, ContainerLimits, GetVersion, Group, ImageResource,
+    Job, JsonMap, MaxInFlight, Pipeline, PutInputs, Resource, ResourceType, Step, StepBody,
+    TaskConfig, VarSource,
 };
 
 /// Builds a JSON object, skipping empty values as Go's `omitempty` does.
@@ -60,7 +61,11 @@ fn list<T>(items: &[T], encode: fn(&T) -> Json) -> Json {
 
 fn version(value: &Option<crate::model::VersionMap>) -> Json {
     value.as_ref().map_or(Json::Null, |map| {
-        Json::Object(map.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect())
+        Json::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                .collect(),
+        )
     })
 }
 
@@ -70,7 +75,10 @@ pub fn pipeline_to_json(pipeline: &Pipeline) -> Json {
         .put("groups", list(&pipeline.groups, group))
         .put("var_sources", list(&pipeline.var_sources, var_source))
         .put("resources", list(&pipeline.resources, resource))
-        .put("resource_types", list(&pipeline.resource_types, resource_type))
+        .put(
+            "resource_types",
+            list(&pipeline.resource_types, resource_type),
+        )
         .put("prototypes", list(&pipeline.prototypes, resource_type))
         .put("jobs", list(&pipeline.jobs, job))
         .put(
@@ -82,7 +90,10 @@ pub fn pipeline_to_json(pipeline: &Pipeline) -> Json {
                     .done()
             }),
         )
-        .put("user_data", pipeline.user_data.clone().unwrap_or(Json::Null))
+        .put(
+            "user_data",
+            pipeline.user_data.clone().unwrap_or(Json::Null),
+        )
         .done()
 }
 
@@ -123,7 +134,10 @@ fn resource(resource: &Resource) -> Json {
         .put("tags", strings(&resource.tags))
         .put("version", version(&resource.version))
         .put("icon", text(&resource.icon))
-        .put("expose_build_created_by", Json::Bool(resource.expose_build_created_by))
+        .put(
+            "expose_build_created_by",
+            Json::Bool(resource.expose_build_created_by),
+        )
         .done()
 }
 
@@ -146,7 +160,10 @@ fn retention(retention: &Option<BuildLogRetention>) -> Json {
         let mut map = JsonMap::new();
         for (key, value) in [
             ("builds", retention.builds),
-            ("minimum_succeeded_builds", retention.minimum_succeeded_builds),
+            (
+                "minimum_succeeded_builds",
+                retention.minimum_succeeded_builds,
+            ),
             ("days", retention.days),
         ] {
             if value != 0 {
@@ -163,13 +180,19 @@ fn job(job: &Job) -> Json {
         .always("name", Json::String(job.name.clone()))
         .put("old_name", text(&job.old_name))
         .put("public", Json::Bool(job.public))
-        .put("disable_manual_trigger", Json::Bool(job.disable_manual_trigger))
+        .put(
+            "disable_manual_trigger",
+            Json::Bool(job.disable_manual_trigger),
+        )
         .put("disable_reruns", Json::Bool(job.disable_reruns))
         .put("serial", Json::Bool(job.serial))
         .put("interruptible", Json::Bool(job.interruptible))
         .put("serial_groups", strings(&job.serial_groups))
         .put("max_in_flight", Json::from(job.max_in_flight))
-        .put("build_logs_to_retain", job.build_logs_to_retain.map_or(Json::Null, Json::from))
+        .put(
+            "build_logs_to_retain",
+            job.build_logs_to_retain.map_or(Json::Null, Json::from),
+        )
         .put("tags", strings(&job.tags))
         .put("on_success", hook(&job.on_success))
         .put("on_failure", hook(&job.on_failure))
@@ -266,7 +289,10 @@ fn merge_step(step: &Step, into: &mut JsonMap) {
         StepBody::Task(task) => Obj::default()
             .always("task", Json::String(task.name.clone()))
             .put("file", text(&task.file))
-            .put("config", task.config.as_ref().map_or(Json::Null, task_config_to_json))
+            .put(
+                "config",
+                task.config.as_ref().map_or(Json::Null, task_config_to_json),
+            )
             .put("image", text(&task.image))
             .put("privileged", Json::Bool(task.privileged))
             .put("params", object(&task.params))
@@ -304,7 +330,9 @@ fn merge_step(step: &Step, into: &mut JsonMap) {
                     .put("fail_fast", Json::Bool(parallel.fail_fast))
                     .done()
             };
-            Obj::default().always("in_parallel", body).put("tags", strings(&parallel.tags))
+            Obj::default()
+                .always("in_parallel", body)
+                .put("tags", strings(&parallel.tags))
         }
         StepBody::Run(run) => Obj::default()
             .always("run", Json::String(run.message.clone()))
@@ -322,7 +350,11 @@ fn merge_step(step: &Step, into: &mut JsonMap) {
 
 fn string_map(value: &Option<std::collections::BTreeMap<String, String>>) -> Json {
     value.as_ref().map_or(Json::Null, |map| {
-        Json::Object(map.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect())
+        Json::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+                .collect(),
+        )
     })
 }
 
@@ -349,7 +381,13 @@ fn image_resource(image: &ImageResource) -> Json {
 pub fn task_config_to_json(config: &TaskConfig) -> Json {
     Obj::default()
         .put("platform", text(&config.platform))
-        .put("image_resource", config.image_resource.as_ref().map_or(Json::Null, image_resource))
+        .put(
+            "image_resource",
+            config
+                .image_resource
+                .as_ref()
+                .map_or(Json::Null, image_resource),
+        )
         .put("rootfs_uri", text(&config.rootfs_uri))
         .put("container_limits", limits(&config.container_limits))
         .put("params", object(&config.params))
@@ -402,7 +440,10 @@ pub fn task_config_to_json(config: &TaskConfig) -> Json {
                     .caches
                     .iter()
                     .map(|cache| {
-                        Obj::default().always("path", Json::String(cache.path.clone())).put("ttl", text(&cache.ttl)).done()
+                        Obj::default()
+                            .always("path", Json::String(cache.path.clone()))
+                            .put("ttl", text(&cache.ttl))
+                            .done()
                     })
                     .collect(),
             ),

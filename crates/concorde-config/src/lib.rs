@@ -9,18 +9,23 @@ pub mod decode;
 mod duration;
 mod encode;
 mod format;
+mod glob;
 pub mod model;
 mod node;
 pub mod validate;
 pub mod vars;
 mod yaml;
 
-pub use decode::{DecodeError, UnknownKeys, decode_pipeline, decode_task_config_file, node_to_json};
+pub use decode::{
+    DecodeError, UnknownKeys, decode_pipeline, decode_task_config_file, node_to_json,
+};
 pub use duration::{DurationError, SignedDuration, parse_duration, parse_memory};
 pub use encode::{pipeline_to_json, step_to_json, task_config_to_json};
 pub use format::{FormatError, format_pipeline, json_to_yaml, sort_keys};
 pub use node::{Location, Node, Value};
-pub use validate::{Diagnostic, ErrorGroup, Severity, WarningKind, render_fly_report, validate_pipeline};
+pub use validate::{
+    Diagnostic, ErrorGroup, Severity, WarningKind, render_fly_report, validate_pipeline,
+};
 pub use yaml::{MAX_DEPTH, MAX_SOURCE_BYTES, YamlError, parse_yaml, parse_yaml_bytes};
 
 use model::{Pipeline, TaskConfig};
@@ -55,7 +60,11 @@ impl LoadError {
 }
 
 fn with_location(message: &str, location: Location) -> String {
-    if location.is_known() { format!("{message} ({location})") } else { message.to_owned() }
+    if location.is_known() {
+        format!("{message} ({location})")
+    } else {
+        message.to_owned()
+    }
 }
 
 /// A loaded pipeline with the interpolated YAML tree it was decoded from.
@@ -68,7 +77,11 @@ pub struct LoadedPipeline {
 }
 
 /// Parses, applies static vars (unknown vars stay for run time) and decodes a pipeline.
-pub fn load_pipeline(bytes: &[u8], vars: &StaticVars, unknown_keys: UnknownKeys) -> Result<LoadedPipeline, LoadError> {
+pub fn load_pipeline(
+    bytes: &[u8],
+    vars: &StaticVars,
+    unknown_keys: UnknownKeys,
+) -> Result<LoadedPipeline, LoadError> {
     let mut root = parse_yaml_bytes(bytes)?;
     if !vars.is_empty() {
         vars::interpolate_node(&mut root, vars, Missing::Leave)?;
@@ -77,7 +90,10 @@ pub fn load_pipeline(bytes: &[u8], vars: &StaticVars, unknown_keys: UnknownKeys)
     if !errors.is_empty() {
         return Err(LoadError::Decode(errors));
     }
-    Ok(LoadedPipeline { pipeline, evaluated: root })
+    Ok(LoadedPipeline {
+        pipeline,
+        evaluated: root,
+    })
 }
 
 /// Parses and decodes a task config file (the target of a task step's `file:`).

@@ -67,7 +67,10 @@ pub enum Value {
 impl Node {
     /// A node with no source location.
     pub fn synthetic(value: Value) -> Node {
-        Node { value, location: Location::UNKNOWN }
+        Node {
+            value,
+            location: Location::UNKNOWN,
+        }
     }
 
     /// A short name for the node's shape, used in "expected X, found Y" messages.
@@ -102,7 +105,9 @@ impl Node {
         match &self.value {
             Value::Map(entries) => entries
                 .iter()
-                .find(|(entry_key, _)| matches!(&entry_key.value, Value::String(text) if text == key))
+                .find(
+                    |(entry_key, _)| matches!(&entry_key.value, Value::String(text) if text == key),
+                )
                 .map(|(_, value)| value),
             _ => None,
         }
@@ -116,7 +121,10 @@ impl<'de> Deserialize<'de> for Node {
             line: u32::try_from(spanned.referenced.line()).unwrap_or(u32::MAX),
             column: u32::try_from(spanned.referenced.column()).unwrap_or(u32::MAX),
         };
-        Ok(Node { value: spanned.value, location })
+        Ok(Node {
+            value: spanned.value,
+            location,
+        })
     }
 }
 
@@ -190,7 +198,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Value::deserialize(deserializer)
     }
 
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+    fn visit_newtype_struct<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Value, D::Error> {
         Value::deserialize(deserializer)
     }
 

@@ -54,16 +54,24 @@ impl YamlError {
 /// Parses bytes as one YAML document. An empty document is `null`.
 pub fn parse_yaml_bytes(bytes: &[u8]) -> Result<Node, YamlError> {
     if bytes.len() > MAX_SOURCE_BYTES {
-        return Err(YamlError::TooLarge { size: bytes.len(), limit: MAX_SOURCE_BYTES });
+        return Err(YamlError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_SOURCE_BYTES,
+        });
     }
-    let text = std::str::from_utf8(bytes).map_err(|err| YamlError::NotUtf8 { offset: err.valid_up_to() })?;
+    let text = std::str::from_utf8(bytes).map_err(|err| YamlError::NotUtf8 {
+        offset: err.valid_up_to(),
+    })?;
     parse_yaml(text)
 }
 
 /// Parses text as one YAML document. An empty document is `null`.
 pub fn parse_yaml(text: &str) -> Result<Node, YamlError> {
     if text.len() > MAX_SOURCE_BYTES {
-        return Err(YamlError::TooLarge { size: text.len(), limit: MAX_SOURCE_BYTES });
+        return Err(YamlError::TooLarge {
+            size: text.len(),
+            limit: MAX_SOURCE_BYTES,
+        });
     }
     if text.contains('\0') {
         let offset = text.find('\0').unwrap_or(0);
@@ -73,14 +81,23 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlError> {
         });
     }
     if is_blank_document(text) {
-        return Ok(Node { value: Value::Null, location: Location { line: 1, column: 1 } });
+        return Ok(Node {
+            value: Value::Null,
+            location: Location { line: 1, column: 1 },
+        });
     }
     serde_saphyr::from_str_with_options::<Node>(text, options()).map_err(|err| {
         let location = err
             .location()
-            .map(|loc| Location { line: saturate(loc.line()), column: saturate(loc.column()) })
+            .map(|loc| Location {
+                line: saturate(loc.line()),
+                column: saturate(loc.column()),
+            })
             .unwrap_or(Location::UNKNOWN);
-        YamlError::Syntax { message: first_line(&err.to_string()), location }
+        YamlError::Syntax {
+            message: first_line(&err.to_string()),
+            location,
+        }
     })
 }
 
@@ -110,5 +127,10 @@ fn saturate(number: u64) -> u32 {
 /// The parser's messages can carry a rendered snippet after the first line; the location is
 /// reported separately, so one line is enough.
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or("invalid YAML").trim().to_owned()
+    message
+        .lines()
+        .next()
+        .unwrap_or("invalid YAML")
+        .trim()
+        .to_owned()
 }

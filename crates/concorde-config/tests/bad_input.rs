@@ -11,7 +11,10 @@ fn load(bytes: &[u8]) -> Result<concorde_config::LoadedPipeline, LoadError> {
 fn broken_yaml_reports_where() {
     let err = load(b"jobs:\n- name: a\n  plan: [\n").expect_err("unterminated flow");
     let text = err.lines().join("\n");
-    assert!(text.starts_with("error parsing yaml before applying templates: "), "{text}");
+    assert!(
+        text.starts_with("error parsing yaml before applying templates: "),
+        "{text}"
+    );
     assert!(text.contains("(line "), "{text}");
 }
 
@@ -19,24 +22,41 @@ fn broken_yaml_reports_where() {
 fn duplicate_keys_are_rejected_before_templating() {
     let err = load(b"jobs:\n- name: a\n  name: b\n  plan: []\n").expect_err("duplicate key");
     let text = err.lines().join("\n");
-    assert!(text.starts_with("error parsing yaml before applying templates: "), "{text}");
+    assert!(
+        text.starts_with("error parsing yaml before applying templates: "),
+        "{text}"
+    );
     assert!(text.contains("line 3"), "{text}");
 }
 
 #[test]
 fn wrong_types_are_reported_with_paths_and_locations() {
-    let err = load(b"jobs:\n- name: a\n  serial: 3\n  plan: {get: x}\nresources: 5\n").expect_err("wrong types");
+    let err = load(b"jobs:\n- name: a\n  serial: 3\n  plan: {get: x}\nresources: 5\n")
+        .expect_err("wrong types");
     let lines = err.lines();
     assert!(lines.iter().any(|l| l == "malformed config: resources: expected a list, found an integer (line 5, column 12)"), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("jobs.a.serial: expected a boolean, found an integer (line 3, column 11)")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("jobs.a.plan: expected a list of steps, found a map")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l
+            .contains("jobs.a.serial: expected a boolean, found an integer (line 3, column 11)")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("jobs.a.plan: expected a list of steps, found a map")),
+        "{lines:?}"
+    );
 }
 
 #[test]
 fn a_top_level_that_is_not_a_map_is_an_error() {
     for text in [&b"- a\n- b\n"[..], b"just a string\n", b"42\n"] {
         let err = load(text).expect_err("not a map");
-        assert!(err.lines()[0].contains("expected a map"), "{:?}", err.lines());
+        assert!(
+            err.lines()[0].contains("expected a map"),
+            "{:?}",
+            err.lines()
+        );
     }
 }
 
@@ -85,10 +105,18 @@ fn alias_bombs_are_refused() {
 
 #[test]
 fn broken_task_configs_get_clear_errors() {
-    let err = load_task_config(b"platform: linux\nrun: {path: ls}\nbogus: 1\n").expect_err("unknown key");
-    assert_eq!(err.lines(), vec!["malformed config: unknown fields: [bogus] (line 1, column 1)"]);
+    let err =
+        load_task_config(b"platform: linux\nrun: {path: ls}\nbogus: 1\n").expect_err("unknown key");
+    assert_eq!(
+        err.lines(),
+        vec!["malformed config: unknown fields: [bogus] (line 1, column 1)"]
+    );
     let err = load_task_config(b"platform: linux\ninputs: {name: x}\n").expect_err("wrong type");
-    assert!(err.lines()[0].contains("inputs: expected a list, found a map"), "{:?}", err.lines());
+    assert!(
+        err.lines()[0].contains("inputs: expected a list, found a map"),
+        "{:?}",
+        err.lines()
+    );
 }
 
 #[test]

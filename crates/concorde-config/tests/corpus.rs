@@ -5,7 +5,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use concorde_config::vars::StaticVars;
-use concorde_config::{Severity, UnknownKeys, load_pipeline, load_task_config, parse_yaml_bytes, validate_pipeline, validate_task_config};
+use concorde_config::{
+    Severity, UnknownKeys, load_pipeline, load_task_config, parse_yaml_bytes, validate_pipeline,
+    validate_task_config,
+};
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -13,7 +16,10 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
         let path = entry.expect("readable entry").path();
         if path.is_dir() {
             files.extend(yaml_files(&path));
-        } else if path.extension().is_some_and(|ext| ext == "yml" || ext == "yaml") {
+        } else if path
+            .extension()
+            .is_some_and(|ext| ext == "yml" || ext == "yaml")
+        {
             files.push(path);
         }
     }
@@ -32,12 +38,21 @@ fn is_vars_file(bytes: &[u8]) -> bool {
 fn every_corpus_pipeline_validates_without_errors() {
     let dir = common::shared_dir().join("corpus/pipelines");
     let files = yaml_files(&dir);
-    let vars_files: Vec<&PathBuf> =
-        files.iter().filter(|path| is_vars_file(&std::fs::read(path).expect("readable"))).collect();
-    assert_eq!(vars_files.len(), 1, "one vars file in the corpus: {vars_files:?}");
+    let vars_files: Vec<&PathBuf> = files
+        .iter()
+        .filter(|path| is_vars_file(&std::fs::read(path).expect("readable")))
+        .collect();
+    assert_eq!(
+        vars_files.len(),
+        1,
+        "one vars file in the corpus: {vars_files:?}"
+    );
     let mut vars_with_file = StaticVars::default();
     vars_with_file
-        .add_file("vars-file.yml", &std::fs::read(vars_files[0]).expect("readable"))
+        .add_file(
+            "vars-file.yml",
+            &std::fs::read(vars_files[0]).expect("readable"),
+        )
         .expect("vars file loads");
     let mut validated = 0;
     for path in &files {
@@ -64,10 +79,19 @@ fn every_corpus_pipeline_validates_without_errors() {
 fn vars_file_resolves_pipeline_vars_identifiers() {
     let dir = common::shared_dir().join("corpus/pipelines");
     let mut vars = StaticVars::default();
-    vars.add_file("vars-file.yml", &std::fs::read(dir.join("vars-file.yml")).expect("readable")).expect("loads");
+    vars.add_file(
+        "vars-file.yml",
+        &std::fs::read(dir.join("vars-file.yml")).expect("readable"),
+    )
+    .expect("loads");
     let bytes = std::fs::read(dir.join("pipeline-vars.yml")).expect("readable");
     let loaded = load_pipeline(&bytes, &vars, UnknownKeys::Reject).expect("loads");
-    let names: Vec<&str> = loaded.pipeline.jobs.iter().map(|job| job.name.as_str()).collect();
+    let names: Vec<&str> = loaded
+        .pipeline
+        .jobs
+        .iter()
+        .map(|job| job.name.as_str())
+        .collect();
     assert_eq!(names, vec!["initial-job", "level-9000-job"]);
     assert!(validate_pipeline(&loaded.pipeline).is_empty());
 }
@@ -79,7 +103,12 @@ fn every_corpus_task_file_parses() {
     for path in files {
         let config = load_task_config(&std::fs::read(&path).expect("readable"))
             .unwrap_or_else(|err| panic!("{} does not parse: {err}", path.display()));
-        assert_eq!(validate_task_config(&config), Vec::<String>::new(), "{}", path.display());
+        assert_eq!(
+            validate_task_config(&config),
+            Vec::<String>::new(),
+            "{}",
+            path.display()
+        );
         assert!(config.run.is_some(), "{} has a run", path.display());
     }
 }

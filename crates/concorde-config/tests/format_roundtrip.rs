@@ -10,12 +10,18 @@ use proptest::prelude::*;
 /// Formats `yaml`, checks that the result means the same and formats to itself.
 fn check_round_trip(yaml: &str) {
     let vars = StaticVars::default();
-    let original = load_pipeline(yaml.as_bytes(), &vars, UnknownKeys::Ignore).expect("input loads").pipeline;
+    let original = load_pipeline(yaml.as_bytes(), &vars, UnknownKeys::Ignore)
+        .expect("input loads")
+        .pipeline;
     let formatted = format_pipeline(&original).expect("formats");
     let reparsed = load_pipeline(formatted.as_bytes(), &vars, UnknownKeys::Reject)
         .unwrap_or_else(|err| panic!("formatted output does not load: {err}\n{formatted}"))
         .pipeline;
-    assert_eq!(pipeline_to_json(&original), pipeline_to_json(&reparsed), "meaning changed:\n{formatted}");
+    assert_eq!(
+        pipeline_to_json(&original),
+        pipeline_to_json(&reparsed),
+        "meaning changed:\n{formatted}"
+    );
     let twice = format_pipeline(&reparsed).expect("formats");
     assert_eq!(formatted, twice, "format is not idempotent");
 }
@@ -40,13 +46,17 @@ fn corpus_pipelines_round_trip() {
 #[test]
 fn format_sorts_keys_and_drops_comments() {
     let yaml = "# comment\njobs:\n- plan:\n  - trigger: true\n    get: r\n  name: j\nresources:\n- type: git\n  name: r\n  source: {uri: 'yes', branch: '1.0'}\n";
-    let loaded = load_pipeline(yaml.as_bytes(), &StaticVars::default(), UnknownKeys::Ignore).expect("loads");
+    let loaded =
+        load_pipeline(yaml.as_bytes(), &StaticVars::default(), UnknownKeys::Ignore).expect("loads");
     let formatted = format_pipeline(&loaded.pipeline).expect("formats");
     assert!(!formatted.contains("comment"));
     let jobs_at = formatted.find("jobs:").expect("jobs");
     let resources_at = formatted.find("resources:").expect("resources");
     assert!(jobs_at < resources_at, "{formatted}");
-    assert!(formatted.find("get: r").expect("get") < formatted.find("trigger: true").expect("trigger"), "{formatted}");
+    assert!(
+        formatted.find("get: r").expect("get") < formatted.find("trigger: true").expect("trigger"),
+        "{formatted}"
+    );
     check_round_trip(yaml);
 }
 

@@ -41,7 +41,12 @@ impl BuildStatus {
 impl RunEnv {
     /// An environment with no credentials, no pipeline setter and no recorder; set those
     /// fields as needed.
-    pub fn new(context: BuildContext, runtime: Arc<dyn Runtime>, events: Arc<dyn EventSink>, cache_locks: Arc<CacheLocks>) -> RunEnv {
+    pub fn new(
+        context: BuildContext,
+        runtime: Arc<dyn Runtime>,
+        events: Arc<dyn EventSink>,
+        cache_locks: Arc<CacheLocks>,
+    ) -> RunEnv {
         RunEnv {
             context,
             worker_name: "local".to_owned(),
@@ -64,8 +69,15 @@ impl RunEnv {
 /// Runs a build's plan to the end and returns its status. Aborting is cancelling `env.abort`.
 /// Containers and artifact volumes the build created are destroyed at the end; caches stay.
 pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
-    env.events.emit(BuildEvent::Status { status: "started".to_owned(), time: now_unix() });
-    let exec = Exec { env: env.clone(), cancel: env.abort.clone(), scope: Arc::new(VarScope::default()) };
+    env.events.emit(BuildEvent::Status {
+        status: "started".to_owned(),
+        time: now_unix(),
+    });
+    let exec = Exec {
+        env: env.clone(),
+        cancel: env.abort.clone(),
+        scope: Arc::new(VarScope::default()),
+    };
     let result = run_plan(&exec, plan).await;
     let status = match result {
         _ if env.abort.is_cancelled() => BuildStatus::Aborted,
@@ -75,12 +87,19 @@ pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
         Err(StepError::Interrupted) => BuildStatus::Aborted,
     };
     cleanup(&env).await;
-    env.events.emit(BuildEvent::Status { status: status.as_str().to_owned(), time: now_unix() });
+    env.events.emit(BuildEvent::Status {
+        status: status.as_str().to_owned(),
+        time: now_unix(),
+    });
     status
 }
 
 async fn cleanup(env: &RunEnv) {
-    let created = env.created.lock().map(|mut created| std::mem::take(&mut *created)).unwrap_or_default();
+    let created = env
+        .created
+        .lock()
+        .map(|mut created| std::mem::take(&mut *created))
+        .unwrap_or_default();
     for container in created.containers {
         if let Err(err) = env.runtime.destroy_container(&container).await {
             tracing::warn!(container = %container.0, error = %err, "could not destroy container");

@@ -6,10 +6,10 @@ use concorde_config::model::{JsonMap, VersionMap};
 use concorde_config::vars::{Missing, interpolate_json};
 
 use crate::env::RunEnv;
+use crate::exec::script::{ScriptRun, first_json_value, run_script};
 use crate::exec::{Exec, StepError};
 use crate::plan::{PlanId, TypeImage};
 use crate::scope::VarScope;
-use crate::script::{ScriptRun, first_json_value, run_script};
 
 /// Why a check produced no versions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,14 +35,27 @@ pub async fn run_check(
     source: &JsonMap,
     from: Option<&VersionMap>,
 ) -> Result<Vec<VersionMap>, CheckError> {
-    let exec = Exec { env: env.clone(), cancel: env.abort.clone(), scope: Arc::new(VarScope::default()) };
+    let exec = Exec {
+        env: env.clone(),
+        cancel: env.abort.clone(),
+        scope: Arc::new(VarScope::default()),
+    };
     let mut source = serde_json::Value::Object(source.clone());
-    interpolate_json(&mut source, &exec.vars(), Missing::Error).map_err(|err| CheckError::Errored(err.to_string()))?;
+    interpolate_json(&mut source, &exec.vars(), Missing::Error)
+        .map_err(|err| CheckError::Errored(err.to_string()))?;
     let mut stdin = serde_json::json!({"source": source});
     if let (Some(version), Some(map)) = (from, stdin.as_object_mut()) {
         map.insert("version".to_owned(), serde_json::json!(version));
     }
-    let run = ScriptRun { id, image, action: "check", dir: None, stdin, mounts: Vec::new(), expose_created_by: false };
+    let run = ScriptRun {
+        id,
+        image,
+        action: "check",
+        dir: None,
+        stdin,
+        mounts: Vec::new(),
+        expose_created_by: false,
+    };
     let output = run_script(&exec, run).await.map_err(|err| match err {
         StepError::Errored(message) => CheckError::Errored(message),
         StepError::Interrupted => CheckError::Interrupted,
@@ -50,12 +63,13 @@ pub async fn run_check(
     if output.exit_status != 0 {
         return Err(CheckError::Failed(output.exit_status));
     }
-    let versions: Option<Vec<VersionMap>> =
-        first_json_value(&output.stdout, "/opt/resource/check").map_err(|err| CheckError::Errored(err.to_string()))?;
+    let versions: Option<Vec<VersionMap>> = first_json_value(&output.stdout, "/opt/resource/check")
+        .map_err(|err| CheckError::Errored(err.to_string()))?;
     let versions = versions.unwrap_or_default();
     if versions.iter().any(VersionMap::is_empty) {
         return Err(CheckError::Errored(
-            "resource output version is empty. Version must contain at least one key-value pair".to_owned(),
+            "resource output version is empty. Version must contain at least one key-value pair"
+                .to_owned(),
         ));
     }
     Ok(versions)

@@ -7,14 +7,14 @@
 use std::collections::BTreeMap;
 
 use concorde_config::model::{
-    AcrossValues, GetVersion, HookKind, ImageResource, Job, JsonMap, MaxInFlight, Pipeline, PutInputs, Step, StepBody,
-    VersionMap,
+    AcrossValues, GetVersion, HookKind, ImageResource, Job, JsonMap, MaxInFlight, Pipeline,
+    PutInputs, Step, StepBody, VersionMap,
 };
 
 use crate::plan::{
-    AcrossPlan, AcrossVarPlan, EnsurePlan, GetPlan, InParallelPlan, LimitsPlan, LoadVarPlan, OnAbortPlan, OnErrorPlan,
-    OnFailurePlan, OnSuccessPlan, Plan, PlanId, PlanStep, PutPlan, ResourceTypePlan, SetPipelinePlan, TaskPlan,
-    TimeoutPlan, TryPlan, TypeImage,
+    AcrossPlan, AcrossVarPlan, EnsurePlan, GetPlan, InParallelPlan, LimitsPlan, LoadVarPlan,
+    OnAbortPlan, OnErrorPlan, OnFailurePlan, OnSuccessPlan, Plan, PlanId, PlanStep, PutPlan,
+    ResourceTypePlan, SetPipelinePlan, TaskPlan, TimeoutPlan, TryPlan, TypeImage,
 };
 
 /// Why a job cannot be compiled (the config refers to things that do not exist).
@@ -30,8 +30,17 @@ pub enum CompileError {
 
 /// Compiles `job` of `pipeline`; `versions` maps each get's name to the version the scheduler
 /// chose for it (gets without one check for the latest when they run).
-pub fn compile_job_plan(pipeline: &Pipeline, job: &Job, versions: &BTreeMap<String, VersionMap>) -> Result<Plan, CompileError> {
-    let mut compiler = Compiler { pipeline, versions, types: resource_type_plans(pipeline), next_id: 0 };
+pub fn compile_job_plan(
+    pipeline: &Pipeline,
+    job: &Job,
+    versions: &BTreeMap<String, VersionMap>,
+) -> Result<Plan, CompileError> {
+    let mut compiler = Compiler {
+        pipeline,
+        versions,
+        types: resource_type_plans(pipeline),
+        next_id: 0,
+    };
     let body = compiler.steps(&job.plan, &job.tags)?;
     let mut plan = compiler.node(PlanStep::Do(body));
     let hooks = [
@@ -71,9 +80,21 @@ pub fn type_image(types: &[ResourceTypePlan], kind: &str, owner: &PlanId) -> Typ
     type_image_without(types, kind, owner, &mut Vec::new())
 }
 
-fn type_image_without<'a>(types: &'a [ResourceTypePlan], kind: &str, owner: &PlanId, excluded: &mut Vec<&'a str>) -> TypeImage {
-    let Some(custom) = types.iter().find(|t| t.name == kind && !excluded.contains(&t.name.as_str())) else {
-        return TypeImage { base_type: kind.to_owned(), privileged: false, get_plan: None };
+fn type_image_without<'a>(
+    types: &'a [ResourceTypePlan],
+    kind: &str,
+    owner: &PlanId,
+    excluded: &mut Vec<&'a str>,
+) -> TypeImage {
+    let Some(custom) = types
+        .iter()
+        .find(|t| t.name == kind && !excluded.contains(&t.name.as_str()))
+    else {
+        return TypeImage {
+            base_type: kind.to_owned(),
+            privileged: false,
+            get_plan: None,
+        };
     };
     excluded.push(&custom.name);
     let id = PlanId(format!("{owner}/image-get"));
@@ -94,13 +115,21 @@ fn type_image_without<'a>(types: &'a [ResourceTypePlan], kind: &str, owner: &Pla
     TypeImage {
         base_type: inner.base_type,
         privileged: custom.privileged,
-        get_plan: Some(Box::new(Plan { id, attempts: Vec::new(), step: PlanStep::Get(get) })),
+        get_plan: Some(Box::new(Plan {
+            id,
+            attempts: Vec::new(),
+            step: PlanStep::Get(get),
+        })),
     }
 }
 
 /// A source laid over its type's `defaults`.
 fn merge_defaults(types: &[ResourceTypePlan], kind: &str, source: &JsonMap) -> JsonMap {
-    let mut merged = types.iter().find(|t| t.name == kind).map(|t| t.defaults.clone()).unwrap_or_default();
+    let mut merged = types
+        .iter()
+        .find(|t| t.name == kind)
+        .map(|t| t.defaults.clone())
+        .unwrap_or_default();
     merged.extend(source.clone());
     merged
 }
@@ -112,7 +141,11 @@ pub fn image_get_plan(task_id: &PlanId, image: &ImageResource, types: &[Resource
         name: "image".to_owned(),
         kind: image.kind.clone(),
         resource: None,
-        source: merge_defaults(types, &image.kind, &image.source.clone().unwrap_or_default()),
+        source: merge_defaults(
+            types,
+            &image.kind,
+            &image.source.clone().unwrap_or_default(),
+        ),
         image: type_image(types, &image.kind, &id),
         version: image.version.clone(),
         version_from: None,
@@ -120,7 +153,11 @@ pub fn image_get_plan(task_id: &PlanId, image: &ImageResource, types: &[Resource
         tags: image.tags.clone(),
         timeout: None,
     };
-    Plan { id, attempts: Vec::new(), step: PlanStep::Get(get) }
+    Plan {
+        id,
+        attempts: Vec::new(),
+        step: PlanStep::Get(get),
+    }
 }
 
 struct Compiler<'a> {
@@ -137,7 +174,11 @@ impl Compiler<'_> {
     }
 
     fn node(&mut self, step: PlanStep) -> Plan {
-        Plan { id: self.next_id(), attempts: Vec::new(), step }
+        Plan {
+            id: self.next_id(),
+            attempts: Vec::new(),
+            step,
+        }
     }
 
     fn steps(&mut self, steps: &[Step], tags: &[String]) -> Result<Vec<Plan>, CompileError> {
@@ -147,10 +188,22 @@ impl Compiler<'_> {
     fn hook(&mut self, kind: HookKind, step: Plan, hook: Plan) -> Plan {
         let (step, hook) = (Box::new(step), Box::new(hook));
         let body = match kind {
-            HookKind::OnSuccess => PlanStep::OnSuccess(OnSuccessPlan { step, on_success: hook }),
-            HookKind::OnFailure => PlanStep::OnFailure(OnFailurePlan { step, on_failure: hook }),
-            HookKind::OnAbort => PlanStep::OnAbort(OnAbortPlan { step, on_abort: hook }),
-            HookKind::OnError => PlanStep::OnError(OnErrorPlan { step, on_error: hook }),
+            HookKind::OnSuccess => PlanStep::OnSuccess(OnSuccessPlan {
+                step,
+                on_success: hook,
+            }),
+            HookKind::OnFailure => PlanStep::OnFailure(OnFailurePlan {
+                step,
+                on_failure: hook,
+            }),
+            HookKind::OnAbort => PlanStep::OnAbort(OnAbortPlan {
+                step,
+                on_abort: hook,
+            }),
+            HookKind::OnError => PlanStep::OnError(OnErrorPlan {
+                step,
+                on_error: hook,
+            }),
             HookKind::Ensure => PlanStep::Ensure(EnsurePlan { step, ensure: hook }),
         };
         self.node(body)
@@ -158,20 +211,34 @@ impl Compiler<'_> {
 
     /// `tags` are the defaults from the job or an enclosing `do`/`in_parallel`.
     fn step(&mut self, step: &Step, tags: &[String]) -> Result<Plan, CompileError> {
-        let pick = |own: &[String]| if own.is_empty() { tags.to_vec() } else { own.to_vec() };
+        let pick = |own: &[String]| {
+            if own.is_empty() {
+                tags.to_vec()
+            } else {
+                own.to_vec()
+            }
+        };
         Ok(match &step.body {
             StepBody::Get(get) => {
                 let id = self.next_id();
                 let resource = self.resource(get.resource_name())?.clone();
-                let version = self.versions.get(&get.name).cloned().or_else(|| match &get.version {
-                    Some(GetVersion::Pinned(version)) => Some(version.clone()),
-                    _ => resource.version.clone(),
-                });
+                let version =
+                    self.versions
+                        .get(&get.name)
+                        .cloned()
+                        .or_else(|| match &get.version {
+                            Some(GetVersion::Pinned(version)) => Some(version.clone()),
+                            _ => resource.version.clone(),
+                        });
                 let plan = GetPlan {
                     name: get.name.clone(),
                     kind: resource.kind.clone(),
                     resource: Some(resource.name.clone()),
-                    source: merge_defaults(&self.types, &resource.kind, &resource.source.clone().unwrap_or_default()),
+                    source: merge_defaults(
+                        &self.types,
+                        &resource.kind,
+                        &resource.source.clone().unwrap_or_default(),
+                    ),
                     image: type_image(&self.types, &resource.kind, &id),
                     version,
                     version_from: None,
@@ -179,12 +246,20 @@ impl Compiler<'_> {
                     tags: pick(&get.tags),
                     timeout: get.timeout.clone(),
                 };
-                Plan { id, attempts: Vec::new(), step: PlanStep::Get(plan) }
+                Plan {
+                    id,
+                    attempts: Vec::new(),
+                    step: PlanStep::Get(plan),
+                }
             }
             StepBody::Put(put) => {
                 let id = self.next_id();
                 let resource = self.resource(put.resource_name())?.clone();
-                let source = merge_defaults(&self.types, &resource.kind, &resource.source.clone().unwrap_or_default());
+                let source = merge_defaults(
+                    &self.types,
+                    &resource.kind,
+                    &resource.source.clone().unwrap_or_default(),
+                );
                 let image = type_image(&self.types, &resource.kind, &id);
                 let plan = PutPlan {
                     name: put.name.clone(),
@@ -202,7 +277,11 @@ impl Compiler<'_> {
                     timeout: put.timeout.clone(),
                     expose_build_created_by: resource.expose_build_created_by,
                 };
-                let put_plan = Plan { id: id.clone(), attempts: Vec::new(), step: PlanStep::Put(plan) };
+                let put_plan = Plan {
+                    id: id.clone(),
+                    attempts: Vec::new(),
+                    step: PlanStep::Put(plan),
+                };
                 if put.no_get {
                     return Ok(put_plan);
                 }
@@ -219,7 +298,11 @@ impl Compiler<'_> {
                     tags: pick(&put.tags),
                     timeout: put.timeout.clone(),
                 };
-                let get_plan = Plan { id: get_id, attempts: Vec::new(), step: PlanStep::Get(get) };
+                let get_plan = Plan {
+                    id: get_id,
+                    attempts: Vec::new(),
+                    step: PlanStep::Get(get),
+                };
                 self.hook(HookKind::OnSuccess, put_plan, get_plan)
             }
             StepBody::Task(task) => {
@@ -227,7 +310,10 @@ impl Compiler<'_> {
                     name: task.name.clone(),
                     privileged: task.privileged,
                     config_path: task.file.clone(),
-                    config: task.config.as_ref().map(concorde_config::task_config_to_json),
+                    config: task
+                        .config
+                        .as_ref()
+                        .map(concorde_config::task_config_to_json),
                     image: task.image.clone(),
                     vars: task.vars.clone().unwrap_or_default(),
                     params: task.params.clone().unwrap_or_default(),
@@ -257,8 +343,15 @@ impl Compiler<'_> {
             StepBody::InParallel(parallel) => {
                 let tags = pick(&parallel.tags);
                 let steps = self.steps(&parallel.steps, &tags)?;
-                let limit = parallel.limit.filter(|limit| *limit > 0).map_or(0, |limit| usize::try_from(limit).unwrap_or(0));
-                self.node(PlanStep::InParallel(InParallelPlan { steps, limit, fail_fast: parallel.fail_fast }))
+                let limit = parallel
+                    .limit
+                    .filter(|limit| *limit > 0)
+                    .map_or(0, |limit| usize::try_from(limit).unwrap_or(0));
+                self.node(PlanStep::InParallel(InParallelPlan {
+                    steps,
+                    limit,
+                    fail_fast: parallel.fail_fast,
+                }))
             }
             StepBody::Do(sequence) => {
                 let tags = pick(&sequence.tags);
@@ -269,10 +362,18 @@ impl Compiler<'_> {
                 let step = Box::new(self.step(&inner.step, tags)?);
                 self.node(PlanStep::Try(TryPlan { step }))
             }
-            StepBody::Run(run) => return Err(CompileError::Unsupported(format!("run step (prototype '{}')", run.prototype))),
+            StepBody::Run(run) => {
+                return Err(CompileError::Unsupported(format!(
+                    "run step (prototype '{}')",
+                    run.prototype
+                )));
+            }
             StepBody::Timeout(timeout) => {
                 let step = Box::new(self.step(&timeout.step, tags)?);
-                self.node(PlanStep::Timeout(TimeoutPlan { step, duration: timeout.duration.clone() }))
+                self.node(PlanStep::Timeout(TimeoutPlan {
+                    step,
+                    duration: timeout.duration.clone(),
+                }))
             }
             StepBody::Retry(retry) => {
                 let count = u32::try_from(retry.attempts.max(1)).unwrap_or(1);
@@ -298,11 +399,17 @@ impl Compiler<'_> {
                         max_in_flight: match var.max_in_flight {
                             None => 1,
                             Some(MaxInFlight::All) => 0,
-                            Some(MaxInFlight::Count(count)) => usize::try_from(count.max(1)).unwrap_or(1),
+                            Some(MaxInFlight::Count(count)) => {
+                                usize::try_from(count.max(1)).unwrap_or(1)
+                            }
                         },
                     })
                     .collect();
-                self.node(PlanStep::Across(AcrossPlan { vars, substep_template: template, fail_fast: across.fail_fast }))
+                self.node(PlanStep::Across(AcrossPlan {
+                    vars,
+                    substep_template: template,
+                    fail_fast: across.fail_fast,
+                }))
             }
             StepBody::Hook(hook) => {
                 let step = self.step(&hook.step, tags)?;

@@ -95,7 +95,8 @@ pub enum SetPipelineOutcome {
 #[async_trait::async_trait]
 pub trait PipelineSetter: Send + Sync {
     /// Saves the pipeline; the error text is shown in the build log.
-    async fn set_pipeline(&self, request: SetPipelineRequest) -> Result<SetPipelineOutcome, String>;
+    async fn set_pipeline(&self, request: SetPipelineRequest)
+    -> Result<SetPipelineOutcome, String>;
 }
 
 /// Records what a build fetched and produced, for the scheduler's history.
@@ -167,13 +168,18 @@ pub struct EngineLimits {
 
 impl Default for EngineLimits {
     fn default() -> Self {
-        EngineLimits { max_script_stdout: 16 * 1024 * 1024 }
+        EngineLimits {
+            max_script_stdout: 16 * 1024 * 1024,
+        }
     }
 }
 
 impl std::fmt::Debug for RunEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunEnv").field("context", &self.context).field("worker", &self.worker_name).finish_non_exhaustive()
+        f.debug_struct("RunEnv")
+            .field("context", &self.context)
+            .field("worker", &self.worker_name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,16 +198,25 @@ impl RunEnv {
         }
         push("BUILD_NAME", &context.build_name);
         push("BUILD_JOB_NAME", context.job_name.as_deref().unwrap_or(""));
-        push("BUILD_PIPELINE_NAME", context.pipeline_name.as_deref().unwrap_or(""));
+        push(
+            "BUILD_PIPELINE_NAME",
+            context.pipeline_name.as_deref().unwrap_or(""),
+        );
         if let Some(vars) = &context.pipeline_instance_vars
             && !vars.is_empty()
         {
-            push("BUILD_PIPELINE_INSTANCE_VARS", &serde_json::Value::Object(vars.clone()).to_string());
+            push(
+                "BUILD_PIPELINE_INSTANCE_VARS",
+                &serde_json::Value::Object(vars.clone()).to_string(),
+            );
         }
         push("BUILD_TEAM_NAME", &context.team_name);
         push("ATC_EXTERNAL_URL", &context.external_url);
         if expose_created_by {
-            push("BUILD_CREATED_BY", context.created_by.as_deref().unwrap_or(""));
+            push(
+                "BUILD_CREATED_BY",
+                context.created_by.as_deref().unwrap_or(""),
+            );
         }
         env
     }
@@ -229,13 +244,19 @@ impl RunEnv {
 
     /// Looks an artifact up.
     pub fn artifact(&self, name: &str) -> Option<VolumeHandle> {
-        self.artifacts.lock().ok().and_then(|artifacts| artifacts.get(name).cloned())
+        self.artifacts
+            .lock()
+            .ok()
+            .and_then(|artifacts| artifacts.get(name).cloned())
     }
 
     /// Every artifact, sorted by name.
     pub fn all_artifacts(&self) -> Vec<(String, VolumeHandle)> {
-        let mut all: Vec<(String, VolumeHandle)> =
-            self.artifacts.lock().map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+        let mut all: Vec<(String, VolumeHandle)> = self
+            .artifacts
+            .lock()
+            .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
         all.sort();
         all
     }

@@ -25,7 +25,10 @@ pub struct Origin {
 impl Origin {
     /// An origin without a stream.
     pub fn step(id: &PlanId) -> Origin {
-        Origin { id: id.clone(), source: None }
+        Origin {
+            id: id.clone(),
+            source: None,
+        }
     }
 }
 
@@ -192,13 +195,32 @@ impl BuildEvent {
     pub fn data(&self) -> Json {
         match self {
             BuildEvent::Status { status, time } => json!({"status": status, "time": time}),
-            BuildEvent::Log { origin, payload, time } => json!({"time": time, "origin": origin, "payload": payload}),
-            BuildEvent::Error { origin, message, time } => json!({"message": message, "origin": origin, "time": time}),
+            BuildEvent::Log {
+                origin,
+                payload,
+                time,
+            } => json!({"time": time, "origin": origin, "payload": payload}),
+            BuildEvent::Error {
+                origin,
+                message,
+                time,
+            } => json!({"message": message, "origin": origin, "time": time}),
             BuildEvent::Lifecycle { origin, time, .. } => json!({"origin": origin, "time": time}),
-            BuildEvent::Finish { origin, succeeded, time } => {
+            BuildEvent::Finish {
+                origin,
+                succeeded,
+                time,
+            } => {
                 json!({"origin": origin, "time": time, "succeeded": succeeded})
             }
-            BuildEvent::FinishResource { origin, exit_status, version, metadata, time, .. } => {
+            BuildEvent::FinishResource {
+                origin,
+                exit_status,
+                version,
+                metadata,
+                time,
+                ..
+            } => {
                 let mut data = json!({"origin": origin, "time": time, "exit_status": exit_status, "version": version});
                 if !metadata.is_empty()
                     && let Some(map) = data.as_object_mut()
@@ -207,15 +229,34 @@ impl BuildEvent {
                 }
                 data
             }
-            BuildEvent::TaskConfig { origin, config, time, .. } => json!({"origin": origin, "time": time, "config": config}),
-            BuildEvent::FinishTask { origin, exit_status, time } => {
+            BuildEvent::TaskConfig {
+                origin,
+                config,
+                time,
+                ..
+            } => json!({"origin": origin, "time": time, "config": config}),
+            BuildEvent::FinishTask {
+                origin,
+                exit_status,
+                time,
+            } => {
                 json!({"origin": origin, "time": time, "exit_status": exit_status})
             }
-            BuildEvent::SelectedWorker { origin, worker, time } => {
+            BuildEvent::SelectedWorker {
+                origin,
+                worker,
+                time,
+            } => {
                 json!({"origin": origin, "time": time, "selected_worker": worker})
             }
-            BuildEvent::SetPipelineChanged { origin, changed } => json!({"origin": origin, "changed": changed}),
-            BuildEvent::AcrossSubsteps { origin, substeps, time } => {
+            BuildEvent::SetPipelineChanged { origin, changed } => {
+                json!({"origin": origin, "changed": changed})
+            }
+            BuildEvent::AcrossSubsteps {
+                origin,
+                substeps,
+                time,
+            } => {
                 json!({"origin": origin, "time": time, "substeps": substeps})
             }
         }
@@ -229,7 +270,11 @@ impl BuildEvent {
 
 /// The current time in unix seconds.
 pub fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
 }
 
 /// Receives a build's events in order. Implementations must not block for long: the engine
@@ -248,7 +293,10 @@ pub struct CollectingSink {
 impl CollectingSink {
     /// A copy of every event so far.
     pub fn events(&self) -> Vec<BuildEvent> {
-        self.events.lock().map(|events| events.clone()).unwrap_or_default()
+        self.events
+            .lock()
+            .map(|events| events.clone())
+            .unwrap_or_default()
     }
 
     /// All log output so far, concatenated.

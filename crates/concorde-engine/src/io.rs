@@ -19,12 +19,23 @@ pub(crate) struct LogWriter {
 
 impl LogWriter {
     pub fn new(events: Arc<dyn EventSink>, id: &PlanId, source: &'static str) -> LogWriter {
-        LogWriter { events, origin: Origin { id: id.clone(), source: Some(source) }, pending: Vec::new() }
+        LogWriter {
+            events,
+            origin: Origin {
+                id: id.clone(),
+                source: Some(source),
+            },
+            pending: Vec::new(),
+        }
     }
 }
 
 impl AsyncWrite for LogWriter {
-    fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let mut bytes = std::mem::take(&mut self.pending);
         bytes.extend_from_slice(buf);
         // Keep a trailing partial character for the next write, so multi-byte characters split
@@ -38,7 +49,11 @@ impl AsyncWrite for LogWriter {
         self.pending = rest;
         if !bytes.is_empty() {
             let payload = String::from_utf8_lossy(&bytes).into_owned();
-            self.events.emit(BuildEvent::Log { origin: self.origin.clone(), payload, time: now_unix() });
+            self.events.emit(BuildEvent::Log {
+                origin: self.origin.clone(),
+                payload,
+                time: now_unix(),
+            });
         }
         Poll::Ready(Ok(buf.len()))
     }
@@ -50,7 +65,11 @@ impl AsyncWrite for LogWriter {
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         if !self.pending.is_empty() {
             let payload = String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned();
-            self.events.emit(BuildEvent::Log { origin: self.origin.clone(), payload, time: now_unix() });
+            self.events.emit(BuildEvent::Log {
+                origin: self.origin.clone(),
+                payload,
+                time: now_unix(),
+            });
         }
         Poll::Ready(Ok(()))
     }
@@ -65,17 +84,27 @@ pub(crate) struct CappedBuffer {
 
 impl CappedBuffer {
     pub fn new(cap: usize) -> CappedBuffer {
-        CappedBuffer { inner: Arc::default(), cap }
+        CappedBuffer {
+            inner: Arc::default(),
+            cap,
+        }
     }
 
     /// The bytes, and whether any were dropped.
     pub fn take(&self) -> (Vec<u8>, bool) {
-        self.inner.lock().map(|mut inner| (std::mem::take(&mut inner.0), inner.1)).unwrap_or_default()
+        self.inner
+            .lock()
+            .map(|mut inner| (std::mem::take(&mut inner.0), inner.1))
+            .unwrap_or_default()
     }
 }
 
 impl AsyncWrite for CappedBuffer {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         if let Ok(mut inner) = self.inner.lock() {
             let room = self.cap.saturating_sub(inner.0.len());
             if buf.len() > room {

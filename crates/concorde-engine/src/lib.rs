@@ -16,12 +16,16 @@ mod io;
 pub mod plan;
 mod resource_cache;
 mod scope;
-mod script;
 
 pub use build::{BuildStatus, run_build};
 pub use check::{CheckError, run_check};
-pub use compile::{CompileError, compile_job_plan, image_get_plan, resource_type_plans, type_image};
-pub use env::{BaseResourceType, BuildContext, BuildRecorder, PipelineSetter, RunEnv, ScriptCommand, SetPipelineOutcome, SetPipelineRequest};
+pub use compile::{
+    CompileError, compile_job_plan, image_get_plan, resource_type_plans, type_image,
+};
+pub use env::{
+    BaseResourceType, BuildContext, BuildRecorder, PipelineSetter, RunEnv, ScriptCommand,
+    SetPipelineOutcome, SetPipelineRequest,
+};
 pub use event::{BuildEvent, CollectingSink, EventSink, MetadataField, Origin};
 pub use exec::StepError;
 pub use plan::{Plan, PlanId, PlanStep};

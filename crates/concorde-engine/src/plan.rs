@@ -222,7 +222,10 @@ pub struct LimitsPlan {
 
 impl From<&ContainerLimits> for LimitsPlan {
     fn from(limits: &ContainerLimits) -> LimitsPlan {
-        LimitsPlan { cpu: limits.cpu, memory: limits.memory }
+        LimitsPlan {
+            cpu: limits.cpu,
+            memory: limits.memory,
+        }
     }
 }
 
@@ -367,8 +370,13 @@ impl Plan {
                 }
             }
             PlanStep::Task(_) | PlanStep::SetPipeline(_) | PlanStep::LoadVar(_) => {}
-            PlanStep::Do(steps) | PlanStep::Retry(steps) => steps.iter_mut().for_each(|s| s.for_each_id_mut(rewrite)),
-            PlanStep::InParallel(parallel) => parallel.steps.iter_mut().for_each(|s| s.for_each_id_mut(rewrite)),
+            PlanStep::Do(steps) | PlanStep::Retry(steps) => {
+                steps.iter_mut().for_each(|s| s.for_each_id_mut(rewrite))
+            }
+            PlanStep::InParallel(parallel) => parallel
+                .steps
+                .iter_mut()
+                .for_each(|s| s.for_each_id_mut(rewrite)),
             PlanStep::Across(across) => across.substep_template.for_each_id_mut(rewrite),
             PlanStep::Try(inner) => inner.step.for_each_id_mut(rewrite),
             PlanStep::Timeout(inner) => inner.step.for_each_id_mut(rewrite),

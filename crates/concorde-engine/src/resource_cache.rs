@@ -20,13 +20,18 @@ pub struct CacheLocks {
 impl CacheLocks {
     /// The lock for one cache key.
     pub(crate) fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let Ok(mut locks) = self.locks.lock() else { return Arc::default() };
+        let Ok(mut locks) = self.locks.lock() else {
+            return Arc::default();
+        };
         locks.entry(key.to_owned()).or_default().clone()
     }
 
     /// The version and metadata a cache holds, if this process filled it.
     pub(crate) fn result(&self, key: &str) -> Option<(VersionMap, Vec<MetadataField>)> {
-        self.results.lock().ok().and_then(|results| results.get(key).cloned())
+        self.results
+            .lock()
+            .ok()
+            .and_then(|results| results.get(key).cloned())
     }
 
     pub(crate) fn remember(&self, key: &str, version: &VersionMap, metadata: &[MetadataField]) {
@@ -37,8 +42,14 @@ impl CacheLocks {
 }
 
 /// The cache key: a hash of everything that determines the fetched bits.
-pub(crate) fn cache_key(kind: &str, source: &serde_json::Value, version: &VersionMap, params: &serde_json::Value) -> String {
-    let identity = serde_json::json!({"type": kind, "source": source, "version": version, "params": params});
+pub(crate) fn cache_key(
+    kind: &str,
+    source: &serde_json::Value,
+    version: &VersionMap,
+    params: &serde_json::Value,
+) -> String {
+    let identity =
+        serde_json::json!({"type": kind, "source": source, "version": version, "params": params});
     let digest = Sha256::digest(identity.to_string().as_bytes());
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -18,12 +18,16 @@ pub struct VarScope {
 impl VarScope {
     /// A child scope.
     pub fn child(parent: &Arc<VarScope>) -> Arc<VarScope> {
-        Arc::new(VarScope { parent: Some(parent.clone()), ..VarScope::default() })
+        Arc::new(VarScope {
+            parent: Some(parent.clone()),
+            ..VarScope::default()
+        })
     }
 
     /// Sets a var in this scope.
     pub fn set(&self, name: &str, value: serde_json::Value, reveal: bool) {
-        if !reveal && let serde_json::Value::String(text) = &value
+        if !reveal
+            && let serde_json::Value::String(text) = &value
             && let Ok(mut secrets) = self.secrets.lock()
         {
             secrets.push(text.clone());
@@ -35,7 +39,11 @@ impl VarScope {
 
     /// Looks a var up here or in an outer scope.
     pub fn get(&self, name: &str) -> Option<serde_json::Value> {
-        let own = self.vars.lock().ok().and_then(|vars| vars.get(name).cloned());
+        let own = self
+            .vars
+            .lock()
+            .ok()
+            .and_then(|vars| vars.get(name).cloned());
         own.or_else(|| self.parent.as_ref().and_then(|parent| parent.get(name)))
     }
 }

@@ -35,16 +35,23 @@ fn with_types(env: &mut RunEnv) {
         ("good", GOOD),
         ("nonjson", "read -r request; echo 'this is not json'"),
         ("hang", "read -r request; sleep 60"),
-        ("flood", "read -r request; head -c 20000000 /dev/zero | tr '\\0' x >&2; echo '{\"version\":{\"v\":\"1\"}}'"),
+        (
+            "flood",
+            "read -r request; head -c 20000000 /dev/zero | tr '\\0' x >&2; echo '{\"version\":{\"v\":\"1\"}}'",
+        ),
         ("failing", "read -r request; echo 'no such ref' >&2; exit 1"),
         ("nullversion", "read -r request; echo '{\"version\":null}'"),
     ] {
-        env.base_types.insert(name.to_owned(), script_type(name, script));
+        env.base_types
+            .insert(name.to_owned(), script_type(name, script));
     }
 }
 
 fn pipeline(kind: &str, plan: &str) -> String {
-    format!("resources:\n- name: r\n  type: {kind}\n  source: {{}}\n{}", job(plan))
+    format!(
+        "resources:\n- name: r\n  type: {kind}\n  source: {{}}\n{}",
+        job(plan)
+    )
 }
 
 #[tokio::test]
@@ -52,7 +59,12 @@ async fn get_fetches_the_latest_version_and_tasks_see_it() {
     let harness = Harness::new();
     let plan = "  - get: r\n  - task: t\n    config: {platform: linux, inputs: [{name: r}], run: {path: cat, args: [r/version]}}\n";
     let finished = harness.run(1, &pipeline("good", plan), with_types).await;
-    assert_eq!(finished.status, BuildStatus::Succeeded, "{:?}", finished.errors());
+    assert_eq!(
+        finished.status,
+        BuildStatus::Succeeded,
+        "{:?}",
+        finished.errors()
+    );
     assert_eq!(finished.log, "fetching 2\n2\n");
     assert!(finished.event_types().contains(&"finish-get"));
 }
@@ -73,7 +85,13 @@ async fn put_detects_its_inputs_and_the_implicit_get_fetches_what_it_made() {
     let harness = Harness::new();
     let plan = "  - task: make\n    config: {platform: linux, outputs: [{name: out}], run: {path: sh, args: [-c, 'echo 7 > out/value']}}\n  - put: r\n    params: {file: out/value}\n  - task: t\n    config: {platform: linux, inputs: [{name: r}], run: {path: cat, args: [r/version]}}\n";
     let finished = harness.run(1, &pipeline("good", plan), with_types).await;
-    assert_eq!(finished.status, BuildStatus::Succeeded, "{} {:?}", finished.log, finished.errors());
+    assert_eq!(
+        finished.status,
+        BuildStatus::Succeeded,
+        "{} {:?}",
+        finished.log,
+        finished.errors()
+    );
     assert_eq!(finished.log, "pushing 7\nfetching 7\n7\n");
     assert!(finished.event_types().contains(&"finish-put"));
 }
@@ -81,7 +99,13 @@ async fn put_detects_its_inputs_and_the_implicit_get_fetches_what_it_made() {
 #[tokio::test]
 async fn a_put_naming_a_missing_input_errors() {
     let harness = Harness::new();
-    let finished = harness.run(1, &pipeline("good", "  - put: r\n    inputs: [nowhere]\n"), with_types).await;
+    let finished = harness
+        .run(
+            1,
+            &pipeline("good", "  - put: r\n    inputs: [nowhere]\n"),
+            with_types,
+        )
+        .await;
     assert_eq!(finished.status, BuildStatus::Errored);
     assert_eq!(finished.errors(), vec!["input not found: nowhere"]);
 }
@@ -89,24 +113,49 @@ async fn a_put_naming_a_missing_input_errors() {
 #[tokio::test]
 async fn a_script_printing_non_json_errors_the_step() {
     let harness = Harness::new();
-    let finished = harness.run(1, &pipeline("nonjson", "  - get: r\n    version: {v: '1'}\n"), with_types).await;
+    let finished = harness
+        .run(
+            1,
+            &pipeline("nonjson", "  - get: r\n    version: {v: '1'}\n"),
+            with_types,
+        )
+        .await;
     assert_eq!(finished.status, BuildStatus::Errored);
     let errors = finished.errors();
-    assert!(errors[0].starts_with("resource script (/opt/resource/in /tmp/build/get) output invalid JSON"), "{errors:?}");
+    assert!(
+        errors[0]
+            .starts_with("resource script (/opt/resource/in /tmp/build/get) output invalid JSON"),
+        "{errors:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_null_version_errors_the_step() {
     let harness = Harness::new();
-    let finished = harness.run(1, &pipeline("nullversion", "  - get: r\n    version: {v: '1'}\n"), with_types).await;
+    let finished = harness
+        .run(
+            1,
+            &pipeline("nullversion", "  - get: r\n    version: {v: '1'}\n"),
+            with_types,
+        )
+        .await;
     assert_eq!(finished.status, BuildStatus::Errored);
-    assert_eq!(finished.errors(), vec!["resource script (/opt/resource/in /tmp/build/get) output a null version"]);
+    assert_eq!(
+        finished.errors(),
+        vec!["resource script (/opt/resource/in /tmp/build/get) output a null version"]
+    );
 }
 
 #[tokio::test]
 async fn a_failing_script_fails_the_step_with_its_stderr_logged() {
     let harness = Harness::new();
-    let finished = harness.run(1, &pipeline("failing", "  - get: r\n    version: {v: '1'}\n"), with_types).await;
+    let finished = harness
+        .run(
+            1,
+            &pipeline("failing", "  - get: r\n    version: {v: '1'}\n"),
+            with_types,
+        )
+        .await;
     assert_eq!(finished.status, BuildStatus::Failed);
     assert_eq!(finished.log, "no such ref\n");
 }
@@ -115,7 +164,16 @@ async fn a_failing_script_fails_the_step_with_its_stderr_logged() {
 async fn a_hanging_script_is_cut_off_by_the_step_timeout() {
     let harness = Harness::new();
     let started = std::time::Instant::now();
-    let finished = harness.run(1, &pipeline("hang", "  - get: r\n    version: {v: '1'}\n    timeout: 300ms\n"), with_types).await;
+    let finished = harness
+        .run(
+            1,
+            &pipeline(
+                "hang",
+                "  - get: r\n    version: {v: '1'}\n    timeout: 300ms\n",
+            ),
+            with_types,
+        )
+        .await;
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(finished.status, BuildStatus::Failed);
     assert_eq!(finished.errors(), vec!["timeout exceeded"]);
@@ -124,8 +182,19 @@ async fn a_hanging_script_is_cut_off_by_the_step_timeout() {
 #[tokio::test]
 async fn a_script_flooding_stderr_completes_and_the_worker_keeps_serving() {
     let harness = Harness::new();
-    let finished = harness.run(1, &pipeline("flood", "  - get: r\n    version: {v: '1'}\n"), with_types).await;
-    assert_eq!(finished.status, BuildStatus::Succeeded, "{:?}", finished.errors());
+    let finished = harness
+        .run(
+            1,
+            &pipeline("flood", "  - get: r\n    version: {v: '1'}\n"),
+            with_types,
+        )
+        .await;
+    assert_eq!(
+        finished.status,
+        BuildStatus::Succeeded,
+        "{:?}",
+        finished.errors()
+    );
     assert_eq!(finished.log.len(), 20_000_000);
     let after = harness.run(2, &job("  - task: t\n    config: {platform: linux, run: {path: echo, args: [still serving]}}\n"), |_| {}).await;
     assert_eq!(after.log, "still serving\n");
@@ -134,7 +203,16 @@ async fn a_script_flooding_stderr_completes_and_the_worker_keeps_serving() {
 #[tokio::test]
 async fn an_unknown_resource_type_errors_clearly() {
     let harness = Harness::new();
-    let finished = harness.run(1, &pipeline("nosuchtype", "  - get: r\n    version: {v: '1'}\n"), with_types).await;
+    let finished = harness
+        .run(
+            1,
+            &pipeline("nosuchtype", "  - get: r\n    version: {v: '1'}\n"),
+            with_types,
+        )
+        .await;
     assert_eq!(finished.status, BuildStatus::Errored);
-    assert_eq!(finished.errors(), vec!["no worker provides the resource type 'nosuchtype'"]);
+    assert_eq!(
+        finished.errors(),
+        vec!["no worker provides the resource type 'nosuchtype'"]
+    );
 }

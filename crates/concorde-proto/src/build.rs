@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{BuildId, PipelineId};
 use crate::pipeline::InstanceVars;
-use crate::resource::Version;
+use crate::version::Version;
 
 /// Where a build is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

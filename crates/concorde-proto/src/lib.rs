@@ -16,6 +16,7 @@ mod pagination;
 mod pipeline;
 mod resource;
 mod team;
+mod version;
 mod worker;
 
 pub use build::{
@@ -33,9 +34,9 @@ pub use pipeline::{
 };
 pub use resource::{
     CheckRequest, MetadataField, PinCommentRequest, Resource, ResourceType, ResourceVersion,
-    Version,
 };
 pub use team::{RoleConfig, Team, TeamAuth};
+pub use version::Version;
 pub use worker::{
     BaseResourceType, Container, Volume, VolumeResourceType, Worker, WorkerResourceType,
 };

@@ -1,16 +1,12 @@
 //! Resources, resource types, resource versions, and the bodies of the resource mutations.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::build::BuildSummary;
 use crate::ids::{PipelineId, VersionId};
 use crate::is_false;
 use crate::pipeline::InstanceVars;
-
-/// A resource version: string keys to string values, keys sorted.
-pub type Version = BTreeMap<String, String>;
+use crate::version::Version;
 
 /// A resource, as `GET .../resources[/:name]` and `GET /api/v1/resources` return it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

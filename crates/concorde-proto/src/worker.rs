@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{BuildId, JobId, PipelineId, ResourceId, ResourceTypeId};
 use crate::pipeline::InstanceVars;
-use crate::resource::Version;
+use crate::version::Version;
 
 /// A worker: the registration body, the heartbeat response and an element of `GET /api/v1/workers`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,6 +24,13 @@ pub fn run_cli(args: ResourceArgs) -> ExitCode {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let code = crate::run(&args.type_name, &args.action, &dir, &mut stdin.lock(), &mut stdout.lock(), &mut stderr.lock());
+    let code = crate::run(
+        &args.type_name,
+        &args.action,
+        &dir,
+        &mut stdin.lock(),
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    );
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -24,12 +24,23 @@ impl Context {
     pub fn from_process() -> Context {
         let env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
         let temp_dir = std::env::temp_dir();
-        Context { env, now: jiff::Timestamp::now(), temp_dir, self_exe: std::env::current_exe().ok() }
+        Context {
+            env,
+            now: jiff::Timestamp::now(),
+            temp_dir,
+            self_exe: std::env::current_exe().ok(),
+        }
     }
 
     /// Replaces the environment given to the script and its children.
-    pub fn with_env<K: Into<OsString>, V: Into<OsString>>(mut self, env: impl IntoIterator<Item = (K, V)>) -> Context {
-        self.env = env.into_iter().map(|(key, value)| (key.into(), value.into())).collect();
+    pub fn with_env<K: Into<OsString>, V: Into<OsString>>(
+        mut self,
+        env: impl IntoIterator<Item = (K, V)>,
+    ) -> Context {
+        self.env = env
+            .into_iter()
+            .map(|(key, value)| (key.into(), value.into()))
+            .collect();
         self
     }
 
@@ -69,7 +80,9 @@ impl Context {
 
     /// Every environment variable, sorted by name.
     pub fn vars(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
-        self.env.iter().map(|(key, value)| (key.as_os_str(), value.as_os_str()))
+        self.env
+            .iter()
+            .map(|(key, value)| (key.as_os_str(), value.as_os_str()))
     }
 
     /// The scratch directory.

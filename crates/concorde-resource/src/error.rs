@@ -112,6 +112,9 @@ pub enum ResourceError {
 impl ResourceError {
     /// Wraps an IO error with the path it happened on.
     pub(crate) fn io(path: &Path, source: std::io::Error) -> ResourceError {
-        ResourceError::Io { path: path.to_path_buf(), source }
+        ResourceError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

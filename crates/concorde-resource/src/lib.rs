@@ -44,8 +44,12 @@ pub enum BuiltinType {
 
 impl BuiltinType {
     /// Every built-in type, in the order they are documented.
-    pub const ALL: [BuiltinType; 4] =
-        [BuiltinType::Git, BuiltinType::Time, BuiltinType::Mock, BuiltinType::RegistryImage];
+    pub const ALL: [BuiltinType; 4] = [
+        BuiltinType::Git,
+        BuiltinType::Time,
+        BuiltinType::Mock,
+        BuiltinType::RegistryImage,
+    ];
 
     /// The type's name as pipelines spell it.
     pub fn name(self) -> &'static str {
@@ -109,7 +113,15 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> i32 {
-    run_with_context(&Context::from_process(), type_name, action, args, stdin, stdout, stderr)
+    run_with_context(
+        &Context::from_process(),
+        type_name,
+        action,
+        args,
+        stdin,
+        stdout,
+        stderr,
+    )
 }
 
 /// Runs one resource script like [`run`], with an explicit environment and clock.
@@ -146,13 +158,16 @@ fn execute(
     stdin: &mut dyn Read,
     stderr: &mut dyn Write,
 ) -> Result<serde_json::Value, ResourceError> {
-    let ty = BuiltinType::from_name(type_name).ok_or_else(|| ResourceError::UnknownType(type_name.to_owned()))?;
-    let action = Action::from_name(action).ok_or_else(|| ResourceError::UnknownAction(action.to_owned()))?;
+    let ty = BuiltinType::from_name(type_name)
+        .ok_or_else(|| ResourceError::UnknownType(type_name.to_owned()))?;
+    let action =
+        Action::from_name(action).ok_or_else(|| ResourceError::UnknownAction(action.to_owned()))?;
     let dir = match action {
         Action::Check => None,
-        Action::In | Action::Out => {
-            Some(PathBuf::from(args.first().ok_or(ResourceError::MissingDirectory(action.name()))?))
-        }
+        Action::In | Action::Out => Some(PathBuf::from(
+            args.first()
+                .ok_or(ResourceError::MissingDirectory(action.name()))?,
+        )),
     };
     let mut input = Vec::new();
     stdin.read_to_end(&mut input)?;

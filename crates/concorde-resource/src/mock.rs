@@ -44,8 +44,12 @@ const GET_KEYS: Keys = Keys {
     ignored: &[],
     reject_unknown: false,
 };
-const PUT_KEYS: Keys =
-    Keys { section: "params", supported: &["version", "file", "print_env"], ignored: &[], reject_unknown: false };
+const PUT_KEYS: Keys = Keys {
+    section: "params",
+    supported: &["version", "file", "print_env"],
+    ignored: &[],
+    reject_unknown: false,
+};
 
 #[derive(Debug, Default, Deserialize)]
 struct MockSource {
@@ -93,7 +97,11 @@ fn mock_version(value: &str) -> Version {
 }
 
 /// `check`: the forced version, else the cursor, else the initial version.
-pub(crate) fn check(_ctx: &Context, request: &Request, log: &mut Log<'_>) -> Result<Vec<Version>, ResourceError> {
+pub(crate) fn check(
+    _ctx: &Context,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Vec<Version>, ResourceError> {
     let source = parse_source(request, log)?;
     if let Some(delay) = &source.check_delay {
         let delay = parse_go_duration(delay).ok_or_else(|| ResourceError::InvalidKey {
@@ -115,16 +123,29 @@ pub(crate) fn check(_ctx: &Context, request: &Request, log: &mut Log<'_>) -> Res
     if source.no_initial_version {
         return Ok(Vec::new());
     }
-    Ok(vec![mock_version(source.initial_version.as_deref().unwrap_or("mock"))])
+    Ok(vec![mock_version(
+        source.initial_version.as_deref().unwrap_or("mock"),
+    )])
 }
 
 /// `in`: write the version and the configured files.
-pub(crate) fn get(ctx: &Context, dir: &Path, request: &Request, log: &mut Log<'_>) -> Result<Output, ResourceError> {
+pub(crate) fn get(
+    ctx: &Context,
+    dir: &Path,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Output, ResourceError> {
     let source = parse_source(request, log)?;
     let params: GetParams = GET_KEYS.parse(&request.params, log)?;
-    let version = request.version.clone().ok_or(ResourceError::MissingKey { section: "version", key: "version" })?;
+    let version = request.version.clone().ok_or(ResourceError::MissingKey {
+        section: "version",
+        key: "version",
+    })?;
     if version.is_empty() {
-        return Err(ResourceError::MissingKey { section: "version", key: "version" });
+        return Err(ResourceError::MissingKey {
+            section: "version",
+            key: "version",
+        });
     }
     let version_text = version.get("version").cloned().unwrap_or_default();
     write_file(dir, "version", &version_text)?;
@@ -136,41 +157,73 @@ pub(crate) fn get(ctx: &Context, dir: &Path, request: &Request, log: &mut Log<'_
     }
     if source.mirror_self || params.mirror_self_via_params {
         let exe = ctx.self_exe().ok_or_else(|| {
-            ResourceError::InvalidImage("mirror_self needs the path of the concorde binary".to_owned())
+            ResourceError::InvalidImage(
+                "mirror_self needs the path of the concorde binary".to_owned(),
+            )
         })?;
         crate::type_dir::write_scripts(&dir.join("rootfs"), BuiltinType::Mock, exe)?;
         write_file(dir, "metadata.json", r#"{"env":[],"user":""}"#)?;
     }
-    Ok(Output { version, metadata: source.metadata })
+    Ok(Output {
+        version,
+        metadata: source.metadata,
+    })
 }
 
 /// `out`: name the version given by `params.version` or `params.file`.
-pub(crate) fn put(ctx: &Context, dir: &Path, request: &Request, log: &mut Log<'_>) -> Result<Output, ResourceError> {
+pub(crate) fn put(
+    ctx: &Context,
+    dir: &Path,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Output, ResourceError> {
     let source = parse_source(request, log)?;
     let params: PutParams = PUT_KEYS.parse(&request.params, log)?;
     if params.print_env {
         for (key, value) in ctx.vars() {
-            log.line(&format!("{}={}", key.to_string_lossy(), value.to_string_lossy()));
+            log.line(&format!(
+                "{}={}",
+                key.to_string_lossy(),
+                value.to_string_lossy()
+            ));
         }
     }
     let version = match (params.version, params.file) {
         (Some(version), _) => version,
         (None, Some(file)) => {
             let path = dir.join(relative_path(&file)?);
-            std::fs::read_to_string(&path).map_err(|err| ResourceError::io(&path, err))?.trim().to_owned()
+            std::fs::read_to_string(&path)
+                .map_err(|err| ResourceError::io(&path, err))?
+                .trim()
+                .to_owned()
         }
-        (None, None) => return Err(ResourceError::MissingKey { section: "params", key: "version" }),
+        (None, None) => {
+            return Err(ResourceError::MissingKey {
+                section: "params",
+                key: "version",
+            });
+        }
     };
     if version.is_empty() {
-        return Err(ResourceError::MissingKey { section: "params", key: "version" });
+        return Err(ResourceError::MissingKey {
+            section: "params",
+            key: "version",
+        });
     }
-    Ok(Output { version: mock_version(&version), metadata: source.metadata })
+    Ok(Output {
+        version: mock_version(&version),
+        metadata: source.metadata,
+    })
 }
 
 /// Refuses absolute paths and `..`, so files stay inside the step's directory.
 fn relative_path(name: &str) -> Result<&Path, ResourceError> {
     let path = Path::new(name);
-    if name.is_empty() || !path.components().all(|part| matches!(part, Component::Normal(_) | Component::CurDir)) {
+    if name.is_empty()
+        || !path
+            .components()
+            .all(|part| matches!(part, Component::Normal(_) | Component::CurDir))
+    {
         return Err(ResourceError::InvalidKey {
             section: "params",
             key: name.to_owned(),

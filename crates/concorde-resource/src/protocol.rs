@@ -25,7 +25,11 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<Version>,
     /// The step's `params`.
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Map::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Map::is_empty"
+    )]
     pub params: Map<String, Value>,
 }
 
@@ -45,12 +49,20 @@ pub struct MetadataField {
 impl MetadataField {
     /// A plain entry.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> MetadataField {
-        MetadataField { name: name.into(), value: value.into(), kind: None }
+        MetadataField {
+            name: name.into(),
+            value: value.into(),
+            kind: None,
+        }
     }
 
     /// An entry with a display hint.
     pub fn typed(name: impl Into<String>, value: impl Into<String>, kind: &str) -> MetadataField {
-        MetadataField { name: name.into(), value: value.into(), kind: Some(kind.to_owned()) }
+        MetadataField {
+            name: name.into(),
+            value: value.into(),
+            kind: Some(kind.to_owned()),
+        }
     }
 }
 
@@ -70,12 +82,16 @@ impl Request {
         let mut stream = serde_json::Deserializer::from_slice(input).into_iter::<Request>();
         match stream.next() {
             Some(request) => request.map_err(ResourceError::InvalidRequest),
-            None => Err(ResourceError::InvalidRequest(serde::de::Error::custom("empty input, expected an object"))),
+            None => Err(ResourceError::InvalidRequest(serde::de::Error::custom(
+                "empty input, expected an object",
+            ))),
         }
     }
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Map<String, Value>, D::Error> {
     Ok(Option::<Map<String, Value>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
@@ -94,14 +110,21 @@ pub(crate) struct Keys {
 
 impl Keys {
     /// Checks the keys of `map`, then decodes it into `T`.
-    pub fn parse<T: DeserializeOwned>(&self, map: &Map<String, Value>, log: &mut Log<'_>) -> Result<T, ResourceError> {
+    pub fn parse<T: DeserializeOwned>(
+        &self,
+        map: &Map<String, Value>,
+        log: &mut Log<'_>,
+    ) -> Result<T, ResourceError> {
         let mut unknown = Vec::new();
         for key in map.keys() {
             if self.supported.contains(&key.as_str()) {
                 continue;
             }
             if self.ignored.contains(&key.as_str()) {
-                log.line(&format!("warning: {}.{key} is not supported by concorde and is ignored", self.section));
+                log.line(&format!(
+                    "warning: {}.{key} is not supported by concorde and is ignored",
+                    self.section
+                ));
             } else {
                 unknown.push(key.clone());
             }
@@ -109,14 +132,23 @@ impl Keys {
         if !unknown.is_empty() {
             if self.reject_unknown {
                 unknown.sort();
-                return Err(ResourceError::UnknownKeys { section: self.section, keys: unknown });
+                return Err(ResourceError::UnknownKeys {
+                    section: self.section,
+                    keys: unknown,
+                });
             }
-            log.line(&format!("warning: ignoring unknown keys in {}: {}", self.section, unknown.join(", ")));
+            log.line(&format!(
+                "warning: ignoring unknown keys in {}: {}",
+                self.section,
+                unknown.join(", ")
+            ));
         }
-        serde_json::from_value(Value::Object(map.clone())).map_err(|err| ResourceError::InvalidKey {
-            section: self.section,
-            key: self.section.to_owned(),
-            reason: err.to_string(),
+        serde_json::from_value(Value::Object(map.clone())).map_err(|err| {
+            ResourceError::InvalidKey {
+                section: self.section,
+                key: self.section.to_owned(),
+                reason: err.to_string(),
+            }
         })
     }
 }
@@ -157,10 +189,14 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let number: f64 = rest[..number_len].parse().ok()?;
         rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let seconds = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" | "μs" => 1e-6,
@@ -193,12 +229,23 @@ mod tests {
 
     #[test]
     fn request_takes_the_first_json_value() {
-        let request = Request::parse(br#"{"source":{"a":"b"},"version":{"ref":"x"}} {"ignored":true}"#)
-            .expect("first value is a request");
-        assert_eq!(request.version.expect("version").get("ref").map(String::as_str), Some("x"));
+        let request =
+            Request::parse(br#"{"source":{"a":"b"},"version":{"ref":"x"}} {"ignored":true}"#)
+                .expect("first value is a request");
+        assert_eq!(
+            request
+                .version
+                .expect("version")
+                .get("ref")
+                .map(String::as_str),
+            Some("x")
+        );
         assert!(Request::parse(b"not json").is_err());
         assert!(Request::parse(b"").is_err());
-        assert!(Request::parse(br#"{"version":{"n":1}}"#).is_err(), "versions are string maps");
+        assert!(
+            Request::parse(br#"{"version":{"n":1}}"#).is_err(),
+            "versions are string maps"
+        );
         let request = Request::parse(br#"{"source":null,"params":null}"#).expect("nulls are empty");
         assert!(request.source.is_empty() && request.params.is_empty());
     }

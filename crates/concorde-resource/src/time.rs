@@ -25,7 +25,14 @@ use crate::{Context, Output, Request, ResourceError, Version};
 
 const SOURCE_KEYS: Keys = Keys {
     section: "source",
-    supported: &["interval", "start", "stop", "location", "days", "initial_version"],
+    supported: &[
+        "interval",
+        "start",
+        "stop",
+        "location",
+        "days",
+        "initial_version",
+    ],
     ignored: &[],
     reject_unknown: false,
 };
@@ -53,40 +60,80 @@ struct TimeSource {
 }
 
 fn invalid(key: &str, reason: String) -> ResourceError {
-    ResourceError::InvalidKey { section: "source", key: key.to_owned(), reason }
+    ResourceError::InvalidKey {
+        section: "source",
+        key: key.to_owned(),
+        reason,
+    }
 }
 
 impl TimeSource {
     fn parse(request: &Request, log: &mut Log<'_>) -> Result<TimeSource, ResourceError> {
         let raw: RawSource = SOURCE_KEYS.parse(&request.source, log)?;
         let interval = match &raw.interval {
-            Some(text) => Some(
-                parse_go_duration(text)
-                    .ok_or_else(|| invalid("interval", format!("{text:?} is not a duration such as 10m or 1h30m")))?,
-            ),
+            Some(text) => Some(parse_go_duration(text).ok_or_else(|| {
+                invalid(
+                    "interval",
+                    format!("{text:?} is not a duration such as 10m or 1h30m"),
+                )
+            })?),
             None => None,
         };
         let window = match (&raw.start, &raw.stop) {
-            (Some(start), Some(stop)) => Some((parse_time_of_day("start", start)?, parse_time_of_day("stop", stop)?)),
+            (Some(start), Some(stop)) => Some((
+                parse_time_of_day("start", start)?,
+                parse_time_of_day("stop", stop)?,
+            )),
             (None, None) => None,
-            _ => return Err(invalid("start", "start and stop must be given together".to_owned())),
+            _ => {
+                return Err(invalid(
+                    "start",
+                    "start and stop must be given together".to_owned(),
+                ));
+            }
         };
         let zone = match &raw.location {
-            Some(name) => TimeZone::get(name).map_err(|err| invalid("location", format!("{name:?}: {err}")))?,
+            Some(name) => TimeZone::get(name)
+                .map_err(|err| invalid("location", format!("{name:?}: {err}")))?,
             None => TimeZone::UTC,
         };
-        let days = raw.days.iter().map(|day| parse_weekday(day)).collect::<Result<Vec<_>, _>>()?;
-        Ok(TimeSource { interval, window, zone, days, initial_version: raw.initial_version })
+        let days = raw
+            .days
+            .iter()
+            .map(|day| parse_weekday(day))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TimeSource {
+            interval,
+            window,
+            zone,
+            days,
+            initial_version: raw.initial_version,
+        })
     }
 
     /// The window containing `now` or the most recent one before it, as `[open, close)`.
-    fn window_around(&self, now: &ZonedDateTime) -> Result<Option<(ZonedDateTime, ZonedDateTime)>, ResourceError> {
-        let Some((start, stop)) = self.window else { return Ok(None) };
+    fn window_around(
+        &self,
+        now: &ZonedDateTime,
+    ) -> Result<Option<(ZonedDateTime, ZonedDateTime)>, ResourceError> {
+        let Some((start, stop)) = self.window else {
+            return Ok(None);
+        };
         let today = now.date();
-        let open_day = if stop > start || now.time() >= start { today } else { previous_day(today)? };
-        let close_day = if stop > start { open_day } else { next_day(open_day)? };
+        let open_day = if stop > start || now.time() >= start {
+            today
+        } else {
+            previous_day(today)?
+        };
+        let close_day = if stop > start {
+            open_day
+        } else {
+            next_day(open_day)?
+        };
         let at = |date: Date, time: Time| {
-            date.to_datetime(time).to_zoned_datetime(self.zone.clone()).map_err(|err| invalid("start", err.to_string()))
+            date.to_datetime(time)
+                .to_zoned_datetime(self.zone.clone())
+                .map_err(|err| invalid("start", err.to_string()))
         };
         Ok(Some((at(open_day, start)?, at(close_day, stop)?)))
     }
@@ -95,14 +142,21 @@ impl TimeSource {
     fn is_due(&self, now: Timestamp, previous: Option<Timestamp>) -> Result<bool, ResourceError> {
         let now = now.to_zoned_datetime(self.zone.clone());
         let window = self.window_around(&now)?;
-        let day = window.as_ref().map_or(now.weekday(), |(open, _)| open.weekday());
+        let day = window
+            .as_ref()
+            .map_or(now.weekday(), |(open, _)| open.weekday());
         if !self.days.is_empty() && !self.days.contains(&day) {
             return Ok(false);
         }
-        if window.as_ref().is_some_and(|(open, close)| now < *open || now >= *close) {
+        if window
+            .as_ref()
+            .is_some_and(|(open, close)| now < *open || now >= *close)
+        {
             return Ok(false);
         }
-        let Some(previous) = previous else { return Ok(true) };
+        let Some(previous) = previous else {
+            return Ok(true);
+        };
         if let Some(interval) = self.interval {
             let elapsed = now.timestamp().duration_since(previous);
             return Ok(elapsed.as_secs_f64() >= interval.as_secs_f64());
@@ -112,16 +166,23 @@ impl TimeSource {
 }
 
 fn previous_day(date: Date) -> Result<Date, ResourceError> {
-    date.yesterday().map_err(|err| invalid("start", err.to_string()))
+    date.yesterday()
+        .map_err(|err| invalid("start", err.to_string()))
 }
 
 fn next_day(date: Date) -> Result<Date, ResourceError> {
-    date.tomorrow().map_err(|err| invalid("stop", err.to_string()))
+    date.tomorrow()
+        .map_err(|err| invalid("stop", err.to_string()))
 }
 
 /// Parses `3:04 PM`, `3PM`, `3 pm`, `15:04` and `1504`.
 fn parse_time_of_day(key: &str, text: &str) -> Result<Time, ResourceError> {
-    let bad = || invalid(key, format!("{text:?} is not a time of day such as 8:00 AM or 14:00"));
+    let bad = || {
+        invalid(
+            key,
+            format!("{text:?} is not a time of day such as 8:00 AM or 14:00"),
+        )
+    };
     let upper = text.trim().to_ascii_uppercase();
     let (body, pm) = match (upper.strip_suffix("AM"), upper.strip_suffix("PM")) {
         (Some(body), _) => (body.trim(), Some(false)),
@@ -166,14 +227,23 @@ fn time_version(now: Timestamp) -> Version {
 }
 
 /// `check`: the cursor, then "now" if a new version is due.
-pub(crate) fn check(ctx: &Context, request: &Request, log: &mut Log<'_>) -> Result<Vec<Version>, ResourceError> {
+pub(crate) fn check(
+    ctx: &Context,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Vec<Version>, ResourceError> {
     let source = TimeSource::parse(request, log)?;
     let now = ctx.now();
-    let previous = request.version.as_ref().and_then(|version| version.get("time"));
+    let previous = request
+        .version
+        .as_ref()
+        .and_then(|version| version.get("time"));
     let previous = match previous.map(|text| text.parse::<Timestamp>()) {
         Some(Ok(time)) => Some(time),
         Some(Err(err)) => {
-            log.line(&format!("ignoring the cursor, its time is not RFC 3339: {err}"));
+            log.line(&format!(
+                "ignoring the cursor, its time is not RFC 3339: {err}"
+            ));
             None
         }
         None => None,
@@ -191,17 +261,37 @@ pub(crate) fn check(ctx: &Context, request: &Request, log: &mut Log<'_>) -> Resu
 }
 
 /// `in`: write the request to `input`, as Concourse's time resource does.
-pub(crate) fn get(_ctx: &Context, dir: &Path, request: &Request, _log: &mut Log<'_>) -> Result<Output, ResourceError> {
-    let version = request.version.clone().ok_or(ResourceError::MissingKey { section: "version", key: "time" })?;
+pub(crate) fn get(
+    _ctx: &Context,
+    dir: &Path,
+    request: &Request,
+    _log: &mut Log<'_>,
+) -> Result<Output, ResourceError> {
+    let version = request.version.clone().ok_or(ResourceError::MissingKey {
+        section: "version",
+        key: "time",
+    })?;
     let path = dir.join("input");
-    std::fs::write(&path, serde_json::to_vec(request)?).map_err(|err| ResourceError::io(&path, err))?;
-    Ok(Output { version, metadata: Vec::new() })
+    std::fs::write(&path, serde_json::to_vec(request)?)
+        .map_err(|err| ResourceError::io(&path, err))?;
+    Ok(Output {
+        version,
+        metadata: Vec::new(),
+    })
 }
 
 /// `out`: a version for the current time.
-pub(crate) fn put(ctx: &Context, _dir: &Path, request: &Request, log: &mut Log<'_>) -> Result<Output, ResourceError> {
+pub(crate) fn put(
+    ctx: &Context,
+    _dir: &Path,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Output, ResourceError> {
     TimeSource::parse(request, log)?;
-    Ok(Output { version: time_version(ctx.now()), metadata: Vec::new() })
+    Ok(Output {
+        version: time_version(ctx.now()),
+        metadata: Vec::new(),
+    })
 }
 
 #[cfg(test)]
@@ -210,7 +300,11 @@ mod tests {
 
     #[test]
     fn times_of_day() {
-        let parse = |text| parse_time_of_day("start", text).ok().map(|time| time.to_string());
+        let parse = |text| {
+            parse_time_of_day("start", text)
+                .ok()
+                .map(|time| time.to_string())
+        };
         assert_eq!(parse("8:00 AM").as_deref(), Some("08:00:00"));
         assert_eq!(parse("3PM").as_deref(), Some("15:00:00"));
         assert_eq!(parse("12:30 am").as_deref(), Some("00:30:00"));

@@ -77,31 +77,45 @@ impl ResourceTypeDir {
     /// `resource_metadata.json` are skipped (Concourse ignores them too); a metadata file that
     /// does not parse, or a type with neither `rootfs/` nor `rootfs.tgz`, is an error.
     pub fn load(&self) -> Result<Vec<BaseResourceType>, ResourceError> {
-        let entries = std::fs::read_dir(&self.root).map_err(|err| ResourceError::io(&self.root, err))?;
+        let entries =
+            std::fs::read_dir(&self.root).map_err(|err| ResourceError::io(&self.root, err))?;
         let mut types = Vec::new();
         for entry in entries {
-            let dir = entry.map_err(|err| ResourceError::io(&self.root, err))?.path();
+            let dir = entry
+                .map_err(|err| ResourceError::io(&self.root, err))?
+                .path();
             let metadata_path = dir.join(METADATA_FILE);
             if !metadata_path.is_file() {
                 continue;
             }
-            let bytes = std::fs::read(&metadata_path).map_err(|err| ResourceError::io(&metadata_path, err))?;
+            let bytes = std::fs::read(&metadata_path)
+                .map_err(|err| ResourceError::io(&metadata_path, err))?;
             let metadata = parse_metadata(&bytes)?;
             let rootfs = if dir.join("rootfs").is_dir() {
                 TypeRootfs::Dir(dir.join("rootfs"))
             } else if dir.join("rootfs.tgz").is_file() {
                 TypeRootfs::Tarball(dir.join("rootfs.tgz"))
             } else {
-                return Err(ResourceError::InvalidImage(format!("{} has neither rootfs/ nor rootfs.tgz", dir.display())));
+                return Err(ResourceError::InvalidImage(format!(
+                    "{} has neither rootfs/ nor rootfs.tgz",
+                    dir.display()
+                )));
             };
-            types.push(BaseResourceType { metadata, dir, rootfs });
+            types.push(BaseResourceType {
+                metadata,
+                dir,
+                rootfs,
+            });
         }
         types.sort_by(|left, right| left.metadata.type_name.cmp(&right.metadata.type_name));
         Ok(types)
     }
 
     /// Writes every built-in type into the directory; see [`export_builtin_types`].
-    pub fn export_builtins(&self, concorde_binary: &Path) -> Result<Vec<BaseResourceType>, ResourceError> {
+    pub fn export_builtins(
+        &self,
+        concorde_binary: &Path,
+    ) -> Result<Vec<BaseResourceType>, ResourceError> {
         export_builtin_types(&self.root, concorde_binary)
     }
 }
@@ -112,7 +126,9 @@ pub fn parse_metadata(bytes: &[u8]) -> Result<ResourceMetadata, ResourceError> {
         ResourceError::InvalidImage(format!("{METADATA_FILE} does not parse: {err}"))
     })?;
     if metadata.type_name.trim().is_empty() {
-        return Err(ResourceError::InvalidImage(format!("{METADATA_FILE} has an empty type")));
+        return Err(ResourceError::InvalidImage(format!(
+            "{METADATA_FILE} has an empty type"
+        )));
     }
     Ok(metadata)
 }
@@ -120,7 +136,10 @@ pub fn parse_metadata(bytes: &[u8]) -> Result<ResourceMetadata, ResourceError> {
 /// Writes `<dest>/<type>/resource_metadata.json` and `<dest>/<type>/rootfs/opt/resource/*`
 /// for every built-in type, with scripts that run `concorde_binary`. Existing files of the same
 /// names are replaced; other types in `dest` are left alone.
-pub fn export_builtin_types(dest: &Path, concorde_binary: &Path) -> Result<Vec<BaseResourceType>, ResourceError> {
+pub fn export_builtin_types(
+    dest: &Path,
+    concorde_binary: &Path,
+) -> Result<Vec<BaseResourceType>, ResourceError> {
     let mut exported = Vec::new();
     for ty in BuiltinType::ALL {
         let dir = dest.join(ty.name());
@@ -133,14 +152,23 @@ pub fn export_builtin_types(dest: &Path, concorde_binary: &Path) -> Result<Vec<B
             unique_version_history: ty.unique_version_history(),
         };
         let path = dir.join(METADATA_FILE);
-        std::fs::write(&path, serde_json::to_vec_pretty(&metadata)?).map_err(|err| ResourceError::io(&path, err))?;
-        exported.push(BaseResourceType { metadata, dir, rootfs: TypeRootfs::Dir(rootfs) });
+        std::fs::write(&path, serde_json::to_vec_pretty(&metadata)?)
+            .map_err(|err| ResourceError::io(&path, err))?;
+        exported.push(BaseResourceType {
+            metadata,
+            dir,
+            rootfs: TypeRootfs::Dir(rootfs),
+        });
     }
     Ok(exported)
 }
 
 /// Writes `<rootfs>/opt/resource/{check,in,out}` launching `ty` through `concorde_binary`.
-pub(crate) fn write_scripts(rootfs: &Path, ty: BuiltinType, concorde_binary: &Path) -> Result<(), ResourceError> {
+pub(crate) fn write_scripts(
+    rootfs: &Path,
+    ty: BuiltinType,
+    concorde_binary: &Path,
+) -> Result<(), ResourceError> {
     use std::os::unix::fs::PermissionsExt;
     let scripts = rootfs.join("opt/resource");
     std::fs::create_dir_all(&scripts).map_err(|err| ResourceError::io(&scripts, err))?;
@@ -165,5 +193,7 @@ pub fn unpack_rootfs_tgz(tgz: &Path, dest: &Path) -> Result<(), ResourceError> {
     std::fs::create_dir_all(dest).map_err(|err| ResourceError::io(dest, err))?;
     let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
     archive.set_preserve_permissions(true);
-    archive.unpack(dest).map_err(|err| ResourceError::io(tgz, err))
+    archive
+        .unpack(dest)
+        .map_err(|err| ResourceError::io(tgz, err))
 }

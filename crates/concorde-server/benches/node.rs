@@ -24,10 +24,22 @@ impl Drop for Node {
 
 fn start_node() -> Node {
     let data = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let bind = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_concorde"))
-        .args(["quickstart", "--bind", &bind, "--runtime", "host", "--add-local-user", "admin:secret"])
+        .args([
+            "quickstart",
+            "--bind",
+            &bind,
+            "--runtime",
+            "host",
+            "--add-local-user",
+            "admin:secret",
+        ])
         .arg("--data-dir")
         .arg(data.path())
         .stdout(Stdio::null())
@@ -42,13 +54,26 @@ fn start_node() -> Node {
     let url = format!("http://{bind}");
     let response: serde_json::Value = ureq::post(&format!("{url}/sky/issuer/token"))
         .header("Authorization", "Basic Zmx5OlpteDU=")
-        .send_form([("grant_type", "password"), ("username", "admin"), ("password", "secret"), ("scope", "openid")])
+        .send_form([
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", "secret"),
+            ("scope", "openid"),
+        ])
         .expect("token")
         .into_body()
         .read_json()
         .expect("token json");
-    let token = response["access_token"].as_str().expect("access token").to_owned();
-    Node { child, url, token, _data: data }
+    let token = response["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    Node {
+        child,
+        url,
+        token,
+        _data: data,
+    }
 }
 
 impl Node {
@@ -73,19 +98,26 @@ impl Node {
     }
 
     fn set_pipeline(&self, name: &str, yaml: &str) {
-        ureq::put(&format!("{}/api/v1/teams/main/pipelines/{name}/config", self.url))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .header("Content-Type", "application/x-yaml")
-            .send(yaml)
-            .expect("set pipeline");
-        ureq::put(&format!("{}/api/v1/teams/main/pipelines/{name}/unpause", self.url))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .send_empty()
-            .expect("unpause");
+        ureq::put(&format!(
+            "{}/api/v1/teams/main/pipelines/{name}/config",
+            self.url
+        ))
+        .header("Authorization", &format!("Bearer {}", self.token))
+        .header("Content-Type", "application/x-yaml")
+        .send(yaml)
+        .expect("set pipeline");
+        ureq::put(&format!(
+            "{}/api/v1/teams/main/pipelines/{name}/unpause",
+            self.url
+        ))
+        .header("Authorization", &format!("Bearer {}", self.token))
+        .send_empty()
+        .expect("unpause");
     }
 
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -95,9 +127,16 @@ impl Node {
 
     /// User plus system CPU time of the node so far.
     fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let fields: Vec<&str> = stat.rsplit_once(") ").map(|(_, rest)| rest.split(' ').collect()).unwrap_or_default();
-        let ticks: u64 = [11, 12, 13, 14].iter().filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok())).sum();
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.split(' ').collect())
+            .unwrap_or_default();
+        let ticks: u64 = [11, 12, 13, 14]
+            .iter()
+            .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
+            .sum();
         Duration::from_millis(ticks * 10)
     }
 }
@@ -127,15 +166,25 @@ fn trigger_to_started(node: &Node) {
         let build = node.post("/api/v1/teams/main/pipelines/bench/jobs/quick/builds");
         let id = build["id"].as_i64().expect("build id");
         let ok = wait_until(Duration::from_secs(20), || {
-            matches!(node.get(&format!("/api/v1/builds/{id}"))["status"].as_str(), Some("started" | "succeeded" | "failed" | "errored"))
+            matches!(
+                node.get(&format!("/api/v1/builds/{id}"))["status"].as_str(),
+                Some("started" | "succeeded" | "failed" | "errored")
+            )
         });
         assert!(ok, "build {id} never started");
         samples.push(started.elapsed());
-        wait_until(Duration::from_secs(20), || node.get(&format!("/api/v1/builds/{id}"))["status"] == "succeeded");
+        wait_until(Duration::from_secs(20), || {
+            node.get(&format!("/api/v1/builds/{id}"))["status"] == "succeeded"
+        });
     }
     let p50 = percentile(&mut samples, 0.5);
     let p99 = percentile(&mut samples, 0.99);
-    println!("manual trigger -> build started over {} builds: p50 {:.1} ms, p99 {:.1} ms (target p99 < 100 ms)", samples.len(), p50.as_secs_f64() * 1e3, p99.as_secs_f64() * 1e3);
+    println!(
+        "manual trigger -> build started over {} builds: p50 {:.1} ms, p99 {:.1} ms (target p99 < 100 ms)",
+        samples.len(),
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
 }
 
 fn webhook_to_first_log(node: &Node) {
@@ -144,10 +193,19 @@ fn webhook_to_first_log(node: &Node) {
         "resources:\n- name: m\n  type: mock\n  webhook_token: t\n  check_every: never\n  source: {force_version: v1}\njobs:\n- name: j\n  plan:\n  - get: m\n    trigger: true\n  - task: t\n    config: {platform: linux, run: {path: echo, args: [hello]}}\n",
     );
     let started = Instant::now();
-    ureq::post(&format!("{}/api/v1/teams/main/pipelines/hook/resources/m/check/webhook?webhook_token=t", node.url)).send_empty().expect("webhook");
+    ureq::post(&format!(
+        "{}/api/v1/teams/main/pipelines/hook/resources/m/check/webhook?webhook_token=t",
+        node.url
+    ))
+    .send_empty()
+    .expect("webhook");
     let mut build_id = None;
     wait_until(Duration::from_secs(30), || {
-        build_id = node.get("/api/v1/teams/main/pipelines/hook/jobs/j/builds").as_array().and_then(|b| b.first()).and_then(|b| b["id"].as_i64());
+        build_id = node
+            .get("/api/v1/teams/main/pipelines/hook/jobs/j/builds")
+            .as_array()
+            .and_then(|b| b.first())
+            .and_then(|b| b["id"].as_i64());
         build_id.is_some()
     });
     let Some(id) = build_id else {
@@ -160,13 +218,26 @@ fn webhook_to_first_log(node: &Node) {
         .call()
         .expect("event stream");
     let reader = std::io::BufReader::new(response.into_body().into_reader());
-    let found = std::io::BufRead::lines(reader).map_while(Result::ok).any(|line| line.contains("\"event\":\"log\""));
-    println!("webhook -> first log line: {:.0} ms{}", started.elapsed().as_secs_f64() * 1e3, if found { "" } else { " (stream ended without a log)" });
+    let found = std::io::BufRead::lines(reader)
+        .map_while(Result::ok)
+        .any(|line| line.contains("\"event\":\"log\""));
+    println!(
+        "webhook -> first log line: {:.0} ms{}",
+        started.elapsed().as_secs_f64() * 1e3,
+        if found {
+            ""
+        } else {
+            " (stream ended without a log)"
+        }
+    );
 }
 
 fn idle_memory(node: &Node) {
     std::thread::sleep(Duration::from_secs(5));
-    println!("idle memory of quickstart: {:.1} MB RSS (target < 40 MB)", node.rss_kib() as f64 / 1024.0);
+    println!(
+        "idle memory of quickstart: {:.1} MB RSS (target < 40 MB)",
+        node.rss_kib() as f64 / 1024.0
+    );
 }
 
 fn thousand_resources(node: &Node) {

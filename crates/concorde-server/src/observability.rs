@@ -6,5 +6,8 @@ use tracing_subscriber::EnvFilter;
 /// stays machine-readable.
 pub fn init() {
     let filter = EnvFilter::try_from_env("CONCORDE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -39,14 +39,29 @@ impl TestRegistry {
     /// the host's default route leaves from.
     fn start(dir: &Path) -> TestRegistry {
         for program in ["docker-registry", "umoci", "skopeo"] {
-            let found = Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().unwrap().status.success();
-            assert!(found, "{program} is missing: apt-get install docker-registry skopeo umoci busybox-static");
+            let found = Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {program}"))
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(
+                found,
+                "{program} is missing: apt-get install docker-registry skopeo umoci busybox-static"
+            );
         }
         // Connecting a UDP socket sends nothing; it picks the source address of the default route.
         let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
-        probe.connect("203.0.113.1:9").expect("the host has a default route (containers reach it over NAT)");
+        probe
+            .connect("203.0.113.1:9")
+            .expect("the host has a default route (containers reach it over NAT)");
         let host = probe.local_addr().unwrap().ip();
-        let port = std::net::TcpListener::bind((host, 0)).unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind((host, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let addr = format!("{host}:{port}");
         std::fs::create_dir_all(dir).unwrap();
         let config = format!(
@@ -66,7 +81,11 @@ impl TestRegistry {
         let registry = TestRegistry { addr, child };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&registry.addr).is_err() {
-            assert!(Instant::now() < deadline, "registry did not listen: {}", std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "registry did not listen: {}",
+                std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         registry
@@ -83,8 +102,15 @@ impl Drop for TestRegistry {
 
 /// Runs a tool and fails the test with its stderr when it fails.
 fn tool(program: &str, args: &[&str]) {
-    let output = Command::new(program).args(args).output().unwrap_or_else(|err| panic!("{program}: {err}"));
-    assert!(output.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("{program}: {err}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Fails unless this machine can run runc containers.
@@ -104,7 +130,10 @@ fn require_runc() {
 
 /// A minimal rootfs in `dir`: a static busybox as `sh` and `cat`.
 fn busybox_rootfs(dir: &Path) {
-    assert!(Path::new("/bin/busybox").exists(), "/bin/busybox is missing: apt-get install busybox-static");
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox is missing: apt-get install busybox-static"
+    );
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     std::fs::copy("/bin/busybox", dir.join("bin/busybox")).unwrap();
@@ -128,8 +157,14 @@ fn build_counter_layout(work: &Path) -> PathBuf {
         std::fs::write(&path, script).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    tool("umoci", &["insert", "--image", &image, rootfs.to_str().unwrap(), "/"]);
-    tool("umoci", &["config", "--image", &image, "--config.env", "PATH=/bin"]);
+    tool(
+        "umoci",
+        &["insert", "--image", &image, rootfs.to_str().unwrap(), "/"],
+    );
+    tool(
+        "umoci",
+        &["config", "--image", &image, "--config.env", "PATH=/bin"],
+    );
     layout
 }
 
@@ -141,7 +176,16 @@ fn a_custom_resource_type_from_a_registry_runs_its_own_scripts() {
     let layout = build_counter_layout(work.path());
     let source = format!("oci:{}:latest", layout.display());
     let destination = format!("docker://{}/counter:latest", registry.addr);
-    tool("skopeo", &["copy", "--insecure-policy", "--dest-tls-verify=false", &source, &destination]);
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--insecure-policy",
+            "--dest-tls-verify=false",
+            &source,
+            &destination,
+        ],
+    );
     let task_rootfs = work.path().join("task-rootfs");
     busybox_rootfs(&task_rootfs);
 
@@ -157,7 +201,10 @@ fn a_custom_resource_type_from_a_registry_runs_its_own_scripts() {
     );
     server.set_pipeline("custom", &pipeline);
     server.wait_for("the build to finish", Duration::from_secs(120), || {
-        server.job_builds("custom", "read").first().is_some_and(|(_, status)| !matches!(status.as_str(), "pending" | "started"))
+        server
+            .job_builds("custom", "read")
+            .first()
+            .is_some_and(|(_, status)| !matches!(status.as_str(), "pending" | "started"))
     });
     let watched = server.fly(&["watch", "-j", "custom/read"]);
     let output = String::from_utf8_lossy(&watched.stdout);
@@ -166,7 +213,11 @@ fn a_custom_resource_type_from_a_registry_runs_its_own_scripts() {
     assert_eq!(server.job_builds("custom", "read")[0].1, "succeeded");
     // The version is the one the image's own check reported.
     let versions = server.get_json("/api/v1/teams/main/pipelines/custom/resources/count/versions");
-    assert_eq!(versions[0]["version"], serde_json::json!({"n": "1"}), "{versions}");
+    assert_eq!(
+        versions[0]["version"],
+        serde_json::json!({"n": "1"}),
+        "{versions}"
+    );
 
     server.fly_ok(&["pause-pipeline", "-p", "custom"]);
     server.stop();

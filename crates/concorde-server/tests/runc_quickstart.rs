@@ -34,7 +34,10 @@ fn require_runc() {
 /// A minimal rootfs in `dir`: a static busybox as `sh`, `cat` and `readlink`.
 fn busybox_rootfs(dir: &Path) {
     let busybox = Path::new("/bin/busybox");
-    assert!(busybox.exists(), "/bin/busybox is missing: apt-get install busybox-static");
+    assert!(
+        busybox.exists(),
+        "/bin/busybox is missing: apt-get install busybox-static"
+    );
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     std::fs::copy(busybox, dir.join("bin/busybox")).unwrap();
@@ -63,7 +66,10 @@ fn a_git_get_and_a_task_run_in_runc_containers() {
     );
     server.set_pipeline("demo", &pipeline);
     server.wait_for("the build to finish", Duration::from_secs(120), || {
-        server.job_builds("demo", "unit").first().is_some_and(|(_, status)| !matches!(status.as_str(), "pending" | "started"))
+        server
+            .job_builds("demo", "unit")
+            .first()
+            .is_some_and(|(_, status)| !matches!(status.as_str(), "pending" | "started"))
     });
     let watched = server.fly(&["watch", "-j", "demo/unit"]);
     let output = String::from_utf8_lossy(&watched.stdout);
@@ -78,5 +84,8 @@ fn a_git_get_and_a_task_run_in_runc_containers() {
     // Nothing stays mounted in the data directory (its removal must not reach into a rootfs).
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let data = server.data.path().to_str().unwrap();
-    assert!(!mounts.contains(data), "a stopped node left mounts in {data}:\n{mounts}");
+    assert!(
+        !mounts.contains(data),
+        "a stopped node left mounts in {data}:\n{mounts}"
+    );
 }

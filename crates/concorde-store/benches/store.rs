@@ -12,7 +12,10 @@ use concorde_store::testing::{Flavour, TestStore, postgres_store, sqlite_store};
 use concorde_store::{NewBuildEvent, Timestamp};
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         if let Some(db) = postgres_store(Flavour::Durable).await {
             log_ingestion(&db).await;
@@ -36,7 +39,13 @@ async fn log_ingestion(db: &TestStore) {
     let (writers, batches, batch_lines) = (4, 50, 1000);
     let mut builds = Vec::new();
     for _ in 0..writers {
-        builds.push(store.create_one_off_build(team.id, "{}", None, Timestamp::now()).await.expect("build").id);
+        builds.push(
+            store
+                .create_one_off_build(team.id, "{}", None, Timestamp::now())
+                .await
+                .expect("build")
+                .id,
+        );
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -48,11 +57,16 @@ async fn log_ingestion(db: &TestStore) {
                 let events: Vec<NewBuildEvent> = (0..batch_lines)
                     .map(|line| NewBuildEvent::Log {
                         origin: "5f3c2a1b".into(),
-                        time: Timestamp(1_700_000_000_000 + (batch * batch_lines + line) as i64 * 3),
+                        time: Timestamp(
+                            1_700_000_000_000 + (batch * batch_lines + line) as i64 * 3,
+                        ),
                         output: log_line(&mut seed, batch * batch_lines + line).into_bytes(),
                     })
                     .collect();
-                store.append_build_events(build, &events).await.expect("append");
+                store
+                    .append_build_events(build, &events)
+                    .await
+                    .expect("append");
             }
         }));
     }
@@ -79,8 +93,22 @@ async fn log_ingestion(db: &TestStore) {
 /// A plausible build-log line: a timestamp-ish prefix, a few words, a counter, random hex.
 fn log_line(seed: &mut u64, n: usize) -> String {
     const WORDS: &[&str] = &[
-        "compiling", "running", "test", "ok", "downloading", "package", "resolving", "deltas",
-        "warning:", "unused", "variable", "in", "src/main.rs", "finished", "step", "fetching",
+        "compiling",
+        "running",
+        "test",
+        "ok",
+        "downloading",
+        "package",
+        "resolving",
+        "deltas",
+        "warning:",
+        "unused",
+        "variable",
+        "in",
+        "src/main.rs",
+        "finished",
+        "step",
+        "fetching",
     ];
     let mut next = || {
         *seed ^= *seed << 13;

@@ -10,13 +10,18 @@ use crate::{Store, with_db};
 impl Store {
     /// Records the versions a build consumed; each row notes whether this job never used the
     /// version under this input name before (first occurrence).
-    pub async fn save_build_inputs(&self, build: BuildId, inputs: &[RecordedVersion]) -> StoreResult<()> {
+    pub async fn save_build_inputs(
+        &self,
+        build: BuildId,
+        inputs: &[RecordedVersion],
+    ) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
-            let job: Option<Option<JobId>> = sqlx::query_scalar("SELECT job_id FROM builds WHERE id = $1")
-                .bind(build)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let job: Option<Option<JobId>> =
+                sqlx::query_scalar("SELECT job_id FROM builds WHERE id = $1")
+                    .bind(build)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let job = job.ok_or_else(|| StoreError::not_found("build", build))?;
             for input in inputs {
                 sqlx::query(
@@ -40,7 +45,11 @@ impl Store {
     }
 
     /// Records versions a build produced (its `put`s and implicit gets).
-    pub async fn save_build_outputs(&self, build: BuildId, outputs: &[RecordedVersion]) -> StoreResult<()> {
+    pub async fn save_build_outputs(
+        &self,
+        build: BuildId,
+        outputs: &[RecordedVersion],
+    ) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
             for output in outputs {
@@ -62,14 +71,25 @@ impl Store {
     }
 
     /// A build's recorded inputs (`outputs = false`) or outputs, by name.
-    pub async fn build_versions(&self, build: BuildId, outputs: bool) -> StoreResult<Vec<RecordedVersion>> {
+    pub async fn build_versions(
+        &self,
+        build: BuildId,
+        outputs: bool,
+    ) -> StoreResult<Vec<RecordedVersion>> {
         with_db!(self, |pool, pg| {
-            let table = if outputs { "build_outputs" } else { "build_inputs" };
+            let table = if outputs {
+                "build_outputs"
+            } else {
+                "build_inputs"
+            };
             let sql = format!(
                 "SELECT name, resource_id, version_digest FROM {table} WHERE build_id = $1
                  ORDER BY name, resource_id, version_digest"
             );
-            Ok(sqlx::query_as::<_, RecordedVersion>(&sql).bind(build).fetch_all(pool).await?)
+            Ok(sqlx::query_as::<_, RecordedVersion>(&sql)
+                .bind(build)
+                .fetch_all(pool)
+                .await?)
         })
     }
 

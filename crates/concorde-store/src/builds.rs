@@ -3,9 +3,9 @@
 //! successful-build-outputs rows that `passed:` constraints read).
 
 use crate::backend::WritePool;
+use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{BuildId, JobId, PipelineId, ResourceId, TeamId, Timestamp};
-use crate::notify::Topic;
 use crate::{Store, with_db};
 
 /// Where a build is in its life. `pending → started → succeeded|failed|errored|aborted`, and
@@ -55,7 +55,12 @@ impl TryFrom<String> for BuildStatus {
             "failed" => BuildStatus::Failed,
             "errored" => BuildStatus::Errored,
             "aborted" => BuildStatus::Aborted,
-            _ => return Err(StoreError::Corrupt { what: "build status", detail: text }),
+            _ => {
+                return Err(StoreError::Corrupt {
+                    what: "build status",
+                    detail: text,
+                });
+            }
         })
     }
 }
@@ -143,7 +148,8 @@ impl Store {
             .bind(new.now)
             .fetch_optional(&mut *tx)
             .await?;
-            let (number, pipeline, team) = row.ok_or_else(|| StoreError::not_found("job", new.job))?;
+            let (number, pipeline, team) =
+                row.ok_or_else(|| StoreError::not_found("job", new.job))?;
             let sql = format!(
                 "INSERT INTO builds (name, status, team_id, pipeline_id, job_id, manually_triggered,
                    created_by, create_time) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7)
@@ -163,7 +169,8 @@ impl Store {
             tx.commit().await?;
             build
         });
-        self.notify(Topic::JobScheduling, &new.job.to_string()).await?;
+        self.notify(Topic::JobScheduling, &new.job.to_string())
+            .await?;
         Ok(build)
     }
 
@@ -183,7 +190,10 @@ impl Store {
                    (SELECT COALESCE(rerun_of, id) FROM builds WHERE id = $1){}",
                 if pg { " FOR UPDATE" } else { "" }
             );
-            let original: Option<OriginalBuild> = sqlx::query_as(&sql).bind(build).fetch_optional(&mut *tx).await?;
+            let original: Option<OriginalBuild> = sqlx::query_as(&sql)
+                .bind(build)
+                .fetch_optional(&mut *tx)
+                .await?;
             let (original, name, team, pipeline, job) =
                 original.ok_or_else(|| StoreError::not_found("build", build))?;
             let Some(job) = job else {
@@ -294,7 +304,10 @@ impl Store {
             let sql = format!(
                 "SELECT {BUILD_COLUMNS} FROM builds WHERE job_id = $1 AND status = 'pending' ORDER BY id"
             );
-            Ok(sqlx::query_as::<_, Build>(&sql).bind(job).fetch_all(pool).await?)
+            Ok(sqlx::query_as::<_, Build>(&sql)
+                .bind(job)
+                .fetch_all(pool)
+                .await?)
         })
     }
 
@@ -320,7 +333,12 @@ impl Store {
     /// Finishes a pending or started build. For job builds: updates the job's latest and next
     /// builds, requests scheduling of downstream jobs, and on success records the
     /// successful-build-outputs row (outputs first, then inputs).
-    pub async fn finish_build(&self, id: BuildId, status: BuildStatus, now: Timestamp) -> StoreResult<()> {
+    pub async fn finish_build(
+        &self,
+        id: BuildId,
+        status: BuildStatus,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         if !status.is_finished() {
             return Err(self.refused_transition(id, status.as_str()).await);
         }
@@ -383,11 +401,12 @@ impl Store {
     /// engine is told through [`Topic::BuildAbort`].
     pub async fn abort_build(&self, id: BuildId, now: Timestamp) -> StoreResult<()> {
         let status = with_db!(self, |pool, pg| {
-            let status: Option<String> =
-                sqlx::query_scalar("UPDATE builds SET aborted = TRUE WHERE id = $1 RETURNING status")
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await?;
+            let status: Option<String> = sqlx::query_scalar(
+                "UPDATE builds SET aborted = TRUE WHERE id = $1 RETURNING status",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
             status.ok_or_else(|| StoreError::not_found("build", id))?
         });
         if status == "pending" {
@@ -410,7 +429,10 @@ impl Store {
 }
 
 /// Recomputes a job's latest completed and next (oldest unfinished) builds.
-async fn refresh_job_builds<'c, DB>(tx: &mut sqlx::Transaction<'c, DB>, job: JobId) -> StoreResult<()>
+async fn refresh_job_builds<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+    job: JobId,
+) -> StoreResult<()>
 where
     DB: sqlx::Database,
     for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,

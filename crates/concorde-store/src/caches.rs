@@ -7,7 +7,10 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
-use crate::ids::{ArtifactId, BuildId, ContainerId, JobId, ResourceCacheId, ResourceConfigId, TaskCacheId, Timestamp};
+use crate::ids::{
+    ArtifactId, BuildId, ContainerId, JobId, ResourceCacheId, ResourceConfigId, TaskCacheId,
+    Timestamp,
+};
 use crate::teams::{expect_one, parse_json};
 use crate::versions::{canonical_json, version_digest};
 use crate::{Store, with_db};
@@ -72,13 +75,18 @@ pub fn params_hash(params: &str) -> StoreResult<String> {
     Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
-const CACHE_COLUMNS: &str = "id, resource_config_id, version, version_digest, params_hash, metadata";
+const CACHE_COLUMNS: &str =
+    "id, resource_config_id, version, version_digest, params_hash, metadata";
 
 impl Store {
     /// The cache of a config's version fetched with these params, created if missing, and a
     /// use of it by `user` recorded in the same transaction, so a cache never exists unused
     /// and unprotected between the two. `NotFound` for an unknown config or user.
-    pub async fn find_or_create_resource_cache(&self, new: &NewResourceCache, user: CacheUser) -> StoreResult<ResourceCache> {
+    pub async fn find_or_create_resource_cache(
+        &self,
+        new: &NewResourceCache,
+        user: CacheUser,
+    ) -> StoreResult<ResourceCache> {
         let (canonical, digest) = version_digest(&new.version)?;
         let params = params_hash(&new.params)?;
         with_db!(self, |pool, pg| {
@@ -136,7 +144,11 @@ impl Store {
     }
 
     /// Records the metadata a fetch into the cache produced (JSON list of `{name, value}`).
-    pub async fn save_resource_cache_metadata(&self, id: ResourceCacheId, metadata: &str) -> StoreResult<()> {
+    pub async fn save_resource_cache_metadata(
+        &self,
+        id: ResourceCacheId,
+        metadata: &str,
+    ) -> StoreResult<()> {
         parse_json("resource cache metadata", metadata)?;
         with_db!(self, |pool, pg| {
             let res = sqlx::query("UPDATE resource_caches SET metadata = $2 WHERE id = $1")
@@ -163,7 +175,11 @@ impl Store {
             .await?;
             (builds, containers)
         });
-        Ok(builds.into_iter().map(CacheUser::Build).chain(containers.into_iter().map(CacheUser::Container)).collect())
+        Ok(builds
+            .into_iter()
+            .map(CacheUser::Build)
+            .chain(containers.into_iter().map(CacheUser::Container))
+            .collect())
     }
 
     /// The task cache of a job's task step and path, created if missing; marks it used now.
@@ -205,7 +221,12 @@ impl Store {
 
     /// Deletes a job's task caches (`fly clear-task-cache`), of one step, optionally of one
     /// path; returns how many. Their volumes become garbage.
-    pub async fn clear_task_caches(&self, job: JobId, step_name: &str, path: Option<&str>) -> StoreResult<u64> {
+    pub async fn clear_task_caches(
+        &self,
+        job: JobId,
+        step_name: &str,
+        path: Option<&str>,
+    ) -> StoreResult<u64> {
         with_db!(self, |pool, pg| {
             let res = sqlx::query(
                 "DELETE FROM task_caches WHERE job_id = $1 AND step_name = $2 AND ($3 IS NULL OR path = $3)",
@@ -220,7 +241,12 @@ impl Store {
     }
 
     /// Registers an artifact (files uploaded by `fly execute`), optionally for a build.
-    pub async fn create_artifact(&self, name: &str, build: Option<BuildId>, now: Timestamp) -> StoreResult<ArtifactId> {
+    pub async fn create_artifact(
+        &self,
+        name: &str,
+        build: Option<BuildId>,
+        now: Timestamp,
+    ) -> StoreResult<ArtifactId> {
         with_db!(self, |pool, pg| {
             Ok(sqlx::query_scalar("INSERT INTO artifacts (name, build_id, created_at) VALUES ($1, $2, $3) RETURNING id")
                 .bind(name)

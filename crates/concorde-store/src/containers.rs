@@ -11,7 +11,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreResult, unique_to_exists};
-use crate::ids::{BuildId, ContainerHandle, ContainerId, JobId, PipelineId, ScopeId, TeamId, Timestamp, WorkerName};
+use crate::ids::{
+    BuildId, ContainerHandle, ContainerId, JobId, PipelineId, ScopeId, TeamId, Timestamp,
+    WorkerName,
+};
 use crate::states::state_enum;
 use crate::{Store, with_db};
 
@@ -217,14 +220,22 @@ impl TryFrom<ContainerRow> for Container {
     fn try_from(row: ContainerRow) -> StoreResult<Container> {
         let build_plan = row.build_id.zip(row.plan_id);
         let owner = match (row.owner_kind.as_str(), build_plan, row.check_scope_id) {
-            ("step", Some((build, plan_id)), _) => Some(ContainerOwner::BuildStep { build, plan_id }),
-            ("image_check", Some((build, plan_id)), _) => Some(ContainerOwner::ImageCheck { build, plan_id }),
-            ("image_get", Some((build, plan_id)), _) => Some(ContainerOwner::ImageGet { build, plan_id }),
+            ("step", Some((build, plan_id)), _) => {
+                Some(ContainerOwner::BuildStep { build, plan_id })
+            }
+            ("image_check", Some((build, plan_id)), _) => {
+                Some(ContainerOwner::ImageCheck { build, plan_id })
+            }
+            ("image_get", Some((build, plan_id)), _) => {
+                Some(ContainerOwner::ImageGet { build, plan_id })
+            }
             ("check", _, Some(scope)) => Some(ContainerOwner::Check { scope }),
             _ => None,
         };
-        let meta = serde_json::from_str(&row.meta)
-            .map_err(|err| StoreError::Corrupt { what: "container meta", detail: err.to_string() })?;
+        let meta = serde_json::from_str(&row.meta).map_err(|err| StoreError::Corrupt {
+            what: "container meta",
+            detail: err.to_string(),
+        })?;
         Ok(Container {
             id: row.id,
             handle: row.handle,
@@ -248,8 +259,10 @@ impl Store {
     ///
     /// `AlreadyExists` for a handle in use; `NotFound` for an unknown worker, build or scope.
     pub async fn create_container(&self, new: &NewContainer) -> StoreResult<Container> {
-        let meta = serde_json::to_string(&new.meta)
-            .map_err(|source| StoreError::InvalidJson { what: "container meta", source })?;
+        let meta = serde_json::to_string(&new.meta).map_err(|source| StoreError::InvalidJson {
+            what: "container meta",
+            source,
+        })?;
         let (build, plan_id) = new.owner.build_and_plan();
         let row = with_db!(self, |pool, pg| {
             let sql = format!(
@@ -275,10 +288,12 @@ impl Store {
                 .fetch_one(pool)
                 .await
                 .map_err(|err| match &err {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::not_found(
-                        "worker, build or scope",
-                        format!("{} / {:?}", new.worker, new.owner),
-                    ),
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::not_found(
+                            "worker, build or scope",
+                            format!("{} / {:?}", new.worker, new.owner),
+                        )
+                    }
                     _ => unique_to_exists("container", &new.handle)(err),
                 })?
         });
@@ -289,14 +304,22 @@ impl Store {
     pub async fn container(&self, handle: &ContainerHandle) -> StoreResult<Container> {
         let row = with_db!(self, |pool, pg| {
             let sql = format!("SELECT {CONTAINER_COLUMNS} FROM containers WHERE handle = $1");
-            sqlx::query_as::<_, ContainerRow>(&sql).bind(handle).fetch_optional(pool).await?
+            sqlx::query_as::<_, ContainerRow>(&sql)
+                .bind(handle)
+                .fetch_optional(pool)
+                .await?
         });
-        row.ok_or_else(|| StoreError::not_found("container", handle))?.try_into()
+        row.ok_or_else(|| StoreError::not_found("container", handle))?
+            .try_into()
     }
 
     /// The live (`creating` or `created`) container of an owner on any worker, so a retried
     /// step or a repeated check reuses it. Check containers past `check_expires` do not count.
-    pub async fn find_container_by_owner(&self, owner: &ContainerOwner, now: Timestamp) -> StoreResult<Option<Container>> {
+    pub async fn find_container_by_owner(
+        &self,
+        owner: &ContainerOwner,
+        now: Timestamp,
+    ) -> StoreResult<Option<Container>> {
         let (build, plan_id) = owner.build_and_plan();
         let row = with_db!(self, |pool, pg| {
             let sql = format!(
@@ -340,31 +363,40 @@ impl Store {
 
     /// `creating → created`: the worker made it.
     pub async fn container_created(&self, handle: &ContainerHandle) -> StoreResult<()> {
-        self.transition_container(handle, &[ContainerState::Creating], ContainerState::Created).await
+        self.transition_container(handle, &[ContainerState::Creating], ContainerState::Created)
+            .await
     }
 
     /// `creating → failed`: making it failed (image, volumes, runtime).
     pub async fn container_failed(&self, handle: &ContainerHandle) -> StoreResult<()> {
-        self.transition_container(handle, &[ContainerState::Creating], ContainerState::Failed).await
+        self.transition_container(handle, &[ContainerState::Creating], ContainerState::Failed)
+            .await
     }
 
     /// `created | failed → destroying`: the worker should destroy it. A `creating` container
     /// is refused: a node may still be creating it.
     pub async fn destroy_container(&self, handle: &ContainerHandle) -> StoreResult<()> {
         let from = [ContainerState::Created, ContainerState::Failed];
-        self.transition_container(handle, &from, ContainerState::Destroying).await
+        self.transition_container(handle, &from, ContainerState::Destroying)
+            .await
     }
 
     /// Records a hijack (`fly intercept`) of a `created` container now; while hijacks keep
     /// coming within the grace period, garbage collection keeps it.
-    pub async fn mark_container_hijacked(&self, handle: &ContainerHandle, now: Timestamp) -> StoreResult<()> {
+    pub async fn mark_container_hijacked(
+        &self,
+        handle: &ContainerHandle,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         let updated = with_db!(self, |pool, pg| {
-            sqlx::query("UPDATE containers SET last_hijack = $2 WHERE handle = $1 AND state = 'created'")
-                .bind(handle)
-                .bind(now)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            sqlx::query(
+                "UPDATE containers SET last_hijack = $2 WHERE handle = $1 AND state = 'created'",
+            )
+            .bind(handle)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         if updated == 0 {
             return Err(self.refused_container(handle, "hijacked").await);
@@ -381,10 +413,21 @@ impl Store {
         let mut states: Vec<&str> = from.iter().map(|state| state.as_str()).collect();
         states.push(to.as_str());
         // The states are constants of this module, not user input.
-        let allowed = states.iter().map(|state| format!("'{state}'")).collect::<Vec<_>>().join(", ");
+        let allowed = states
+            .iter()
+            .map(|state| format!("'{state}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let updated = with_db!(self, |pool, pg| {
-            let sql = format!("UPDATE containers SET state = $2 WHERE handle = $1 AND state IN ({allowed})");
-            sqlx::query(&sql).bind(handle).bind(to.as_str()).execute(pool).await?.rows_affected()
+            let sql = format!(
+                "UPDATE containers SET state = $2 WHERE handle = $1 AND state IN ({allowed})"
+            );
+            sqlx::query(&sql)
+                .bind(handle)
+                .bind(to.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
         if updated == 0 {
             return Err(self.refused_container(handle, to.as_str()).await);

@@ -111,7 +111,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn not_found(kind: &'static str, id: impl std::fmt::Display) -> Self {
-        StoreError::NotFound { kind, id: id.to_string() }
+        StoreError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
     }
 }
 
@@ -121,7 +124,9 @@ pub(crate) fn fk_to_not_found(
     id: impl std::fmt::Display,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |err| match &err {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::not_found(kind, id),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::not_found(kind, id)
+        }
         _ => StoreError::Database(err),
     }
 }
@@ -132,9 +137,10 @@ pub(crate) fn unique_to_exists(
     name: impl std::fmt::Display,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |err| match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::AlreadyExists { kind, name: name.to_string() }
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists {
+            kind,
+            name: name.to_string(),
+        },
         _ => StoreError::Database(err),
     }
 }

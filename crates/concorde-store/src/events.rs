@@ -11,9 +11,9 @@ use flate2::write::DeflateEncoder;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::WritePool;
+use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{BuildId, JobId, Timestamp};
-use crate::notify::Topic;
 use crate::{Store, with_db};
 
 /// An event to append. Log output arrives as raw bytes and must be UTF-8.
@@ -94,19 +94,42 @@ pub struct LogRetention {
 impl Store {
     /// Appends a batch of events to a build in one row; returns the id of the first. Fails
     /// with `InvalidUtf8` (nothing written) when any log output is not UTF-8.
-    pub async fn append_build_events(&self, build: BuildId, events: &[NewBuildEvent]) -> StoreResult<i64> {
+    pub async fn append_build_events(
+        &self,
+        build: BuildId,
+        events: &[NewBuildEvent],
+    ) -> StoreResult<i64> {
         let payloads = events
             .iter()
             .enumerate()
             .map(|(index, event)| match event {
-                NewBuildEvent::Log { origin, time, output } => {
-                    let output = std::str::from_utf8(output)
-                        .map_err(|err| StoreError::InvalidUtf8 { index, valid_up_to: err.valid_up_to() })?;
-                    Ok(EventPayload::Log { origin: origin.clone(), time: *time, output: output.to_owned() })
+                NewBuildEvent::Log {
+                    origin,
+                    time,
+                    output,
+                } => {
+                    let output =
+                        std::str::from_utf8(output).map_err(|err| StoreError::InvalidUtf8 {
+                            index,
+                            valid_up_to: err.valid_up_to(),
+                        })?;
+                    Ok(EventPayload::Log {
+                        origin: origin.clone(),
+                        time: *time,
+                        output: output.to_owned(),
+                    })
                 }
-                NewBuildEvent::Other { kind, version, data } => {
+                NewBuildEvent::Other {
+                    kind,
+                    version,
+                    data,
+                } => {
                     crate::teams::parse_json("event data", data)?;
-                    Ok(EventPayload::Other { kind: kind.clone(), version: version.clone(), data: data.clone() })
+                    Ok(EventPayload::Other {
+                        kind: kind.clone(),
+                        version: version.clone(),
+                        data: data.clone(),
+                    })
                 }
             })
             .collect::<StoreResult<Vec<_>>>()?;
@@ -118,10 +141,12 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             if pg {
                 // Serializes appenders of one build so event ids stay gap-free and unique.
-                let found: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM builds WHERE id = $1 FOR UPDATE")
-                    .bind(build)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let found: Option<i64> = sqlx::query_scalar(
+                    "SELECT CAST(1 AS BIGINT) FROM builds WHERE id = $1 FOR UPDATE",
+                )
+                .bind(build)
+                .fetch_optional(&mut *tx)
+                .await?;
                 found.ok_or_else(|| StoreError::not_found("build", build))?;
             }
             let next: i64 = sqlx::query_scalar(
@@ -144,12 +169,18 @@ impl Store {
             tx.commit().await?;
             next
         });
-        self.notify(Topic::BuildEvents(build), &first.to_string()).await?;
+        self.notify(Topic::BuildEvents(build), &first.to_string())
+            .await?;
         Ok(first)
     }
 
     /// Up to `limit` events of a build with id `>= from`, in order.
-    pub async fn build_events(&self, build: BuildId, from: i64, limit: usize) -> StoreResult<Vec<BuildEvent>> {
+    pub async fn build_events(
+        &self,
+        build: BuildId,
+        from: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<BuildEvent>> {
         with_db!(self, |pool, pg| {
             let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
                 "SELECT first_event_id, data FROM build_event_chunks
@@ -213,8 +244,14 @@ impl Store {
                 }
             }
             for id in &reaped {
-                sqlx::query("DELETE FROM build_event_chunks WHERE build_id = $1").bind(*id).execute(&mut *tx).await?;
-                sqlx::query("UPDATE builds SET logs_reaped = TRUE WHERE id = $1").bind(*id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM build_event_chunks WHERE build_id = $1")
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE builds SET logs_reaped = TRUE WHERE id = $1")
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok(reaped)
@@ -223,19 +260,30 @@ impl Store {
 }
 
 fn encode(payloads: &[EventPayload]) -> StoreResult<Vec<u8>> {
-    let json = serde_json::to_vec(payloads)
-        .map_err(|err| StoreError::Corrupt { what: "build events", detail: err.to_string() })?;
+    let json = serde_json::to_vec(payloads).map_err(|err| StoreError::Corrupt {
+        what: "build events",
+        detail: err.to_string(),
+    })?;
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(json.len() / 2), Compression::fast());
     encoder
         .write_all(&json)
         .and_then(|()| encoder.finish())
-        .map_err(|err| StoreError::Corrupt { what: "build events", detail: err.to_string() })
+        .map_err(|err| StoreError::Corrupt {
+            what: "build events",
+            detail: err.to_string(),
+        })
 }
 
 fn decode(data: &[u8]) -> StoreResult<Vec<EventPayload>> {
     let mut json = Vec::new();
     DeflateDecoder::new(data)
         .read_to_end(&mut json)
-        .map_err(|err| StoreError::Corrupt { what: "build events", detail: err.to_string() })?;
-    serde_json::from_slice(&json).map_err(|err| StoreError::Corrupt { what: "build events", detail: err.to_string() })
+        .map_err(|err| StoreError::Corrupt {
+            what: "build events",
+            detail: err.to_string(),
+        })?;
+    serde_json::from_slice(&json).map_err(|err| StoreError::Corrupt {
+        what: "build events",
+        detail: err.to_string(),
+    })
 }

@@ -98,8 +98,17 @@ impl Store {
     /// the latest failed one after `failed_grace`, a one-off after `one_off_grace`). Orphans
     /// hijacked within `hijack_grace` are kept and flagged discontinued instead. `creating`
     /// containers are never taken: a node may still be creating them.
-    pub async fn collect_orphaned_containers(&self, now: Timestamp, policy: &GcPolicy) -> StoreResult<OrphanedContainers> {
-        let cutoffs = [now.minus(policy.one_off_grace), now.minus(policy.failed_grace), now, now.minus(policy.hijack_grace)];
+    pub async fn collect_orphaned_containers(
+        &self,
+        now: Timestamp,
+        policy: &GcPolicy,
+    ) -> StoreResult<OrphanedContainers> {
+        let cutoffs = [
+            now.minus(policy.one_off_grace),
+            now.minus(policy.failed_grace),
+            now,
+            now.minus(policy.hijack_grace),
+        ];
         let destroy = format!(
             "UPDATE containers AS c SET state = 'destroying'
              WHERE c.state = 'created' AND {} AND (c.last_hijack IS NULL OR c.last_hijack < $4)
@@ -127,27 +136,40 @@ impl Store {
             tx.commit().await?;
             let discontinued = changed.pop().unwrap_or_default();
             let destroying = changed.pop().unwrap_or_default();
-            Ok(OrphanedContainers { destroying, discontinued })
+            Ok(OrphanedContainers {
+                destroying,
+                discontinued,
+            })
         })
     }
 
     /// Moves `failed` containers to `destroying`; returns how many.
     pub async fn collect_failed_containers(&self) -> StoreResult<u64> {
-        self.execute_counted("UPDATE containers SET state = 'destroying' WHERE state = 'failed'", &[]).await
+        self.execute_counted(
+            "UPDATE containers SET state = 'destroying' WHERE state = 'failed'",
+            &[],
+        )
+        .await
     }
 
     /// Forgets `created` containers missing from their worker's reports for longer than
     /// `missing_grace`, unless the worker is stalled (its reports stopped, not its containers).
-    pub async fn collect_missing_containers(&self, now: Timestamp, policy: &GcPolicy) -> StoreResult<u64> {
+    pub async fn collect_missing_containers(
+        &self,
+        now: Timestamp,
+        policy: &GcPolicy,
+    ) -> StoreResult<u64> {
         let sql = "DELETE FROM containers AS c WHERE c.state = 'created' AND c.missing_since < $1
             AND EXISTS (SELECT 1 FROM workers w WHERE w.name = c.worker_name AND w.state <> 'stalled')";
-        self.execute_counted(sql, &[now.minus(policy.missing_grace)]).await
+        self.execute_counted(sql, &[now.minus(policy.missing_grace)])
+            .await
     }
 
     /// Deletes `failed` volume rows (a worker still holding one reports it back as unknown,
     /// and it is then destroyed); returns how many.
     pub async fn collect_failed_volumes(&self) -> StoreResult<u64> {
-        self.execute_counted("DELETE FROM volumes WHERE state = 'failed'", &[]).await
+        self.execute_counted("DELETE FROM volumes WHERE state = 'failed'", &[])
+            .await
     }
 
     /// Moves `created` volumes with no owner and no copy-on-write child, on workers that are
@@ -184,21 +206,37 @@ impl Store {
 
     /// Deletes `created` and `failed` volumes missing from their worker's reports for longer
     /// than `missing_grace`, together with all their copy-on-write descendants.
-    pub async fn collect_missing_volumes(&self, now: Timestamp, policy: &GcPolicy) -> StoreResult<u64> {
+    pub async fn collect_missing_volumes(
+        &self,
+        now: Timestamp,
+        policy: &GcPolicy,
+    ) -> StoreResult<u64> {
         let sql = "WITH RECURSIVE doomed (id) AS (
               SELECT id FROM volumes WHERE state IN ('created', 'failed') AND missing_since < $1
               UNION SELECT child.id FROM volumes child JOIN doomed ON child.parent_id = doomed.id)
             DELETE FROM volumes WHERE id IN (SELECT id FROM doomed)";
-        self.execute_counted(sql, &[now.minus(policy.missing_grace)]).await
+        self.execute_counted(sql, &[now.minus(policy.missing_grace)])
+            .await
     }
 
     /// Deletes the resource cache uses of released builds (see
     /// [`Store::collect_orphaned_containers`]); returns how many.
-    pub async fn collect_resource_cache_uses(&self, now: Timestamp, policy: &GcPolicy) -> StoreResult<u64> {
+    pub async fn collect_resource_cache_uses(
+        &self,
+        now: Timestamp,
+        policy: &GcPolicy,
+    ) -> StoreResult<u64> {
         let sql = format!(
             "DELETE FROM resource_cache_uses WHERE build_id IN (SELECT b.id FROM builds b WHERE {BUILD_RELEASED})"
         );
-        self.execute_counted(&sql, &[now.minus(policy.one_off_grace), now.minus(policy.failed_grace)]).await
+        self.execute_counted(
+            &sql,
+            &[
+                now.minus(policy.one_off_grace),
+                now.minus(policy.failed_grace),
+            ],
+        )
+        .await
     }
 
     /// Deletes resource caches nothing needs (no build or container use, no custom type
@@ -218,7 +256,10 @@ impl Store {
                 "DELETE FROM resource_caches AS rc WHERE {} AND {CACHE_UNUSED}",
                 in_list(pg, "rc.id", 1)
             );
-            let res = sqlx::query(&sql).bind(int_list(pool, candidates)).execute(&mut *tx).await?;
+            let res = sqlx::query(&sql)
+                .bind(int_list(pool, candidates))
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(res.rows_affected())
         })
@@ -226,12 +267,17 @@ impl Store {
 
     /// Deletes resource configs no cache, resource or resource type refers to and that were
     /// not referenced within `resource_config_grace`, with their scopes and versions.
-    pub async fn collect_resource_configs(&self, now: Timestamp, policy: &GcPolicy) -> StoreResult<u64> {
+    pub async fn collect_resource_configs(
+        &self,
+        now: Timestamp,
+        policy: &GcPolicy,
+    ) -> StoreResult<u64> {
         let sql = "DELETE FROM resource_configs AS rc WHERE rc.last_referenced < $1
             AND NOT EXISTS (SELECT 1 FROM resource_caches c WHERE c.resource_config_id = rc.id)
             AND NOT EXISTS (SELECT 1 FROM resources r WHERE r.resource_config_id = rc.id)
             AND NOT EXISTS (SELECT 1 FROM resource_types t WHERE t.resource_config_id = rc.id)";
-        self.execute_counted(sql, &[now.minus(policy.resource_config_grace)]).await
+        self.execute_counted(sql, &[now.minus(policy.resource_config_grace)])
+            .await
     }
 
     /// Deletes task caches of jobs that will not run them again soon: the pipeline is
@@ -245,7 +291,11 @@ impl Store {
 
     /// Deletes artifacts older than `artifact_max_age`; their volumes lose that owner.
     pub async fn collect_artifacts(&self, now: Timestamp, policy: &GcPolicy) -> StoreResult<u64> {
-        self.execute_counted("DELETE FROM artifacts WHERE created_at < $1", &[now.minus(policy.artifact_max_age)]).await
+        self.execute_counted(
+            "DELETE FROM artifacts WHERE created_at < $1",
+            &[now.minus(policy.artifact_max_age)],
+        )
+        .await
     }
 
     /// Runs one collecting statement with `times` bound as `$1, $2, ...`; returns how many

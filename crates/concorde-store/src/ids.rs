@@ -95,8 +95,20 @@ name_type!(
 );
 
 /// Milliseconds since the Unix epoch; what every time column holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    sqlx::Type,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[sqlx(transparent)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
@@ -104,7 +116,9 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// The current wall-clock time.
     pub fn now() -> Self {
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
         Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
     }
 

@@ -1,9 +1,9 @@
 //! Jobs: lookups, pause switch, and the schedule-request bookkeeping that the scheduler claims.
 
 use crate::backend::WritePool;
+use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{BuildId, JobId, PipelineId, Timestamp};
-use crate::notify::Topic;
 use crate::teams::expect_one;
 use crate::{Store, with_db};
 
@@ -53,7 +53,8 @@ impl Store {
     /// A job by pipeline and name.
     pub async fn job_by_name(&self, pipeline: PipelineId, name: &str) -> StoreResult<Job> {
         with_db!(self, |pool, pg| {
-            let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE pipeline_id = $1 AND name = $2");
+            let sql =
+                format!("SELECT {JOB_COLUMNS} FROM jobs WHERE pipeline_id = $1 AND name = $2");
             sqlx::query_as::<_, Job>(&sql)
                 .bind(pipeline)
                 .bind(name)
@@ -66,8 +67,13 @@ impl Store {
     /// The active jobs of a pipeline, by id.
     pub async fn list_jobs(&self, pipeline: PipelineId) -> StoreResult<Vec<Job>> {
         with_db!(self, |pool, pg| {
-            let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE pipeline_id = $1 AND active ORDER BY id");
-            Ok(sqlx::query_as::<_, Job>(&sql).bind(pipeline).fetch_all(pool).await?)
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE pipeline_id = $1 AND active ORDER BY id"
+            );
+            Ok(sqlx::query_as::<_, Job>(&sql)
+                .bind(pipeline)
+                .fetch_all(pool)
+                .await?)
         })
     }
 
@@ -104,16 +110,27 @@ impl Store {
     /// Claims up to `limit` active jobs whose scheduling was requested after their last run,
     /// marking them scheduled at `now`. Concurrent claimers on PostgreSQL skip each other's rows
     /// (`FOR UPDATE SKIP LOCKED`), so no job is handed to two schedulers at once.
-    pub async fn claim_jobs_to_schedule(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<JobId>> {
+    pub async fn claim_jobs_to_schedule(
+        &self,
+        now: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<JobId>> {
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
             let sql = format!(
                 "SELECT j.id FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id
                  WHERE j.active AND NOT p.archived AND j.schedule_requested > j.last_scheduled
                  ORDER BY j.schedule_requested, j.id LIMIT $1{}",
-                if pg { " FOR UPDATE OF j SKIP LOCKED" } else { "" }
+                if pg {
+                    " FOR UPDATE OF j SKIP LOCKED"
+                } else {
+                    ""
+                }
             );
-            let ids: Vec<JobId> = sqlx::query_scalar(&sql).bind(limit).fetch_all(&mut *tx).await?;
+            let ids: Vec<JobId> = sqlx::query_scalar(&sql)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
             for id in &ids {
                 sqlx::query("UPDATE jobs SET last_scheduled = $1 WHERE id = $2")
                     .bind(now)

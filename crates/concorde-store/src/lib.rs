@@ -20,10 +20,8 @@ mod events;
 mod gc;
 mod ids;
 mod jobs;
-mod lock;
 mod migrate;
 mod next_inputs;
-mod notify;
 mod pipelines;
 mod put_outputs;
 mod reports;
@@ -39,6 +37,8 @@ mod workers;
 
 use std::path::PathBuf;
 
+pub use backend::lock::{Lock, LockKey};
+pub use backend::notify::{Listener, Notification, Topic};
 pub use builds::{Build, BuildStatus, NewBuild, RecordedVersion};
 pub use caches::{CacheUser, NewResourceCache, ResourceCache, TaskCache, params_hash};
 pub use components::Component;
@@ -54,17 +54,15 @@ pub use ids::{
     VersionId, VolumeHandle, VolumeId, WorkerName,
 };
 pub use jobs::Job;
-pub use lock::{Lock, LockKey};
-pub use migrate::{MigrateReport, MigrateTarget, migrate_command, LATEST_SCHEMA_VERSION};
+pub use migrate::{LATEST_SCHEMA_VERSION, MigrateReport, MigrateTarget, migrate_command};
 pub use next_inputs::NextBuildInput;
-pub use notify::{Listener, Notification, Topic};
 pub use pipelines::{JobInputSpec, JobSpec, Pipeline, PipelineRef, ResourceSpec, SavePipeline};
 pub use put_outputs::PutOutput;
 pub use reports::ReportOutcome;
 pub use resources::{CheckOutcome, Resource, ResourceType};
 pub use teams::{AccessToken, Team, User};
-pub use versions_view::{SqlVersionsView, VIEW_PAGE_SIZE};
 pub use versions::{NewVersion, ResourceVersion, SaveVersionsOutcome, VersionKey, version_digest};
+pub use versions_view::{SqlVersionsView, VIEW_PAGE_SIZE};
 pub use volumes::{NewVolume, Volume, VolumeFilter, VolumeKind, VolumeOwner, VolumeState};
 pub use worker_lifecycle::{DrainedWorkers, ExpiredWorkers, PlacementQuery};
 pub use workers::{Heartbeat, Worker, WorkerResourceType, WorkerSpec, WorkerState};
@@ -97,7 +95,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend.kind()).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend.kind())
+            .finish()
     }
 }
 

@@ -68,9 +68,17 @@ pub struct MigrateReport {
 impl std::fmt::Display for MigrateReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.from == self.to {
-            write!(f, "{} database already at schema version {}", self.backend, self.to)
+            write!(
+                f,
+                "{} database already at schema version {}",
+                self.backend, self.to
+            )
         } else {
-            write!(f, "migrated {} database from schema version {} to {}", self.backend, self.from, self.to)
+            write!(
+                f,
+                "migrated {} database from schema version {} to {}",
+                self.backend, self.from, self.to
+            )
         }
     }
 }
@@ -82,10 +90,16 @@ pub async fn migrate_command(target: MigrateTarget) -> StoreResult<MigrateReport
         MigrateTarget::DataDir(data_dir) => StoreConfig::Sqlite { data_dir },
         MigrateTarget::PostgresUrl(url) => StoreConfig::Postgres { url },
     };
-    let store = Store { backend: Backend::connect(&config).await? };
+    let store = Store {
+        backend: Backend::connect(&config).await?,
+    };
     let (from, to) = apply_pending(&store).await?;
     store.close().await;
-    Ok(MigrateReport { backend: store.backend_kind(), from, to })
+    Ok(MigrateReport {
+        backend: store.backend_kind(),
+        from,
+        to,
+    })
 }
 
 /// Applies every pending migration in one transaction; returns (version before, after).
@@ -94,7 +108,9 @@ pub(crate) async fn apply_pending(store: &Store) -> StoreResult<(i64, i64)> {
         let mut tx = pool.begin_write().await?;
         if pg {
             // Two nodes starting together must not both migrate; the lock ends with the tx.
-            sqlx::query("SELECT pg_advisory_xact_lock(5)").execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(5)")
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::raw_sql(CREATE_HISTORY).execute(&mut *tx).await?;
         let current: i64 =
@@ -108,15 +124,25 @@ pub(crate) async fn apply_pending(store: &Store) -> StoreResult<(i64, i64)> {
             });
         }
         for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
-            let sql = if pg { migration.postgres } else { migration.sqlite };
+            let sql = if pg {
+                migration.postgres
+            } else {
+                migration.sqlite
+            };
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(migration.version)
-                .bind(migration.name)
-                .bind(Timestamp::now())
-                .execute(&mut *tx)
-                .await?;
-            tracing::info!(version = migration.version, name = migration.name, "applied migration");
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(Timestamp::now())
+            .execute(&mut *tx)
+            .await?;
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "applied migration"
+            );
         }
         tx.commit().await?;
         Ok((current, LATEST_SCHEMA_VERSION.max(current)))

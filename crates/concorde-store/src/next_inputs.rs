@@ -23,22 +23,41 @@ pub struct NextBuildInput {
     pub resolve_error: Option<String>,
 }
 
-type Row = (String, Option<ResourceId>, Option<String>, bool, String, Option<String>);
+type Row = (
+    String,
+    Option<ResourceId>,
+    Option<String>,
+    bool,
+    String,
+    Option<String>,
+);
 
 impl Store {
     /// Replaces a job's next build inputs.
-    pub async fn save_next_build_inputs(&self, job: JobId, inputs: &[NextBuildInput]) -> StoreResult<()> {
+    pub async fn save_next_build_inputs(
+        &self,
+        job: JobId,
+        inputs: &[NextBuildInput],
+    ) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM jobs WHERE id = $1")
-                .bind(job)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM jobs WHERE id = $1")
+                    .bind(job)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             exists.ok_or_else(|| StoreError::not_found("job", job))?;
-            sqlx::query("DELETE FROM next_build_inputs WHERE job_id = $1").bind(job).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM next_build_inputs WHERE job_id = $1")
+                .bind(job)
+                .execute(&mut *tx)
+                .await?;
             for input in inputs {
-                let passed = serde_json::to_string(&input.passed_build_ids)
-                    .map_err(|source| StoreError::InvalidJson { what: "passed build ids", source })?;
+                let passed = serde_json::to_string(&input.passed_build_ids).map_err(|source| {
+                    StoreError::InvalidJson {
+                        what: "passed build ids",
+                        source,
+                    }
+                })?;
                 sqlx::query(
                     "INSERT INTO next_build_inputs (job_id, input_name, resource_id, version_digest,
                        first_occurrence, passed_build_ids, resolve_error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -71,11 +90,30 @@ impl Store {
             .await?
         });
         rows.into_iter()
-            .map(|(input_name, resource_id, version_digest, first_occurrence, passed, resolve_error)| {
-                let passed_build_ids = serde_json::from_str(&passed)
-                    .map_err(|err| StoreError::Corrupt { what: "passed build ids", detail: err.to_string() })?;
-                Ok(NextBuildInput { input_name, resource_id, version_digest, first_occurrence, passed_build_ids, resolve_error })
-            })
+            .map(
+                |(
+                    input_name,
+                    resource_id,
+                    version_digest,
+                    first_occurrence,
+                    passed,
+                    resolve_error,
+                )| {
+                    let passed_build_ids =
+                        serde_json::from_str(&passed).map_err(|err| StoreError::Corrupt {
+                            what: "passed build ids",
+                            detail: err.to_string(),
+                        })?;
+                    Ok(NextBuildInput {
+                        input_name,
+                        resource_id,
+                        version_digest,
+                        first_occurrence,
+                        passed_build_ids,
+                        resolve_error,
+                    })
+                },
+            )
             .collect()
     }
 }

@@ -111,7 +111,10 @@ const PIPELINE_COLUMNS: &str = "id, team_id, name, instance_vars, config, config
 
 fn check_size(config: &str) -> StoreResult<()> {
     if config.len() > MAX_CONFIG_BYTES {
-        return Err(StoreError::ConfigTooLarge { size: config.len(), max: MAX_CONFIG_BYTES });
+        return Err(StoreError::ConfigTooLarge {
+            size: config.len(),
+            max: MAX_CONFIG_BYTES,
+        });
     }
     Ok(())
 }
@@ -146,7 +149,11 @@ impl Store {
         let pinned: Vec<Option<String>> = save
             .resources
             .iter()
-            .map(|r| r.pinned_version.as_deref().map(|v| parse_json("pinned version", v)))
+            .map(|r| {
+                r.pinned_version
+                    .as_deref()
+                    .map(|v| parse_json("pinned version", v))
+            })
             .map(|v| v.transpose().map(|v| v.as_ref().map(canonical_json)))
             .collect::<StoreResult<_>>()?;
         let (vars, key) = instance_key(save.pipeline.instance_vars.as_deref())?;
@@ -164,7 +171,10 @@ impl Store {
             .await?;
             let actual = existing.map_or(0, |(_, version)| version);
             if actual != save.expected_version {
-                return Err(StoreError::ConfigVersionMismatch { expected: save.expected_version, actual });
+                return Err(StoreError::ConfigVersionMismatch {
+                    expected: save.expected_version,
+                    actual,
+                });
             }
             let pipeline_id = match existing {
                 Some((id, _)) => {
@@ -203,7 +213,10 @@ impl Store {
             };
             for table in ["resources", "resource_types", "jobs"] {
                 let sql = format!("UPDATE {table} SET active = FALSE WHERE pipeline_id = $1");
-                sqlx::query(&sql).bind(pipeline_id).execute(&mut *tx).await?;
+                sqlx::query(&sql)
+                    .bind(pipeline_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             let mut resource_ids = std::collections::HashMap::new();
             for (spec, pin) in save.resources.iter().zip(&pinned) {
@@ -275,7 +288,8 @@ impl Store {
                             .iter()
                             .map(|name| {
                                 let id = job_ids.get(name.as_str()).copied();
-                                id.map(Some).ok_or_else(|| StoreError::not_found("job", name))
+                                id.map(Some)
+                                    .ok_or_else(|| StoreError::not_found("job", name))
                             })
                             .collect::<StoreResult<_>>()?
                     };
@@ -295,7 +309,10 @@ impl Store {
                 }
             }
             let sql = format!("SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE id = $1");
-            let pipeline = sqlx::query_as::<_, Pipeline>(&sql).bind(pipeline_id).fetch_one(&mut *tx).await?;
+            let pipeline = sqlx::query_as::<_, Pipeline>(&sql)
+                .bind(pipeline_id)
+                .fetch_one(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(pipeline)
         })
@@ -336,7 +353,10 @@ impl Store {
             let sql = format!(
                 "SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE team_id = $1 ORDER BY ordering, name, instance_key"
             );
-            Ok(sqlx::query_as::<_, Pipeline>(&sql).bind(team).fetch_all(pool).await?)
+            Ok(sqlx::query_as::<_, Pipeline>(&sql)
+                .bind(team)
+                .fetch_all(pool)
+                .await?)
         })
     }
 
@@ -438,7 +458,10 @@ impl Store {
     /// Deletes a pipeline and everything in it, builds and logs included.
     pub async fn delete_pipeline(&self, id: PipelineId) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
-            let res = sqlx::query("DELETE FROM pipelines WHERE id = $1").bind(id).execute(pool).await?;
+            let res = sqlx::query("DELETE FROM pipelines WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?;
             expect_one(res.rows_affected(), "pipeline", id)
         })
     }

@@ -9,7 +9,10 @@
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{BuildId, ResourceId, ScopeId, Timestamp, VersionId};
-use crate::versions::{NewVersion, ResourceVersion, UPSERT_VERSION, VERSION_COLUMNS, lock_scope, prepare, request_schedule_for_scope};
+use crate::versions::{
+    NewVersion, ResourceVersion, UPSERT_VERSION, VERSION_COLUMNS, lock_scope, prepare,
+    request_schedule_for_scope,
+};
 use crate::{Store, with_db};
 
 /// The version a put step produced.
@@ -47,12 +50,16 @@ impl Store {
             let scope = match output.scope {
                 Some(scope) => scope,
                 None => {
-                    let found: Option<Option<ScopeId>> = sqlx::query_scalar("SELECT scope_id FROM resources WHERE id = $1")
-                        .bind(output.resource)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let found = found.ok_or_else(|| StoreError::not_found("resource", output.resource))?;
-                    found.ok_or_else(|| StoreError::not_found("scope of resource", output.resource))?
+                    let found: Option<Option<ScopeId>> =
+                        sqlx::query_scalar("SELECT scope_id FROM resources WHERE id = $1")
+                            .bind(output.resource)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let found =
+                        found.ok_or_else(|| StoreError::not_found("resource", output.resource))?;
+                    found.ok_or_else(|| {
+                        StoreError::not_found("scope of resource", output.resource)
+                    })?
                 }
             };
             lock_scope(&mut tx, scope, pg).await?;
@@ -88,14 +95,19 @@ impl Store {
             .await
             .map_err(fk_to_not_found("resource", output.resource))?;
             if recorded.rows_affected() == 0 {
-                let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM builds WHERE id = $1")
-                    .bind(output.build)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM builds WHERE id = $1")
+                        .bind(output.build)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 exists.ok_or_else(|| StoreError::not_found("build", output.build))?;
             }
-            let sql = format!("SELECT {VERSION_COLUMNS} FROM resource_config_versions WHERE id = $1");
-            let version = sqlx::query_as::<_, ResourceVersion>(&sql).bind(id).fetch_one(&mut *tx).await?;
+            let sql =
+                format!("SELECT {VERSION_COLUMNS} FROM resource_config_versions WHERE id = $1");
+            let version = sqlx::query_as::<_, ResourceVersion>(&sql)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(version)
         })

@@ -56,7 +56,11 @@ impl Table {
 
 /// The reported list as a one-column table named `value`.
 fn list_rows(pg: bool, param: u32) -> String {
-    if pg { format!("unnest(${param}) AS reported(value)") } else { format!("json_each(${param})") }
+    if pg {
+        format!("unnest(${param}) AS reported(value)")
+    } else {
+        format!("json_each(${param})")
+    }
 }
 
 impl Store {
@@ -69,7 +73,8 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<ReportOutcome> {
         let handles = handles.iter().map(|handle| handle.0.clone()).collect();
-        self.apply_report(Table::Containers, worker, handles, now).await
+        self.apply_report(Table::Containers, worker, handles, now)
+            .await
     }
 
     /// Applies a worker's report of every volume handle it has (see the module docs).
@@ -81,11 +86,15 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<ReportOutcome> {
         let handles = handles.iter().map(|handle| handle.0.clone()).collect();
-        self.apply_report(Table::Volumes, worker, handles, now).await
+        self.apply_report(Table::Volumes, worker, handles, now)
+            .await
     }
 
     /// Handles of this worker's `destroying` containers, sorted: what its sweeper destroys.
-    pub async fn containers_to_destroy(&self, worker: &WorkerName) -> StoreResult<Vec<ContainerHandle>> {
+    pub async fn containers_to_destroy(
+        &self,
+        worker: &WorkerName,
+    ) -> StoreResult<Vec<ContainerHandle>> {
         let handles = self.destroying(Table::Containers, worker).await?;
         Ok(handles.into_iter().map(ContainerHandle).collect())
     }
@@ -98,15 +107,19 @@ impl Store {
 
     async fn destroying(&self, table: Table, worker: &WorkerName) -> StoreResult<Vec<String>> {
         let (exists, handles) = with_db!(self, |pool, pg| {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM workers WHERE name = $1")
-                .bind(worker)
-                .fetch_optional(pool)
-                .await?;
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM workers WHERE name = $1")
+                    .bind(worker)
+                    .fetch_optional(pool)
+                    .await?;
             let sql = format!(
                 "SELECT handle FROM {} WHERE worker_name = $1 AND state = 'destroying' ORDER BY handle",
                 table.name()
             );
-            let handles: Vec<String> = sqlx::query_scalar(&sql).bind(worker).fetch_all(pool).await?;
+            let handles: Vec<String> = sqlx::query_scalar(&sql)
+                .bind(worker)
+                .fetch_all(pool)
+                .await?;
             (exists, handles)
         });
         exists.ok_or_else(|| StoreError::not_found("worker", worker))?;
@@ -123,8 +136,14 @@ impl Store {
         let name = table.name();
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
-            let lock = format!("SELECT name FROM workers WHERE name = $1{}", if pg { " FOR UPDATE" } else { "" });
-            let found: Option<String> = sqlx::query_scalar(&lock).bind(worker).fetch_optional(&mut *tx).await?;
+            let lock = format!(
+                "SELECT name FROM workers WHERE name = $1{}",
+                if pg { " FOR UPDATE" } else { "" }
+            );
+            let found: Option<String> = sqlx::query_scalar(&lock)
+                .bind(worker)
+                .fetch_optional(&mut *tx)
+                .await?;
             found.ok_or_else(|| StoreError::not_found("worker", worker))?;
 
             let reported = in_list(pg, "handle", 2);
@@ -175,7 +194,12 @@ impl Store {
                 .await?
                 .rows_affected();
             tx.commit().await?;
-            Ok(ReportOutcome { deleted, marked_missing, found_again, unknown })
+            Ok(ReportOutcome {
+                deleted,
+                marked_missing,
+                found_again,
+                unknown,
+            })
         })
     }
 }

@@ -1,9 +1,9 @@
 //! Resources and resource types: lookups, check bookkeeping, scope pointers and pins.
 
 use crate::backend::WritePool;
+use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{PipelineId, ResourceConfigId, ResourceId, ResourceTypeId, ScopeId, Timestamp};
-use crate::notify::Topic;
 use crate::teams::{expect_one, parse_json};
 use crate::versions::{canonical_json, request_schedule_for_resource, request_schedule_for_scope};
 use crate::{Store, with_db};
@@ -47,7 +47,9 @@ pub struct Resource {
 impl Resource {
     /// The pin in effect: the config pin, else the API pin.
     pub fn pinned_version(&self) -> Option<&str> {
-        self.config_pinned_version.as_deref().or(self.api_pinned_version.as_deref())
+        self.config_pinned_version
+            .as_deref()
+            .or(self.api_pinned_version.as_deref())
     }
 }
 
@@ -109,17 +111,26 @@ impl Store {
             let sql = format!(
                 "SELECT {RESOURCE_COLUMNS} FROM resources WHERE pipeline_id = $1 AND active ORDER BY name"
             );
-            Ok(sqlx::query_as::<_, Resource>(&sql).bind(pipeline).fetch_all(pool).await?)
+            Ok(sqlx::query_as::<_, Resource>(&sql)
+                .bind(pipeline)
+                .fetch_all(pool)
+                .await?)
         })
     }
 
     /// The active resource types of a pipeline, by name.
-    pub async fn list_resource_types(&self, pipeline: PipelineId) -> StoreResult<Vec<ResourceType>> {
+    pub async fn list_resource_types(
+        &self,
+        pipeline: PipelineId,
+    ) -> StoreResult<Vec<ResourceType>> {
         with_db!(self, |pool, pg| {
             let sql = format!(
                 "SELECT {TYPE_COLUMNS} FROM resource_types WHERE pipeline_id = $1 AND active ORDER BY name"
             );
-            Ok(sqlx::query_as::<_, ResourceType>(&sql).bind(pipeline).fetch_all(pool).await?)
+            Ok(sqlx::query_as::<_, ResourceType>(&sql)
+                .bind(pipeline)
+                .fetch_all(pool)
+                .await?)
         })
     }
 
@@ -147,10 +158,11 @@ impl Store {
             if res.rows_affected() > 0 {
                 request_schedule_for_scope(&mut tx, scope, now).await?;
             } else {
-                let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM resources WHERE id = $1")
-                    .bind(resource)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM resources WHERE id = $1")
+                        .bind(resource)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 expect_one(u64::from(exists.is_some()), "resource", resource)?;
             }
             tx.commit().await?;
@@ -159,7 +171,11 @@ impl Store {
     }
 
     /// Points a resource type at a scope.
-    pub async fn set_resource_type_scope(&self, id: ResourceTypeId, scope: ScopeId) -> StoreResult<()> {
+    pub async fn set_resource_type_scope(
+        &self,
+        id: ResourceTypeId,
+        scope: ScopeId,
+    ) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
             let res = sqlx::query("UPDATE resource_types SET scope_id = $1 WHERE id = $2")
                 .bind(scope)
@@ -183,7 +199,11 @@ impl Store {
     }
 
     /// Records how a check of the resource ended.
-    pub async fn finish_resource_check(&self, id: ResourceId, outcome: &CheckOutcome) -> StoreResult<()> {
+    pub async fn finish_resource_check(
+        &self,
+        id: ResourceId,
+        outcome: &CheckOutcome,
+    ) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
             let res = sqlx::query(
                 "UPDATE resources SET last_check_end = $1, last_check_error = $2 WHERE id = $3",
@@ -231,7 +251,9 @@ impl Store {
         comment: Option<&str>,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let version = version.map(|v| parse_json("pinned version", v)).transpose()?;
+        let version = version
+            .map(|v| parse_json("pinned version", v))
+            .transpose()?;
         let version = version.as_ref().map(canonical_json);
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;

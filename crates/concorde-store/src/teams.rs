@@ -50,7 +50,9 @@ impl Store {
     pub async fn create_team(&self, name: &str, admin: bool, auth: &str) -> StoreResult<Team> {
         parse_json("team auth", auth)?;
         with_db!(self, |pool, pg| {
-            let sql = format!("INSERT INTO teams (name, admin, auth) VALUES ($1, $2, $3) RETURNING {TEAM_COLUMNS}");
+            let sql = format!(
+                "INSERT INTO teams (name, admin, auth) VALUES ($1, $2, $3) RETURNING {TEAM_COLUMNS}"
+            );
             let team = sqlx::query_as::<_, Team>(&sql)
                 .bind(name)
                 .bind(admin)
@@ -98,7 +100,10 @@ impl Store {
     /// Deletes a team and everything it owns (pipelines, builds, team workers).
     pub async fn delete_team(&self, team: TeamId) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
-            let res = sqlx::query("DELETE FROM teams WHERE id = $1").bind(team).execute(pool).await?;
+            let res = sqlx::query("DELETE FROM teams WHERE id = $1")
+                .bind(team)
+                .execute(pool)
+                .await?;
             expect_one(res.rows_affected(), "team", team)
         })
     }
@@ -188,5 +193,9 @@ pub(crate) fn expect_one(
     kind: &'static str,
     id: impl std::fmt::Display,
 ) -> StoreResult<()> {
-    if rows == 0 { Err(StoreError::not_found(kind, id)) } else { Ok(()) }
+    if rows == 0 {
+        Err(StoreError::not_found(kind, id))
+    } else {
+        Ok(())
+    }
 }

@@ -51,17 +51,29 @@ enum Cleanup {
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_suffix() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A migrated store on a fresh SQLite file in a new temporary directory.
 pub async fn sqlite_store() -> TestStore {
     let dir = std::env::temp_dir().join(format!("concorde-test-sqlite-{}", unique_suffix()));
-    let store = Store::open(&StoreConfig::Sqlite { data_dir: dir.clone() })
-        .await
-        .unwrap_or_else(|err| panic!("opening a test SQLite store in {dir:?}: {err}"));
-    TestStore { store, location: dir.display().to_string(), cleanup: Cleanup::Dir(dir) }
+    let store = Store::open(&StoreConfig::Sqlite {
+        data_dir: dir.clone(),
+    })
+    .await
+    .unwrap_or_else(|err| panic!("opening a test SQLite store in {dir:?}: {err}"));
+    TestStore {
+        store,
+        location: dir.display().to_string(),
+        cleanup: Cleanup::Dir(dir),
+    }
 }
 
 /// A migrated store on a fresh database of the shared throwaway cluster, or `None` (after a
@@ -82,7 +94,10 @@ pub async fn postgres_store(flavour: Flavour) -> Option<TestStore> {
     Some(TestStore {
         store,
         location: url,
-        cleanup: Cleanup::Database { cluster: cluster.dir, name },
+        cleanup: Cleanup::Database {
+            cluster: cluster.dir,
+            name,
+        },
     })
 }
 
@@ -90,10 +105,16 @@ impl TestStore {
     /// Opens a second, independent store on the same database (a second "node").
     pub async fn second_node(&self) -> Store {
         let config = match &self.cleanup {
-            Cleanup::Dir(dir) => StoreConfig::Sqlite { data_dir: dir.clone() },
-            Cleanup::Database { .. } => StoreConfig::Postgres { url: self.location.clone() },
+            Cleanup::Dir(dir) => StoreConfig::Sqlite {
+                data_dir: dir.clone(),
+            },
+            Cleanup::Database { .. } => StoreConfig::Postgres {
+                url: self.location.clone(),
+            },
         };
-        Store::open(&config).await.unwrap_or_else(|err| panic!("opening a second node: {err}"))
+        Store::open(&config)
+            .await
+            .unwrap_or_else(|err| panic!("opening a second node: {err}"))
     }
 
     /// Closes the store and deletes its database.
@@ -124,7 +145,10 @@ impl Cluster {
     }
 
     fn url(&self, database: &str) -> String {
-        format!("postgres://postgres@localhost/{database}?host={}", self.socket_dir().display())
+        format!(
+            "postgres://postgres@localhost/{database}?host={}",
+            self.socket_dir().display()
+        )
     }
 
     async fn connect(&self, database: &str) -> PgConnection {
@@ -141,7 +165,9 @@ impl Cluster {
     fn ensure(flavour: Flavour) -> Option<Cluster> {
         let Some(bin) = find_pg_bin() else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("PostgreSQL server binaries not found (set CONCORDE_PG_BIN); CI must run the PostgreSQL suite");
+                panic!(
+                    "PostgreSQL server binaries not found (set CONCORDE_PG_BIN); CI must run the PostgreSQL suite"
+                );
             }
             eprintln!(
                 "\n!!!!! SKIPPING the PostgreSQL half of the store suite: no PostgreSQL server \
@@ -149,8 +175,8 @@ impl Cluster {
             );
             return None;
         };
-        let parent = std::env::var_os("CONCORDE_TEST_PG_DIR")
-            .map_or_else(std::env::temp_dir, PathBuf::from);
+        let parent =
+            std::env::var_os("CONCORDE_TEST_PG_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
         let tag = match flavour {
             Flavour::Fast => "fast",
             Flavour::Durable => "durable",
@@ -162,11 +188,14 @@ impl Cluster {
     }
 
     fn start_locked(&self, bin: &Path, flavour: Flavour) {
-        fs::create_dir_all(self.socket_dir()).unwrap_or_else(|err| panic!("creating {:?}: {err}", self.dir));
+        fs::create_dir_all(self.socket_dir())
+            .unwrap_or_else(|err| panic!("creating {:?}: {err}", self.dir));
         open_to_postgres_user(&self.dir);
         open_to_postgres_user(&self.socket_dir());
-        let lock = File::create(self.dir.join("lock")).unwrap_or_else(|err| panic!("lock file: {err}"));
-        lock.lock().unwrap_or_else(|err| panic!("locking the test cluster: {err}"));
+        let lock =
+            File::create(self.dir.join("lock")).unwrap_or_else(|err| panic!("lock file: {err}"));
+        lock.lock()
+            .unwrap_or_else(|err| panic!("locking the test cluster: {err}"));
         touch(&self.dir.join("heartbeat"));
         let data = self.dir.join("data");
         if self.is_ready(bin) {
@@ -177,7 +206,15 @@ impl Cluster {
             as_postgres(bin.join("initdb"))
                 .args(["-D"])
                 .arg(&data)
-                .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ])
                 .stdout(Stdio::null())
                 .run("initdb");
         }
@@ -226,7 +263,11 @@ while sleep 10; do
 done"#,
             dir = self.dir.display(),
             bin = bin.display(),
-            as_pg = if running_as_root() { "runuser -u postgres --" } else { "" },
+            as_pg = if running_as_root() {
+                "runuser -u postgres --"
+            } else {
+                ""
+            },
         );
         let spawned = Command::new("setsid")
             .args(["sh", "-c", &script])
@@ -280,7 +321,11 @@ fn open_to_postgres_user(dir: &Path) {
 }
 
 fn touch(path: &Path) {
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path);
     if let Ok(file) = file {
         let _ = file.set_modified(SystemTime::now());
     }
@@ -292,7 +337,9 @@ trait RunChecked {
 
 impl RunChecked for Command {
     fn run(&mut self, what: &str) {
-        let status = self.status().unwrap_or_else(|err| panic!("{what}: cannot start: {err}"));
+        let status = self
+            .status()
+            .unwrap_or_else(|err| panic!("{what}: cannot start: {err}"));
         assert!(status.success(), "{what} failed with {status}");
     }
 }

@@ -61,9 +61,16 @@ pub(crate) fn canonical_json(value: &serde_json::Value) -> String {
             serde_json::Value::Object(map) => {
                 let mut entries: Vec<_> = map.iter().collect();
                 entries.sort_by(|a, b| a.0.cmp(b.0));
-                serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
+                serde_json::Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sorted(v)))
+                        .collect(),
+                )
             }
-            serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(sorted).collect()),
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(sorted).collect())
+            }
             other => other.clone(),
         }
     }
@@ -208,11 +215,13 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
                 for (offset, id) in (1..).zip(&ids) {
-                    sqlx::query("UPDATE resource_config_versions SET check_order = $1 WHERE id = $2")
-                        .bind(max + offset)
-                        .bind(*id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE resource_config_versions SET check_order = $1 WHERE id = $2",
+                    )
+                    .bind(max + offset)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 request_schedule_for_scope(&mut tx, scope, now).await?;
             }
@@ -245,7 +254,11 @@ impl Store {
 
     /// One saved version of a scope, by digest or by id (both indexed); `None` when the scope
     /// has no such version, or has it only as a not-yet-ordered placeholder.
-    pub async fn find_version(&self, scope: ScopeId, key: VersionKey<'_>) -> StoreResult<Option<ResourceVersion>> {
+    pub async fn find_version(
+        &self,
+        scope: ScopeId,
+        key: VersionKey<'_>,
+    ) -> StoreResult<Option<ResourceVersion>> {
         let column = match key {
             VersionKey::Digest(_) => "version_digest",
             VersionKey::Id(_) => "id",
@@ -288,10 +301,11 @@ impl Store {
                 .await
                 .map_err(fk_to_not_found("resource", resource))?;
             request_schedule_for_resource(&mut tx, resource, now).await?;
-            let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM resources WHERE id = $1")
-                .bind(resource)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM resources WHERE id = $1")
+                    .bind(resource)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             expect_one(u64::from(exists.is_some()), "resource", resource)?;
             tx.commit().await?;
             Ok(())
@@ -323,7 +337,11 @@ pub(crate) const UPSERT_VERSION: &str = "INSERT INTO resource_config_versions
 /// versions of one scope (checks, puts) take turns instead of both reading the same maximum
 /// `check_order`. SQLite transactions that write are serialized already. A missing scope is
 /// left for the caller's insert to report.
-pub(crate) async fn lock_scope<'c, DB>(tx: &mut sqlx::Transaction<'c, DB>, scope: ScopeId, pg: bool) -> StoreResult<()>
+pub(crate) async fn lock_scope<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+    scope: ScopeId,
+    pg: bool,
+) -> StoreResult<()>
 where
     DB: sqlx::Database,
     for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,

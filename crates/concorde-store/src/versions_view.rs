@@ -50,18 +50,31 @@ impl std::fmt::Debug for SqlVersionsView {
 impl Store {
     /// Resolves `inputs` for the next build of `job` through the SQL versions view, reading
     /// one consistent snapshot of the database.
-    pub async fn resolve_inputs(&self, job: JobId, inputs: Vec<InputConfig>) -> StoreResult<Resolution> {
+    pub async fn resolve_inputs(
+        &self,
+        job: JobId,
+        inputs: Vec<InputConfig>,
+    ) -> StoreResult<Resolution> {
         let snapshot = match &self.backend {
             Backend::Sqlite(db) => Snapshot::Sqlite(db.pool.begin().await?),
-            Backend::Postgres(db) => {
-                Snapshot::Postgres(db.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?)
-            }
+            Backend::Postgres(db) => Snapshot::Postgres(
+                db.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?,
+            ),
         };
-        let view = SqlVersionsView { snapshot: Mutex::new(snapshot), handle: Handle::current() };
+        let view = SqlVersionsView {
+            snapshot: Mutex::new(snapshot),
+            handle: Handle::current(),
+        };
         tokio::task::spawn_blocking(move || {
             let resolution = concorde_sched::resolve_inputs(&view, job, &inputs);
             // Ending a read-only transaction cannot lose anything; commit just ends it promptly.
-            let ended = match view.snapshot.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+            let ended = match view
+                .snapshot
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+            {
                 Snapshot::Sqlite(tx) => view.handle.block_on(tx.commit()),
                 Snapshot::Postgres(tx) => view.handle.block_on(tx.commit()),
             };
@@ -70,7 +83,10 @@ impl Store {
             Ok(resolution)
         })
         .await
-        .map_err(|err| StoreError::Corrupt { what: "resolution task", detail: err.to_string() })?
+        .map_err(|err| StoreError::Corrupt {
+            what: "resolution task",
+            detail: err.to_string(),
+        })?
     }
 }
 
@@ -111,7 +127,10 @@ impl SqlVersionsView {
 
     fn versions(&self, rows: Vec<(String, i64)>) -> Vec<Version> {
         rows.into_iter()
-            .map(|(digest, order)| Version { digest: VersionDigest::new(&digest), check_order: CheckOrder(order) })
+            .map(|(digest, order)| Version {
+                digest: VersionDigest::new(&digest),
+                check_order: CheckOrder(order),
+            })
             .collect()
     }
 }
@@ -123,7 +142,11 @@ impl VersionsView for SqlVersionsView {
         VIEW_PAGE_SIZE
     }
 
-    fn latest_enabled_version(&self, resource: ResourceId, at_most: Option<CheckOrder>) -> StoreResult<Option<Version>> {
+    fn latest_enabled_version(
+        &self,
+        resource: ResourceId,
+        at_most: Option<CheckOrder>,
+    ) -> StoreResult<Option<Version>> {
         let rows: Vec<(String, i64)> = on_snapshot!(self, |conn, pg| {
             let sql = format!(
                 "SELECT v.version_digest, v.check_order FROM resources r
@@ -140,7 +163,12 @@ impl VersionsView for SqlVersionsView {
         Ok(self.versions(rows).pop())
     }
 
-    fn enabled_versions_after(&self, resource: ResourceId, after: CheckOrder, limit: usize) -> StoreResult<Vec<Version>> {
+    fn enabled_versions_after(
+        &self,
+        resource: ResourceId,
+        after: CheckOrder,
+        limit: usize,
+    ) -> StoreResult<Vec<Version>> {
         let rows = on_snapshot!(self, |conn, pg| {
             let sql = format!(
                 "SELECT v.version_digest, v.check_order FROM resources r
@@ -148,12 +176,21 @@ impl VersionsView for SqlVersionsView {
                  WHERE r.id = $1 AND v.check_order > $2 AND {ENABLED}
                  ORDER BY v.check_order LIMIT $3"
             );
-            Ok(sqlx::query_as(&sql).bind(resource.0).bind(after.0).bind(i(limit)).fetch_all(&mut *conn).await?)
+            Ok(sqlx::query_as(&sql)
+                .bind(resource.0)
+                .bind(after.0)
+                .bind(i(limit))
+                .fetch_all(&mut *conn)
+                .await?)
         })?;
         Ok(self.versions(rows))
     }
 
-    fn version_containing(&self, resource: ResourceId, pin: &PinnedVersion) -> StoreResult<Option<Version>> {
+    fn version_containing(
+        &self,
+        resource: ResourceId,
+        pin: &PinnedVersion,
+    ) -> StoreResult<Option<Version>> {
         let rows = on_snapshot!(self, |conn, pg| {
             let mut sql = String::from(
                 "SELECT v.version_digest, v.check_order FROM resources r
@@ -171,7 +208,11 @@ impl VersionsView for SqlVersionsView {
             sql.push_str(" ORDER BY v.check_order DESC LIMIT 1");
             let mut query = sqlx::query_as(&sql).bind(resource.0);
             for (key, value) in &pin.0 {
-                let key = if pg { key.clone() } else { format!("$.\"{}\"", key.replace('"', "\\\"")) };
+                let key = if pg {
+                    key.clone()
+                } else {
+                    format!("$.\"{}\"", key.replace('"', "\\\""))
+                };
                 query = query.bind(key).bind(value.clone());
             }
             Ok(query.fetch_all(&mut *conn).await?)
@@ -207,7 +248,11 @@ impl VersionsView for SqlVersionsView {
         })
     }
 
-    fn newest_consumed_version(&self, job: JobId, resource: ResourceId) -> StoreResult<Option<ConsumedVersion>> {
+    fn newest_consumed_version(
+        &self,
+        job: JobId,
+        resource: ResourceId,
+    ) -> StoreResult<Option<ConsumedVersion>> {
         let row: Option<(i64, i64)> = on_snapshot!(self, |conn, pg| {
             Ok(sqlx::query_as(
                 "SELECT v.check_order, bi.build_id FROM build_inputs bi
@@ -222,7 +267,10 @@ impl VersionsView for SqlVersionsView {
             .fetch_optional(&mut *conn)
             .await?)
         })?;
-        Ok(row.map(|(order, build)| ConsumedVersion { check_order: CheckOrder(order), build: BuildId(build) }))
+        Ok(row.map(|(order, build)| ConsumedVersion {
+            check_order: CheckOrder(order),
+            build: BuildId(build),
+        }))
     }
 
     fn upstream_builds(&self, build: BuildId) -> StoreResult<Vec<UpstreamBuild>> {
@@ -240,12 +288,21 @@ impl VersionsView for SqlVersionsView {
             .into_iter()
             .map(|(job, id, rerun_of)| UpstreamBuild {
                 job: JobId(job),
-                build: BuildRef { id: BuildId(id), rerun_of: rerun_of.map(BuildId) },
+                build: BuildRef {
+                    id: BuildId(id),
+                    rerun_of: rerun_of.map(BuildId),
+                },
             })
             .collect())
     }
 
-    fn has_consumed_as(&self, job: JobId, name: &InputName, resource: ResourceId, digest: &VersionDigest) -> StoreResult<bool> {
+    fn has_consumed_as(
+        &self,
+        job: JobId,
+        name: &InputName,
+        resource: ResourceId,
+        digest: &VersionDigest,
+    ) -> StoreResult<bool> {
         on_snapshot!(self, |conn, pg| {
             let found: Option<i64> = sqlx::query_scalar(
                 "SELECT CAST(1 AS BIGINT) FROM build_inputs WHERE job_id = $1 AND name = $2 AND resource_id = $3
@@ -273,12 +330,22 @@ impl VersionsView for SqlVersionsView {
         })?;
         Ok(rows
             .into_iter()
-            .map(|(resource, digest)| OutputEntry { resource: ResourceId(resource), digest: VersionDigest::new(&digest) })
+            .map(|(resource, digest)| OutputEntry {
+                resource: ResourceId(resource),
+                digest: VersionDigest::new(&digest),
+            })
             .collect())
     }
 
-    fn list_builds(&self, job: JobId, listing: &BuildListing, after: Option<BuildPosition>) -> StoreResult<Vec<BuildRef>> {
-        let pos = |p: Option<BuildPosition>, default: i64| p.map_or((default, default), |p| (p.rank.0, p.id.0));
+    fn list_builds(
+        &self,
+        job: JobId,
+        listing: &BuildListing,
+        after: Option<BuildPosition>,
+    ) -> StoreResult<Vec<BuildRef>> {
+        let pos = |p: Option<BuildPosition>, default: i64| {
+            p.map_or((default, default), |p| (p.rank.0, p.id.0))
+        };
         let rows: Vec<(i64, Option<i64>)> = on_snapshot!(self, |conn, pg| {
             let page = i(VIEW_PAGE_SIZE);
             match listing {
@@ -291,7 +358,12 @@ impl VersionsView for SqlVersionsView {
                            AND (COALESCE(rerun_of, id), id) < ($4, $5)
                          ORDER BY COALESCE(rerun_of, id) DESC, id DESC LIMIT $6",
                     )
-                    .bind(job.0).bind(top_rank).bind(top_id).bind(after_rank).bind(after_id).bind(page)
+                    .bind(job.0)
+                    .bind(top_rank)
+                    .bind(top_id)
+                    .bind(after_rank)
+                    .bind(after_id)
+                    .bind(page)
                     .fetch_all(&mut *conn)
                     .await?)
                 }
@@ -302,11 +374,17 @@ impl VersionsView for SqlVersionsView {
                            AND (COALESCE(rerun_of, id), id) > ($2, $3)
                          ORDER BY COALESCE(rerun_of, id), id LIMIT $4",
                     )
-                    .bind(job.0).bind(above_rank).bind(above_id).bind(page)
+                    .bind(job.0)
+                    .bind(above_rank)
+                    .bind(above_id)
+                    .bind(page)
                     .fetch_all(&mut *conn)
                     .await?)
                 }
-                BuildListing::OutputsContainingNewestFirst { constraints, at_or_below } => {
+                BuildListing::OutputsContainingNewestFirst {
+                    constraints,
+                    at_or_below,
+                } => {
                     let (top_rank, top_id) = pos(*at_or_below, i64::MAX);
                     let (after_rank, after_id) = pos(after, i64::MAX);
                     let mut sql = String::from(
@@ -327,9 +405,15 @@ impl VersionsView for SqlVersionsView {
                             binds.push((resource.0, digest.as_str().to_owned()));
                         }
                     }
-                    sql.push_str(&format!(" ORDER BY s.rank DESC, s.build_id DESC LIMIT ${n}"));
+                    sql.push_str(&format!(
+                        " ORDER BY s.rank DESC, s.build_id DESC LIMIT ${n}"
+                    ));
                     let mut query = sqlx::query_as(&sql)
-                        .bind(job.0).bind(top_rank).bind(top_id).bind(after_rank).bind(after_id);
+                        .bind(job.0)
+                        .bind(top_rank)
+                        .bind(top_id)
+                        .bind(after_rank)
+                        .bind(after_id);
                     for (resource, digest) in binds {
                         query = query.bind(resource).bind(digest);
                     }
@@ -337,6 +421,12 @@ impl VersionsView for SqlVersionsView {
                 }
             }
         })?;
-        Ok(rows.into_iter().map(|(id, rerun_of)| BuildRef { id: BuildId(id), rerun_of: rerun_of.map(BuildId) }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, rerun_of)| BuildRef {
+                id: BuildId(id),
+                rerun_of: rerun_of.map(BuildId),
+            })
+            .collect())
     }
 }

@@ -11,8 +11,8 @@
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, unique_to_exists};
 use crate::ids::{
-    ArtifactId, ContainerId, ResourceCacheId, TaskCacheId, TeamId, Timestamp, VolumeHandle, VolumeId,
-    WorkerName,
+    ArtifactId, ContainerId, ResourceCacheId, TaskCacheId, TeamId, Timestamp, VolumeHandle,
+    VolumeId, WorkerName,
 };
 use crate::states::state_enum;
 use crate::{Store, with_db};
@@ -178,20 +178,27 @@ impl Store {
                     .bind(name)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    Some(id.ok_or_else(|| StoreError::not_found("worker resource type", format!("{}/{name}", new.worker)))?)
+                    Some(id.ok_or_else(|| {
+                        StoreError::not_found(
+                            "worker resource type",
+                            format!("{}/{name}", new.worker),
+                        )
+                    })?)
                 }
                 _ => None,
             };
             let parent: Option<VolumeId> = match &new.parent {
                 None => None,
                 Some(handle) => {
-                    let row: Option<(VolumeId, String)> =
-                        sqlx::query_as("SELECT id, state FROM volumes WHERE handle = $1 AND worker_name = $2")
-                            .bind(handle)
-                            .bind(&new.worker)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    let (id, state) = row.ok_or_else(|| StoreError::not_found("parent volume", handle))?;
+                    let row: Option<(VolumeId, String)> = sqlx::query_as(
+                        "SELECT id, state FROM volumes WHERE handle = $1 AND worker_name = $2",
+                    )
+                    .bind(handle)
+                    .bind(&new.worker)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let (id, state) =
+                        row.ok_or_else(|| StoreError::not_found("parent volume", handle))?;
                     if state != "created" {
                         return Err(parent_refused(handle, &state));
                     }
@@ -225,12 +232,16 @@ impl Store {
                     tx.rollback().await?;
                     if let Some(parent) = &new.parent {
                         // The parent may have left `created` between our read and the insert.
-                        let state: Option<String> = sqlx::query_scalar("SELECT state FROM volumes WHERE handle = $1")
-                            .bind(parent)
-                            .fetch_optional(pool)
-                            .await?;
+                        let state: Option<String> =
+                            sqlx::query_scalar("SELECT state FROM volumes WHERE handle = $1")
+                                .bind(parent)
+                                .fetch_optional(pool)
+                                .await?;
                         if state.as_deref() != Some("created") {
-                            return Err(parent_refused(parent, state.as_deref().unwrap_or("deleted")));
+                            return Err(parent_refused(
+                                parent,
+                                state.as_deref().unwrap_or("deleted"),
+                            ));
                         }
                     }
                     let owner = format!("{} / {:?}", new.worker, new.owner);
@@ -248,7 +259,10 @@ impl Store {
     pub async fn volume(&self, handle: &VolumeHandle) -> StoreResult<Volume> {
         let row = with_db!(self, |pool, pg| {
             let sql = format!("{VOLUME_SELECT} WHERE v.handle = $1");
-            sqlx::query_as::<_, Volume>(&sql).bind(handle).fetch_optional(pool).await?
+            sqlx::query_as::<_, Volume>(&sql)
+                .bind(handle)
+                .fetch_optional(pool)
+                .await?
         });
         row.ok_or_else(|| StoreError::not_found("volume", handle))
     }
@@ -256,7 +270,10 @@ impl Store {
     async fn volume_by_id(&self, id: VolumeId) -> StoreResult<Volume> {
         let row = with_db!(self, |pool, pg| {
             let sql = format!("{VOLUME_SELECT} WHERE v.id = $1");
-            sqlx::query_as::<_, Volume>(&sql).bind(id).fetch_optional(pool).await?
+            sqlx::query_as::<_, Volume>(&sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
         row.ok_or_else(|| StoreError::not_found("volume", id))
     }
@@ -278,43 +295,88 @@ impl Store {
     }
 
     /// The `created` volume holding a resource cache on a worker, if any.
-    pub async fn find_resource_cache_volume(&self, worker: &WorkerName, cache: ResourceCacheId) -> StoreResult<Option<Volume>> {
+    pub async fn find_resource_cache_volume(
+        &self,
+        worker: &WorkerName,
+        cache: ResourceCacheId,
+    ) -> StoreResult<Option<Volume>> {
         with_db!(self, |pool, pg| {
-            let sql = format!("{VOLUME_SELECT} WHERE v.worker_name = $1 AND v.resource_cache_id = $2 AND v.state = 'created'");
-            Ok(sqlx::query_as::<_, Volume>(&sql).bind(worker).bind(cache).fetch_optional(pool).await?)
+            let sql = format!(
+                "{VOLUME_SELECT} WHERE v.worker_name = $1 AND v.resource_cache_id = $2 AND v.state = 'created'"
+            );
+            Ok(sqlx::query_as::<_, Volume>(&sql)
+                .bind(worker)
+                .bind(cache)
+                .fetch_optional(pool)
+                .await?)
         })
     }
 
     /// The `created` volume holding a task cache on a worker, if any.
-    pub async fn find_task_cache_volume(&self, worker: &WorkerName, cache: TaskCacheId) -> StoreResult<Option<Volume>> {
+    pub async fn find_task_cache_volume(
+        &self,
+        worker: &WorkerName,
+        cache: TaskCacheId,
+    ) -> StoreResult<Option<Volume>> {
         with_db!(self, |pool, pg| {
-            let sql = format!("{VOLUME_SELECT} WHERE v.worker_name = $1 AND v.task_cache_id = $2 AND v.state = 'created'");
-            Ok(sqlx::query_as::<_, Volume>(&sql).bind(worker).bind(cache).fetch_optional(pool).await?)
+            let sql = format!(
+                "{VOLUME_SELECT} WHERE v.worker_name = $1 AND v.task_cache_id = $2 AND v.state = 'created'"
+            );
+            Ok(sqlx::query_as::<_, Volume>(&sql)
+                .bind(worker)
+                .bind(cache)
+                .fetch_optional(pool)
+                .await?)
         })
     }
 
     /// The `created` volume holding a base resource type's image on a worker, if any.
-    pub async fn find_resource_type_volume(&self, worker: &WorkerName, type_name: &str) -> StoreResult<Option<Volume>> {
+    pub async fn find_resource_type_volume(
+        &self,
+        worker: &WorkerName,
+        type_name: &str,
+    ) -> StoreResult<Option<Volume>> {
         with_db!(self, |pool, pg| {
-            let sql = format!("{VOLUME_SELECT} WHERE v.worker_name = $1 AND bt.name = $2 AND v.state = 'created'");
-            Ok(sqlx::query_as::<_, Volume>(&sql).bind(worker).bind(type_name).fetch_optional(pool).await?)
+            let sql = format!(
+                "{VOLUME_SELECT} WHERE v.worker_name = $1 AND bt.name = $2 AND v.state = 'created'"
+            );
+            Ok(sqlx::query_as::<_, Volume>(&sql)
+                .bind(worker)
+                .bind(type_name)
+                .fetch_optional(pool)
+                .await?)
         })
     }
 
     /// Makes a `created` volume (typically the one a `get` step filled) the worker's volume
     /// for a resource cache. `false` when the worker already has one for that cache (the
     /// volume then stays what it was).
-    pub async fn init_resource_cache_volume(&self, handle: &VolumeHandle, cache: ResourceCacheId) -> StoreResult<bool> {
-        self.init_cache_volume(handle, "resource_cache_id", cache.0).await
+    pub async fn init_resource_cache_volume(
+        &self,
+        handle: &VolumeHandle,
+        cache: ResourceCacheId,
+    ) -> StoreResult<bool> {
+        self.init_cache_volume(handle, "resource_cache_id", cache.0)
+            .await
     }
 
     /// Makes a `created` volume the worker's volume for a task cache. `false` when the worker
     /// already has one for that cache.
-    pub async fn init_task_cache_volume(&self, handle: &VolumeHandle, cache: TaskCacheId) -> StoreResult<bool> {
-        self.init_cache_volume(handle, "task_cache_id", cache.0).await
+    pub async fn init_task_cache_volume(
+        &self,
+        handle: &VolumeHandle,
+        cache: TaskCacheId,
+    ) -> StoreResult<bool> {
+        self.init_cache_volume(handle, "task_cache_id", cache.0)
+            .await
     }
 
-    async fn init_cache_volume(&self, handle: &VolumeHandle, column: &'static str, cache: i64) -> StoreResult<bool> {
+    async fn init_cache_volume(
+        &self,
+        handle: &VolumeHandle,
+        column: &'static str,
+        cache: i64,
+    ) -> StoreResult<bool> {
         let volume = self.volume(handle).await?;
         if volume.state != VolumeState::Created {
             return Err(refused(handle, volume.state, "cache"));
@@ -325,7 +387,12 @@ impl Store {
                  AND NOT EXISTS (SELECT 1 FROM volumes other
                    WHERE other.worker_name = volumes.worker_name AND other.{column} = $2)"
             );
-            match sqlx::query(&sql).bind(handle).bind(cache).execute(pool).await {
+            match sqlx::query(&sql)
+                .bind(handle)
+                .bind(cache)
+                .execute(pool)
+                .await
+            {
                 Ok(res) => res.rows_affected(),
                 // Another node initialized a volume for the same cache on this worker first.
                 Err(sqlx::Error::Database(db)) if db.is_unique_violation() => 0,
@@ -340,32 +407,44 @@ impl Store {
 
     /// `creating → created`: the worker made it.
     pub async fn volume_created(&self, handle: &VolumeHandle) -> StoreResult<()> {
-        self.transition_volume(handle, VolumeState::Creating, VolumeState::Created).await
+        self.transition_volume(handle, VolumeState::Creating, VolumeState::Created)
+            .await
     }
 
     /// `creating → failed`: making it failed.
     pub async fn volume_failed(&self, handle: &VolumeHandle) -> StoreResult<()> {
-        self.transition_volume(handle, VolumeState::Creating, VolumeState::Failed).await
+        self.transition_volume(handle, VolumeState::Creating, VolumeState::Failed)
+            .await
     }
 
     /// `created → destroying`: the worker should destroy it. `VolumeHasChildren` while
     /// copy-on-write children exist; `InvalidTransition` from `creating` or `failed`.
     pub async fn destroy_volume(&self, handle: &VolumeHandle) -> StoreResult<()> {
-        self.transition_volume(handle, VolumeState::Created, VolumeState::Destroying).await
+        self.transition_volume(handle, VolumeState::Created, VolumeState::Destroying)
+            .await
     }
 
-    async fn transition_volume(&self, handle: &VolumeHandle, from: VolumeState, to: VolumeState) -> StoreResult<()> {
+    async fn transition_volume(
+        &self,
+        handle: &VolumeHandle,
+        from: VolumeState,
+        to: VolumeState,
+    ) -> StoreResult<()> {
         let updated = with_db!(self, |pool, pg| {
-            let res = sqlx::query("UPDATE volumes SET state = $2 WHERE handle = $1 AND state IN ($3, $2)")
-                .bind(handle)
-                .bind(to.as_str())
-                .bind(from.as_str())
-                .execute(pool)
-                .await;
+            let res = sqlx::query(
+                "UPDATE volumes SET state = $2 WHERE handle = $1 AND state IN ($3, $2)",
+            )
+            .bind(handle)
+            .bind(to.as_str())
+            .bind(from.as_str())
+            .execute(pool)
+            .await;
             match res {
                 Ok(res) => res.rows_affected(),
                 Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
-                    return Err(StoreError::VolumeHasChildren { handle: handle.to_string() });
+                    return Err(StoreError::VolumeHasChildren {
+                        handle: handle.to_string(),
+                    });
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -379,7 +458,12 @@ impl Store {
 }
 
 fn refused(handle: &VolumeHandle, from: VolumeState, to: &str) -> StoreError {
-    StoreError::InvalidTransition { kind: "volume", id: handle.to_string(), from: from.as_str().into(), to: to.into() }
+    StoreError::InvalidTransition {
+        kind: "volume",
+        id: handle.to_string(),
+        from: from.as_str().into(),
+        to: to.into(),
+    }
 }
 
 fn parent_refused(parent: &VolumeHandle, state: &str) -> StoreError {

@@ -65,7 +65,9 @@ impl Store {
     /// type and tags, and, when any compatible worker belongs to the step's team, only those.
     pub async fn placement_candidates(&self, query: &PlacementQuery) -> StoreResult<Vec<Worker>> {
         let running = with_db!(self, |pool, pg| {
-            let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE state = 'running' ORDER BY name");
+            let sql = format!(
+                "SELECT {WORKER_COLUMNS} FROM workers WHERE state = 'running' ORDER BY name"
+            );
             sqlx::query_as::<_, WorkerRow>(&sql).fetch_all(pool).await?
         });
         let mut compatible = Vec::new();
@@ -73,9 +75,15 @@ impl Store {
             let worker = Worker::try_from(row)?;
             let team_ok = worker.team_id.is_none() || worker.team_id == query.team;
             let type_ok = query.resource_type.as_ref().is_none_or(|wanted| {
-                worker.resource_types.iter().any(|rt| &rt.type_name == wanted)
+                worker
+                    .resource_types
+                    .iter()
+                    .any(|rt| &rt.type_name == wanted)
             });
-            let platform_ok = query.platform.as_ref().is_none_or(|wanted| &worker.platform == wanted);
+            let platform_ok = query
+                .platform
+                .as_ref()
+                .is_none_or(|wanted| &worker.platform == wanted);
             let tags_ok = if query.tags.is_empty() {
                 worker.tags.is_empty()
             } else {
@@ -113,12 +121,18 @@ impl Store {
             tx.commit().await?;
             deleted_ephemeral.sort();
             stalled.sort();
-            Ok(ExpiredWorkers { deleted_ephemeral, stalled })
+            Ok(ExpiredWorkers {
+                deleted_ephemeral,
+                stalled,
+            })
         })
     }
 
     /// Deletes workers stalled since before `stalled_before` (the stalled-worker timeout).
-    pub async fn delete_stalled_workers(&self, stalled_before: Timestamp) -> StoreResult<Vec<WorkerName>> {
+    pub async fn delete_stalled_workers(
+        &self,
+        stalled_before: Timestamp,
+    ) -> StoreResult<Vec<WorkerName>> {
         let mut names: Vec<WorkerName> = with_db!(self, |pool, pg| {
             sqlx::query_scalar(
                 "DELETE FROM workers WHERE state = 'stalled' AND stalled_since < $1 RETURNING name",
@@ -136,7 +150,10 @@ impl Store {
     pub async fn finish_draining_workers(&self) -> StoreResult<DrainedWorkers> {
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
-            let sql = format!("DELETE FROM workers AS w WHERE state = 'retiring' AND {} RETURNING name", drained(pg));
+            let sql = format!(
+                "DELETE FROM workers AS w WHERE state = 'retiring' AND {} RETURNING name",
+                drained(pg)
+            );
             let mut retired: Vec<WorkerName> = sqlx::query_scalar(&sql).fetch_all(&mut *tx).await?;
             let sql = format!(
                 "UPDATE workers AS w SET state = 'landed', addr = NULL, baggageclaim_url = NULL

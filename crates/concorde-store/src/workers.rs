@@ -159,10 +159,16 @@ pub(crate) struct WorkerRow {
 impl TryFrom<WorkerRow> for Worker {
     type Error = StoreError;
     fn try_from(row: WorkerRow) -> StoreResult<Worker> {
-        let corrupt = |what| move |err: serde_json::Error| StoreError::Corrupt { what, detail: err.to_string() };
+        let corrupt = |what| {
+            move |err: serde_json::Error| StoreError::Corrupt {
+                what,
+                detail: err.to_string(),
+            }
+        };
         Ok(Worker {
             tags: serde_json::from_str(&row.tags).map_err(corrupt("worker tags"))?,
-            resource_types: serde_json::from_str(&row.resource_types).map_err(corrupt("worker resource types"))?,
+            resource_types: serde_json::from_str(&row.resource_types)
+                .map_err(corrupt("worker resource types"))?,
             name: row.name,
             addr: row.addr,
             baggageclaim_url: row.baggageclaim_url,
@@ -193,7 +199,12 @@ impl Store {
     ///
     /// `AlreadyExists` when a worker of that name belongs to another team (or is global while
     /// this one is not); `NotFound` for an unknown team.
-    pub async fn register_worker(&self, spec: &WorkerSpec, ttl: Option<Duration>, now: Timestamp) -> StoreResult<Worker> {
+    pub async fn register_worker(
+        &self,
+        spec: &WorkerSpec,
+        ttl: Option<Duration>,
+        now: Timestamp,
+    ) -> StoreResult<Worker> {
         let tags: Vec<&String> = spec.tags.iter().filter(|tag| !tag.is_empty()).collect();
         let tags = to_json("worker tags", &tags)?;
         let types = to_json("worker resource types", &spec.resource_types)?;
@@ -234,7 +245,10 @@ impl Store {
                 .await
                 .map_err(fk_to_not_found("team", format!("{:?}", spec.team)))?;
             let Some(row) = row else {
-                return Err(StoreError::AlreadyExists { kind: "worker of another team", name: spec.name.to_string() });
+                return Err(StoreError::AlreadyExists {
+                    kind: "worker of another team",
+                    name: spec.name.to_string(),
+                });
             };
             let mut advertised = Vec::with_capacity(spec.resource_types.len());
             for rt in &spec.resource_types {
@@ -275,7 +289,11 @@ impl Store {
                 "DELETE FROM worker_base_resource_types WHERE worker_name = $1 AND NOT ({})",
                 in_list(pg, "base_resource_type_id", 2)
             );
-            sqlx::query(&sql).bind(&spec.name).bind(int_list(pool, advertised)).execute(&mut *tx).await?;
+            sqlx::query(&sql)
+                .bind(&spec.name)
+                .bind(int_list(pool, advertised))
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             row
         });
@@ -284,7 +302,11 @@ impl Store {
 
     /// Records a heartbeat: a new deadline, fresh counts, and `running` again if it was
     /// stalled. Landing, landed and retiring workers keep their state.
-    pub async fn heartbeat_worker(&self, name: &WorkerName, beat: &Heartbeat) -> StoreResult<Worker> {
+    pub async fn heartbeat_worker(
+        &self,
+        name: &WorkerName,
+        beat: &Heartbeat,
+    ) -> StoreResult<Worker> {
         let expires = beat.ttl.map(|ttl| beat.now.plus(ttl));
         let row = with_db!(self, |pool, pg| {
             let sql = format!(
@@ -301,16 +323,21 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        row.ok_or_else(|| StoreError::not_found("worker", name))?.try_into()
+        row.ok_or_else(|| StoreError::not_found("worker", name))?
+            .try_into()
     }
 
     /// A worker by name.
     pub async fn worker(&self, name: &WorkerName) -> StoreResult<Worker> {
         let row = with_db!(self, |pool, pg| {
             let sql = format!("SELECT {WORKER_COLUMNS} FROM workers WHERE name = $1");
-            sqlx::query_as::<_, WorkerRow>(&sql).bind(name).fetch_optional(pool).await?
+            sqlx::query_as::<_, WorkerRow>(&sql)
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
         });
-        row.ok_or_else(|| StoreError::not_found("worker", name))?.try_into()
+        row.ok_or_else(|| StoreError::not_found("worker", name))?
+            .try_into()
     }
 
     /// Every worker, by name.
@@ -339,7 +366,11 @@ impl Store {
             let sql = format!(
                 "UPDATE workers SET state = $2 WHERE name = $1 AND state <> 'landed' RETURNING {WORKER_COLUMNS}"
             );
-            sqlx::query_as::<_, WorkerRow>(&sql).bind(name).bind(to.as_str()).fetch_optional(pool).await?
+            sqlx::query_as::<_, WorkerRow>(&sql)
+                .bind(name)
+                .bind(to.as_str())
+                .fetch_optional(pool)
+                .await?
         });
         if let Some(row) = row {
             return row.try_into();
@@ -382,7 +413,10 @@ impl Store {
     /// Deletes a worker in any state, with its containers and volumes rows.
     pub async fn delete_worker(&self, name: &WorkerName) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
-            let res = sqlx::query("DELETE FROM workers WHERE name = $1").bind(name).execute(pool).await?;
+            let res = sqlx::query("DELETE FROM workers WHERE name = $1")
+                .bind(name)
+                .execute(pool)
+                .await?;
             crate::teams::expect_one(res.rows_affected(), "worker", name)
         })
     }

@@ -10,6 +10,8 @@ pub mod worker;
 
 /// Now, as the store counts time: milliseconds since the Unix epoch.
 pub fn now() -> concorde_store::Timestamp {
-    let elapsed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     concorde_store::Timestamp(i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }

@@ -44,7 +44,11 @@ pub struct NodeArgs {
     #[arg(long = "resource-types", value_name = "DIR")]
     pub resource_types: Option<PathBuf>,
     /// Use this PostgreSQL database instead of the embedded SQLite file.
-    #[arg(long = "postgres-url", value_name = "URL", env = "CONCORDE_POSTGRES_URL")]
+    #[arg(
+        long = "postgres-url",
+        value_name = "URL",
+        env = "CONCORDE_POSTGRES_URL"
+    )]
     pub postgres_url: Option<String>,
     /// The URL users reach this node at (defaults to `http://<bind>`).
     #[arg(long = "external-url", value_name = "URL")]
@@ -81,52 +85,95 @@ async fn wait_for_signal() {
 pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store_config = match &args.postgres_url {
         Some(url) => StoreConfig::Postgres { url: url.clone() },
-        None => StoreConfig::Sqlite { data_dir: args.data_dir.clone() },
+        None => StoreConfig::Sqlite {
+            data_dir: args.data_dir.clone(),
+        },
     };
-    let store = Store::open(&store_config).await.context("could not open the database")?;
+    let store = Store::open(&store_config)
+        .await
+        .context("could not open the database")?;
     let local_users = args
         .add_local_user
         .iter()
         .map(|flag| {
-            let (name, password) = flag.split_once(':').with_context(|| format!("--add-local-user {flag}: expected NAME:PASSWORD"))?;
+            let (name, password) = flag
+                .split_once(':')
+                .with_context(|| format!("--add-local-user {flag}: expected NAME:PASSWORD"))?;
             LocalUser::new(name, password).map_err(anyhow::Error::from)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    ensure_main_team(&store, &local_users).await.context("could not set up the main team")?;
-    let worker = LocalWorker::start(&args.data_dir.join("worker"), args.runtime, args.resource_types.as_deref())?;
-    let listener = tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("could not listen on {}", args.bind))?;
+    ensure_main_team(&store, &local_users)
+        .await
+        .context("could not set up the main team")?;
+    let worker = LocalWorker::start(
+        &args.data_dir.join("worker"),
+        args.runtime,
+        args.resource_types.as_deref(),
+    )?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("could not listen on {}", args.bind))?;
     let address = listener.local_addr()?;
-    let external_url = args.external_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let external_url = args
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
     let tasks = TaskTracker::new();
-    let setter: Arc<dyn concorde_engine::PipelineSetter> = Arc::new(StorePipelineSetter { store: store.clone() });
+    let setter: Arc<dyn concorde_engine::PipelineSetter> = Arc::new(StorePipelineSetter {
+        store: store.clone(),
+    });
     let components: Vec<Arc<dyn Component>> = vec![
         Arc::new(Checker::new(store.clone(), worker.clone(), shutdown.clone()).await?),
         Arc::new(Scheduler::new(store.clone())),
         Arc::new(Tracker::new(
             store.clone(),
             worker.clone(),
-            TrackerConfig { external_url: external_url.clone() },
+            TrackerConfig {
+                external_url: external_url.clone(),
+            },
             Some(setter),
             tasks.clone(),
         )),
         Arc::new(Reaper::new(store.clone())),
     ];
-    crate::components::heartbeat::register_local_worker(&store, &worker).await.context("could not register the local worker")?;
-    tasks.spawn(crate::components::heartbeat::run_heartbeat(store.clone(), worker.clone(), shutdown.clone()));
+    crate::components::heartbeat::register_local_worker(&store, &worker)
+        .await
+        .context("could not register the local worker")?;
+    tasks.spawn(crate::components::heartbeat::run_heartbeat(
+        store.clone(),
+        worker.clone(),
+        shutdown.clone(),
+    ));
     let statuses = Statuses::default();
     for component in components {
-        tasks.spawn(run_component(store.clone(), component, statuses.clone(), shutdown.clone()));
+        tasks.spawn(run_component(
+            store.clone(),
+            component,
+            statuses.clone(),
+            shutdown.clone(),
+        ));
     }
-    let config = ApiConfig { local_users: local_users.clone(), external_url: external_url.clone(), ..ApiConfig::default() };
+    let config = ApiConfig {
+        local_users: local_users.clone(),
+        external_url: external_url.clone(),
+        ..ApiConfig::default()
+    };
     let api_shutdown = shutdown.clone();
-    let server = tokio::spawn(concorde_api::serve(listener, ApiState::new(store.clone(), config), async move {
-        api_shutdown.cancelled().await;
-    }));
+    let server = tokio::spawn(concorde_api::serve(
+        listener,
+        ApiState::new(store.clone(), config),
+        async move {
+            api_shutdown.cancelled().await;
+        },
+    ));
     announce(&external_url, &local_users, &worker);
     shutdown.cancelled().await;
     info!("shutting down");
     tasks.close();
-    if tokio::time::timeout(SHUTDOWN_DEADLINE, tasks.wait()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_DEADLINE, tasks.wait())
+        .await
+        .is_err()
+    {
         warn!("some builds did not finish before the shutdown deadline");
     }
     // Event streams stay open until their clients leave, so the server gets a deadline too.
@@ -143,9 +190,16 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
 
 fn announce(url: &str, users: &[LocalUser], worker: &LocalWorker) {
     println!("concorde is listening on {url}");
-    println!("worker '{}' runs builds with the {} runtime", worker.name, worker.runtime.name());
+    println!(
+        "worker '{}' runs builds with the {} runtime",
+        worker.name,
+        worker.runtime.name()
+    );
     match users.first() {
-        Some(user) => println!("log in with: concorde -t local login -c {url} -u {} -p <password>", user.name),
+        Some(user) => println!(
+            "log in with: concorde -t local login -c {url} -u {} -p <password>",
+            user.name
+        ),
         None => println!("no local users: start with --add-local-user NAME:PASSWORD to log in"),
     }
 }

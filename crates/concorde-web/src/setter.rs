@@ -13,10 +13,21 @@ pub struct StorePipelineSetter {
 
 #[async_trait::async_trait]
 impl PipelineSetter for StorePipelineSetter {
-    async fn set_pipeline(&self, request: SetPipelineRequest) -> Result<SetPipelineOutcome, String> {
+    async fn set_pipeline(
+        &self,
+        request: SetPipelineRequest,
+    ) -> Result<SetPipelineOutcome, String> {
         let store = &self.store;
-        let build = store.build(BuildId(request.build_id)).await.map_err(|err| err.to_string())?;
-        let build_team = store.list_teams().await.map_err(|err| err.to_string())?.into_iter().find(|team| team.id == build.team_id);
+        let build = store
+            .build(BuildId(request.build_id))
+            .await
+            .map_err(|err| err.to_string())?;
+        let build_team = store
+            .list_teams()
+            .await
+            .map_err(|err| err.to_string())?
+            .into_iter()
+            .find(|team| team.id == build.team_id);
         let build_team = build_team.ok_or_else(|| "the build's team is gone".to_owned())?;
         let team = match &request.team {
             None => build_team.clone(),
@@ -27,7 +38,9 @@ impl PipelineSetter for StorePipelineSetter {
                 }
                 match store.team_by_name(name).await {
                     Ok(team) => team,
-                    Err(StoreError::NotFound { .. }) => return Err(format!("team {name} not found")),
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(format!("team {name} not found"));
+                    }
                     Err(err) => return Err(err.to_string()),
                 }
             }
@@ -36,12 +49,16 @@ impl PipelineSetter for StorePipelineSetter {
         let reference = PipelineRef {
             team: team.id,
             name: request.name.clone(),
-            instance_vars: instance_vars.map(|vars| serde_json::Value::Object(vars.clone()).to_string()),
+            instance_vars: instance_vars
+                .map(|vars| serde_json::Value::Object(vars.clone()).to_string()),
         };
         let new_config = concorde_config::pipeline_to_json(&request.config);
         if let Ok(existing) = store.pipeline_by_ref(&reference).await
             && !existing.archived
-            && serde_json::from_str::<serde_json::Value>(&existing.config).ok().as_ref() == Some(&new_config)
+            && serde_json::from_str::<serde_json::Value>(&existing.config)
+                .ok()
+                .as_ref()
+                == Some(&new_config)
         {
             return Ok(SetPipelineOutcome::Unchanged);
         }
@@ -54,7 +71,9 @@ impl PipelineSetter for StorePipelineSetter {
             initially_paused: false,
             now: crate::now(),
         };
-        save_pipeline_config(store, save).await.map_err(|err| err.to_string())?;
+        save_pipeline_config(store, save)
+            .await
+            .map_err(|err| err.to_string())?;
         Ok(SetPipelineOutcome::Saved)
     }
 }

@@ -38,15 +38,23 @@ pub struct LocalWorker {
 
 impl std::fmt::Debug for LocalWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalWorker").field("name", &self.name).field("runtime", &self.runtime.name()).finish()
+        f.debug_struct("LocalWorker")
+            .field("name", &self.name)
+            .field("runtime", &self.runtime.name())
+            .finish()
     }
 }
 
 impl LocalWorker {
     /// Sets up the worker's runtime under `work_dir` and its base types: the built-ins (run by
     /// this binary), overridden by any found in `resource_types_dir` (Concourse's layout).
-    pub fn start(work_dir: &Path, choice: RuntimeChoice, resource_types_dir: Option<&Path>) -> anyhow::Result<LocalWorker> {
-        std::fs::create_dir_all(work_dir).with_context(|| format!("could not create {}", work_dir.display()))?;
+    pub fn start(
+        work_dir: &Path,
+        choice: RuntimeChoice,
+        resource_types_dir: Option<&Path>,
+    ) -> anyhow::Result<LocalWorker> {
+        std::fs::create_dir_all(work_dir)
+            .with_context(|| format!("could not create {}", work_dir.display()))?;
         let (runtime, image) = make_runtime(work_dir, choice)?;
         let binary = std::env::current_exe().context("could not find the concorde binary")?;
         let mut base_types = builtin_types(&binary, &image);
@@ -58,14 +66,22 @@ impl LocalWorker {
             }
         }
         let name = hostname();
-        Ok(LocalWorker { name, runtime, base_types, cache_locks: Arc::default() })
+        Ok(LocalWorker {
+            name,
+            runtime,
+            base_types,
+            cache_locks: Arc::default(),
+        })
     }
 }
 
 /// The runtime, and the image the built-in types run in on it. runc needs a rootfs: the
 /// built-ins are trusted code shipped with the worker, so they get the worker's own root
 /// filesystem, read-only, where this binary and git are.
-fn make_runtime(work_dir: &Path, choice: RuntimeChoice) -> anyhow::Result<(Arc<dyn Runtime>, ImageSpec)> {
+fn make_runtime(
+    work_dir: &Path,
+    choice: RuntimeChoice,
+) -> anyhow::Result<(Arc<dyn Runtime>, ImageSpec)> {
     let runc_usable = || nix::unistd::geteuid().is_root() && which("runc").is_some();
     let use_runc = match choice {
         RuntimeChoice::Runc => true,
@@ -73,10 +89,12 @@ fn make_runtime(work_dir: &Path, choice: RuntimeChoice) -> anyhow::Result<(Arc<d
         RuntimeChoice::Auto => runc_usable(),
     };
     if use_runc {
-        let runtime = concorde_worker::RuncRuntime::new(&work_dir.join("runc")).context("could not start the runc runtime")?;
+        let runtime = concorde_worker::RuncRuntime::new(&work_dir.join("runc"))
+            .context("could not start the runc runtime")?;
         Ok((Arc::new(runtime), ImageSpec::HostRoot))
     } else {
-        let runtime = concorde_worker::HostRuntime::new(&work_dir.join("host")).context("could not start the host runtime")?;
+        let runtime = concorde_worker::HostRuntime::new(&work_dir.join("host"))
+            .context("could not start the host runtime")?;
         Ok((Arc::new(runtime), ImageSpec::None))
     }
 }
@@ -90,7 +108,10 @@ fn builtin_types(binary: &Path, image: &ImageSpec) -> HashMap<String, BaseResour
             let base = BaseResourceType {
                 name: (*name).to_owned(),
                 image: image.clone(),
-                command: ScriptCommand::Binary { path: binary.to_owned(), args_prefix: vec!["resource".to_owned(), (*name).to_owned()] },
+                command: ScriptCommand::Binary {
+                    path: binary.to_owned(),
+                    args_prefix: vec!["resource".to_owned(), (*name).to_owned()],
+                },
                 privileged: false,
             };
             ((*name).to_owned(), base)
@@ -101,7 +122,11 @@ fn builtin_types(binary: &Path, image: &ImageSpec) -> HashMap<String, BaseResour
 /// Base types in Concourse's layout (`<dir>/<type>/resource_metadata.json` beside `rootfs/` or
 /// `rootfs.tgz`, unpacked once under `work_dir`). A runtime with images runs their
 /// `/opt/resource` scripts in their rootfs; the host runtime runs the scripts in place.
-fn load_type_dir(dir: &Path, work_dir: &Path, has_images: bool) -> anyhow::Result<Vec<BaseResourceType>> {
+fn load_type_dir(
+    dir: &Path,
+    work_dir: &Path,
+    has_images: bool,
+) -> anyhow::Result<Vec<BaseResourceType>> {
     let found = concorde_resource::type_dir::ResourceTypeDir::new(dir)
         .load()
         .with_context(|| format!("could not load resource types from {}", dir.display()))?;
@@ -122,17 +147,33 @@ fn load_type_dir(dir: &Path, work_dir: &Path, has_images: bool) -> anyhow::Resul
         let (image, command) = if has_images {
             (ImageSpec::RawPath(rootfs), ScriptCommand::ImageScripts)
         } else {
-            (ImageSpec::None, ScriptCommand::Directory(rootfs.join("opt/resource")))
+            (
+                ImageSpec::None,
+                ScriptCommand::Directory(rootfs.join("opt/resource")),
+            )
         };
-        types.push(BaseResourceType { name, image, command, privileged: base.metadata.privileged });
+        types.push(BaseResourceType {
+            name,
+            image,
+            command,
+            privileged: base.metadata.privileged,
+        });
     }
     Ok(types)
 }
 
 fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join(program)).find(|path| path.is_file())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|path| path.is_file())
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|name| name.trim().to_owned()).ok().filter(|name| !name.is_empty()).unwrap_or_else(|| "local".to_owned())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "local".to_owned())
 }

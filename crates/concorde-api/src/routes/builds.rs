@@ -246,7 +246,9 @@ pub async fn resources(
             let Some(resource) = resources.iter().find(|r| r.id == recorded.resource_id) else {
                 continue;
             };
-            let Some(version) = lookup::version_by_digest(store, resource, &recorded.version_digest).await? else {
+            let Some(version) =
+                lookup::version_by_digest(store, resource, &recorded.version_digest).await?
+            else {
                 continue;
             };
             let version = present::version_map(&version.version);

@@ -28,7 +28,11 @@ impl<'a> MapReader<'a> {
                 location: node.location,
             }),
             _ => {
-                decoder.error(path, node, format!("expected a map, found {}", node.kind_name()));
+                decoder.error(
+                    path,
+                    node,
+                    format!("expected a map, found {}", node.kind_name()),
+                );
                 None
             }
         }
@@ -41,7 +45,8 @@ impl<'a> MapReader<'a> {
 
     /// Whether `key` is present and not yet consumed.
     pub fn has_unconsumed_key(&self, key: &str) -> bool {
-        self.index_of(key).is_some_and(|index| !self.consumed[index])
+        self.index_of(key)
+            .is_some_and(|index| !self.consumed[index])
     }
 
     /// Consumes `key` and returns its value; `null` counts as absent, as in JSON decoding.
@@ -49,12 +54,20 @@ impl<'a> MapReader<'a> {
         let index = self.index_of(key)?;
         self.consumed[index] = true;
         let value = &self.entries[index].1;
-        if matches!(value.value, Value::Null) { None } else { Some(value) }
+        if matches!(value.value, Value::Null) {
+            None
+        } else {
+            Some(value)
+        }
     }
 
     /// The path of a field of this map.
     pub fn field_path(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     /// The unconsumed keys, sorted, as strings.
@@ -64,7 +77,10 @@ impl<'a> MapReader<'a> {
             .iter()
             .zip(&self.consumed)
             .filter(|(_, done)| !**done)
-            .map(|((key, _), _)| key.key_string().unwrap_or_else(|| "<non-scalar key>".to_owned()))
+            .map(|((key, _), _)| {
+                key.key_string()
+                    .unwrap_or_else(|| "<non-scalar key>".to_owned())
+            })
             .collect();
         keys.sort();
         keys
@@ -84,7 +100,9 @@ impl<'a> MapReader<'a> {
     }
 
     fn index_of(&self, key: &str) -> Option<usize> {
-        self.entries.iter().position(|(entry_key, _)| matches!(&entry_key.value, Value::String(text) if text == key))
+        self.entries.iter().position(
+            |(entry_key, _)| matches!(&entry_key.value, Value::String(text) if text == key),
+        )
     }
 
     /// Reads an optional string field.
@@ -95,11 +113,17 @@ impl<'a> MapReader<'a> {
 
     /// Reads an optional bool field, `false` when absent.
     pub fn bool(&mut self, decoder: &mut Decoder, key: &str) -> bool {
-        let Some(node) = self.take(key) else { return false };
+        let Some(node) = self.take(key) else {
+            return false;
+        };
         match node.value {
             Value::Bool(flag) => flag,
             _ => {
-                decoder.error(&self.field_path(key), node, format!("expected a boolean, found {}", node.kind_name()));
+                decoder.error(
+                    &self.field_path(key),
+                    node,
+                    format!("expected a boolean, found {}", node.kind_name()),
+                );
                 false
             }
         }
@@ -113,7 +137,9 @@ impl<'a> MapReader<'a> {
 
     /// Reads an optional list of strings, empty when absent.
     pub fn strings(&mut self, decoder: &mut Decoder, key: &str) -> Vec<String> {
-        let Some(node) = self.take(key) else { return Vec::new() };
+        let Some(node) = self.take(key) else {
+            return Vec::new();
+        };
         let path = self.field_path(key);
         expect_strings(decoder, node, &path)
     }
@@ -125,7 +151,11 @@ impl<'a> MapReader<'a> {
         match node_to_json(node) {
             serde_json::Value::Object(map) => Some(map),
             _ => {
-                decoder.error(&path, node, format!("expected a map, found {}", node.kind_name()));
+                decoder.error(
+                    &path,
+                    node,
+                    format!("expected a map, found {}", node.kind_name()),
+                );
                 None
             }
         }
@@ -137,11 +167,19 @@ impl<'a> MapReader<'a> {
     }
 
     /// Reads an optional map of strings to strings (input/output mappings).
-    pub fn string_map(&mut self, decoder: &mut Decoder, key: &str) -> Option<BTreeMap<String, String>> {
+    pub fn string_map(
+        &mut self,
+        decoder: &mut Decoder,
+        key: &str,
+    ) -> Option<BTreeMap<String, String>> {
         let node = self.take(key)?;
         let path = self.field_path(key);
         let Value::Map(entries) = &node.value else {
-            decoder.error(&path, node, format!("expected a map, found {}", node.kind_name()));
+            decoder.error(
+                &path,
+                node,
+                format!("expected a map, found {}", node.kind_name()),
+            );
             return None;
         };
         let mut map = BTreeMap::new();
@@ -163,9 +201,17 @@ impl<'a> MapReader<'a> {
 }
 
 /// A version map: every value must be a string ("the value 1 of ref is not a string").
-pub(crate) fn decode_version_map(decoder: &mut Decoder, node: &Node, path: &str) -> Option<VersionMap> {
+pub(crate) fn decode_version_map(
+    decoder: &mut Decoder,
+    node: &Node,
+    path: &str,
+) -> Option<VersionMap> {
     let Value::Map(entries) = &node.value else {
-        decoder.error(path, node, format!("expected a map, found {}", node.kind_name()));
+        decoder.error(
+            path,
+            node,
+            format!("expected a map, found {}", node.kind_name()),
+        );
         return None;
     };
     let mut version = VersionMap::new();
@@ -177,7 +223,11 @@ pub(crate) fn decode_version_map(decoder: &mut Decoder, node: &Node, path: &str)
             }
             _ => {
                 let shown = json_text(&node_to_json(value));
-                decoder.error(path, value, format!("the value {shown} of {name} is not a string"));
+                decoder.error(
+                    path,
+                    value,
+                    format!("the value {shown} of {name} is not a string"),
+                );
             }
         }
     }
@@ -189,7 +239,11 @@ pub(crate) fn expect_string(decoder: &mut Decoder, node: &Node, path: &str) -> O
     match &node.value {
         Value::String(text) => Some(text.clone()),
         _ => {
-            decoder.error(path, node, format!("expected a string, found {}", node.kind_name()));
+            decoder.error(
+                path,
+                node,
+                format!("expected a string, found {}", node.kind_name()),
+            );
             None
         }
     }
@@ -200,7 +254,11 @@ pub(crate) fn expect_int(decoder: &mut Decoder, node: &Node, path: &str) -> Opti
     match node.value {
         Value::Int(number) => Some(number),
         _ => {
-            decoder.error(path, node, format!("expected an integer, found {}", node.kind_name()));
+            decoder.error(
+                path,
+                node,
+                format!("expected an integer, found {}", node.kind_name()),
+            );
             None
         }
     }
@@ -209,7 +267,11 @@ pub(crate) fn expect_int(decoder: &mut Decoder, node: &Node, path: &str) -> Opti
 /// A list of strings, or errors for each element that is not one.
 pub(crate) fn expect_strings(decoder: &mut Decoder, node: &Node, path: &str) -> Vec<String> {
     let Value::Seq(items) = &node.value else {
-        decoder.error(path, node, format!("expected a list, found {}", node.kind_name()));
+        decoder.error(
+            path,
+            node,
+            format!("expected a list, found {}", node.kind_name()),
+        );
         return Vec::new();
     };
     items
@@ -226,8 +288,10 @@ pub fn node_to_json(node: &Node) -> serde_json::Value {
         Value::Bool(flag) => serde_json::Value::Bool(*flag),
         Value::Int(number) => serde_json::Value::from(*number),
         Value::UInt(number) => serde_json::Value::from(*number),
-        Value::Float(number) => serde_json::Number::from_f64(*number)
-            .map_or_else(|| serde_json::Value::String(number.to_string()), serde_json::Value::Number),
+        Value::Float(number) => serde_json::Number::from_f64(*number).map_or_else(
+            || serde_json::Value::String(number.to_string()),
+            serde_json::Value::Number,
+        ),
         Value::String(text) => serde_json::Value::String(text.clone()),
         Value::Seq(items) => serde_json::Value::Array(items.iter().map(node_to_json).collect()),
         Value::Map(entries) => serde_json::Value::Object(

@@ -12,8 +12,8 @@ mod task;
 
 use std::fmt;
 
-pub use fields::node_to_json;
 pub(crate) use fields::MapReader;
+pub use fields::node_to_json;
 
 use crate::model::{Pipeline, TaskConfig};
 use crate::node::{Location, Node};
@@ -58,14 +58,21 @@ pub(crate) struct Decoder {
 
 impl Decoder {
     pub fn error(&mut self, path: &str, node: &Node, message: impl Into<String>) {
-        self.errors.push(DecodeError { path: path.to_owned(), message: message.into(), location: node.location });
+        self.errors.push(DecodeError {
+            path: path.to_owned(),
+            message: message.into(),
+            location: node.location,
+        });
     }
 }
 
 /// Decodes a whole pipeline. Returns the model (with defaults where values were bad) and every
 /// decode error; a non-empty error list means the model must not be used.
 pub fn decode_pipeline(root: &Node, unknown_keys: UnknownKeys) -> (Pipeline, Vec<DecodeError>) {
-    let mut decoder = Decoder { unknown_keys, errors: Vec::new() };
+    let mut decoder = Decoder {
+        unknown_keys,
+        errors: Vec::new(),
+    };
     let pipeline = pipeline::decode_pipeline(&mut decoder, root);
     (pipeline, decoder.errors)
 }
@@ -73,10 +80,17 @@ pub fn decode_pipeline(root: &Node, unknown_keys: UnknownKeys) -> (Pipeline, Vec
 /// Decodes a task config from a file (`task.file`). Unknown keys are an error here, reported as
 /// `unknown fields: [k]` like Concourse does for file configs.
 pub fn decode_task_config_file(root: &Node) -> (TaskConfig, Vec<DecodeError>) {
-    let mut decoder = Decoder { unknown_keys: UnknownKeys::Reject, errors: Vec::new() };
+    let mut decoder = Decoder {
+        unknown_keys: UnknownKeys::Reject,
+        errors: Vec::new(),
+    };
     let config = task::decode_task_config(&mut decoder, root, "");
     if !config.unknown_fields.is_empty() {
-        let list: Vec<String> = config.unknown_fields.iter().map(|key| key.to_string()).collect();
+        let list: Vec<String> = config
+            .unknown_fields
+            .iter()
+            .map(|key| key.to_string())
+            .collect();
         decoder.errors.push(DecodeError {
             path: String::new(),
             message: format!("unknown fields: [{}]", list.join(" ")),

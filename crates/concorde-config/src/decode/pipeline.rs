@@ -14,14 +14,18 @@ pub(crate) fn decode_pipeline(decoder: &mut Decoder, root: &Node) -> Pipeline {
     if matches!(root.value, Value::Null) {
         return pipeline;
     }
-    let Some(mut top) = MapReader::new(decoder, root, "") else { return pipeline };
+    let Some(mut top) = MapReader::new(decoder, root, "") else {
+        return pipeline;
+    };
     pipeline.groups = section(decoder, &mut top, "groups", decode_group);
     pipeline.var_sources = section(decoder, &mut top, "var_sources", decode_var_source);
     pipeline.resources = section(decoder, &mut top, "resources", decode_resource);
     pipeline.resource_types = section(decoder, &mut top, "resource_types", decode_resource_type);
     pipeline.prototypes = section(decoder, &mut top, "prototypes", decode_resource_type);
     pipeline.jobs = section(decoder, &mut top, "jobs", decode_job);
-    pipeline.display = top.take("display").and_then(|node| decode_display(decoder, node));
+    pipeline.display = top
+        .take("display")
+        .and_then(|node| decode_display(decoder, node));
     pipeline.user_data = top.any("user_data");
     pipeline
 }
@@ -33,9 +37,15 @@ fn section<T>(
     key: &str,
     decode_item: fn(&mut Decoder, &mut MapReader<'_>) -> T,
 ) -> Vec<T> {
-    let Some(node) = top.take(key) else { return Vec::new() };
+    let Some(node) = top.take(key) else {
+        return Vec::new();
+    };
     let Value::Seq(items) = &node.value else {
-        decoder.error(key, node, format!("expected a list, found {}", node.kind_name()));
+        decoder.error(
+            key,
+            node,
+            format!("expected a list, found {}", node.kind_name()),
+        );
         return Vec::new();
     };
     let mut decoded = Vec::with_capacity(items.len());
@@ -168,7 +178,8 @@ fn decode_job(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Job {
         ..Job::default()
     };
     if let Some(node) = map.take("build_log_retention") {
-        job.build_log_retention = decode_retention(decoder, node, &map.field_path("build_log_retention"));
+        job.build_log_retention =
+            decode_retention(decoder, node, &map.field_path("build_log_retention"));
     }
     let path = map.path.clone();
     job.on_success = job_hook(decoder, map, &path, "on_success");
@@ -182,14 +193,22 @@ fn decode_job(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Job {
     job
 }
 
-fn job_hook(decoder: &mut Decoder, map: &mut MapReader<'_>, path: &str, key: &str) -> Option<Box<crate::model::Step>> {
+fn job_hook(
+    decoder: &mut Decoder,
+    map: &mut MapReader<'_>,
+    path: &str,
+    key: &str,
+) -> Option<Box<crate::model::Step>> {
     let node = map.take(key)?;
     step::decode_step(decoder, node, &format!("{path}.{key}")).map(Box::new)
 }
 
 fn decode_retention(decoder: &mut Decoder, node: &Node, path: &str) -> Option<BuildLogRetention> {
     let mut map = MapReader::new(decoder, node, path)?;
-    let mut read = |key: &str| map.take(key).and_then(|value| expect_int(decoder, value, &format!("{path}.{key}")));
+    let mut read = |key: &str| {
+        map.take(key)
+            .and_then(|value| expect_int(decoder, value, &format!("{path}.{key}")))
+    };
     let retention = BuildLogRetention {
         builds: read("builds").unwrap_or(0),
         minimum_succeeded_builds: read("minimum_succeeded_builds").unwrap_or(0),

@@ -8,22 +8,41 @@
 use crate::decode::fields::{expect_int, expect_strings, node_to_json};
 use crate::decode::{Decoder, MapReader, task};
 use crate::model::{
-    AcrossStep, AcrossValues, AcrossVar, ContainerLimits, DoStep, GetStep, GetVersion, HookKind, HookStep,
-    InParallelStep, LoadVarStep, MaxInFlight, PutInputs, PutStep, RetryStep, RunStep, SetPipelineStep, Step,
-    StepBody, TaskStep, TimeoutStep, TryStep,
+    AcrossStep, AcrossValues, AcrossVar, DoStep, GetStep, GetVersion, HookKind, HookStep,
+    InParallelStep, LoadVarStep, MaxInFlight, PutInputs, PutStep, RetryStep, RunStep,
+    SetPipelineStep, Step, StepBody, TaskStep, TimeoutStep, TryStep,
 };
 use crate::node::{Node, Value};
 
 /// The order in which step keys are recognised, outermost wrapper first.
 pub const STEP_PRECEDENCE: [&str; 17] = [
-    "ensure", "on_error", "on_abort", "on_failure", "on_success", "across", "attempts", "run", "task", "put", "get",
-    "timeout", "set_pipeline", "load_var", "try", "do", "in_parallel",
+    "ensure",
+    "on_error",
+    "on_abort",
+    "on_failure",
+    "on_success",
+    "across",
+    "attempts",
+    "run",
+    "task",
+    "put",
+    "get",
+    "timeout",
+    "set_pipeline",
+    "load_var",
+    "try",
+    "do",
+    "in_parallel",
 ];
 
 /// Decodes a list of steps (a plan, `do`, `in_parallel`).
 pub(crate) fn decode_step_list(decoder: &mut Decoder, node: &Node, path: &str) -> Vec<Step> {
     let Value::Seq(items) = &node.value else {
-        decoder.error(path, node, format!("expected a list of steps, found {}", node.kind_name()));
+        decoder.error(
+            path,
+            node,
+            format!("expected a list of steps, found {}", node.kind_name()),
+        );
         return Vec::new();
     };
     items
@@ -37,7 +56,11 @@ pub(crate) fn decode_step_list(decoder: &mut Decoder, node: &Node, path: &str) -
 pub(crate) fn decode_step(decoder: &mut Decoder, node: &Node, path: &str) -> Option<Step> {
     let mut map = MapReader::new(decoder, node, path)?;
     let body = decode_step_body(decoder, &mut map)?;
-    Some(Step { body, unknown_fields: map.unconsumed_keys(), location: node.location })
+    Some(Step {
+        body,
+        unknown_fields: map.unconsumed_keys(),
+        location: node.location,
+    })
 }
 
 /// Parses the remaining keys of `map` as one step, wrappers first.
@@ -58,7 +81,8 @@ fn decode_step_body(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Option<St
         };
         for error in &mut decoder.errors[errors_before..] {
             if !error.message.starts_with("malformed ") {
-                error.message = format!("malformed {} step: {}", step_type_name(key), error.message);
+                error.message =
+                    format!("malformed {} step: {}", step_type_name(key), error.message);
             }
         }
         return body;
@@ -98,14 +122,22 @@ fn decode_hook(decoder: &mut Decoder, map: &mut MapReader<'_>, kind: HookKind) -
             return None;
         }
     };
-    Some(StepBody::Hook(HookStep { kind, step: Box::new(inner), hook: Box::new(hook) }))
+    Some(StepBody::Hook(HookStep {
+        kind,
+        step: Box::new(inner),
+        hook: Box::new(hook),
+    }))
 }
 
 /// The step a wrapper wraps: the rest of the same map.
 fn decode_wrapped(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Option<Step> {
     let location = map.location;
     let body = decode_step_body(decoder, map)?;
-    Some(Step { body, unknown_fields: Vec::new(), location })
+    Some(Step {
+        body,
+        unknown_fields: Vec::new(),
+        location,
+    })
 }
 
 fn decode_across(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Option<StepBody> {
@@ -121,11 +153,19 @@ fn decode_across(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Option<StepB
                 }
             }
         }
-        Some((node, _)) => decoder.error(&path, node, format!("expected a list, found {}", node.kind_name())),
+        Some((node, _)) => decoder.error(
+            &path,
+            node,
+            format!("expected a list, found {}", node.kind_name()),
+        ),
         None => {}
     }
     let step = decode_wrapped(decoder, map)?;
-    Some(StepBody::Across(AcrossStep { step: Box::new(step), vars, fail_fast }))
+    Some(StepBody::Across(AcrossStep {
+        step: Box::new(step),
+        vars,
+        fail_fast,
+    }))
 }
 
 /// Across vars decode strictly: an unknown key inside a var entry is an error.
@@ -133,24 +173,52 @@ fn decode_across_var(decoder: &mut Decoder, node: &Node, path: &str) -> Option<A
     let mut var_map = MapReader::new(decoder, node, path)?;
     let var = var_map.string(decoder, "var").unwrap_or_default();
     let values = match var_map.take("values") {
-        Some(Node { value: Value::Seq(items), .. }) => AcrossValues::List(items.iter().map(node_to_json).collect()),
-        Some(Node { value: Value::String(text), .. }) => AcrossValues::Var(text.clone()),
+        Some(Node {
+            value: Value::Seq(items),
+            ..
+        }) => AcrossValues::List(items.iter().map(node_to_json).collect()),
+        Some(Node {
+            value: Value::String(text),
+            ..
+        }) => AcrossValues::Var(text.clone()),
         Some(other) => {
-            decoder.error(&format!("{path}.values"), other, format!("expected a list, found {}", other.kind_name()));
+            decoder.error(
+                &format!("{path}.values"),
+                other,
+                format!("expected a list, found {}", other.kind_name()),
+            );
             AcrossValues::List(Vec::new())
         }
         None => AcrossValues::List(Vec::new()),
     };
     let max_in_flight = match var_map.take("max_in_flight") {
         None => None,
-        Some(Node { value: Value::Int(count), .. }) => Some(MaxInFlight::Count(*count)),
-        Some(Node { value: Value::String(text), .. }) if text == "all" => Some(MaxInFlight::All),
-        Some(other @ Node { value: Value::String(text), .. }) => {
-            decoder.error(&format!("{path}.max_in_flight"), other, format!("invalid max_in_flight \"{text}\""));
+        Some(Node {
+            value: Value::Int(count),
+            ..
+        }) => Some(MaxInFlight::Count(*count)),
+        Some(Node {
+            value: Value::String(text),
+            ..
+        }) if text == "all" => Some(MaxInFlight::All),
+        Some(
+            other @ Node {
+                value: Value::String(text),
+                ..
+            },
+        ) => {
+            decoder.error(
+                &format!("{path}.max_in_flight"),
+                other,
+                format!("invalid max_in_flight \"{text}\""),
+            );
             None
         }
         Some(other) => {
-            let message = format!("expected an integer or \"all\", found {}", other.kind_name());
+            let message = format!(
+                "expected an integer or \"all\", found {}",
+                other.kind_name()
+            );
             decoder.error(&format!("{path}.max_in_flight"), other, message);
             None
         }
@@ -158,19 +226,30 @@ fn decode_across_var(decoder: &mut Decoder, node: &Node, path: &str) -> Option<A
     for key in var_map.unconsumed_keys() {
         decoder.error(path, node, format!("unknown field \"{key}\""));
     }
-    Some(AcrossVar { var, values, max_in_flight, location: node.location })
+    Some(AcrossVar {
+        var,
+        values,
+        max_in_flight,
+        location: node.location,
+    })
 }
 
 fn decode_attempts(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Option<StepBody> {
     let attempts = map.int(decoder, "attempts").unwrap_or(0);
     let step = decode_wrapped(decoder, map)?;
-    Some(StepBody::Retry(RetryStep { step: Box::new(step), attempts }))
+    Some(StepBody::Retry(RetryStep {
+        step: Box::new(step),
+        attempts,
+    }))
 }
 
 fn decode_timeout_wrapper(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Option<StepBody> {
     let duration = map.string(decoder, "timeout").unwrap_or_default();
     let step = decode_wrapped(decoder, map)?;
-    Some(StepBody::Timeout(TimeoutStep { step: Box::new(step), duration }))
+    Some(StepBody::Timeout(TimeoutStep {
+        step: Box::new(step),
+        duration,
+    }))
 }
 
 /// Decodes a core step from the keys it owns.
@@ -200,14 +279,22 @@ fn decode_core(decoder: &mut Decoder, map: &mut MapReader<'_>, key: &str) -> Ste
                 None => None,
             };
             match step {
-                Some(step) => StepBody::Try(TryStep { step: Box::new(step) }),
+                Some(step) => StepBody::Try(TryStep {
+                    step: Box::new(step),
+                }),
                 None => StepBody::Do(DoStep::default()),
             }
         }
         "do" => {
             let path = map.field_path("do");
-            let steps = map.take("do").map(|node| decode_step_list(decoder, node, &path)).unwrap_or_default();
-            StepBody::Do(DoStep { steps, tags: map.strings(decoder, "tags") })
+            let steps = map
+                .take("do")
+                .map(|node| decode_step_list(decoder, node, &path))
+                .unwrap_or_default();
+            StepBody::Do(DoStep {
+                steps,
+                tags: map.strings(decoder, "tags"),
+            })
         }
         "in_parallel" => StepBody::InParallel(decode_in_parallel(decoder, map)),
         _ => StepBody::Run(decode_run(decoder, map)),
@@ -234,10 +321,16 @@ fn decode_get_version(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Option<
         Value::String(text) if text == "latest" => Some(GetVersion::Latest),
         Value::String(text) if text == "every" => Some(GetVersion::Every),
         Value::String(text) => {
-            decoder.error(&path, node, format!("unknown version: '{text}' (expected latest, every or a map)"));
+            decoder.error(
+                &path,
+                node,
+                format!("unknown version: '{text}' (expected latest, every or a map)"),
+            );
             None
         }
-        _ => crate::decode::fields::decode_version_map(decoder, node, &path).map(GetVersion::Pinned),
+        _ => {
+            crate::decode::fields::decode_version_map(decoder, node, &path).map(GetVersion::Pinned)
+        }
     }
 }
 
@@ -250,7 +343,11 @@ fn decode_put(decoder: &mut Decoder, map: &mut MapReader<'_>) -> PutStep {
         Value::String(text) if text == "all" => Some(PutInputs::All),
         Value::String(text) if text == "detect" => Some(PutInputs::Detect),
         Value::String(text) => {
-            decoder.error(&inputs_path, node, format!("unknown inputs value '{text}' (expected all, detect or a list)"));
+            decoder.error(
+                &inputs_path,
+                node,
+                format!("unknown inputs value '{text}' (expected all, detect or a list)"),
+            );
             None
         }
         _ => Some(PutInputs::List(expect_strings(decoder, node, &inputs_path))),
@@ -270,7 +367,9 @@ fn decode_put(decoder: &mut Decoder, map: &mut MapReader<'_>) -> PutStep {
 fn decode_task(decoder: &mut Decoder, map: &mut MapReader<'_>) -> TaskStep {
     let name = map.string(decoder, "task").unwrap_or_default();
     let config_path = map.field_path("config");
-    let config = map.take("config").map(|node| task::decode_task_config(decoder, node, &config_path));
+    let config = map
+        .take("config")
+        .map(|node| task::decode_task_config(decoder, node, &config_path));
     let limits_path = map.field_path("container_limits");
     TaskStep {
         name,
@@ -282,7 +381,9 @@ fn decode_task(decoder: &mut Decoder, map: &mut MapReader<'_>) -> TaskStep {
         vars: map.object(decoder, "vars"),
         input_mapping: map.string_map(decoder, "input_mapping"),
         output_mapping: map.string_map(decoder, "output_mapping"),
-        container_limits: map.take("container_limits").map(|node| decode_limits(decoder, node, &limits_path)),
+        container_limits: map
+            .take("container_limits")
+            .map(|node| task::decode_limits(decoder, node, &limits_path)),
         hermetic: map.bool(decoder, "hermetic"),
         tags: map.strings(decoder, "tags"),
         timeout: map.string(decoder, "timeout"),
@@ -292,20 +393,44 @@ fn decode_task(decoder: &mut Decoder, map: &mut MapReader<'_>) -> TaskStep {
 fn decode_in_parallel(decoder: &mut Decoder, map: &mut MapReader<'_>) -> InParallelStep {
     let path = map.field_path("in_parallel");
     let tags = map.strings(decoder, "tags");
-    let Some(node) = map.take("in_parallel") else { return InParallelStep { tags, ..InParallelStep::default() } };
+    let Some(node) = map.take("in_parallel") else {
+        return InParallelStep {
+            tags,
+            ..InParallelStep::default()
+        };
+    };
     if let Value::Seq(_) = node.value {
         let steps = decode_step_list(decoder, node, &path);
-        return InParallelStep { steps, limit: None, fail_fast: false, list_form: true, tags };
+        return InParallelStep {
+            steps,
+            limit: None,
+            fail_fast: false,
+            list_form: true,
+            tags,
+        };
     }
-    let Some(mut inner) = MapReader::new(decoder, node, &path) else { return InParallelStep::default() };
+    let Some(mut inner) = MapReader::new(decoder, node, &path) else {
+        return InParallelStep::default();
+    };
     let steps_path = inner.field_path("steps");
-    let steps = inner.take("steps").map(|steps| decode_step_list(decoder, steps, &steps_path)).unwrap_or_default();
-    let limit = inner.take("limit").and_then(|limit| expect_int(decoder, limit, &format!("{path}.limit")));
+    let steps = inner
+        .take("steps")
+        .map(|steps| decode_step_list(decoder, steps, &steps_path))
+        .unwrap_or_default();
+    let limit = inner
+        .take("limit")
+        .and_then(|limit| expect_int(decoder, limit, &format!("{path}.limit")));
     let fail_fast = inner.bool(decoder, "fail_fast");
     for key in inner.unconsumed_keys() {
         decoder.error(&path, node, format!("unknown field \"{key}\""));
     }
-    InParallelStep { steps, limit, fail_fast, list_form: false, tags }
+    InParallelStep {
+        steps,
+        limit,
+        fail_fast,
+        list_form: false,
+        tags,
+    }
 }
 
 fn decode_run(decoder: &mut Decoder, map: &mut MapReader<'_>) -> RunStep {
@@ -316,34 +441,9 @@ fn decode_run(decoder: &mut Decoder, map: &mut MapReader<'_>) -> RunStep {
         params: map.object(decoder, "params"),
         privileged: map.bool(decoder, "privileged"),
         tags: map.strings(decoder, "tags"),
-        container_limits: map.take("container_limits").map(|node| decode_limits(decoder, node, &limits_path)),
+        container_limits: map
+            .take("container_limits")
+            .map(|node| task::decode_limits(decoder, node, &limits_path)),
         timeout: map.string(decoder, "timeout"),
     }
-}
-
-/// `container_limits`, shared by task steps, `run` steps and task configs.
-pub(crate) fn decode_limits(decoder: &mut Decoder, node: &Node, path: &str) -> ContainerLimits {
-    let Some(mut map) = MapReader::new(decoder, node, path) else { return ContainerLimits::default() };
-    let cpu = map.take("cpu").and_then(|cpu| match cpu.value {
-        Value::Int(number) if number >= 0 => Some(number.unsigned_abs()),
-        Value::UInt(number) => Some(number),
-        _ => {
-            decoder.error(&format!("{path}.cpu"), cpu, "cpu limit must be an integer");
-            None
-        }
-    });
-    let memory = map.take("memory").and_then(|memory| {
-        let parsed = match &memory.value {
-            Value::Int(number) if *number >= 0 => Some(number.unsigned_abs()),
-            Value::UInt(number) => Some(*number),
-            Value::String(text) => crate::duration::parse_memory(text),
-            _ => None,
-        };
-        if parsed.is_none() {
-            decoder.error(&format!("{path}.memory"), memory, "could not parse container memory limit");
-        }
-        parsed
-    });
-    map.finish(decoder);
-    ContainerLimits { cpu, memory }
 }

@@ -12,9 +12,9 @@ pub use pipeline::{
     BuildLogRetention, CheckEvery, Display, Group, Job, Pipeline, Resource, ResourceType, VarSource,
 };
 pub use step::{
-    AcrossStep, AcrossValues, AcrossVar, DoStep, GetStep, GetVersion, HookKind, HookStep, InParallelStep,
-    LoadVarStep, MaxInFlight, PutInputs, PutStep, RetryStep, RunStep, SetPipelineStep, Step, StepBody,
-    TaskStep, TimeoutStep, TryStep,
+    AcrossStep, AcrossValues, AcrossVar, DoStep, GetStep, GetVersion, HookKind, HookStep,
+    InParallelStep, LoadVarStep, MaxInFlight, PutInputs, PutStep, RetryStep, RunStep,
+    SetPipelineStep, Step, StepBody, TaskStep, TimeoutStep, TryStep,
 };
 pub use task::{
     ContainerLimits, ImageResource, TaskCache, TaskConfig, TaskInput, TaskOutput, TaskRunConfig,

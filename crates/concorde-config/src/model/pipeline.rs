@@ -181,8 +181,16 @@ pub struct Job {
 impl Job {
     /// The plan's steps followed by the job-level hooks, in that order.
     pub fn top_level_steps(&self) -> impl Iterator<Item = &Step> {
-        let hooks = [&self.on_success, &self.on_failure, &self.on_abort, &self.on_error, &self.ensure];
-        self.plan.iter().chain(hooks.into_iter().filter_map(|hook| hook.as_deref()))
+        let hooks = [
+            &self.on_success,
+            &self.on_failure,
+            &self.on_abort,
+            &self.on_error,
+            &self.ensure,
+        ];
+        self.plan
+            .iter()
+            .chain(hooks.into_iter().filter_map(|hook| hook.as_deref()))
     }
 
     /// Every `get` step anywhere in the job (plan and hooks), in plan order: the job's inputs
@@ -204,12 +212,12 @@ impl Pipeline {
     /// The names of the jobs a `passed` entry names: a plain name matches itself; an entry with
     /// glob characters (Go's `path.Match`) is expanded against the pipeline's jobs.
     pub fn jobs_matching(&self, entry: &str) -> Vec<&str> {
-        let is_glob = crate::validate::has_glob_meta(entry);
+        let is_glob = crate::glob::has_glob_meta(entry);
         self.jobs
             .iter()
             .filter(|job| {
                 if is_glob {
-                    crate::validate::path_match(entry, &job.name).unwrap_or(false)
+                    crate::glob::path_match(entry, &job.name).unwrap_or(false)
                 } else {
                     job.name == entry
                 }

@@ -312,8 +312,13 @@ pub enum HookKind {
 
 impl HookKind {
     /// Hooks in Concourse's parse precedence, outermost first.
-    pub const ALL: [HookKind; 5] =
-        [HookKind::Ensure, HookKind::OnError, HookKind::OnAbort, HookKind::OnFailure, HookKind::OnSuccess];
+    pub const ALL: [HookKind; 5] = [
+        HookKind::Ensure,
+        HookKind::OnError,
+        HookKind::OnAbort,
+        HookKind::OnFailure,
+        HookKind::OnSuccess,
+    ];
 
     /// The YAML key.
     pub fn key(self) -> &'static str {

@@ -92,17 +92,38 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error.
     pub fn error(group: ErrorGroup, message: impl Into<String>, location: Location) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, group, warning: None, message: message.into(), location }
+        Diagnostic {
+            severity: Severity::Error,
+            group,
+            warning: None,
+            message: message.into(),
+            location,
+        }
     }
 
     /// A warning.
-    pub fn warning(kind: WarningKind, group: ErrorGroup, message: impl Into<String>, location: Location) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, group, warning: Some(kind), message: message.into(), location }
+    pub fn warning(
+        kind: WarningKind,
+        group: ErrorGroup,
+        message: impl Into<String>,
+        location: Location,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            group,
+            warning: Some(kind),
+            message: message.into(),
+            location,
+        }
     }
 
     /// The message with its location appended, for people.
     pub fn message_with_location(&self) -> String {
-        if self.location.is_known() { format!("{} ({})", self.message, self.location) } else { self.message.clone() }
+        if self.location.is_known() {
+            format!("{} ({})", self.message, self.location)
+        } else {
+            self.message.clone()
+        }
     }
 }
 
@@ -110,28 +131,40 @@ impl Diagnostic {
 /// `DEPRECATION WARNING:`, errors grouped as `invalid <group>:` blocks.
 pub fn render_fly_report(diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
-    let warnings: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
+    let warnings: Vec<&Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect();
     if !warnings.is_empty() {
         out.push_str("\nDEPRECATION WARNING:\n");
         for warning in &warnings {
             let _ = writeln!(out, "  - {}", warning.message_with_location());
         }
         out.push('\n');
-        if warnings.iter().any(|w| w.warning == Some(WarningKind::InvalidIdentifier)) {
+        if warnings
+            .iter()
+            .any(|w| w.warning == Some(WarningKind::InvalidIdentifier))
+        {
             out.push_str(
                 "identifier schema documentation: https://concourse-ci.org/config-basics.html#schema.identifier\n",
             );
         }
     }
-    let mut groups: Vec<ErrorGroup> =
-        diagnostics.iter().filter(|d| d.severity == Severity::Error).map(|d| d.group).collect();
+    let mut groups: Vec<ErrorGroup> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.group)
+        .collect();
     groups.sort();
     groups.dedup();
     if !groups.is_empty() {
         out.push_str("\nWARNING:\nError loading existing config:\n");
         for group in groups {
-            let _ = write!(out, "  - invalid {}:\n", group.header());
-            for error in diagnostics.iter().filter(|d| d.severity == Severity::Error && d.group == group) {
+            let _ = writeln!(out, "  - invalid {}:", group.header());
+            for error in diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error && d.group == group)
+            {
                 let _ = writeln!(out, "\t{}", error.message_with_location());
             }
         }

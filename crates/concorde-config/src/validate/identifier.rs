@@ -24,10 +24,17 @@ fn is_lowercase_letter(character: char) -> bool {
 /// The warning or error for an identifier in context, if any: `(is_error, message)`.
 pub(crate) fn check_identifier(context: &str, identifier: &str) -> Option<(bool, String)> {
     if identifier.is_empty() {
-        return Some((true, format!("{context}: identifier cannot be an empty string")));
+        return Some((
+            true,
+            format!("{context}: identifier cannot be an empty string"),
+        ));
     }
-    identifier_problem(identifier)
-        .map(|reason| (false, format!("{context}: '{identifier}' is not a valid identifier: {reason}")))
+    identifier_problem(identifier).map(|reason| {
+        (
+            false,
+            format!("{context}: '{identifier}' is not a valid identifier: {reason}"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -39,10 +46,25 @@ mod tests {
         assert_eq!(identifier_problem("good-name_1.2"), None);
         assert_eq!(identifier_problem("über"), None);
         assert_eq!(identifier_problem("1st"), None);
-        assert_eq!(identifier_problem("123").as_deref(), Some("cannot be just numbers"));
-        assert_eq!(identifier_problem("Bad").as_deref(), Some("must start with a lowercase letter or a number"));
-        assert_eq!(identifier_problem("_x").as_deref(), Some("must start with a lowercase letter or a number"));
-        assert_eq!(identifier_problem("a b").as_deref(), Some("illegal character ' '"));
-        assert_eq!(identifier_problem("aB").as_deref(), Some("illegal character 'B'"));
+        assert_eq!(
+            identifier_problem("123").as_deref(),
+            Some("cannot be just numbers")
+        );
+        assert_eq!(
+            identifier_problem("Bad").as_deref(),
+            Some("must start with a lowercase letter or a number")
+        );
+        assert_eq!(
+            identifier_problem("_x").as_deref(),
+            Some("must start with a lowercase letter or a number")
+        );
+        assert_eq!(
+            identifier_problem("a b").as_deref(),
+            Some("illegal character ' '")
+        );
+        assert_eq!(
+            identifier_problem("aB").as_deref(),
+            Some("illegal character 'B'")
+        );
     }
 }

@@ -10,18 +10,29 @@ use crate::validate::{Diagnostic, ErrorGroup, WarningKind};
 pub(crate) fn validate_jobs(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnostic>) {
     let group = ErrorGroup::Jobs;
     if pipeline.jobs.is_empty() {
-        diagnostics.push(Diagnostic::error(group, "jobs: pipeline must contain at least one job", Default::default()));
+        diagnostics.push(Diagnostic::error(
+            group,
+            "jobs: pipeline must contain at least one job",
+            Default::default(),
+        ));
         return;
     }
     let mut first_seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (index, job) in pipeline.jobs.iter().enumerate() {
         let context = section_location("jobs", index, &job.name);
         if job.name.is_empty() {
-            diagnostics.push(Diagnostic::error(group, format!("{context} has no name"), job.location));
+            diagnostics.push(Diagnostic::error(
+                group,
+                format!("{context} has no name"),
+                job.location,
+            ));
         } else {
             push_identifier(diagnostics, group, &context, &job.name, job.location);
             if let Some(first) = first_seen.get(job.name.as_str()) {
-                let message = format!("jobs[{first}] and jobs[{index}] have the same name ('{}')", job.name);
+                let message = format!(
+                    "jobs[{first}] and jobs[{index}] have the same name ('{}')",
+                    job.name
+                );
                 diagnostics.push(Diagnostic::error(group, message, job.location));
             } else {
                 first_seen.insert(job.name.as_str(), index);
@@ -38,25 +49,38 @@ pub(crate) fn validate_jobs(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnosti
 
 fn validate_retention(job: &Job, context: &str, diagnostics: &mut Vec<Diagnostic>) {
     let group = ErrorGroup::Jobs;
-    let mut error = |message: String| diagnostics.push(Diagnostic::error(group, message, job.location));
+    let mut error =
+        |message: String| diagnostics.push(Diagnostic::error(group, message, job.location));
     if job.build_log_retention.is_some() && job.build_logs_to_retain.is_some() {
-        error(format!("{context} can't use both build_log_retention and build_logs_to_retain"));
+        error(format!(
+            "{context} can't use both build_log_retention and build_logs_to_retain"
+        ));
     }
     if let Some(count) = job.build_logs_to_retain
         && count < 0
     {
-        error(format!("{context} has negative build_logs_to_retain: {count}"));
+        error(format!(
+            "{context} has negative build_logs_to_retain: {count}"
+        ));
     }
     if let Some(retention) = &job.build_log_retention {
         if retention.builds < 0 {
-            error(format!("{context} has negative build_log_retention.builds: {}", retention.builds));
+            error(format!(
+                "{context} has negative build_log_retention.builds: {}",
+                retention.builds
+            ));
         }
         if retention.days < 0 {
-            error(format!("{context} has negative build_log_retention.days: {}", retention.days));
+            error(format!(
+                "{context} has negative build_log_retention.days: {}",
+                retention.days
+            ));
         }
         let minimum = retention.minimum_succeeded_builds;
         if minimum < 0 {
-            error(format!("{context} has negative build_log_retention.min_success_builds: {minimum}"));
+            error(format!(
+                "{context} has negative build_log_retention.min_success_builds: {minimum}"
+            ));
         }
         if retention.builds > 0 && minimum > retention.builds {
             // The second label repeats the first: Concourse prints it this way.
@@ -71,7 +95,9 @@ fn validate_retention(job: &Job, context: &str, diagnostics: &mut Vec<Diagnostic
         diagnostics.push(Diagnostic::warning(
             WarningKind::DeprecatedField,
             group,
-            format!("{context}.build_logs_to_retain is deprecated. Use build_log_retention instead."),
+            format!(
+                "{context}.build_logs_to_retain is deprecated. Use build_log_retention instead."
+            ),
             job.location,
         ));
     }
@@ -123,7 +149,10 @@ pub(crate) fn validate_cycles(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnos
         if has_cycle(job.name.as_str(), &upstream, &mut on_path, &mut finished) {
             diagnostics.push(Diagnostic::error(
                 ErrorGroup::JobCycles,
-                format!("pipeline contains a cycle that starts at Job '{}'", job.name),
+                format!(
+                    "pipeline contains a cycle that starts at Job '{}'",
+                    job.name
+                ),
                 job.location,
             ));
             return;
@@ -144,7 +173,11 @@ fn has_cycle<'a>(
         return false;
     }
     on_path.push(job);
-    let found = upstream.get(job).into_iter().flatten().any(|next| has_cycle(next, upstream, on_path, finished));
+    let found = upstream
+        .get(job)
+        .into_iter()
+        .flatten()
+        .any(|next| has_cycle(next, upstream, on_path, finished));
     on_path.pop();
     finished.insert(job);
     found

@@ -5,15 +5,14 @@
 //! do not, unless the caller is strict.
 
 mod diagnostic;
-mod glob;
 mod identifier;
 mod jobs;
 mod sections;
 mod steps;
 mod var_sources;
 
+pub use crate::glob::{GroupGlob, has_glob_meta, path_match};
 pub use diagnostic::{Diagnostic, ErrorGroup, Severity, WarningKind, render_fly_report};
-pub use glob::{GroupGlob, has_glob_meta, path_match};
 pub use identifier::identifier_problem;
 
 use crate::model::Pipeline;

@@ -9,7 +9,11 @@ use crate::validate::{Diagnostic, ErrorGroup, GroupGlob, WarningKind};
 
 /// `section.name`, or `section[index]` when the name is empty.
 pub(crate) fn section_location(section: &str, index: usize, name: &str) -> String {
-    if name.is_empty() { format!("{section}[{index}]") } else { format!("{section}.{name}") }
+    if name.is_empty() {
+        format!("{section}[{index}]")
+    } else {
+        format!("{section}.{name}")
+    }
 }
 
 /// Reports an identifier problem: an error when empty, a warning otherwise.
@@ -59,7 +63,8 @@ pub(crate) fn validate_groups(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnos
     for entry in &pipeline.groups {
         *counts.entry(entry.name.as_str()).or_default() += 1;
     }
-    let resource_names: HashSet<&str> = pipeline.resources.iter().map(|r| r.name.as_str()).collect();
+    let resource_names: HashSet<&str> =
+        pipeline.resources.iter().map(|r| r.name.as_str()).collect();
     let mut grouped_jobs: HashSet<&str> = HashSet::new();
     let mut reported_duplicates: HashSet<&str> = HashSet::new();
     for (index, entry) in pipeline.groups.iter().enumerate() {
@@ -67,12 +72,18 @@ pub(crate) fn validate_groups(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnos
         push_identifier(diagnostics, group, &context, &entry.name, entry.location);
         let count = counts.get(entry.name.as_str()).copied().unwrap_or(0);
         if count > 1 && reported_duplicates.insert(entry.name.as_str()) {
-            let message = format!("group '{}' appears {count} times. Duplicate names are not allowed.", entry.name);
+            let message = format!(
+                "group '{}' appears {count} times. Duplicate names are not allowed.",
+                entry.name
+            );
             diagnostics.push(Diagnostic::error(group, message, entry.location));
         }
         for pattern in &entry.jobs {
             let Some(glob) = GroupGlob::compile(pattern) else {
-                let message = format!("invalid glob expression '{pattern}' for group '{}'", entry.name);
+                let message = format!(
+                    "invalid glob expression '{pattern}' for group '{}'",
+                    entry.name
+                );
                 diagnostics.push(Diagnostic::error(group, message, entry.location));
                 continue;
             };
@@ -86,14 +97,26 @@ pub(crate) fn validate_groups(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnos
                 diagnostics.push(Diagnostic::error(group, message, entry.location));
             }
         }
-        for resource in entry.resources.iter().filter(|r| !resource_names.contains(r.as_str())) {
+        for resource in entry
+            .resources
+            .iter()
+            .filter(|r| !resource_names.contains(r.as_str()))
+        {
             let message = format!("group '{}' has unknown resource '{resource}'", entry.name);
             diagnostics.push(Diagnostic::error(group, message, entry.location));
         }
     }
     if !pipeline.groups.is_empty() {
-        for job in pipeline.jobs.iter().filter(|job| !grouped_jobs.contains(job.name.as_str())) {
-            diagnostics.push(Diagnostic::error(group, format!("job '{}' belongs to no group", job.name), job.location));
+        for job in pipeline
+            .jobs
+            .iter()
+            .filter(|job| !grouped_jobs.contains(job.name.as_str()))
+        {
+            diagnostics.push(Diagnostic::error(
+                group,
+                format!("job '{}' belongs to no group", job.name),
+                job.location,
+            ));
         }
     }
 }
@@ -103,18 +126,36 @@ pub(crate) fn validate_resources(pipeline: &Pipeline, diagnostics: &mut Vec<Diag
     push_duplicates(
         diagnostics,
         group,
-        pipeline.resources.iter().enumerate().map(|(i, r)| (format!("resources[{i}]"), r.name.as_str(), r.location)),
+        pipeline
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("resources[{i}]"), r.name.as_str(), r.location)),
     );
     let used = used_resources(pipeline);
     for (index, resource) in pipeline.resources.iter().enumerate() {
         let context = section_location("resources", index, &resource.name);
         if resource.name.is_empty() {
-            diagnostics.push(Diagnostic::error(group, format!("{context} has no name"), resource.location));
+            diagnostics.push(Diagnostic::error(
+                group,
+                format!("{context} has no name"),
+                resource.location,
+            ));
         } else {
-            push_identifier(diagnostics, group, &context, &resource.name, resource.location);
+            push_identifier(
+                diagnostics,
+                group,
+                &context,
+                &resource.name,
+                resource.location,
+            );
         }
         if resource.kind.is_empty() {
-            diagnostics.push(Diagnostic::error(group, format!("{context} has no type"), resource.location));
+            diagnostics.push(Diagnostic::error(
+                group,
+                format!("{context} has no type"),
+                resource.location,
+            ));
         }
         if !resource.name.is_empty() && !used.contains(resource.name.as_str()) {
             let message = format!("resource '{}' is not used", resource.name);
@@ -143,15 +184,31 @@ fn used_resources(pipeline: &Pipeline) -> HashSet<&str> {
 }
 
 pub(crate) fn validate_resource_types(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnostic>) {
-    let types = pipeline.resource_types.iter().enumerate().map(|(i, t)| ("resource_types", i, t));
-    let prototypes = pipeline.prototypes.iter().enumerate().map(|(i, t)| ("prototypes", i, t));
+    let types = pipeline
+        .resource_types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ("resource_types", i, t));
+    let prototypes = pipeline
+        .prototypes
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ("prototypes", i, t));
     let all: Vec<(&str, usize, &ResourceType)> = types.chain(prototypes).collect();
     let mut first_seen: BTreeMap<&str, String> = BTreeMap::new();
     for (section, index, kind) in &all {
-        let group = if *section == "resource_types" { ErrorGroup::ResourceTypes } else { ErrorGroup::Prototypes };
+        let group = if *section == "resource_types" {
+            ErrorGroup::ResourceTypes
+        } else {
+            ErrorGroup::Prototypes
+        };
         let context = section_location(section, *index, &kind.name);
         if kind.name.is_empty() {
-            diagnostics.push(Diagnostic::error(group, format!("{context} has no name"), kind.location));
+            diagnostics.push(Diagnostic::error(
+                group,
+                format!("{context} has no name"),
+                kind.location,
+            ));
         } else {
             push_identifier(diagnostics, group, &context, &kind.name, kind.location);
             let here = format!("{section}[{index}]");
@@ -167,14 +224,22 @@ pub(crate) fn validate_resource_types(pipeline: &Pipeline, diagnostics: &mut Vec
             }
         }
         if kind.kind.is_empty() {
-            diagnostics.push(Diagnostic::error(group, format!("{context} has no type"), kind.location));
+            diagnostics.push(Diagnostic::error(
+                group,
+                format!("{context} has no type"),
+                kind.location,
+            ));
         }
     }
 }
 
 pub(crate) fn validate_display(pipeline: &Pipeline, diagnostics: &mut Vec<Diagnostic>) {
-    let Some(display) = &pipeline.display else { return };
-    let Some(image) = &display.background_image else { return };
+    let Some(display) = &pipeline.display else {
+        return;
+    };
+    let Some(image) = &display.background_image else {
+        return;
+    };
     match url_scheme(image) {
         Err(()) => diagnostics.push(Diagnostic::error(
             ErrorGroup::Display,
@@ -201,13 +266,17 @@ fn url_scheme(text: &str) -> Result<Option<&str>, ()> {
     let bytes = text.as_bytes();
     for (index, byte) in bytes.iter().enumerate() {
         if *byte == b'%' {
-            let valid = bytes.get(index + 1..index + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit));
+            let valid = bytes
+                .get(index + 1..index + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit));
             if !valid {
                 return Err(());
             }
         }
     }
-    let Some(colon) = text.find(':') else { return Ok(None) };
+    let Some(colon) = text.find(':') else {
+        return Ok(None);
+    };
     let candidate = &text[..colon];
     if candidate.contains(['/', '?', '#']) {
         return Ok(None);

@@ -3,12 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::duration::parse_duration;
+use crate::glob::{has_glob_meta, path_match};
 use crate::model::{AcrossValues, Job, MaxInFlight, Pipeline, Step, StepBody, TaskConfig};
-use crate::validate::glob::{has_glob_meta, path_match};
 use crate::validate::identifier::check_identifier;
 use crate::validate::sections::push_identifier;
 use crate::validate::{Diagnostic, ErrorGroup, WarningKind};
-use crate::duration::parse_duration;
 
 struct PlanValidator<'a> {
     pipeline: &'a Pipeline,
@@ -33,7 +33,11 @@ pub(crate) fn validate_job_plan<'a>(
         pipeline,
         job_resources,
         resources: pipeline.resources.iter().map(|r| r.name.as_str()).collect(),
-        prototypes: pipeline.prototypes.iter().map(|p| p.name.as_str()).collect(),
+        prototypes: pipeline
+            .prototypes
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect(),
         seen_get_names: HashSet::new(),
         var_scopes: vec![HashSet::new()],
         diagnostics,
@@ -57,23 +61,42 @@ pub(crate) fn validate_job_plan<'a>(
 
 impl PlanValidator<'_> {
     fn error(&mut self, message: String, step: &Step) {
-        self.diagnostics.push(Diagnostic::error(ErrorGroup::Jobs, message, step.location));
+        self.diagnostics
+            .push(Diagnostic::error(ErrorGroup::Jobs, message, step.location));
     }
 
     fn warning(&mut self, kind: WarningKind, message: String, step: &Step) {
-        self.diagnostics.push(Diagnostic::warning(kind, ErrorGroup::Jobs, message, step.location));
+        self.diagnostics.push(Diagnostic::warning(
+            kind,
+            ErrorGroup::Jobs,
+            message,
+            step.location,
+        ));
     }
 
     fn identifier(&mut self, context: &str, name: &str, step: &Step) {
-        push_identifier(self.diagnostics, ErrorGroup::Jobs, context, name, step.location);
+        push_identifier(
+            self.diagnostics,
+            ErrorGroup::Jobs,
+            context,
+            name,
+            step.location,
+        );
     }
 
     /// Visits one step; `under_across` skips the name check of tasks and set_pipeline steps,
     /// whose names usually hold `((.:var))`.
     fn visit(&mut self, step: &Step, context: &str, under_across: bool) {
         if !step.unknown_fields.is_empty() {
-            let quoted: Vec<String> = step.unknown_fields.iter().map(|key| format!("\"{key}\"")).collect();
-            self.error(format!("{context}: unknown fields [{}]", quoted.join(" ")), step);
+            let quoted: Vec<String> = step
+                .unknown_fields
+                .iter()
+                .map(|key| format!("\"{key}\""))
+                .collect();
+            self.error(
+                format!("{context}: unknown fields [{}]", quoted.join(" ")),
+                step,
+            );
         }
         match &step.body {
             StepBody::Get(get) => {
@@ -104,15 +127,25 @@ impl PlanValidator<'_> {
                     self.identifier(&context, &task.name, step);
                 }
                 match (&task.file, &task.config) {
-                    (None, None) => self.error(format!("{context}: must specify either `file:` or `config:`"), step),
+                    (None, None) => self.error(
+                        format!("{context}: must specify either `file:` or `config:`"),
+                        step,
+                    ),
                     (Some(_), Some(_)) => {
-                        self.error(format!("{context}: must specify one of `file:` or `config:`, not both"), step);
+                        self.error(
+                            format!(
+                                "{context}: must specify one of `file:` or `config:`, not both"
+                            ),
+                            step,
+                        );
                     }
                     _ => {}
                 }
                 if let Some(config) = &task.config {
                     self.check_task_config(&format!("{context}.config"), config, step);
-                    if task.image.is_some() && (config.image_resource.is_some() || config.rootfs_uri.is_some()) {
+                    if task.image.is_some()
+                        && (config.image_resource.is_some() || config.rootfs_uri.is_some())
+                    {
                         let message = format!(
                             "{context}: specifies image: on the step but also specifies an image under config: - \
                              the image: on the step takes precedence"
@@ -121,7 +154,9 @@ impl PlanValidator<'_> {
                     }
                 }
                 if task.hermetic {
-                    let message = format!("{context}: specifies `hermetic:` only works against worker containerd runtime");
+                    let message = format!(
+                        "{context}: specifies `hermetic:` only works against worker containerd runtime"
+                    );
                     self.warning(WarningKind::Pipeline, message, step);
                 }
             }
@@ -145,7 +180,10 @@ impl PlanValidator<'_> {
             StepBody::Run(run) => {
                 let context = format!("{context}.run({}.{})", run.prototype, run.message);
                 if !self.prototypes.contains(run.prototype.as_str()) {
-                    self.error(format!("{context}: unknown prototype '{}'", run.prototype), step);
+                    self.error(
+                        format!("{context}: unknown prototype '{}'", run.prototype),
+                        step,
+                    );
                 }
                 if let Some((_, message)) = check_identifier(&context, &run.message) {
                     self.error(message, step);
@@ -159,12 +197,19 @@ impl PlanValidator<'_> {
             }
             StepBody::InParallel(parallel) => {
                 for (index, inner) in parallel.steps.iter().enumerate() {
-                    self.visit(inner, &format!("{context}.in_parallel.steps[{index}]"), false);
+                    self.visit(
+                        inner,
+                        &format!("{context}.in_parallel.steps[{index}]"),
+                        false,
+                    );
                 }
             }
             StepBody::Timeout(timeout) => {
                 if parse_duration(&timeout.duration).is_err() && !timeout.duration.contains("((") {
-                    self.error(format!("{context}.timeout: invalid duration '{}'", timeout.duration), step);
+                    self.error(
+                        format!("{context}.timeout: invalid duration '{}'", timeout.duration),
+                        step,
+                    );
                 }
                 self.visit(&timeout.step, context, under_across);
             }
@@ -193,12 +238,18 @@ impl PlanValidator<'_> {
             if let Some(MaxInFlight::Count(count)) = var.max_in_flight
                 && count <= 0
             {
-                self.error(format!("{var_context}.max_in_flight: must be greater than 0"), step);
+                self.error(
+                    format!("{var_context}.max_in_flight: must be greater than 0"),
+                    step,
+                );
             }
             if let AcrossValues::Var(text) = &var.values
                 && !text.contains("((")
             {
-                self.error(format!("{var_context}.values: must be a list or a ((var))"), step);
+                self.error(
+                    format!("{var_context}.values: must be a list or a ((var))"),
+                    step,
+                );
             }
         }
         self.visit(&across.step, context, true);
@@ -219,32 +270,57 @@ impl PlanValidator<'_> {
         let shadows = outer.iter().any(|scope| scope.contains(name));
         innermost.insert(name.to_owned());
         if shadows {
-            self.warning(WarningKind::VarShadowed, format!("{context}: shadows local var '{name}'"), step);
+            self.warning(
+                WarningKind::VarShadowed,
+                format!("{context}: shadows local var '{name}'"),
+                step,
+            );
         }
     }
 
     fn check_passed(&mut self, context: &str, entry: &str, resource: &str, step: &Step) {
-        if has_glob_meta(entry) && path_match(entry, "").is_err() {
-            self.error(format!("{context}.passed: no matching job(s) for '{entry}'"), step);
+        if has_glob_meta(entry) && path_match(entry, "").is_none() {
+            self.error(
+                format!("{context}.passed: no matching job(s) for '{entry}'"),
+                step,
+            );
             return;
         }
         let jobs = self.pipeline.jobs_matching(entry);
         if jobs.is_empty() {
-            self.error(format!("{context}.passed: no matching job(s) for '{entry}'"), step);
+            self.error(
+                format!("{context}.passed: no matching job(s) for '{entry}'"),
+                step,
+            );
             return;
         }
         for job in jobs {
-            let interacts = self.job_resources.get(job).is_some_and(|resources| resources.contains(resource));
+            let interacts = self
+                .job_resources
+                .get(job)
+                .is_some_and(|resources| resources.contains(resource));
             if !interacts {
-                self.error(format!("{context}.passed: job '{job}' does not interact with resource '{resource}'"), step);
+                self.error(
+                    format!(
+                        "{context}.passed: job '{job}' does not interact with resource '{resource}'"
+                    ),
+                    step,
+                );
             }
         }
     }
 
     fn check_task_config(&mut self, context: &str, config: &TaskConfig, step: &Step) {
         if !config.unknown_fields.is_empty() {
-            let quoted: Vec<String> = config.unknown_fields.iter().map(|key| format!("\"{key}\"")).collect();
-            self.error(format!("{context}: unknown fields [{}]", quoted.join(" ")), step);
+            let quoted: Vec<String> = config
+                .unknown_fields
+                .iter()
+                .map(|key| format!("\"{key}\""))
+                .collect();
+            self.error(
+                format!("{context}: unknown fields [{}]", quoted.join(" ")),
+                step,
+            );
         }
         for problem in crate::validate_task_config(config) {
             self.error(format!("{context}: {problem}"), step);

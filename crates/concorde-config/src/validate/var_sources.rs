@@ -19,18 +19,25 @@ pub(crate) fn validate_var_sources(pipeline: &Pipeline, diagnostics: &mut Vec<Di
         let context = section_location("var_sources", index, &source.name);
         push_identifier(diagnostics, group, &context, &source.name, source.location);
         if let Some(first) = first_seen.get(source.name.as_str()) {
-            let message =
-                format!("var_sources[{first}] and var_sources[{index}] have the same name ('{}')", source.name);
+            let message = format!(
+                "var_sources[{first}] and var_sources[{index}] have the same name ('{}')",
+                source.name
+            );
             diagnostics.push(Diagnostic::error(group, message, source.location));
         } else {
             first_seen.insert(source.name.as_str(), index);
         }
         let kind = source.kind.as_str();
         if CLUSTER_ONLY.contains(&kind) {
-            let message = format!("credential manager type {kind} is not supported in pipeline yet");
+            let message =
+                format!("credential manager type {kind} is not supported in pipeline yet");
             diagnostics.push(Diagnostic::error(group, message, source.location));
         } else if !SUPPORTED.contains(&kind) {
-            diagnostics.push(Diagnostic::error(group, format!("unknown credential manager type: {kind}"), source.location));
+            diagnostics.push(Diagnostic::error(
+                group,
+                format!("unknown credential manager type: {kind}"),
+                source.location,
+            ));
         } else if let Some(reason) = config_problem(source) {
             let message = format!("credential manager {} is invalid: {reason}", source.name);
             diagnostics.push(Diagnostic::error(group, message, source.location));
@@ -41,7 +48,11 @@ pub(crate) fn validate_var_sources(pipeline: &Pipeline, diagnostics: &mut Vec<Di
             "failed to order by dependency: could not resolve inter-dependent var sources: {}",
             unresolved.join(", ")
         );
-        let location = pipeline.var_sources.first().map(|s| s.location).unwrap_or_default();
+        let location = pipeline
+            .var_sources
+            .first()
+            .map(|s| s.location)
+            .unwrap_or_default();
         diagnostics.push(Diagnostic::error(group, message, location));
     }
 }
@@ -99,7 +110,12 @@ fn dependency_cycle(sources: &[VarSource]) -> Option<Vec<String>> {
             return None;
         }
         if remaining.len() == before {
-            return Some(remaining.into_iter().map(|(name, _)| name.to_owned()).collect());
+            return Some(
+                remaining
+                    .into_iter()
+                    .map(|(name, _)| name.to_owned())
+                    .collect(),
+            );
         }
     }
 }
@@ -115,8 +131,12 @@ fn collect_sources(value: &serde_json::Value, sources: &mut HashSet<String>) {
                 }
             }
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|item| collect_sources(item, sources)),
-        serde_json::Value::Object(map) => map.values().for_each(|item| collect_sources(item, sources)),
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|item| collect_sources(item, sources))
+        }
+        serde_json::Value::Object(map) => {
+            map.values().for_each(|item| collect_sources(item, sources))
+        }
         _ => {}
     }
 }

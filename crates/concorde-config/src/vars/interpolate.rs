@@ -35,12 +35,17 @@ enum Interpolated {
 
 /// Resolves a ref to its value, walking fields. `Ok(None)` when the var is unknown.
 fn resolve(vars: &dyn Variables, var: &VarRef) -> Result<Option<serde_json::Value>, VarError> {
-    let Some(mut value) = vars.lookup(var)? else { return Ok(None) };
+    let Some(mut value) = vars.lookup(var)? else {
+        return Ok(None);
+    };
     for field in &var.fields {
         value = match value {
-            serde_json::Value::Object(mut map) => map
-                .remove(field)
-                .ok_or_else(|| VarError::MissingField { field: field.clone(), var: var.raw.clone() })?,
+            serde_json::Value::Object(mut map) => {
+                map.remove(field).ok_or_else(|| VarError::MissingField {
+                    field: field.clone(),
+                    var: var.raw.clone(),
+                })?
+            }
             other => {
                 return Err(VarError::NotAMap {
                     field: field.clone(),
@@ -83,7 +88,10 @@ fn interpolate_str(
             Some(serde_json::Value::Number(number)) => output.push_str(&number.to_string()),
             Some(serde_json::Value::Bool(flag)) => output.push_str(&flag.to_string()),
             Some(other) => {
-                return Err(VarError::NonPrimitive { kind: go_type_name(&other).to_owned(), var: var.raw });
+                return Err(VarError::NonPrimitive {
+                    kind: go_type_name(&other).to_owned(),
+                    var: var.raw,
+                });
             }
             None => {
                 output.push_str(&text[range.clone()]);
@@ -96,12 +104,20 @@ fn interpolate_str(
         copied_up_to = range.end;
     }
     output.push_str(&text[copied_up_to..]);
-    Ok(if changed { Interpolated::Text(output) } else { Interpolated::Unchanged })
+    Ok(if changed {
+        Interpolated::Text(output)
+    } else {
+        Interpolated::Unchanged
+    })
 }
 
 /// Interpolates a single string (for example a webhook token). A whole-string ref to a
 /// non-string value yields that value's JSON text.
-pub fn interpolate_text(text: &str, vars: &dyn Variables, missing: Missing) -> Result<String, VarError> {
+pub fn interpolate_text(
+    text: &str,
+    vars: &dyn Variables,
+    missing: Missing,
+) -> Result<String, VarError> {
     let mut undefined = Vec::new();
     let result = match interpolate_str(text, vars, &mut undefined)? {
         Interpolated::Whole(serde_json::Value::String(value)) | Interpolated::Text(value) => value,
@@ -121,13 +137,21 @@ fn finish(mut undefined: Vec<String>, missing: Missing) -> Result<(), VarError> 
 }
 
 /// Interpolates a YAML tree in place, keeping locations.
-pub fn interpolate_node(node: &mut Node, vars: &dyn Variables, missing: Missing) -> Result<(), VarError> {
+pub fn interpolate_node(
+    node: &mut Node,
+    vars: &dyn Variables,
+    missing: Missing,
+) -> Result<(), VarError> {
     let mut undefined = Vec::new();
     walk_node(node, vars, &mut undefined)?;
     finish(undefined, missing)
 }
 
-fn walk_node(node: &mut Node, vars: &dyn Variables, undefined: &mut Vec<String>) -> Result<(), VarError> {
+fn walk_node(
+    node: &mut Node,
+    vars: &dyn Variables,
+    undefined: &mut Vec<String>,
+) -> Result<(), VarError> {
     match &mut node.value {
         Value::String(text) => match interpolate_str(text, vars, undefined)? {
             Interpolated::Whole(value) => node.value = json_to_node(&value, node.location).value,
@@ -161,7 +185,11 @@ pub fn interpolate_json(
     finish(undefined, missing)
 }
 
-fn walk_json(value: &mut serde_json::Value, vars: &dyn Variables, undefined: &mut Vec<String>) -> Result<(), VarError> {
+fn walk_json(
+    value: &mut serde_json::Value,
+    vars: &dyn Variables,
+    undefined: &mut Vec<String>,
+) -> Result<(), VarError> {
     match value {
         serde_json::Value::String(text) => match interpolate_str(text, vars, undefined)? {
             Interpolated::Whole(replacement) => *value = replacement,
@@ -178,7 +206,8 @@ fn walk_json(value: &mut serde_json::Value, vars: &dyn Variables, undefined: &mu
             for (key, mut item) in entries {
                 walk_json(&mut item, vars, undefined)?;
                 let key = match interpolate_str(&key, vars, undefined)? {
-                    Interpolated::Whole(serde_json::Value::String(text)) | Interpolated::Text(text) => text,
+                    Interpolated::Whole(serde_json::Value::String(text))
+                    | Interpolated::Text(text) => text,
                     Interpolated::Whole(other) => other.to_string(),
                     Interpolated::Unchanged => key,
                 };
@@ -205,10 +234,23 @@ pub(crate) fn json_to_node(value: &serde_json::Value, location: Location) -> Nod
             }
         }
         serde_json::Value::String(text) => Value::String(text.clone()),
-        serde_json::Value::Array(items) => Value::Seq(items.iter().map(|item| json_to_node(item, location)).collect()),
+        serde_json::Value::Array(items) => Value::Seq(
+            items
+                .iter()
+                .map(|item| json_to_node(item, location))
+                .collect(),
+        ),
         serde_json::Value::Object(map) => Value::Map(
             map.iter()
-                .map(|(key, item)| (Node { value: Value::String(key.clone()), location }, json_to_node(item, location)))
+                .map(|(key, item)| {
+                    (
+                        Node {
+                            value: Value::String(key.clone()),
+                            location,
+                        },
+                        json_to_node(item, location),
+                    )
+                })
                 .collect(),
         ),
     };

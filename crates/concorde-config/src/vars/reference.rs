@@ -18,7 +18,10 @@ pub struct VarRef {
 impl VarRef {
     /// Parses the text between `((` and `))`.
     pub fn parse(raw: &str) -> Result<VarRef, VarError> {
-        let invalid = |reason: &str| VarError::InvalidReference { var: raw.to_owned(), reason: reason.to_owned() };
+        let invalid = |reason: &str| VarError::InvalidReference {
+            var: raw.to_owned(),
+            reason: reason.to_owned(),
+        };
         let text = raw.trim();
         let (source, path) = match split_source(text) {
             Some((source, path)) => {
@@ -32,7 +35,12 @@ impl VarRef {
         let segments = split_path(path).ok_or_else(|| invalid("empty field"))?;
         let mut segments = segments.into_iter();
         let name = segments.next().ok_or_else(|| invalid("empty field"))?;
-        Ok(VarRef { source, name, fields: segments.collect(), raw: raw.to_owned() })
+        Ok(VarRef {
+            source,
+            name,
+            fields: segments.collect(),
+            raw: raw.to_owned(),
+        })
     }
 
     /// Whether this is a build-local var (`((.:name))`).
@@ -85,7 +93,8 @@ fn split_path(path: &str) -> Option<Vec<String>> {
 
 /// Whether a character may appear inside `((...))`.
 fn is_ref_char(character: char) -> bool {
-    character.is_alphanumeric() || matches!(character, '_' | '-' | '/' | '.' | ':' | '@' | '"' | ' ')
+    character.is_alphanumeric()
+        || matches!(character, '_' | '-' | '/' | '.' | ':' | '@' | '"' | ' ')
 }
 
 /// Finds every `((ref))` in a string: the byte range of the whole `((...))` and the inner text.
@@ -95,7 +104,9 @@ pub fn find_var_refs(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
     while let Some(offset) = text[search_from..].find("((") {
         let start = search_from + offset;
         let inner_start = start + 2;
-        let Some(inner_len) = text[inner_start..].find("))") else { break };
+        let Some(inner_len) = text[inner_start..].find("))") else {
+            break;
+        };
         let inner = &text[inner_start..inner_start + inner_len];
         if !inner.trim().is_empty() && inner.chars().all(is_ref_char) {
             found.push((start..inner_start + inner_len + 2, inner));
@@ -120,7 +131,10 @@ mod tests {
         let local = VarRef::parse(".:branch").unwrap();
         assert!(local.is_local());
         assert_eq!(local.name, "branch");
-        assert_eq!(VarRef::parse("a..b").unwrap_err().to_string(), "invalid var 'a..b': empty field");
+        assert_eq!(
+            VarRef::parse("a..b").unwrap_err().to_string(),
+            "invalid var 'a..b': empty field"
+        );
         assert_eq!(
             VarRef::parse("\"src\":x").unwrap_err().to_string(),
             "invalid var '\"src\":x': source must not be quoted"
@@ -130,7 +144,10 @@ mod tests {
     #[test]
     fn finds_references_in_text() {
         let text = "a ((x)) b ((y.z)) (( )) ((not closed";
-        let inner: Vec<&str> = find_var_refs(text).into_iter().map(|(_, inner)| inner).collect();
+        let inner: Vec<&str> = find_var_refs(text)
+            .into_iter()
+            .map(|(_, inner)| inner)
+            .collect();
         assert_eq!(inner, vec!["x", "y.z"]);
     }
 }

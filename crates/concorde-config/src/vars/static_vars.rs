@@ -52,15 +52,20 @@ impl StaticVars {
     /// `-y NAME=YAML` and `-i NAME=YAML`: the value is parsed as YAML.
     pub fn add_yaml(&mut self, flag: &str) -> Result<(), StaticVarsError> {
         let (name, value) = split_flag(flag)?;
-        let node = parse_yaml(value)
-            .map_err(|err| StaticVarsError::BadYaml { name: name.to_owned(), message: err.to_string() })?;
+        let node = parse_yaml(value).map_err(|err| StaticVarsError::BadYaml {
+            name: name.to_owned(),
+            message: err.to_string(),
+        })?;
         self.set(name, node_to_json(&node))
     }
 
     /// `-l FILE`: the file's contents, a YAML map. Later files win over earlier ones.
     pub fn add_file(&mut self, file_name: &str, contents: &[u8]) -> Result<(), StaticVarsError> {
-        let node = crate::yaml::parse_yaml_bytes(contents)
-            .map_err(|err| StaticVarsError::BadYaml { name: file_name.to_owned(), message: err.to_string() })?;
+        let node =
+            crate::yaml::parse_yaml_bytes(contents).map_err(|err| StaticVarsError::BadYaml {
+                name: file_name.to_owned(),
+                message: err.to_string(),
+            })?;
         match node_to_json(&node) {
             serde_json::Value::Object(map) => self.files.push(map),
             serde_json::Value::Null => self.files.push(JsonMap::new()),
@@ -80,12 +85,16 @@ impl StaticVars {
 
 /// Sets `path` inside `map`, turning non-maps on the way into maps.
 fn set_path(map: &mut JsonMap, path: &[String], value: serde_json::Value) {
-    let Some((first, rest)) = path.split_first() else { return };
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
     if rest.is_empty() {
         map.insert(first.clone(), value);
         return;
     }
-    let entry = map.entry(first.clone()).or_insert_with(|| serde_json::Value::Object(JsonMap::new()));
+    let entry = map
+        .entry(first.clone())
+        .or_insert_with(|| serde_json::Value::Object(JsonMap::new()));
     if !entry.is_object() {
         *entry = serde_json::Value::Object(JsonMap::new());
     }
@@ -95,7 +104,8 @@ fn set_path(map: &mut JsonMap, path: &[String], value: serde_json::Value) {
 }
 
 fn split_flag(flag: &str) -> Result<(&str, &str), StaticVarsError> {
-    flag.split_once('=').ok_or_else(|| StaticVarsError::MissingEquals(flag.to_owned()))
+    flag.split_once('=')
+        .ok_or_else(|| StaticVarsError::MissingEquals(flag.to_owned()))
 }
 
 impl Variables for StaticVars {
@@ -106,7 +116,11 @@ impl Variables for StaticVars {
         if let Some(value) = self.flags.get(&var.name) {
             return Ok(Some(value.clone()));
         }
-        Ok(self.files.iter().rev().find_map(|file| file.get(&var.name).cloned()))
+        Ok(self
+            .files
+            .iter()
+            .rev()
+            .find_map(|file| file.get(&var.name).cloned()))
     }
 }
 
@@ -118,16 +132,28 @@ mod tests {
     #[test]
     fn flags_win_over_files_and_dotted_names_nest() {
         let mut vars = StaticVars::default();
-        vars.add_file("a.yml", b"name: from-file\nother: 1\n").unwrap();
+        vars.add_file("a.yml", b"name: from-file\nother: 1\n")
+            .unwrap();
         vars.add_string("name=from-flag").unwrap();
         vars.add_string("deep.key=v").unwrap();
         vars.add_yaml("list=[1, 2]").unwrap();
-        let text = interpolate_text("((name)) ((other)) ((deep.key)) ((missing))", &vars, Missing::Leave).unwrap();
+        let text = interpolate_text(
+            "((name)) ((other)) ((deep.key)) ((missing))",
+            &vars,
+            Missing::Leave,
+        )
+        .unwrap();
         assert_eq!(text, "from-flag 1 v ((missing))");
         let err = interpolate_text("x ((list))", &vars, Missing::Leave).unwrap_err();
-        assert_eq!(err.to_string(), "cannot interpolate non-primitive value ([]interface {}) from var: list");
+        assert_eq!(
+            err.to_string(),
+            "cannot interpolate non-primitive value ([]interface {}) from var: list"
+        );
         let err = interpolate_text("((missing)) ((gone))", &vars, Missing::Error).unwrap_err();
         assert_eq!(err.to_string(), "undefined vars: gone, missing");
-        assert!(matches!(vars.add_string("novalue"), Err(StaticVarsError::MissingEquals(_))));
+        assert!(matches!(
+            vars.add_string("novalue"),
+            Err(StaticVarsError::MissingEquals(_))
+        ));
     }
 }

@@ -17,25 +17,40 @@ pub(crate) async fn run_across(exec: &Exec, id: &PlanId, across: &AcrossPlan) ->
     let mut value_lists = Vec::with_capacity(across.vars.len());
     for var in &across.vars {
         let mut values = var.values.clone();
-        interpolate_json(&mut values, &exec.vars(), Missing::Error).map_err(|err| StepError::Errored(err.to_string()))?;
+        interpolate_json(&mut values, &exec.vars(), Missing::Error)
+            .map_err(|err| StepError::Errored(err.to_string()))?;
         match values {
             Json::Array(list) => value_lists.push(list),
             other => {
-                return Err(StepError::Errored(format!("across var '{}' values must be a list, got {other}", var.name)));
+                return Err(StepError::Errored(format!(
+                    "across var '{}' values must be a list, got {other}",
+                    var.name
+                )));
             }
         }
     }
     let combinations = cartesian(&value_lists);
-    let substeps: Vec<Plan> =
-        (0..combinations.len()).map(|index| with_id_suffix(&across.substep_template, &format!("/{index}"))).collect();
+    let substeps: Vec<Plan> = (0..combinations.len())
+        .map(|index| with_id_suffix(&across.substep_template, &format!("/{index}")))
+        .collect();
     let substeps_json: Vec<Json> = substeps
         .iter()
         .zip(&combinations)
         .map(|(plan, values)| serde_json::json!({"step": plan, "values": values}))
         .collect();
-    exec.emit(BuildEvent::AcrossSubsteps { origin: Origin::step(id), substeps: Json::Array(substeps_json), time: now_unix() });
+    exec.emit(BuildEvent::AcrossSubsteps {
+        origin: Origin::step(id),
+        substeps: Json::Array(substeps_json),
+        time: now_unix(),
+    });
     let failed_fast = exec.cancel.child_token();
-    let run = AcrossRun { exec: exec.with_cancel(failed_fast.clone()), across, value_lists: &value_lists, substeps: &substeps, failed_fast };
+    let run = AcrossRun {
+        exec: exec.with_cancel(failed_fast.clone()),
+        across,
+        value_lists: &value_lists,
+        substeps: &substeps,
+        failed_fast,
+    };
     let results = run.level(0, 0, Vec::new()).await;
     combine(exec, &results)
 }
@@ -50,7 +65,12 @@ struct AcrossRun<'a> {
 
 impl AcrossRun<'_> {
     /// Runs every value of var `level`; `offset` is the index of the first combination below.
-    fn level(&self, level: usize, offset: usize, chosen: Vec<Json>) -> BoxFuture<'_, Vec<StepResult>> {
+    fn level(
+        &self,
+        level: usize,
+        offset: usize,
+        chosen: Vec<Json>,
+    ) -> BoxFuture<'_, Vec<StepResult>> {
         Box::pin(async move {
             let Some(values) = self.value_lists.get(level) else {
                 return vec![self.leaf(offset, chosen).await];
@@ -69,7 +89,10 @@ impl AcrossRun<'_> {
                     self.level(level + 1, offset + index * below, chosen)
                 })
                 .collect();
-            let nested: Vec<Vec<StepResult>> = futures::stream::iter(runs).buffered(concurrency).collect().await;
+            let nested: Vec<Vec<StepResult>> = futures::stream::iter(runs)
+                .buffered(concurrency)
+                .collect()
+                .await;
             nested.into_iter().flatten().collect()
         })
     }

@@ -23,7 +23,12 @@ pub(crate) async fn run_do(exec: &Exec, steps: &[Plan]) -> StepResult {
 
 /// Runs steps concurrently, at most `limit` at once (0 = all). With `fail_fast`, the first
 /// failure or error interrupts the rest; those interruptions are not errors.
-pub(crate) async fn run_parallel(exec: &Exec, steps: &[Plan], limit: usize, fail_fast: bool) -> StepResult {
+pub(crate) async fn run_parallel(
+    exec: &Exec,
+    steps: &[Plan],
+    limit: usize,
+    fail_fast: bool,
+) -> StepResult {
     let siblings = exec.cancel.child_token();
     let sub = exec.with_cancel(siblings.clone());
     let runs: Vec<BoxFuture<'_, StepResult>> = steps
@@ -40,8 +45,15 @@ pub(crate) async fn run_parallel(exec: &Exec, steps: &[Plan], limit: usize, fail
             }) as BoxFuture<'_, StepResult>
         })
         .collect();
-    let concurrency = if limit == 0 { steps.len().max(1) } else { limit };
-    let results: Vec<StepResult> = futures::stream::iter(runs).buffered(concurrency).collect().await;
+    let concurrency = if limit == 0 {
+        steps.len().max(1)
+    } else {
+        limit
+    };
+    let results: Vec<StepResult> = futures::stream::iter(runs)
+        .buffered(concurrency)
+        .collect()
+        .await;
     combine(exec, &results)
 }
 
@@ -88,15 +100,27 @@ pub(crate) async fn run_retry(exec: &Exec, attempts: &[Plan]) -> StepResult {
 pub(crate) async fn run_timeout(exec: &Exec, step: &Plan, duration_text: &str) -> StepResult {
     let duration = match concorde_config::parse_duration(duration_text) {
         Ok(parsed) if !parsed.negative => parsed.magnitude,
-        Ok(_) => return Err(StepError::Errored(format!("invalid duration '{duration_text}'"))),
+        Ok(_) => {
+            return Err(StepError::Errored(format!(
+                "invalid duration '{duration_text}'"
+            )));
+        }
         Err(err) => return Err(StepError::Errored(err.to_string())),
     };
-    run_with_deadline(exec, &step.id, duration, |sub| async move { run_plan(&sub, step).await }).await
+    run_with_deadline(exec, &step.id, duration, |sub| async move {
+        run_plan(&sub, step).await
+    })
+    .await
 }
 
 /// Runs `work` with a deadline. When it expires, the work is interrupted, `timeout exceeded`
 /// is reported on `id`, and the result is a failure (not an error), so `on_failure` runs.
-pub(crate) async fn run_with_deadline<F, Fut>(exec: &Exec, id: &PlanId, duration: Duration, work: F) -> StepResult
+pub(crate) async fn run_with_deadline<F, Fut>(
+    exec: &Exec,
+    id: &PlanId,
+    duration: Duration,
+    work: F,
+) -> StepResult
 where
     F: FnOnce(Exec) -> Fut,
     Fut: std::future::Future<Output = StepResult>,
@@ -118,7 +142,10 @@ where
         result = &mut work => result,
         () = timer => work.await,
     };
-    if timed_out.load(Ordering::SeqCst) && !exec.cancel.is_cancelled() && result == Err(StepError::Interrupted) {
+    if timed_out.load(Ordering::SeqCst)
+        && !exec.cancel.is_cancelled()
+        && result == Err(StepError::Interrupted)
+    {
         exec.emit_error(id, "timeout exceeded");
         return Ok(false);
     }
@@ -165,10 +192,16 @@ pub(crate) async fn run_on_abort(exec: &Exec, step: &Plan, hook: &Plan) -> StepR
 /// `ensure`: the hook always runs (uninterrupted after an abort); both must succeed.
 pub(crate) async fn run_ensure(exec: &Exec, step: &Plan, hook: &Plan) -> StepResult {
     let result = run_plan(exec, step).await;
-    let hook_exec = if exec.cancel.is_cancelled() { exec.fresh() } else { exec.clone() };
+    let hook_exec = if exec.cancel.is_cancelled() {
+        exec.fresh()
+    } else {
+        exec.clone()
+    };
     let hook_result = run_plan(&hook_exec, hook).await;
     match (result, hook_result) {
-        (Err(StepError::Interrupted), _) | (_, Err(StepError::Interrupted)) => Err(StepError::Interrupted),
+        (Err(StepError::Interrupted), _) | (_, Err(StepError::Interrupted)) => {
+            Err(StepError::Interrupted)
+        }
         (Err(StepError::Errored(first)), Err(StepError::Errored(second))) => {
             Err(StepError::Errored(format!("{first}; {second}")))
         }

@@ -7,10 +7,10 @@ use concorde_worker::{Mount, VolumeHandle, VolumeStrategy};
 use futures::future::BoxFuture;
 
 use crate::event::{BuildEvent, MetadataField, Origin, now_unix};
+use crate::exec::script::{ScriptRun, first_json_value, parse_version_result, run_script};
 use crate::exec::{Exec, StepError, StepResult, with_step_timeout};
 use crate::plan::{GetPlan, PlanId};
 use crate::resource_cache::cache_key;
-use crate::script::{ScriptRun, first_json_value, parse_version_result, run_script};
 
 /// A fetched version in a volume.
 pub(crate) struct Fetched {
@@ -18,7 +18,11 @@ pub(crate) struct Fetched {
 }
 
 /// The `get` step: registers the artifact on success.
-pub(crate) async fn run_get(exec: &Exec, id: &PlanId, get: &GetPlan) -> Result<Option<Fetched>, StepError> {
+pub(crate) async fn run_get(
+    exec: &Exec,
+    id: &PlanId,
+    get: &GetPlan,
+) -> Result<Option<Fetched>, StepError> {
     exec.emit_lifecycle(id, "initialize-get", "2.0");
     let mut fetched = None;
     let result: StepResult = with_step_timeout(exec, id, get.timeout.as_deref(), |sub| {
@@ -38,23 +42,42 @@ pub(crate) async fn run_get(exec: &Exec, id: &PlanId, get: &GetPlan) -> Result<O
 
 /// Fetches a custom type's or a task's image: like a get, but no artifact and no events of its
 /// own beyond the script's logs.
-pub(crate) async fn fetch_image(exec: &Exec, id: &PlanId, get: &GetPlan) -> Result<VolumeHandle, StepError> {
+pub(crate) async fn fetch_image(
+    exec: &Exec,
+    id: &PlanId,
+    get: &GetPlan,
+) -> Result<VolumeHandle, StepError> {
     match fetch(exec, id, get, false).await? {
         Some(fetched) => Ok(fetched.volume),
-        None => Err(StepError::Errored(format!("fetching the image of type '{}' failed", get.kind))),
+        None => Err(StepError::Errored(format!(
+            "fetching the image of type '{}' failed",
+            get.kind
+        ))),
     }
 }
 
 /// Boxed because fetching a custom type's image is itself a fetch.
-fn fetch<'a>(exec: &'a Exec, id: &'a PlanId, get: &'a GetPlan, report: bool) -> BoxFuture<'a, Result<Option<Fetched>, StepError>> {
+fn fetch<'a>(
+    exec: &'a Exec,
+    id: &'a PlanId,
+    get: &'a GetPlan,
+    report: bool,
+) -> BoxFuture<'a, Result<Option<Fetched>, StepError>> {
     Box::pin(fetch_inner(exec, id, get, report))
 }
 
-async fn fetch_inner(exec: &Exec, id: &PlanId, get: &GetPlan, report: bool) -> Result<Option<Fetched>, StepError> {
+async fn fetch_inner(
+    exec: &Exec,
+    id: &PlanId,
+    get: &GetPlan,
+    report: bool,
+) -> Result<Option<Fetched>, StepError> {
     let mut source = serde_json::Value::Object(get.source.clone());
     let mut params = serde_json::Value::Object(get.params.clone());
-    interpolate_json(&mut source, &exec.vars(), Missing::Error).map_err(|err| StepError::Errored(err.to_string()))?;
-    interpolate_json(&mut params, &exec.vars(), Missing::Error).map_err(|err| StepError::Errored(err.to_string()))?;
+    interpolate_json(&mut source, &exec.vars(), Missing::Error)
+        .map_err(|err| StepError::Errored(err.to_string()))?;
+    interpolate_json(&mut params, &exec.vars(), Missing::Error)
+        .map_err(|err| StepError::Errored(err.to_string()))?;
     let version = match (&get.version, &get.version_from) {
         (Some(version), _) => version.clone(),
         (None, Some(from)) => exec
@@ -72,17 +95,31 @@ async fn fetch_inner(exec: &Exec, id: &PlanId, get: &GetPlan, report: bool) -> R
     let volume = VolumeHandle(format!("cache-{key}"));
     let runtime = &exec.env.runtime;
     if let Some((cached_version, metadata)) = exec.env.cache_locks.result(&key)
-        && runtime.lookup_volume(&volume).await.map_err(|err| StepError::Errored(err.to_string()))?.is_some()
+        && runtime
+            .lookup_volume(&volume)
+            .await
+            .map_err(|err| StepError::Errored(err.to_string()))?
+            .is_some()
     {
-        let log = Origin { id: id.clone(), source: Some("stderr") };
-        exec.emit(BuildEvent::Log { origin: log, payload: "INFO: found existing resource cache\n\n".to_owned(), time: now_unix() });
+        let log = Origin {
+            id: id.clone(),
+            source: Some("stderr"),
+        };
+        exec.emit(BuildEvent::Log {
+            origin: log,
+            payload: "INFO: found existing resource cache\n\n".to_owned(),
+            time: now_unix(),
+        });
         finish(exec, id, get, report, 0, Some(&cached_version), &metadata);
         return Ok(Some(Fetched { volume }));
     }
     // A volume without a remembered result is left over from an interrupted fetch or an earlier
     // process: its contents cannot be trusted.
     let _ = runtime.destroy_volume(&volume).await;
-    runtime.create_volume(&volume, VolumeStrategy::Empty).await.map_err(|err| StepError::Errored(err.to_string()))?;
+    runtime
+        .create_volume(&volume, VolumeStrategy::Empty)
+        .await
+        .map_err(|err| StepError::Errored(err.to_string()))?;
     if report {
         exec.emit_lifecycle(id, "start-get", "1.0");
     }
@@ -98,7 +135,11 @@ async fn fetch_inner(exec: &Exec, id: &PlanId, get: &GetPlan, report: bool) -> R
         action: "in",
         dir: Some("/tmp/build/get"),
         stdin,
-        mounts: vec![Mount { volume: volume.clone(), path: "/tmp/build/get".to_owned(), read_only: false }],
+        mounts: vec![Mount {
+            volume: volume.clone(),
+            path: "/tmp/build/get".to_owned(),
+            read_only: false,
+        }],
         expose_created_by: false,
     };
     let output = match run_script(exec, run).await {
@@ -114,12 +155,16 @@ async fn fetch_inner(exec: &Exec, id: &PlanId, get: &GetPlan, report: bool) -> R
         return Ok(None);
     }
     let (fetched_version, metadata) =
-        parse_version_result(&output.stdout, "/opt/resource/in /tmp/build/get").inspect_err(|_| {
-            let runtime = runtime.clone();
-            let volume = volume.clone();
-            tokio::spawn(async move { runtime.destroy_volume(&volume).await });
-        })?;
-    exec.env.cache_locks.remember(&key, &fetched_version, &metadata);
+        parse_version_result(&output.stdout, "/opt/resource/in /tmp/build/get").inspect_err(
+            |_| {
+                let runtime = runtime.clone();
+                let volume = volume.clone();
+                tokio::spawn(async move { runtime.destroy_volume(&volume).await });
+            },
+        )?;
+    exec.env
+        .cache_locks
+        .remember(&key, &fetched_version, &metadata);
     finish(exec, id, get, report, 0, Some(&fetched_version), &metadata);
     Ok(Some(Fetched { volume }))
 }
@@ -133,7 +178,9 @@ fn finish(
     version: Option<&VersionMap>,
     metadata: &[MetadataField],
 ) {
-    if let (Some(version), Some(resource), Some(recorder)) = (version, &get.resource, &exec.env.recorder) {
+    if let (Some(version), Some(resource), Some(recorder)) =
+        (version, &get.resource, &exec.env.recorder)
+    {
         recorder.input_fetched(resource, version, metadata);
     }
     if report {
@@ -149,7 +196,12 @@ fn finish(
 }
 
 /// The newest version according to a `check` with no starting version.
-async fn latest_version(exec: &Exec, id: &PlanId, get: &GetPlan, source: &serde_json::Value) -> Result<VersionMap, StepError> {
+async fn latest_version(
+    exec: &Exec,
+    id: &PlanId,
+    get: &GetPlan,
+    source: &serde_json::Value,
+) -> Result<VersionMap, StepError> {
     let run = ScriptRun {
         id,
         image: &get.image,
@@ -161,8 +213,15 @@ async fn latest_version(exec: &Exec, id: &PlanId, get: &GetPlan, source: &serde_
     };
     let output = run_script(exec, run).await?;
     if output.exit_status != 0 {
-        return Err(StepError::Errored(format!("resource script '/opt/resource/check []' failed: exit status {}", output.exit_status)));
+        return Err(StepError::Errored(format!(
+            "resource script '/opt/resource/check []' failed: exit status {}",
+            output.exit_status
+        )));
     }
-    let versions: Vec<VersionMap> = first_json_value(&output.stdout, "/opt/resource/check []")?.unwrap_or_default();
-    versions.into_iter().next_back().ok_or_else(|| StepError::Errored(format!("no versions of {} are available", get.name)))
+    let versions: Vec<VersionMap> =
+        first_json_value(&output.stdout, "/opt/resource/check []")?.unwrap_or_default();
+    versions
+        .into_iter()
+        .next_back()
+        .ok_or_else(|| StepError::Errored(format!("no versions of {} are available", get.name)))
 }

@@ -10,6 +10,7 @@ mod files;
 mod get;
 mod load_var;
 mod put;
+pub(crate) mod script;
 mod set_pipeline;
 mod task;
 
@@ -54,19 +55,34 @@ impl Exec {
     }
 
     pub fn emit_error(&self, id: &PlanId, message: impl Into<String>) {
-        self.emit(BuildEvent::Error { origin: Origin::step(id), message: message.into(), time: now_unix() });
+        self.emit(BuildEvent::Error {
+            origin: Origin::step(id),
+            message: message.into(),
+            time: now_unix(),
+        });
     }
 
     pub fn emit_lifecycle(&self, id: &PlanId, kind: &'static str, version: &'static str) {
-        self.emit(BuildEvent::Lifecycle { kind, version, origin: Origin::step(id), time: now_unix() });
+        self.emit(BuildEvent::Lifecycle {
+            kind,
+            version,
+            origin: Origin::step(id),
+            time: now_unix(),
+        });
     }
 
     pub fn with_cancel(&self, cancel: CancellationToken) -> Exec {
-        Exec { cancel, ..self.clone() }
+        Exec {
+            cancel,
+            ..self.clone()
+        }
     }
 
     pub fn with_scope(&self, scope: Arc<VarScope>) -> Exec {
-        Exec { scope, ..self.clone() }
+        Exec {
+            scope,
+            ..self.clone()
+        }
     }
 
     /// A context for hooks that must run even after an abort.
@@ -75,7 +91,10 @@ impl Exec {
     }
 
     pub fn vars(&self) -> crate::scope::StepVars<'_> {
-        crate::scope::StepVars { scope: &self.scope, credentials: self.env.credentials.as_ref() }
+        crate::scope::StepVars {
+            scope: &self.scope,
+            credentials: self.env.credentials.as_ref(),
+        }
     }
 }
 
@@ -86,23 +105,36 @@ pub(crate) fn run_plan<'a>(exec: &'a Exec, plan: &'a Plan) -> BoxFuture<'a, Step
             return Err(StepError::Interrupted);
         }
         let result = match &plan.step {
-            PlanStep::Get(get) => get::run_get(exec, &plan.id, get).await.map(|fetched| fetched.is_some()),
+            PlanStep::Get(get) => get::run_get(exec, &plan.id, get)
+                .await
+                .map(|fetched| fetched.is_some()),
             PlanStep::Put(put) => put::run_put(exec, &plan.id, put).await,
             PlanStep::Task(task) => task::run_task(exec, &plan.id, task).await,
             PlanStep::SetPipeline(set) => set_pipeline::run_set_pipeline(exec, &plan.id, set).await,
             PlanStep::LoadVar(load) => load_var::run_load_var(exec, &plan.id, load).await,
             PlanStep::Do(steps) => composite::run_do(exec, steps).await,
             PlanStep::InParallel(parallel) => {
-                composite::run_parallel(exec, &parallel.steps, parallel.limit, parallel.fail_fast).await
+                composite::run_parallel(exec, &parallel.steps, parallel.limit, parallel.fail_fast)
+                    .await
             }
             PlanStep::Across(across) => across::run_across(exec, &plan.id, across).await,
             PlanStep::Try(inner) => composite::run_try(exec, &inner.step).await,
-            PlanStep::Timeout(timeout) => composite::run_timeout(exec, &timeout.step, &timeout.duration).await,
+            PlanStep::Timeout(timeout) => {
+                composite::run_timeout(exec, &timeout.step, &timeout.duration).await
+            }
             PlanStep::Retry(attempts) => composite::run_retry(exec, attempts).await,
-            PlanStep::OnSuccess(hook) => composite::run_on_success(exec, &hook.step, &hook.on_success).await,
-            PlanStep::OnFailure(hook) => composite::run_on_failure(exec, &hook.step, &hook.on_failure).await,
-            PlanStep::OnError(hook) => composite::run_on_error(exec, &hook.step, &hook.on_error).await,
-            PlanStep::OnAbort(hook) => composite::run_on_abort(exec, &hook.step, &hook.on_abort).await,
+            PlanStep::OnSuccess(hook) => {
+                composite::run_on_success(exec, &hook.step, &hook.on_success).await
+            }
+            PlanStep::OnFailure(hook) => {
+                composite::run_on_failure(exec, &hook.step, &hook.on_failure).await
+            }
+            PlanStep::OnError(hook) => {
+                composite::run_on_error(exec, &hook.step, &hook.on_error).await
+            }
+            PlanStep::OnAbort(hook) => {
+                composite::run_on_abort(exec, &hook.step, &hook.on_abort).await
+            }
             PlanStep::Ensure(hook) => composite::run_ensure(exec, &hook.step, &hook.ensure).await,
         };
         if let Err(StepError::Errored(message)) = &result
@@ -118,21 +150,36 @@ pub(crate) fn run_plan<'a>(exec: &'a Exec, plan: &'a Plan) -> BoxFuture<'a, Step
 fn is_leaf(step: &PlanStep) -> bool {
     matches!(
         step,
-        PlanStep::Get(_) | PlanStep::Put(_) | PlanStep::Task(_) | PlanStep::SetPipeline(_) | PlanStep::LoadVar(_)
+        PlanStep::Get(_)
+            | PlanStep::Put(_)
+            | PlanStep::Task(_)
+            | PlanStep::SetPipeline(_)
+            | PlanStep::LoadVar(_)
     )
 }
 
 /// Runs `work` under a step-level `timeout` field (get, put, task): on expiry the work is
 /// interrupted, `timeout exceeded` is reported, and the step fails.
-pub(crate) async fn with_step_timeout<F, Fut>(exec: &Exec, id: &PlanId, timeout: Option<&str>, work: F) -> StepResult
+pub(crate) async fn with_step_timeout<F, Fut>(
+    exec: &Exec,
+    id: &PlanId,
+    timeout: Option<&str>,
+    work: F,
+) -> StepResult
 where
     F: FnOnce(Exec) -> Fut,
     Fut: std::future::Future<Output = StepResult>,
 {
-    let Some(text) = timeout else { return work(exec.clone()).await };
+    let Some(text) = timeout else {
+        return work(exec.clone()).await;
+    };
     let duration = match concorde_config::parse_duration(text) {
         Ok(parsed) if !parsed.negative => parsed.magnitude,
-        Ok(_) => return Err(StepError::Errored(format!("parse timeout: negative duration \"{text}\""))),
+        Ok(_) => {
+            return Err(StepError::Errored(format!(
+                "parse timeout: negative duration \"{text}\""
+            )));
+        }
         Err(err) => return Err(StepError::Errored(format!("parse timeout: {err}"))),
     };
     composite::run_with_deadline(exec, id, duration, work).await

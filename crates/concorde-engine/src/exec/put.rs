@@ -5,24 +5,33 @@ use concorde_config::vars::{Missing, interpolate_json};
 use concorde_worker::Mount;
 
 use crate::event::{BuildEvent, Origin, now_unix};
+use crate::exec::script::{ScriptRun, parse_version_result, run_script};
 use crate::exec::{Exec, StepError, StepResult, with_step_timeout};
 use crate::plan::{PlanId, PutPlan};
-use crate::script::{ScriptRun, parse_version_result, run_script};
 
 pub(crate) async fn run_put(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
     exec.emit_lifecycle(id, "initialize-put", "2.0");
-    with_step_timeout(exec, id, put.timeout.as_deref(), |sub| async move { put_once(&sub, id, put).await }).await
+    with_step_timeout(exec, id, put.timeout.as_deref(), |sub| async move {
+        put_once(&sub, id, put).await
+    })
+    .await
 }
 
 async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
     let mut source = serde_json::Value::Object(put.source.clone());
     let mut params = serde_json::Value::Object(put.params.clone());
-    interpolate_json(&mut source, &exec.vars(), Missing::Error).map_err(|err| StepError::Errored(err.to_string()))?;
-    interpolate_json(&mut params, &exec.vars(), Missing::Error).map_err(|err| StepError::Errored(err.to_string()))?;
+    interpolate_json(&mut source, &exec.vars(), Missing::Error)
+        .map_err(|err| StepError::Errored(err.to_string()))?;
+    interpolate_json(&mut params, &exec.vars(), Missing::Error)
+        .map_err(|err| StepError::Errored(err.to_string()))?;
     let mounts = input_names(exec, put, &params)?
         .into_iter()
         .filter_map(|name| {
-            exec.env.artifact(&name).map(|volume| Mount { volume, path: format!("/tmp/build/put/{name}"), read_only: false })
+            exec.env.artifact(&name).map(|volume| Mount {
+                volume,
+                path: format!("/tmp/build/put/{name}"),
+                read_only: false,
+            })
         })
         .collect();
     exec.emit_lifecycle(id, "start-put", "1.0");
@@ -47,7 +56,8 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
         });
         return Ok(false);
     }
-    let (version, metadata) = parse_version_result(&output.stdout, "/opt/resource/out /tmp/build/put")?;
+    let (version, metadata) =
+        parse_version_result(&output.stdout, "/opt/resource/out /tmp/build/put")?;
     if let Ok(mut versions) = exec.env.put_versions.lock() {
         versions.insert(id.clone(), version.clone());
     }
@@ -67,11 +77,18 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
 
 /// The artifacts to mount: `all`, an explicit list (each must exist), or `detect` (the
 /// default): the first path segment of every string in the params that names an artifact.
-fn input_names(exec: &Exec, put: &PutPlan, params: &serde_json::Value) -> Result<Vec<String>, StepError> {
+fn input_names(
+    exec: &Exec,
+    put: &PutPlan,
+    params: &serde_json::Value,
+) -> Result<Vec<String>, StepError> {
     match &put.inputs {
-        Some(serde_json::Value::String(all)) if all == "all" => {
-            Ok(exec.env.all_artifacts().into_iter().map(|(name, _)| name).collect())
-        }
+        Some(serde_json::Value::String(all)) if all == "all" => Ok(exec
+            .env
+            .all_artifacts()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()),
         Some(serde_json::Value::Array(names)) => names
             .iter()
             .map(|name| {
@@ -96,7 +113,10 @@ fn input_names(exec: &Exec, put: &PutPlan, params: &serde_json::Value) -> Result
 fn detect_inputs(value: &serde_json::Value, found: &mut Vec<String>) {
     match value {
         serde_json::Value::String(text) => {
-            if let Some(first) = text.split('/').find(|segment| !segment.is_empty() && *segment != "." && *segment != "..") {
+            if let Some(first) = text
+                .split('/')
+                .find(|segment| !segment.is_empty() && *segment != "." && *segment != "..")
+            {
                 found.push(first.to_owned());
             }
         }

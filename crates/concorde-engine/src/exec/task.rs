@@ -4,7 +4,10 @@
 use concorde_config::model::TaskConfig;
 use concorde_config::vars::{Missing, StaticVars, interpolate_json, interpolate_node};
 use concorde_config::{load_task_config, node_to_json, parse_yaml_bytes, validate_task_config};
-use concorde_worker::{ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec, VolumeHandle, VolumeStrategy};
+use concorde_worker::{
+    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec,
+    VolumeHandle, VolumeStrategy,
+};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
@@ -14,7 +17,10 @@ use crate::io::LogWriter;
 use crate::plan::{PlanId, TaskPlan};
 
 pub(crate) async fn run_task(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
-    with_step_timeout(exec, id, task.timeout.as_deref(), |sub| async move { task_once(&sub, id, task).await }).await
+    with_step_timeout(exec, id, task.timeout.as_deref(), |sub| async move {
+        task_once(&sub, id, task).await
+    })
+    .await
 }
 
 fn errored(err: impl std::fmt::Display) -> StepError {
@@ -36,29 +42,60 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
             }
             continue;
         };
-        let copy = VolumeHandle(format!("{}-{}-input-{}", exec.env.context.build_id, id.0.replace('/', "_"), input.name));
+        let copy = VolumeHandle(format!(
+            "{}-{}-input-{}",
+            exec.env.context.build_id,
+            id.0.replace('/', "_"),
+            input.name
+        ));
         let _ = runtime.destroy_volume(&copy).await;
-        runtime.create_volume(&copy, VolumeStrategy::CopyOnWrite(artifact)).await.map_err(errored)?;
+        runtime
+            .create_volume(&copy, VolumeStrategy::CopyOnWrite(artifact))
+            .await
+            .map_err(errored)?;
         exec.env.track_volume(&copy);
         let path = input.path.as_deref().unwrap_or(&input.name);
-        mounts.push(Mount { volume: copy, path: format!("{work_dir}/{}", clean_relative(path)), read_only: false });
+        mounts.push(Mount {
+            volume: copy,
+            path: format!("{work_dir}/{}", clean_relative(path)),
+            read_only: false,
+        });
     }
     if !missing.is_empty() {
-        return Err(StepError::Errored(format!("missing inputs: {}", missing.join(", "))));
+        return Err(StepError::Errored(format!(
+            "missing inputs: {}",
+            missing.join(", ")
+        )));
     }
     let mut outputs = Vec::new();
     for output in &config.outputs {
-        let volume = VolumeHandle(format!("{}-{}-output-{}", exec.env.context.build_id, id.0.replace('/', "_"), output.name));
+        let volume = VolumeHandle(format!(
+            "{}-{}-output-{}",
+            exec.env.context.build_id,
+            id.0.replace('/', "_"),
+            output.name
+        ));
         let _ = runtime.destroy_volume(&volume).await;
-        runtime.create_volume(&volume, VolumeStrategy::Empty).await.map_err(errored)?;
+        runtime
+            .create_volume(&volume, VolumeStrategy::Empty)
+            .await
+            .map_err(errored)?;
         exec.env.track_volume(&volume);
         let path = output.path.as_deref().unwrap_or(&output.name);
-        mounts.push(Mount { volume: volume.clone(), path: format!("{work_dir}/{}", clean_relative(path)), read_only: false });
+        mounts.push(Mount {
+            volume: volume.clone(),
+            path: format!("{work_dir}/{}", clean_relative(path)),
+            read_only: false,
+        });
         outputs.push((output.name.clone(), volume));
     }
     for cache in &config.caches {
         let volume = cache_volume(exec, task, &cache.path).await?;
-        mounts.push(Mount { volume, path: format!("{work_dir}/{}", clean_relative(&cache.path)), read_only: false });
+        mounts.push(Mount {
+            volume,
+            path: format!("{work_dir}/{}", clean_relative(&cache.path)),
+            read_only: false,
+        });
     }
     let run = config.run.clone().unwrap_or_default();
     let summary = json!({
@@ -67,21 +104,52 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         "run": {"path": run.path, "args": run.args, "dir": run.dir},
         "inputs": config.inputs.iter().map(|i| json!({"name": i.name, "path": i.path})).collect::<Vec<_>>(),
     });
-    exec.emit(BuildEvent::SelectedWorker { origin: Origin::step(id), worker: exec.env.worker_name.clone(), time: now_unix() });
-    exec.emit(BuildEvent::TaskConfig { kind: "initialize-task", origin: Origin::step(id), config: summary.clone(), time: now_unix() });
-    if run.path.is_empty() {
-        return Err(StepError::Errored(format!("No executable defined for task '{}'", task.name)));
-    }
-    let limits = config.container_limits.as_ref().map_or_else(Limits::default, |limits| Limits {
-        cpu_shares: limits.cpu.filter(|cpu| *cpu > 0),
-        memory_bytes: limits.memory.filter(|memory| *memory > 0),
+    exec.emit(BuildEvent::SelectedWorker {
+        origin: Origin::step(id),
+        worker: exec.env.worker_name.clone(),
+        time: now_unix(),
     });
-    let handle = ContainerHandle(format!("{}-{}-task", exec.env.context.build_id, id.0.replace('/', "_")));
+    exec.emit(BuildEvent::TaskConfig {
+        kind: "initialize-task",
+        origin: Origin::step(id),
+        config: summary.clone(),
+        time: now_unix(),
+    });
+    if run.path.is_empty() {
+        return Err(StepError::Errored(format!(
+            "No executable defined for task '{}'",
+            task.name
+        )));
+    }
+    let limits = config
+        .container_limits
+        .as_ref()
+        .map_or_else(Limits::default, |limits| Limits {
+            cpu_shares: limits.cpu.filter(|cpu| *cpu > 0),
+            memory_bytes: limits.memory.filter(|memory| *memory > 0),
+        });
+    let handle = ContainerHandle(format!(
+        "{}-{}-task",
+        exec.env.context.build_id,
+        id.0.replace('/', "_")
+    ));
     let _ = runtime.destroy_container(&handle).await;
-    let spec = ContainerSpec { handle: handle.clone(), image, mounts, env: task_env(&config), privileged: task.privileged, limits };
+    let spec = ContainerSpec {
+        handle: handle.clone(),
+        image,
+        mounts,
+        env: task_env(&config),
+        privileged: task.privileged,
+        limits,
+    };
     runtime.create_container(spec).await.map_err(errored)?;
     exec.env.track_container(&handle);
-    exec.emit(BuildEvent::TaskConfig { kind: "start-task", origin: Origin::step(id), config: summary, time: now_unix() });
+    exec.emit(BuildEvent::TaskConfig {
+        kind: "start-task",
+        origin: Origin::step(id),
+        config: summary,
+        time: now_unix(),
+    });
     let dir = match run.dir.as_deref() {
         Some(dir) if dir.starts_with('/') => dir.to_owned(),
         Some(dir) => format!("{work_dir}/{}", clean_relative(dir)),
@@ -92,7 +160,13 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         stdout: Box::new(LogWriter::new(exec.env.events.clone(), id, "stdout")),
         stderr: Box::new(LogWriter::new(exec.env.events.clone(), id, "stderr")),
     };
-    let process = ProcessSpec { path: run.path.clone(), args: run.args.clone(), env: Vec::new(), dir: Some(dir), user: run.user.clone() };
+    let process = ProcessSpec {
+        path: run.path.clone(),
+        args: run.args.clone(),
+        env: Vec::new(),
+        dir: Some(dir),
+        user: run.user.clone(),
+    };
     let status = runtime.run(&handle, process, io, exec.cancel.clone()).await;
     let _ = runtime.destroy_container(&handle).await;
     let exit_status = match status.map_err(errored)? {
@@ -103,7 +177,11 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         let artifact = task.output_mapping.get(&name).unwrap_or(&name);
         exec.env.set_artifact(artifact, volume);
     }
-    exec.emit(BuildEvent::FinishTask { origin: Origin::step(id), exit_status, time: now_unix() });
+    exec.emit(BuildEvent::FinishTask {
+        origin: Origin::step(id),
+        exit_status,
+        time: now_unix(),
+    });
     Ok(exit_status == 0)
 }
 
@@ -114,7 +192,9 @@ async fn load_config(exec: &Exec, task: &TaskPlan) -> Result<TaskConfig, StepErr
         (Some(inline), _) => inline.clone(),
         (None, Some(path)) => {
             let bytes = read_artifact_file(exec, path).await?;
-            let mut node = parse_yaml_bytes(&bytes).map_err(|err| StepError::Errored(format!("invalid task configuration in {path}: {err}")))?;
+            let mut node = parse_yaml_bytes(&bytes).map_err(|err| {
+                StepError::Errored(format!("invalid task configuration in {path}: {err}"))
+            })?;
             let mut vars = StaticVars::default();
             for (key, value) in &task.vars {
                 vars.add_yaml(&format!("{key}={value}")).map_err(errored)?;
@@ -122,17 +202,25 @@ async fn load_config(exec: &Exec, task: &TaskPlan) -> Result<TaskConfig, StepErr
             interpolate_node(&mut node, &vars, Missing::Leave).map_err(errored)?;
             node_to_json(&node)
         }
-        (None, None) => return Err(StepError::Errored("must specify either `file:` or `config:`".to_owned())),
+        (None, None) => {
+            return Err(StepError::Errored(
+                "must specify either `file:` or `config:`".to_owned(),
+            ));
+        }
     };
     if let Json::Object(map) = &mut config {
         if !task.params.is_empty() {
-            let params = map.entry("params").or_insert_with(|| Json::Object(Default::default()));
+            let params = map
+                .entry("params")
+                .or_insert_with(|| Json::Object(Default::default()));
             if let Json::Object(params) = params {
                 params.extend(task.params.clone());
             }
         }
         if let Some(limits) = &task.container_limits {
-            let entry = map.entry("container_limits").or_insert_with(|| Json::Object(Default::default()));
+            let entry = map
+                .entry("container_limits")
+                .or_insert_with(|| Json::Object(Default::default()));
             if let Json::Object(existing) = entry {
                 if let Some(cpu) = limits.cpu {
                     existing.insert("cpu".to_owned(), json!(cpu));
@@ -144,15 +232,28 @@ async fn load_config(exec: &Exec, task: &TaskPlan) -> Result<TaskConfig, StepErr
         }
     }
     interpolate_json(&mut config, &exec.vars(), Missing::Error).map_err(errored)?;
-    let config = load_task_config(config.to_string().as_bytes()).map_err(|err| StepError::Errored(format!("invalid task configuration: {}", err.lines().join("; "))))?;
+    let config = load_task_config(config.to_string().as_bytes()).map_err(|err| {
+        StepError::Errored(format!(
+            "invalid task configuration: {}",
+            err.lines().join("; ")
+        ))
+    })?;
     let problems = validate_task_config(&config);
     if !problems.is_empty() {
-        return Err(StepError::Errored(format!("invalid task configuration:\n{}", problems.join("\n"))));
+        return Err(StepError::Errored(format!(
+            "invalid task configuration:\n{}",
+            problems.join("\n")
+        )));
     }
     Ok(config)
 }
 
-async fn resolve_image(exec: &Exec, id: &PlanId, task: &TaskPlan, config: &TaskConfig) -> Result<ImageSpec, StepError> {
+async fn resolve_image(
+    exec: &Exec,
+    id: &PlanId,
+    task: &TaskPlan,
+    config: &TaskConfig,
+) -> Result<ImageSpec, StepError> {
     if let Some(artifact) = &task.image {
         return exec
             .env
@@ -171,7 +272,9 @@ async fn resolve_image(exec: &Exec, id: &PlanId, task: &TaskPlan, config: &TaskC
     if let Some(uri) = &config.rootfs_uri {
         return match uri.strip_prefix("raw://") {
             Some(path) => Ok(ImageSpec::RawPath(path.into())),
-            None => Err(StepError::Errored(format!("unsupported rootfs_uri '{uri}': only raw:///path is supported"))),
+            None => Err(StepError::Errored(format!(
+                "unsupported rootfs_uri '{uri}': only raw:///path is supported"
+            ))),
         };
     }
     Ok(ImageSpec::None)
@@ -181,16 +284,37 @@ async fn resolve_image(exec: &Exec, id: &PlanId, task: &TaskPlan, config: &TaskC
 async fn cache_volume(exec: &Exec, task: &TaskPlan, path: &str) -> Result<VolumeHandle, StepError> {
     let runtime = &exec.env.runtime;
     let Some(scope) = &exec.env.context.cache_scope else {
-        let volume = VolumeHandle(format!("{}-cache-{}", exec.env.context.build_id, short_hash(path)));
+        let volume = VolumeHandle(format!(
+            "{}-cache-{}",
+            exec.env.context.build_id,
+            short_hash(path)
+        ));
         let _ = runtime.destroy_volume(&volume).await;
-        runtime.create_volume(&volume, VolumeStrategy::Empty).await.map_err(errored)?;
+        runtime
+            .create_volume(&volume, VolumeStrategy::Empty)
+            .await
+            .map_err(errored)?;
         exec.env.track_volume(&volume);
         return Ok(volume);
     };
     let digest = Sha256::digest(format!("{scope}\n{}\n{path}", task.name).as_bytes());
-    let volume = VolumeHandle(format!("taskcache-{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()));
-    if runtime.lookup_volume(&volume).await.map_err(errored)?.is_none() {
-        runtime.create_volume(&volume, VolumeStrategy::Empty).await.map_err(errored)?;
+    let volume = VolumeHandle(format!(
+        "taskcache-{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ));
+    if runtime
+        .lookup_volume(&volume)
+        .await
+        .map_err(errored)?
+        .is_none()
+    {
+        runtime
+            .create_volume(&volume, VolumeStrategy::Empty)
+            .await
+            .map_err(errored)?;
     }
     Ok(volume)
 }
@@ -217,10 +341,17 @@ fn task_env(config: &TaskConfig) -> Vec<String> {
 
 /// The first 4 bytes of the SHA-256 of `text`, in hex: the task's working directory name.
 fn short_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().take(4).map(|byte| format!("{byte:02x}")).collect()
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(4)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// A relative path with `..` and leading `/` removed.
 fn clean_relative(path: &str) -> String {
-    path.split('/').filter(|segment| !segment.is_empty() && *segment != "." && *segment != "..").collect::<Vec<_>>().join("/")
+    path.split('/')
+        .filter(|segment| !segment.is_empty() && *segment != "." && *segment != "..")
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use concorde_config::vars::StaticVars;
 use concorde_config::{UnknownKeys, load_pipeline};
-use concorde_engine::{BuildContext, BuildEvent, BuildStatus, CacheLocks, CollectingSink, RunEnv, compile_job_plan, run_build};
+use concorde_engine::{
+    BuildContext, BuildEvent, BuildStatus, CacheLocks, CollectingSink, RunEnv, compile_job_plan,
+    run_build,
+};
 use concorde_worker::{HostRuntime, Runtime};
 
 /// One worker directory shared by the builds of a test.
@@ -43,8 +46,14 @@ impl Finished {
 impl Harness {
     pub fn new() -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
-        let runtime = HostRuntime::new(dir.path()).expect("host runtime").with_kill_grace(std::time::Duration::from_millis(200));
-        Harness { dir, runtime: Arc::new(runtime), cache_locks: Arc::default() }
+        let runtime = HostRuntime::new(dir.path())
+            .expect("host runtime")
+            .with_kill_grace(std::time::Duration::from_millis(200));
+        Harness {
+            dir,
+            runtime: Arc::new(runtime),
+            cache_locks: Arc::default(),
+        }
     }
 
     /// A run environment for build `build_id` of job `job`.
@@ -58,18 +67,35 @@ impl Harness {
             cache_scope: Some("pipeline/job".to_owned()),
             ..BuildContext::default()
         };
-        RunEnv::new(context, self.runtime.clone(), events, self.cache_locks.clone())
+        RunEnv::new(
+            context,
+            self.runtime.clone(),
+            events,
+            self.cache_locks.clone(),
+        )
     }
 
     /// Compiles the first job of `yaml` and runs it; `configure` adjusts the environment.
-    pub async fn run(&self, build_id: i64, yaml: &str, configure: impl FnOnce(&mut RunEnv)) -> Finished {
-        let pipeline = load_pipeline(yaml.as_bytes(), &StaticVars::default(), UnknownKeys::Reject).expect("pipeline loads").pipeline;
-        let plan = compile_job_plan(&pipeline, &pipeline.jobs[0], &BTreeMap::new()).expect("compiles");
+    pub async fn run(
+        &self,
+        build_id: i64,
+        yaml: &str,
+        configure: impl FnOnce(&mut RunEnv),
+    ) -> Finished {
+        let pipeline = load_pipeline(yaml.as_bytes(), &StaticVars::default(), UnknownKeys::Reject)
+            .expect("pipeline loads")
+            .pipeline;
+        let plan =
+            compile_job_plan(&pipeline, &pipeline.jobs[0], &BTreeMap::new()).expect("compiles");
         let events = Arc::new(CollectingSink::default());
         let mut env = self.env(build_id, events.clone());
         configure(&mut env);
         let status = run_build(Arc::new(env), &plan).await;
-        Finished { status, events: events.events(), log: events.log_text() }
+        Finished {
+            status,
+            events: events.events(),
+            log: events.log_text(),
+        }
     }
 }
 

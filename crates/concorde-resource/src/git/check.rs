@@ -26,41 +26,78 @@ pub(super) fn check(
     let git = Git::new(ctx, source)?;
     let cache = cache_dir(ctx, source);
     let lock_path = cache.with_extension("lock");
-    std::fs::create_dir_all(ctx.temp_dir()).map_err(|err| ResourceError::io(ctx.temp_dir(), err))?;
+    std::fs::create_dir_all(ctx.temp_dir())
+        .map_err(|err| ResourceError::io(ctx.temp_dir(), err))?;
     let lock = File::create(&lock_path).map_err(|err| ResourceError::io(&lock_path, err))?;
-    lock.lock().map_err(|err| ResourceError::io(&lock_path, err))?;
+    lock.lock()
+        .map_err(|err| ResourceError::io(&lock_path, err))?;
     if !cache.join("HEAD").exists() {
-        git.run(None, [OsStr::new("init"), OsStr::new("--bare"), OsStr::new("--quiet"), cache.as_os_str()], log)?;
+        git.run(
+            None,
+            [
+                OsStr::new("init"),
+                OsStr::new("--bare"),
+                OsStr::new("--quiet"),
+                cache.as_os_str(),
+            ],
+            log,
+        )?;
     }
     let target = fetch(&git, &cache, source, log)?;
     let depth = source.version_depth.unwrap_or(1).max(1);
     if let Some(filter) = &source.tag_filter {
         return check_tags(&git, &cache, source, filter, &target, cursor, depth, log);
     }
-    let cursor_ref = cursor.and_then(|version| version.get("ref")).filter(|sha| is_object_name(sha));
+    let cursor_ref = cursor
+        .and_then(|version| version.get("ref"))
+        .filter(|sha| is_object_name(sha));
     let valid_cursor = cursor_ref.filter(|sha| {
-        git.probe(Some(&cache), ["cat-file", "-e", &format!("{sha}^{{commit}}")])
-            && git.probe(Some(&cache), ["merge-base", "--is-ancestor", sha.as_str(), target.as_str()])
+        git.probe(
+            Some(&cache),
+            ["cat-file", "-e", &format!("{sha}^{{commit}}")],
+        ) && git.probe(
+            Some(&cache),
+            ["merge-base", "--is-ancestor", sha.as_str(), target.as_str()],
+        )
     });
-    let mut args: Vec<String> = vec!["log".into(), "--first-parent".into(), "--reverse".into(), "--format=%H".into()];
+    let mut args: Vec<String> = vec![
+        "log".into(),
+        "--first-parent".into(),
+        "--reverse".into(),
+        "--format=%H".into(),
+    ];
     if !source.disable_ci_skip {
         args.extend(["--fixed-strings".into(), "--invert-grep".into()]);
-        args.extend(CI_SKIP_MARKERS.iter().map(|marker| format!("--grep={marker}")));
+        args.extend(
+            CI_SKIP_MARKERS
+                .iter()
+                .map(|marker| format!("--grep={marker}")),
+        );
     }
     match valid_cursor {
         Some(sha) => args.extend([target.clone(), "--not".into(), format!("{sha}^@")]),
         None => {
             if cursor.is_some() {
-                log.line("the version's ref is no longer on the branch; returning the latest commit");
+                log.line(
+                    "the version's ref is no longer on the branch; returning the latest commit",
+                );
             }
             args.extend([format!("--max-count={depth}"), target.clone()]);
         }
     }
     args.push("--".into());
     args.extend(source.paths.iter().cloned());
-    args.extend(source.ignore_paths.iter().map(|path| format!(":(exclude){path}")));
+    args.extend(
+        source
+            .ignore_paths
+            .iter()
+            .map(|path| format!(":(exclude){path}")),
+    );
     let commits = git.run(Some(&cache), &args, log)?;
-    Ok(commits.lines().map(|sha| Version::from([("ref".to_owned(), sha.to_owned())])).collect())
+    Ok(commits
+        .lines()
+        .map(|sha| Version::from([("ref".to_owned(), sha.to_owned())]))
+        .collect())
 }
 
 /// Tag mode: tags matching `filter` (merged into the branch when one is set), by creation date.
@@ -92,8 +129,14 @@ fn check_tags(
             let mut fields = line.split('\t');
             let tag = fields.next()?;
             let object = fields.next()?;
-            let peeled = fields.next().filter(|peeled| !peeled.is_empty()).unwrap_or(object);
-            Some(Version::from([("ref".to_owned(), tag.to_owned()), ("commit".to_owned(), peeled.to_owned())]))
+            let peeled = fields
+                .next()
+                .filter(|peeled| !peeled.is_empty())
+                .unwrap_or(object);
+            Some(Version::from([
+                ("ref".to_owned(), tag.to_owned()),
+                ("commit".to_owned(), peeled.to_owned()),
+            ]))
         })
         .collect();
     let from = cursor
@@ -104,9 +147,17 @@ fn check_tags(
 }
 
 /// Fetches the tracked branch (or the remote's HEAD) and all tags; returns the local ref name.
-fn fetch(git: &Git<'_>, cache: &std::path::Path, source: &GitSource, log: &mut Log<'_>) -> Result<String, ResourceError> {
+fn fetch(
+    git: &Git<'_>,
+    cache: &std::path::Path,
+    source: &GitSource,
+    log: &mut Log<'_>,
+) -> Result<String, ResourceError> {
     let (remote_ref, local_ref) = match source.branch() {
-        Some(branch) => (format!("refs/heads/{branch}"), format!("refs/remotes/origin/{branch}")),
+        Some(branch) => (
+            format!("refs/heads/{branch}"),
+            format!("refs/remotes/origin/{branch}"),
+        ),
         None => ("HEAD".to_owned(), "refs/remotes/origin/HEAD".to_owned()),
     };
     git.run(
@@ -133,5 +184,6 @@ fn cache_dir(ctx: &Context, source: &GitSource) -> PathBuf {
     hasher.update([0]);
     hasher.update(source.branch().unwrap_or_default().as_bytes());
     let digest = format!("{:x}", hasher.finalize());
-    ctx.temp_dir().join(format!("concorde-git-cache-{}", &digest[..16]))
+    ctx.temp_dir()
+        .join(format!("concorde-git-cache-{}", &digest[..16]))
 }

@@ -12,7 +12,13 @@ use crate::{Context, MetadataField, Output, Request, ResourceError};
 
 const PARAM_KEYS: Keys = Keys {
     section: "params",
-    supported: &["depth", "submodules", "short_ref_format", "fetch_tags", "clean_tags"],
+    supported: &[
+        "depth",
+        "submodules",
+        "short_ref_format",
+        "fetch_tags",
+        "clean_tags",
+    ],
     ignored: &[
         "all_branches",
         "debug",
@@ -55,29 +61,51 @@ pub(super) fn get(
     log: &mut Log<'_>,
 ) -> Result<Output, ResourceError> {
     let params: GetParams = PARAM_KEYS.parse(&request.params, log)?;
-    let version = request.version.clone().ok_or(ResourceError::MissingKey { section: "version", key: "ref" })?;
+    let version = request.version.clone().ok_or(ResourceError::MissingKey {
+        section: "version",
+        key: "ref",
+    })?;
     let reference = version.get("ref").filter(|reference| !reference.is_empty());
-    let reference = reference.ok_or(ResourceError::MissingKey { section: "version", key: "ref" })?.clone();
+    let reference = reference
+        .ok_or(ResourceError::MissingKey {
+            section: "version",
+            key: "ref",
+        })?
+        .clone();
     // In tag mode the version also names the commit; prefer it, it cannot move.
-    let wanted = version.get("commit").cloned().unwrap_or_else(|| reference.clone());
+    let wanted = version
+        .get("commit")
+        .cloned()
+        .unwrap_or_else(|| reference.clone());
     if wanted.starts_with('-') {
         return Err(ResourceError::RefNotFound(wanted));
     }
     let git = Git::new(ctx, source)?;
     let mut clone: Vec<&OsStr> = vec![OsStr::new("clone"), OsStr::new("--quiet")];
-    let depth_arg = params.depth.filter(|depth| *depth > 0).map(|depth| format!("--depth={depth}"));
+    let depth_arg = params
+        .depth
+        .filter(|depth| *depth > 0)
+        .map(|depth| format!("--depth={depth}"));
     if let Some(depth_arg) = &depth_arg {
         clone.push(OsStr::new(depth_arg));
     }
     if let Some(branch) = source.branch() {
-        clone.extend([OsStr::new("--single-branch"), OsStr::new("--branch"), OsStr::new(branch)]);
+        clone.extend([
+            OsStr::new("--single-branch"),
+            OsStr::new("--branch"),
+            OsStr::new(branch),
+        ]);
     }
     clone.extend([OsStr::new("--"), OsStr::new(&source.uri), dir.as_os_str()]);
     log.line(&format!("Cloning {} at {reference}", source.uri));
     git.run(None, clone, log)?;
     let branch = match source.branch() {
         Some(branch) => branch.to_owned(),
-        None => git.run(Some(dir), ["symbolic-ref", "--short", "-q", "HEAD"], log).unwrap_or_default().trim().to_owned(),
+        None => git
+            .run(Some(dir), ["symbolic-ref", "--short", "-q", "HEAD"], log)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
     };
     let commit_ref = format!("{wanted}^{{commit}}");
     deepen_until_found(&git, dir, &commit_ref, params.depth.unwrap_or(1), log)?;
@@ -94,10 +122,18 @@ pub(super) fn get(
     }
     let info = commit_info(&git, dir, "HEAD", log)?;
     let url = commit_url(&source.uri, &info.sha);
-    let metadata = metadata(&info, Some(branch.as_str()).filter(|branch| !branch.is_empty()), url.as_deref());
+    let metadata = metadata(
+        &info,
+        Some(branch.as_str()).filter(|branch| !branch.is_empty()),
+        url.as_deref(),
+    );
     let short_format = params.short_ref_format.as_deref().unwrap_or("%s");
     let short_ref: String = reference.chars().take(7).collect();
-    let describe = git.try_run(Some(dir), ["describe", "--tags", "--always", "--dirty", "--broken"], log)?;
+    let describe = git.try_run(
+        Some(dir),
+        ["describe", "--tags", "--always", "--dirty", "--broken"],
+        log,
+    )?;
     let files: [(&str, String); 15] = [
         ("ref", reference.clone()),
         ("short_ref", short_format.replacen("%s", &short_ref, 1)),
@@ -137,8 +173,14 @@ fn deepen_until_found(
         if shallow.trim() != "true" {
             return Ok(());
         }
-        log.line(&format!("Deepening the shallow clone by {deepen_by} commits"));
-        git.run(Some(dir), ["fetch", "--quiet", &format!("--deepen={deepen_by}")], log)?;
+        log.line(&format!(
+            "Deepening the shallow clone by {deepen_by} commits"
+        ));
+        git.run(
+            Some(dir),
+            ["fetch", "--quiet", &format!("--deepen={deepen_by}")],
+            log,
+        )?;
         deepen_by = deepen_by.saturating_mul(2);
     }
     Ok(())
@@ -150,7 +192,12 @@ fn update_submodules(
     submodules: Option<&serde_json::Value>,
     log: &mut Log<'_>,
 ) -> Result<(), ResourceError> {
-    let mut args = vec!["submodule".to_owned(), "update".to_owned(), "--init".to_owned(), "--recursive".to_owned()];
+    let mut args = vec![
+        "submodule".to_owned(),
+        "update".to_owned(),
+        "--init".to_owned(),
+        "--recursive".to_owned(),
+    ];
     match submodules {
         None => {}
         Some(serde_json::Value::String(mode)) if mode == "all" => {}
@@ -178,7 +225,12 @@ fn update_submodules(
 }
 
 /// Reads one commit's facts.
-pub(super) fn commit_info(git: &Git<'_>, dir: &Path, rev: &str, log: &mut Log<'_>) -> Result<CommitInfo, ResourceError> {
+pub(super) fn commit_info(
+    git: &Git<'_>,
+    dir: &Path,
+    rev: &str,
+    log: &mut Log<'_>,
+) -> Result<CommitInfo, ResourceError> {
     let format = "--format=%H%x00%an%x00%ae%x00%ai%x00%cn%x00%ci%x00%cI%x00%B";
     let output = git.run(Some(dir), ["log", "-1", format, rev, "--"], log)?;
     let mut fields = output.splitn(8, '\0').map(str::to_owned);
@@ -200,7 +252,11 @@ pub(super) fn commit_info(git: &Git<'_>, dir: &Path, rev: &str, log: &mut Log<'_
 }
 
 /// The metadata git-resource reports for a commit.
-pub(super) fn metadata(info: &CommitInfo, branch: Option<&str>, url: Option<&str>) -> Vec<MetadataField> {
+pub(super) fn metadata(
+    info: &CommitInfo,
+    branch: Option<&str>,
+    url: Option<&str>,
+) -> Vec<MetadataField> {
     let mut fields = vec![
         MetadataField::new("commit", &info.sha),
         MetadataField::new("author", &info.author),
@@ -209,7 +265,11 @@ pub(super) fn metadata(info: &CommitInfo, branch: Option<&str>, url: Option<&str
     if info.committer != info.author {
         fields.push(MetadataField::new("committer", &info.committer));
     }
-    fields.push(MetadataField::typed("committer_date", &info.committer_date, "time"));
+    fields.push(MetadataField::typed(
+        "committer_date",
+        &info.committer_date,
+        "time",
+    ));
     if let Some(branch) = branch {
         fields.push(MetadataField::new("branch", branch));
     }
@@ -229,7 +289,9 @@ pub(super) fn commit_url(uri: &str, sha: &str) -> Option<String> {
     if scheme != "http" && scheme != "https" {
         return None;
     }
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, host_and_path)| host_and_path);
+    let rest = rest
+        .rsplit_once('@')
+        .map_or(rest, |(_, host_and_path)| host_and_path);
     let rest = rest.trim_end_matches('/');
     let rest = rest.strip_suffix(".git").unwrap_or(rest);
     Some(format!("{scheme}://{rest}/commit/{sha}"))

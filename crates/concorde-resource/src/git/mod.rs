@@ -93,9 +93,16 @@ impl GitSource {
     fn parse(request: &Request, log: &mut Log<'_>) -> Result<GitSource, ResourceError> {
         let source: GitSource = SOURCE_KEYS.parse(&request.source, log)?;
         if source.uri.trim().is_empty() {
-            return Err(ResourceError::MissingKey { section: "source", key: "uri" });
+            return Err(ResourceError::MissingKey {
+                section: "source",
+                key: "uri",
+            });
         }
-        if source.branch.as_ref().is_some_and(|branch| branch.starts_with('-')) {
+        if source
+            .branch
+            .as_ref()
+            .is_some_and(|branch| branch.starts_with('-'))
+        {
             return Err(invalid_source("branch", "must be a branch name"));
         }
         Ok(source)
@@ -107,23 +114,41 @@ impl GitSource {
 }
 
 fn invalid_source(key: &str, reason: &str) -> ResourceError {
-    ResourceError::InvalidKey { section: "source", key: key.to_owned(), reason: reason.to_owned() }
+    ResourceError::InvalidKey {
+        section: "source",
+        key: key.to_owned(),
+        reason: reason.to_owned(),
+    }
 }
 
 /// `check`: the commits (or tags) from the cursor on, oldest first.
-pub(crate) fn check(ctx: &Context, request: &Request, log: &mut Log<'_>) -> Result<Vec<Version>, ResourceError> {
+pub(crate) fn check(
+    ctx: &Context,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Vec<Version>, ResourceError> {
     let source = GitSource::parse(request, log)?;
     check::check(ctx, &source, request.version.as_ref(), log)
 }
 
 /// `in`: clone the repository into `dir` at the version's ref.
-pub(crate) fn get(ctx: &Context, dir: &Path, request: &Request, log: &mut Log<'_>) -> Result<Output, ResourceError> {
+pub(crate) fn get(
+    ctx: &Context,
+    dir: &Path,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Output, ResourceError> {
     let source = GitSource::parse(request, log)?;
     get::get(ctx, dir, &source, request, log)
 }
 
 /// `out`: push `params.repository` to the source branch.
-pub(crate) fn put(ctx: &Context, dir: &Path, request: &Request, log: &mut Log<'_>) -> Result<Output, ResourceError> {
+pub(crate) fn put(
+    ctx: &Context,
+    dir: &Path,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Output, ResourceError> {
     let source = GitSource::parse(request, log)?;
     put::put(ctx, dir, &source, request, log)
 }

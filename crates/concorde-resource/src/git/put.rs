@@ -12,8 +12,26 @@ use crate::{Context, Output, Request, ResourceError, Version};
 
 const PARAM_KEYS: Keys = Keys {
     section: "params",
-    supported: &["repository", "branch", "rebase", "merge", "force", "tag", "tag_prefix", "annotate", "only_tag"],
-    ignored: &["debug", "notes", "push_options", "rebase_strategy", "rebase_strategy_option", "refs_prefix", "returning"],
+    supported: &[
+        "repository",
+        "branch",
+        "rebase",
+        "merge",
+        "force",
+        "tag",
+        "tag_prefix",
+        "annotate",
+        "only_tag",
+    ],
+    ignored: &[
+        "debug",
+        "notes",
+        "push_options",
+        "rebase_strategy",
+        "rebase_strategy_option",
+        "refs_prefix",
+        "returning",
+    ],
     reject_unknown: true,
 };
 
@@ -48,7 +66,10 @@ pub(super) fn put(
 ) -> Result<Output, ResourceError> {
     let params: PutParams = PARAM_KEYS.parse(&request.params, log)?;
     if params.repository.trim().is_empty() {
-        return Err(ResourceError::MissingKey { section: "params", key: "repository" });
+        return Err(ResourceError::MissingKey {
+            section: "params",
+            key: "repository",
+        });
     }
     if params.rebase && params.merge {
         return Err(ResourceError::InvalidKey {
@@ -57,14 +78,33 @@ pub(super) fn put(
             reason: "rebase and merge cannot both be set".to_owned(),
         });
     }
-    let branch = params.branch.as_deref().or(source.branch()).filter(|branch| !branch.is_empty());
-    let branch = branch.ok_or(ResourceError::MissingKey { section: "source", key: "branch" })?.to_owned();
+    let branch = params
+        .branch
+        .as_deref()
+        .or(source.branch())
+        .filter(|branch| !branch.is_empty());
+    let branch = branch
+        .ok_or(ResourceError::MissingKey {
+            section: "source",
+            key: "branch",
+        })?
+        .to_owned();
     if branch.starts_with('-') {
-        return Err(ResourceError::InvalidKey { section: "params", key: "branch".to_owned(), reason: "must be a branch name".to_owned() });
+        return Err(ResourceError::InvalidKey {
+            section: "params",
+            key: "branch".to_owned(),
+            reason: "must be a branch name".to_owned(),
+        });
     }
     let repo = dir.join(&params.repository);
     if !repo.is_dir() {
-        return Err(ResourceError::io(&repo, std::io::Error::new(std::io::ErrorKind::NotFound, "repository directory not found")));
+        return Err(ResourceError::io(
+            &repo,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "repository directory not found",
+            ),
+        ));
     }
     let git = Git::new(ctx, source)?;
     let identity = identity_args(&git, &repo);
@@ -79,7 +119,10 @@ pub(super) fn put(
         let mut args: Vec<String> = identity.clone();
         args.extend(["tag".to_owned(), "--force".to_owned()]);
         if let Some(annotation) = &params.annotate {
-            args.extend(["--annotate".to_owned(), format!("--file={}", dir.join(annotation).display())]);
+            args.extend([
+                "--annotate".to_owned(),
+                format!("--file={}", dir.join(annotation).display()),
+            ]);
         }
         args.extend([tag.clone(), "HEAD".to_owned()]);
         git.run(Some(&repo), &args, log)?;
@@ -87,7 +130,11 @@ pub(super) fn put(
         if params.force {
             push.push("--force".to_owned());
         }
-        push.extend(["--".to_owned(), source.uri.clone(), format!("refs/tags/{tag}")]);
+        push.extend([
+            "--".to_owned(),
+            source.uri.clone(),
+            format!("refs/tags/{tag}"),
+        ]);
         git.run(Some(&repo), &push, log)?;
     }
     let info = commit_info(&git, &repo, "HEAD", log)?;
@@ -96,7 +143,10 @@ pub(super) fn put(
         version.insert("branch".to_owned(), branch.clone());
     }
     let url = commit_url(&source.uri, &info.sha);
-    Ok(Output { version, metadata: metadata(&info, Some(&branch), url.as_deref()) })
+    Ok(Output {
+        version,
+        metadata: metadata(&info, Some(&branch), url.as_deref()),
+    })
 }
 
 fn push_branch(
@@ -121,10 +171,23 @@ fn push_branch(
             return Ok(());
         }
         if !(params.rebase || params.merge) || attempt == PUSH_ATTEMPTS {
-            return Err(ResourceError::Git { command: format!("git push {target}"), status: "rejected".to_owned() });
+            return Err(ResourceError::Git {
+                command: format!("git push {target}"),
+                status: "rejected".to_owned(),
+            });
         }
         let remote = format!("refs/heads/{branch}");
-        git.run(Some(repo), ["fetch", "--quiet", "--", source.uri.as_str(), remote.as_str()], log)?;
+        git.run(
+            Some(repo),
+            [
+                "fetch",
+                "--quiet",
+                "--",
+                source.uri.as_str(),
+                remote.as_str(),
+            ],
+            log,
+        )?;
         let mut integrate: Vec<String> = identity.to_vec();
         if params.rebase {
             log.line("Push rejected; rebasing onto the remote branch");
@@ -136,13 +199,20 @@ fn push_branch(
             let _ = git.try_run(Some(repo), ["rebase", "--abort"], log);
         } else {
             log.line("Push rejected; merging the remote branch");
-            integrate.extend(["merge".to_owned(), "--no-edit".to_owned(), "FETCH_HEAD".to_owned()]);
+            integrate.extend([
+                "merge".to_owned(),
+                "--no-edit".to_owned(),
+                "FETCH_HEAD".to_owned(),
+            ]);
             if git.try_run(Some(repo), &integrate, log)?.success() {
                 continue;
             }
             let _ = git.try_run(Some(repo), ["merge", "--abort"], log);
         }
-        return Err(ResourceError::Git { command: "git rebase/merge onto the remote branch".to_owned(), status: "conflict".to_owned() });
+        return Err(ResourceError::Git {
+            command: "git rebase/merge onto the remote branch".to_owned(),
+            status: "conflict".to_owned(),
+        });
     }
     Ok(())
 }
@@ -153,7 +223,9 @@ fn identity_args(git: &Git<'_>, repo: &Path) -> Vec<String> {
     if git.probe(Some(repo), ["config", "user.email"]) {
         return Vec::new();
     }
-    ["-c", "user.name=git", "-c", "user.email=git@localhost"].map(str::to_owned).to_vec()
+    ["-c", "user.name=git", "-c", "user.email=git@localhost"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 fn read_tag(dir: &Path, tag_file: &str, prefix: &str) -> Result<String, ResourceError> {
@@ -161,7 +233,11 @@ fn read_tag(dir: &Path, tag_file: &str, prefix: &str) -> Result<String, Resource
     let tag = std::fs::read_to_string(&path).map_err(|err| ResourceError::io(&path, err))?;
     let tag = format!("{prefix}{}", tag.trim());
     if tag.is_empty() || tag.starts_with('-') {
-        return Err(ResourceError::InvalidKey { section: "params", key: "tag".to_owned(), reason: format!("{} holds no usable tag name", path.display()) });
+        return Err(ResourceError::InvalidKey {
+            section: "params",
+            key: "tag".to_owned(),
+            reason: format!("{} holds no usable tag name", path.display()),
+        });
     }
     Ok(tag)
 }

@@ -45,19 +45,38 @@ impl<'ctx> Git<'ctx> {
     /// Prepares credentials and config for `source`.
     pub fn new(ctx: &'ctx Context, source: &GitSource) -> Result<Git<'ctx>, ResourceError> {
         let mut env: Vec<(OsString, OsString)> = vec![("GIT_TERMINAL_PROMPT".into(), "0".into())];
-        let mut config = vec!["protocol.file.allow=always".to_owned(), "advice.detachedHead=false".to_owned()];
-        config.extend(source.git_config.iter().map(|entry| format!("{}={}", entry.name, entry.value)));
+        let mut config = vec![
+            "protocol.file.allow=always".to_owned(),
+            "advice.detachedHead=false".to_owned(),
+        ];
+        config.extend(
+            source
+                .git_config
+                .iter()
+                .map(|entry| format!("{}={}", entry.name, entry.value)),
+        );
         if source.skip_ssl_verification {
             env.push(("GIT_SSL_NO_VERIFY".into(), "true".into()));
         }
-        let needs_secrets = source.private_key.is_some() || source.username.is_some() || source.password.is_some();
-        let secrets = if needs_secrets { Some(secrets_dir(ctx)?) } else { None };
+        let needs_secrets =
+            source.private_key.is_some() || source.username.is_some() || source.password.is_some();
+        let secrets = if needs_secrets {
+            Some(secrets_dir(ctx)?)
+        } else {
+            None
+        };
         if let Some(secrets) = &secrets {
             let askpass = secrets.path().join("askpass.sh");
             write_private_file(&askpass, ASKPASS_SCRIPT, 0o700)?;
             env.push(("GIT_ASKPASS".into(), askpass.clone().into()));
-            env.push(("CONCORDE_GIT_USERNAME".into(), source.username.clone().unwrap_or_default().into()));
-            env.push(("CONCORDE_GIT_PASSWORD".into(), source.password.clone().unwrap_or_default().into()));
+            env.push((
+                "CONCORDE_GIT_USERNAME".into(),
+                source.username.clone().unwrap_or_default().into(),
+            ));
+            env.push((
+                "CONCORDE_GIT_PASSWORD".into(),
+                source.password.clone().unwrap_or_default().into(),
+            ));
             if let Some(key) = &source.private_key {
                 let key_path = secrets.path().join("private-key");
                 let mut key = key.clone();
@@ -66,7 +85,10 @@ impl<'ctx> Git<'ctx> {
                     key.push('\n');
                 }
                 write_private_file(&key_path, &key, 0o600)?;
-                env.push(("GIT_SSH_COMMAND".into(), ssh_command(&key_path, source.private_key_user.as_deref()).into()));
+                env.push((
+                    "GIT_SSH_COMMAND".into(),
+                    ssh_command(&key_path, source.private_key_user.as_deref()).into(),
+                ));
                 if let Some(passphrase) = &source.private_key_passphrase {
                     env.push(("SSH_ASKPASS".into(), askpass.into()));
                     env.push(("SSH_ASKPASS_REQUIRE".into(), "force".into()));
@@ -75,7 +97,12 @@ impl<'ctx> Git<'ctx> {
                 }
             }
         }
-        Ok(Git { ctx, env, config, _secrets: secrets })
+        Ok(Git {
+            ctx,
+            env,
+            config,
+            _secrets: secrets,
+        })
     }
 
     /// Runs git in `dir` and fails unless it exits 0; returns its stdout.
@@ -85,12 +112,18 @@ impl<'ctx> Git<'ctx> {
         args: impl IntoIterator<Item = S>,
         log: &mut Log<'_>,
     ) -> Result<String, ResourceError> {
-        let args: Vec<OsString> = args.into_iter().map(|arg| arg.as_ref().to_owned()).collect();
+        let args: Vec<OsString> = args
+            .into_iter()
+            .map(|arg| arg.as_ref().to_owned())
+            .collect();
         let output = self.try_run(dir, &args, log)?;
         if output.status.success() {
             Ok(output.stdout)
         } else {
-            Err(ResourceError::Git { command: describe(&args), status: output.status.to_string() })
+            Err(ResourceError::Git {
+                command: describe(&args),
+                status: output.status.to_string(),
+            })
         }
     }
 
@@ -103,17 +136,29 @@ impl<'ctx> Git<'ctx> {
     ) -> Result<GitOutput, ResourceError> {
         let mut command = self.command(dir);
         command.args(args).stdin(std::process::Stdio::null());
-        let output =
-            command.output().map_err(|source| ResourceError::Spawn { program: "git".to_owned(), source })?;
+        let output = command.output().map_err(|source| ResourceError::Spawn {
+            program: "git".to_owned(),
+            source,
+        })?;
         log.raw(&output.stderr);
-        Ok(GitOutput { status: output.status, stdout: String::from_utf8_lossy(&output.stdout).into_owned() })
+        Ok(GitOutput {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        })
     }
 
     /// Runs git quietly: stderr is dropped, only success counts (for probes like `cat-file -e`).
-    pub fn probe<S: AsRef<OsStr>>(&self, dir: Option<&Path>, args: impl IntoIterator<Item = S>) -> bool {
+    pub fn probe<S: AsRef<OsStr>>(
+        &self,
+        dir: Option<&Path>,
+        args: impl IntoIterator<Item = S>,
+    ) -> bool {
         let mut command = self.command(dir);
         command.args(args).stdin(std::process::Stdio::null());
-        command.output().map(|output| output.status.success()).unwrap_or(false)
+        command
+            .output()
+            .map(|output| output.status.success())
+            .unwrap_or(false)
     }
 
     fn command(&self, dir: Option<&Path>) -> std::process::Command {
@@ -130,7 +175,8 @@ impl<'ctx> Git<'ctx> {
 }
 
 fn secrets_dir(ctx: &Context) -> Result<tempfile::TempDir, ResourceError> {
-    std::fs::create_dir_all(ctx.temp_dir()).map_err(|source| ResourceError::io(ctx.temp_dir(), source))?;
+    std::fs::create_dir_all(ctx.temp_dir())
+        .map_err(|source| ResourceError::io(ctx.temp_dir(), source))?;
     tempfile::Builder::new()
         .prefix("concorde-git-")
         .tempdir_in(ctx.temp_dir())
@@ -145,7 +191,8 @@ fn write_private_file(path: &Path, contents: &str, mode: u32) -> Result<(), Reso
         .mode(mode)
         .open(path)
         .map_err(|source| ResourceError::io(path, source))?;
-    file.write_all(contents.as_bytes()).map_err(|source| ResourceError::io(path, source))
+    file.write_all(contents.as_bytes())
+        .map_err(|source| ResourceError::io(path, source))
 }
 
 fn ssh_command(key_path: &Path, user: Option<&str>) -> String {
@@ -165,6 +212,9 @@ fn shell_quote(word: &str) -> String {
 }
 
 fn describe(args: &[OsString]) -> String {
-    let words: Vec<String> = args.iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
+    let words: Vec<String> = args
+        .iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
     format!("git {}", words.join(" "))
 }

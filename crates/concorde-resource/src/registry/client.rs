@@ -49,7 +49,10 @@ pub(crate) enum Payload<'a> {
 impl Client {
     /// A client for `image`, over http when `insecure`.
     pub fn new(image: &ImageRef, credentials: Option<(String, String)>, insecure: bool) -> Client {
-        let config = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(10).build();
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(10)
+            .build();
         let scheme = if insecure { "http" } else { "https" };
         Client {
             agent: ureq::Agent::new_with_config(config),
@@ -110,7 +113,11 @@ impl Client {
 
     /// Reads a small body (a manifest, a config, a token) into memory.
     pub fn read_small(response: Response<Body>) -> Result<Vec<u8>, ResourceError> {
-        Ok(response.into_body().into_with_config().limit(MANIFEST_LIMIT).read_to_vec()?)
+        Ok(response
+            .into_body()
+            .into_with_config()
+            .limit(MANIFEST_LIMIT)
+            .read_to_vec()?)
     }
 
     fn send_once(
@@ -128,13 +135,24 @@ impl Client {
             request = request.header("Authorization", authorization);
         }
         let response = match payload {
-            Payload::Empty => self.agent.run(request.body(()).map_err(ureq::Error::from)?)?,
-            Payload::Bytes(bytes) => self.agent.run(request.body(*bytes).map_err(ureq::Error::from)?)?,
+            Payload::Empty => self
+                .agent
+                .run(request.body(()).map_err(ureq::Error::from)?)?,
+            Payload::Bytes(bytes) => self
+                .agent
+                .run(request.body(*bytes).map_err(ureq::Error::from)?)?,
             Payload::File(path) => {
                 let mut file = File::open(path).map_err(|err| ResourceError::io(path, err))?;
-                let length = file.metadata().map_err(|err| ResourceError::io(path, err))?.len();
+                let length = file
+                    .metadata()
+                    .map_err(|err| ResourceError::io(path, err))?
+                    .len();
                 let request = request.header("Content-Length", length.to_string());
-                self.agent.run(request.body(SendBody::from_reader(&mut file)).map_err(ureq::Error::from)?)?
+                self.agent.run(
+                    request
+                        .body(SendBody::from_reader(&mut file))
+                        .map_err(ureq::Error::from)?,
+                )?
             }
         };
         Ok(response)
@@ -145,15 +163,21 @@ impl Client {
         let (scheme, params) = parse_challenge(challenge);
         if scheme.eq_ignore_ascii_case("basic") {
             let (username, password) = self.credentials.as_ref().ok_or_else(|| {
-                ResourceError::InvalidImage("the registry wants a username and password (source.username/password)".to_owned())
+                ResourceError::InvalidImage(
+                    "the registry wants a username and password (source.username/password)"
+                        .to_owned(),
+                )
             })?;
             return Ok(basic(username, password));
         }
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(ResourceError::InvalidImage(format!("unsupported registry auth challenge {challenge:?}")));
+            return Err(ResourceError::InvalidImage(format!(
+                "unsupported registry auth challenge {challenge:?}"
+            )));
         }
-        let realm = param(&params, "realm")
-            .ok_or_else(|| ResourceError::InvalidImage(format!("bearer challenge without realm: {challenge:?}")))?;
+        let realm = param(&params, "realm").ok_or_else(|| {
+            ResourceError::InvalidImage(format!("bearer challenge without realm: {challenge:?}"))
+        })?;
         let mut query = Vec::new();
         for key in ["service", "scope"] {
             if let Some(value) = param(&params, key) {
@@ -161,39 +185,70 @@ impl Client {
             }
         }
         let separator = if realm.contains('?') { '&' } else { '?' };
-        let url = if query.is_empty() { realm.to_owned() } else { format!("{realm}{separator}{}", query.join("&")) };
+        let url = if query.is_empty() {
+            realm.to_owned()
+        } else {
+            format!("{realm}{separator}{}", query.join("&"))
+        };
         let mut request = ureq::http::Request::builder().method("GET").uri(&url);
         if let Some((username, password)) = &self.credentials {
             request = request.header("Authorization", basic(username, password));
         }
-        let response = self.agent.run(request.body(()).map_err(ureq::Error::from)?)?;
+        let response = self
+            .agent
+            .run(request.body(()).map_err(ureq::Error::from)?)?;
         if !response.status().is_success() {
             return Err(status_error("GET", &url, response));
         }
         let body = Client::read_small(response)?;
         let token: serde_json::Value = serde_json::from_slice(&body)?;
-        let token = token.get("token").or_else(|| token.get("access_token")).and_then(serde_json::Value::as_str);
-        let token = token.ok_or_else(|| ResourceError::InvalidImage(format!("the token service at {realm} sent no token")))?;
+        let token = token
+            .get("token")
+            .or_else(|| token.get("access_token"))
+            .and_then(serde_json::Value::as_str);
+        let token = token.ok_or_else(|| {
+            ResourceError::InvalidImage(format!("the token service at {realm} sent no token"))
+        })?;
         Ok(format!("Bearer {token}"))
     }
 }
 
 /// A header's value as a string, when present and printable.
 pub(crate) fn header(response: &Response<Body>, name: &str) -> Option<String> {
-    response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The error for an unexpected status, with the start of the body (registries explain there).
-pub(crate) fn status_error(method: &'static str, url: &str, response: Response<Body>) -> ResourceError {
+pub(crate) fn status_error(
+    method: &'static str,
+    url: &str,
+    response: Response<Body>,
+) -> ResourceError {
     let status = response.status().as_u16();
     let mut body = String::new();
     // The body only decorates the message; an unreadable one leaves it empty.
-    let _ = response.into_body().into_reader().take(512).read_to_string(&mut body);
-    ResourceError::Registry { method, url: url.to_owned(), status, body: body.trim().to_owned() }
+    let _ = response
+        .into_body()
+        .into_reader()
+        .take(512)
+        .read_to_string(&mut body);
+    ResourceError::Registry {
+        method,
+        url: url.to_owned(),
+        status,
+        body: body.trim().to_owned(),
+    }
 }
 
 fn basic(username: &str, password: &str) -> String {
-    format!("Basic {}", base64(format!("{username}:{password}").as_bytes()))
+    format!(
+        "Basic {}",
+        base64(format!("{username}:{password}").as_bytes())
+    )
 }
 
 /// Splits `Bearer realm="...",service="..."` into the scheme and its parameters.
@@ -203,11 +258,18 @@ fn parse_challenge(challenge: &str) -> (&str, Vec<(String, String)>) {
     let mut params = Vec::new();
     let mut rest = rest.trim();
     while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
             let end = quoted.find('"').unwrap_or(quoted.len());
-            (quoted[..end].to_owned(), quoted.get(end + 1..).unwrap_or(""))
+            (
+                quoted[..end].to_owned(),
+                quoted.get(end + 1..).unwrap_or(""),
+            )
         } else {
             let end = after.find(',').unwrap_or(after.len());
             (after[..end].trim().to_owned(), &after[end..])
@@ -219,7 +281,10 @@ fn parse_challenge(challenge: &str) -> (&str, Vec<(String, String)>) {
 }
 
 fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params.iter().find(|(name, _)| name == key).map(|(_, value)| value.as_str())
+    params
+        .iter()
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.as_str())
 }
 
 fn percent_encode(value: &str) -> String {
@@ -238,7 +303,9 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, byte)| acc | u32::from(*byte) << (16 - 8 * i));
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, byte)| {
+            acc | u32::from(*byte) << (16 - 8 * i)
+        });
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
@@ -260,11 +327,17 @@ mod tests {
             r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push""#,
         );
         assert_eq!(scheme, "Bearer");
-        assert_eq!(param(&params, "realm"), Some("https://auth.example.com/token"));
+        assert_eq!(
+            param(&params, "realm"),
+            Some("https://auth.example.com/token")
+        );
         assert_eq!(param(&params, "service"), Some("registry.example.com"));
         assert_eq!(param(&params, "scope"), Some("repository:a/b:pull,push"));
         let (scheme, params) = parse_challenge(r#"Basic realm="basic-realm""#);
-        assert_eq!((scheme, param(&params, "realm")), ("Basic", Some("basic-realm")));
+        assert_eq!(
+            (scheme, param(&params, "realm")),
+            ("Basic", Some("basic-realm"))
+        );
     }
 
     #[test]
@@ -272,6 +345,9 @@ mod tests {
         assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(percent_encode("repository:a/b:pull,push"), "repository%3Aa%2Fb%3Apull%2Cpush");
+        assert_eq!(
+            percent_encode("repository:a/b:pull,push"),
+            "repository%3Aa%2Fb%3Apull%2Cpush"
+        );
     }
 }

@@ -53,15 +53,30 @@ pub(crate) struct Document {
 impl Document {
     /// Parses a manifest or index; `media_type` is the transport's (a header or a descriptor),
     /// used when the document does not say.
-    pub fn parse(bytes: &[u8], media_type: Option<&str>) -> Result<(Document, String), ResourceError> {
-        let document: Document = serde_json::from_slice(bytes)
-            .map_err(|err| ResourceError::InvalidImage(format!("manifest does not parse: {err}")))?;
+    pub fn parse(
+        bytes: &[u8],
+        media_type: Option<&str>,
+    ) -> Result<(Document, String), ResourceError> {
+        let document: Document = serde_json::from_slice(bytes).map_err(|err| {
+            ResourceError::InvalidImage(format!("manifest does not parse: {err}"))
+        })?;
         let kind = document
             .media_type
             .clone()
             .filter(|kind| !kind.is_empty())
-            .or_else(|| media_type.filter(|kind| !kind.is_empty()).map(str::to_owned))
-            .unwrap_or_else(|| if document.manifests.is_empty() { OCI_MANIFEST } else { OCI_INDEX }.to_owned());
+            .or_else(|| {
+                media_type
+                    .filter(|kind| !kind.is_empty())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| {
+                if document.manifests.is_empty() {
+                    OCI_MANIFEST
+                } else {
+                    OCI_INDEX
+                }
+                .to_owned()
+            });
         Ok((document, kind))
     }
 
@@ -69,8 +84,17 @@ impl Document {
     pub fn select(&self, os: &str, architecture: &str) -> Result<&Descriptor, ResourceError> {
         self.manifests
             .iter()
-            .find(|entry| entry.platform.as_ref().is_some_and(|p| p.os == os && p.architecture == architecture))
-            .ok_or_else(|| ResourceError::InvalidImage(format!("the image index has no {os}/{architecture} image")))
+            .find(|entry| {
+                entry
+                    .platform
+                    .as_ref()
+                    .is_some_and(|p| p.os == os && p.architecture == architecture)
+            })
+            .ok_or_else(|| {
+                ResourceError::InvalidImage(format!(
+                    "the image index has no {os}/{architecture} image"
+                ))
+            })
     }
 }
 
@@ -106,6 +130,9 @@ impl ImageConfig {
     /// The env and user a container of this image starts with.
     pub fn metadata(&self) -> ImageMetadata {
         let run = self.config.clone().unwrap_or_default();
-        ImageMetadata { env: run.env.unwrap_or_default(), user: run.user.unwrap_or_default() }
+        ImageMetadata {
+            env: run.env.unwrap_or_default(),
+            user: run.user.unwrap_or_default(),
+        }
     }
 }

@@ -20,7 +20,10 @@ impl Layout {
     /// Opens a layout directory, or extracts a layout tarball into `scratch` first.
     pub fn open(path: &Path, scratch: &Path) -> Result<Layout, ResourceError> {
         if path.is_dir() {
-            return Ok(Layout { root: path.to_owned(), _extracted: None });
+            return Ok(Layout {
+                root: path.to_owned(),
+                _extracted: None,
+            });
         }
         let file = File::open(path).map_err(|err| ResourceError::io(path, err))?;
         std::fs::create_dir_all(scratch).map_err(|err| ResourceError::io(scratch, err))?;
@@ -28,15 +31,23 @@ impl Layout {
             .prefix("concorde-oci-")
             .tempdir_in(scratch)
             .map_err(|err| ResourceError::io(scratch, err))?;
-        tar::Archive::new(file).unpack(extracted.path()).map_err(|err| ResourceError::io(path, err))?;
-        Ok(Layout { root: extracted.path().to_owned(), _extracted: Some(extracted) })
+        tar::Archive::new(file)
+            .unpack(extracted.path())
+            .map_err(|err| ResourceError::io(path, err))?;
+        Ok(Layout {
+            root: extracted.path().to_owned(),
+            _extracted: Some(extracted),
+        })
     }
 
     /// The descriptors in `index.json`.
     pub fn manifests(&self) -> Result<Vec<Descriptor>, ResourceError> {
         let path = self.root.join("index.json");
         let bytes = std::fs::read(&path).map_err(|err| {
-            ResourceError::InvalidImage(format!("{} is not an OCI image layout: {err}", self.root.display()))
+            ResourceError::InvalidImage(format!(
+                "{} is not an OCI image layout: {err}",
+                self.root.display()
+            ))
         })?;
         let (index, _) = Document::parse(&bytes, None)?;
         Ok(index.manifests)
@@ -57,11 +68,15 @@ impl Layout {
 
 /// Splits `sha256:<hex>`, refusing anything that could be a path.
 pub(crate) fn split_digest(digest: &str) -> Result<(&str, &str), ResourceError> {
-    let (algorithm, hex) =
-        digest.split_once(':').ok_or_else(|| ResourceError::InvalidImage(format!("{digest:?} is not a digest")))?;
-    let word = |text: &str| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_alphanumeric());
+    let (algorithm, hex) = digest
+        .split_once(':')
+        .ok_or_else(|| ResourceError::InvalidImage(format!("{digest:?} is not a digest")))?;
+    let word =
+        |text: &str| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_alphanumeric());
     if !word(algorithm) || !word(hex) {
-        return Err(ResourceError::InvalidImage(format!("{digest:?} is not a digest")));
+        return Err(ResourceError::InvalidImage(format!(
+            "{digest:?} is not a digest"
+        )));
     }
     Ok((algorithm, hex))
 }
@@ -75,7 +90,9 @@ impl LayoutWriter {
     /// Starts the tarball with its `oci-layout` marker.
     pub fn create(dest: &Path) -> Result<LayoutWriter, ResourceError> {
         let file = File::create(dest).map_err(|err| ResourceError::io(dest, err))?;
-        let mut writer = LayoutWriter { builder: tar::Builder::new(file) };
+        let mut writer = LayoutWriter {
+            builder: tar::Builder::new(file),
+        };
         writer.add_bytes("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
         Ok(writer)
     }
@@ -111,6 +128,8 @@ impl LayoutWriter {
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        self.builder.append_data(&mut header, name, bytes).map_err(ResourceError::Stdio)
+        self.builder
+            .append_data(&mut header, name, bytes)
+            .map_err(ResourceError::Stdio)
     }
 }

@@ -29,7 +29,14 @@ use reference::ImageRef;
 
 const SOURCE_KEYS: Keys = Keys {
     section: "source",
-    supported: &["repository", "tag", "username", "password", "insecure", "platform"],
+    supported: &[
+        "repository",
+        "tag",
+        "username",
+        "password",
+        "insecure",
+        "platform",
+    ],
     ignored: &[
         "aws_access_key_id",
         "aws_secret_access_key",
@@ -82,13 +89,25 @@ impl Registry {
     fn connect(request: &Request, log: &mut Log<'_>) -> Result<Registry, ResourceError> {
         let source: RegistrySource = SOURCE_KEYS.parse(&request.source, log)?;
         let image = ImageRef::parse(&source.repository)?;
-        let tag = source.tag.filter(|tag| !tag.is_empty()).unwrap_or_else(|| "latest".to_owned());
-        let valid_tag = tag.len() <= 128 && tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        let tag = source
+            .tag
+            .filter(|tag| !tag.is_empty())
+            .unwrap_or_else(|| "latest".to_owned());
+        let valid_tag = tag.len() <= 128
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
         if !valid_tag || tag.starts_with(['.', '-']) {
-            return Err(ResourceError::InvalidKey { section: "source", key: "tag".to_owned(), reason: format!("{tag:?} is not a tag") });
+            return Err(ResourceError::InvalidKey {
+                section: "source",
+                key: "tag".to_owned(),
+                reason: format!("{tag:?} is not a tag"),
+            });
         }
         let credentials = match (source.username, source.password) {
-            (Some(username), password) if !username.is_empty() => Some((username, password.unwrap_or_default())),
+            (Some(username), password) if !username.is_empty() => {
+                Some((username, password.unwrap_or_default()))
+            }
             _ => None,
         };
         let platform = source.platform.unwrap_or_default();
@@ -126,7 +145,10 @@ impl Registry {
     }
 
     fn version(&self, digest: &str) -> Version {
-        Version::from([("digest".to_owned(), digest.to_owned()), ("tag".to_owned(), self.tag.clone())])
+        Version::from([
+            ("digest".to_owned(), digest.to_owned()),
+            ("tag".to_owned(), self.tag.clone()),
+        ])
     }
 }
 
@@ -136,23 +158,41 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
 }
 
 /// `check`: the digest the tag points at now; nothing when the tag does not exist.
-pub(crate) fn check(_ctx: &Context, request: &Request, log: &mut Log<'_>) -> Result<Vec<Version>, ResourceError> {
+pub(crate) fn check(
+    _ctx: &Context,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Vec<Version>, ResourceError> {
     let registry = Registry::connect(request, log)?;
     let Some(digest) = registry.resolve_tag()? else {
-        log.line(&format!("tag {} of {} does not exist", registry.tag, registry.name()));
+        log.line(&format!(
+            "tag {} of {} does not exist",
+            registry.tag,
+            registry.name()
+        ));
         return Ok(Vec::new());
     };
     Ok(vec![registry.version(&digest)])
 }
 
 /// `in`: fetch the version's image into `dir`.
-pub(crate) fn get(ctx: &Context, dir: &Path, request: &Request, log: &mut Log<'_>) -> Result<Output, ResourceError> {
+pub(crate) fn get(
+    ctx: &Context,
+    dir: &Path,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Output, ResourceError> {
     let registry = Registry::connect(request, log)?;
     get::get(ctx, dir, &registry, request, log)
 }
 
 /// `out`: push an OCI layout under the source tag.
-pub(crate) fn put(ctx: &Context, dir: &Path, request: &Request, log: &mut Log<'_>) -> Result<Output, ResourceError> {
+pub(crate) fn put(
+    ctx: &Context,
+    dir: &Path,
+    request: &Request,
+    log: &mut Log<'_>,
+) -> Result<Output, ResourceError> {
     let registry = Registry::connect(request, log)?;
     put::put(ctx, dir, &registry, request, log)
 }

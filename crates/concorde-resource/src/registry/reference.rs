@@ -25,21 +25,41 @@ impl ImageRef {
         };
         let text = text.trim();
         if text.is_empty() {
-            return Err(ResourceError::MissingKey { section: "source", key: "repository" });
+            return Err(ResourceError::MissingKey {
+                section: "source",
+                key: "repository",
+            });
         }
         let (first, rest) = text.split_once('/').unwrap_or(("", text));
         let names_host = first.contains('.') || first.contains(':') || first == "localhost";
-        let (registry, path) = if names_host { (first, rest) } else { (DOCKER_HUB, text) };
-        let registry = if registry == "docker.io" || registry == "index.docker.io" { DOCKER_HUB } else { registry };
-        let path = if registry == DOCKER_HUB && !path.contains('/') { format!("library/{path}") } else { path.to_owned() };
+        let (registry, path) = if names_host {
+            (first, rest)
+        } else {
+            (DOCKER_HUB, text)
+        };
+        let registry = if registry == "docker.io" || registry == "index.docker.io" {
+            DOCKER_HUB
+        } else {
+            registry
+        };
+        let path = if registry == DOCKER_HUB && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path.to_owned()
+        };
         if path.contains('@') || path.contains(':') {
             return Err(invalid("must not name a tag or digest; use source.tag"));
         }
         let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c);
         if path.is_empty() || !path.chars().all(valid) || path.split('/').any(str::is_empty) {
-            return Err(invalid("is not a repository name (lowercase letters, digits, '.', '_', '-', '/')"));
+            return Err(invalid(
+                "is not a repository name (lowercase letters, digits, '.', '_', '-', '/')",
+            ));
         }
-        Ok(ImageRef { registry: registry.to_owned(), repository: path })
+        Ok(ImageRef {
+            registry: registry.to_owned(),
+            repository: path,
+        })
     }
 }
 
@@ -48,17 +68,28 @@ mod tests {
     use super::ImageRef;
 
     fn parse(text: &str) -> Option<(String, String)> {
-        ImageRef::parse(text).ok().map(|image| (image.registry, image.repository))
+        ImageRef::parse(text)
+            .ok()
+            .map(|image| (image.registry, image.repository))
     }
 
     #[test]
     fn repository_names() {
         let pair = |a: &str, b: &str| Some((a.to_owned(), b.to_owned()));
-        assert_eq!(parse("127.0.0.1:5000/busybox"), pair("127.0.0.1:5000", "busybox"));
+        assert_eq!(
+            parse("127.0.0.1:5000/busybox"),
+            pair("127.0.0.1:5000", "busybox")
+        );
         assert_eq!(parse("localhost/team/app"), pair("localhost", "team/app"));
         assert_eq!(parse("ghcr.io/org/app"), pair("ghcr.io", "org/app"));
-        assert_eq!(parse("busybox"), pair("registry-1.docker.io", "library/busybox"));
-        assert_eq!(parse("docker.io/concourse/git-resource"), pair("registry-1.docker.io", "concourse/git-resource"));
+        assert_eq!(
+            parse("busybox"),
+            pair("registry-1.docker.io", "library/busybox")
+        );
+        assert_eq!(
+            parse("docker.io/concourse/git-resource"),
+            pair("registry-1.docker.io", "concourse/git-resource")
+        );
         assert_eq!(parse("busybox:latest"), None);
         assert_eq!(parse("127.0.0.1:5000/Busybox"), None);
         assert_eq!(parse(""), None);

@@ -18,16 +18,29 @@ const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
 
 /// Applies the layer stored (gzipped or plain tar) at `layer` onto `rootfs`.
-pub(crate) fn apply_layer(layer: &Path, rootfs: &Path, log: &mut Log<'_>) -> Result<(), ResourceError> {
+pub(crate) fn apply_layer(
+    layer: &Path,
+    rootfs: &Path,
+    log: &mut Log<'_>,
+) -> Result<(), ResourceError> {
     let err = |source: std::io::Error| ResourceError::io(layer, source);
-    let root = rootfs.canonicalize().map_err(|source| ResourceError::io(rootfs, source))?;
+    let root = rootfs
+        .canonicalize()
+        .map_err(|source| ResourceError::io(rootfs, source))?;
     for entry in open(layer)?.entries().map_err(err)? {
         let entry = entry.map_err(err)?;
-        let Some(path) = clean_path(&entry.path().map_err(err)?) else { continue };
-        let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
+        let Some(path) = clean_path(&entry.path().map_err(err)?) else {
+            continue;
+        };
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
         let parent = rootfs.join(path.parent().unwrap_or(Path::new("")));
         // A lower layer's symlink must not aim a whiteout outside the rootfs.
-        if !parent.canonicalize().is_ok_and(|parent| parent.starts_with(&root)) {
+        if !parent
+            .canonicalize()
+            .is_ok_and(|parent| parent.starts_with(&root))
+        {
             continue;
         }
         if name == OPAQUE_MARKER {
@@ -41,7 +54,9 @@ pub(crate) fn apply_layer(layer: &Path, rootfs: &Path, log: &mut Log<'_>) -> Res
         }
     }
     // Preserving owners needs root; an unprivileged unpack keeps the caller's.
-    let as_root = std::fs::metadata(rootfs).map(|meta| meta.uid() == 0).unwrap_or(false);
+    let as_root = std::fs::metadata(rootfs)
+        .map(|meta| meta.uid() == 0)
+        .unwrap_or(false);
     let mut archive = open(layer)?;
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(as_root);
@@ -49,12 +64,22 @@ pub(crate) fn apply_layer(layer: &Path, rootfs: &Path, log: &mut Log<'_>) -> Res
     for entry in archive.entries().map_err(err)? {
         let mut entry = entry.map_err(err)?;
         let Some(path) = clean_path(&entry.path().map_err(err)?) else {
-            log.line(&format!("warning: skipping layer entry {:?} outside the rootfs", entry.path().map_err(err)?));
+            log.line(&format!(
+                "warning: skipping layer entry {:?} outside the rootfs",
+                entry.path().map_err(err)?
+            ));
             continue;
         };
-        let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default();
         let kind = entry.header().entry_type();
-        if name.starts_with(WHITEOUT_PREFIX) || kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+        if name.starts_with(WHITEOUT_PREFIX)
+            || kind.is_character_special()
+            || kind.is_block_special()
+            || kind.is_fifo()
+        {
             continue;
         }
         if path.as_os_str().is_empty() {
@@ -62,7 +87,9 @@ pub(crate) fn apply_layer(layer: &Path, rootfs: &Path, log: &mut Log<'_>) -> Res
         }
         // A directory replacing a file (or the reverse) must first remove what is there.
         let target = rootfs.join(&path);
-        if std::fs::symlink_metadata(&target).is_ok_and(|existing| existing.is_dir() != kind.is_dir()) {
+        if std::fs::symlink_metadata(&target)
+            .is_ok_and(|existing| existing.is_dir() != kind.is_dir())
+        {
             remove(&target)?;
         }
         entry.unpack_in(rootfs).map_err(err)?;
@@ -74,15 +101,22 @@ pub(crate) fn apply_layer(layer: &Path, rootfs: &Path, log: &mut Log<'_>) -> Res
 fn open(layer: &Path) -> Result<tar::Archive<Box<dyn Read>>, ResourceError> {
     let file = File::open(layer).map_err(|err| ResourceError::io(layer, err))?;
     let mut reader = BufReader::new(file);
-    let head = reader.fill_buf().map_err(|err| ResourceError::io(layer, err))?;
+    let head = reader
+        .fill_buf()
+        .map_err(|err| ResourceError::io(layer, err))?;
     let reader: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::read::MultiGzDecoder::new(reader))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err(ResourceError::InvalidImage("zstd-compressed layers are not supported".to_owned()));
+        return Err(ResourceError::InvalidImage(
+            "zstd-compressed layers are not supported".to_owned(),
+        ));
     } else {
         Box::new(reader)
     };
-    Ok(tar::Archive::new(Box::new(ZeroTail { inner: reader, remaining: ZERO_TAIL })))
+    Ok(tar::Archive::new(Box::new(ZeroTail {
+        inner: reader,
+        remaining: ZERO_TAIL,
+    })))
 }
 
 /// Enough zeros for the padding of a last entry plus the two end-of-archive blocks.

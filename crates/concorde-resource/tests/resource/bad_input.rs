@@ -9,9 +9,11 @@ fn non_json_stdin_fails_cleanly_for_every_type() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = context(tmp.path());
     for ty in ["git", "time", "mock", "registry-image"] {
-        run_raw(&ctx, ty, "check", None, b"this is not json").assert_failed_with("invalid request on stdin");
+        run_raw(&ctx, ty, "check", None, b"this is not json")
+            .assert_failed_with("invalid request on stdin");
         run_raw(&ctx, ty, "check", None, b"").assert_failed_with("invalid request on stdin");
-        run_raw(&ctx, ty, "in", Some(&tmp.path().join("d")), b"[1, 2]").assert_failed_with("invalid request on stdin");
+        run_raw(&ctx, ty, "in", Some(&tmp.path().join("d")), b"[1, 2]")
+            .assert_failed_with("invalid request on stdin");
     }
 }
 
@@ -19,15 +21,40 @@ fn non_json_stdin_fails_cleanly_for_every_type() {
 fn missing_and_unknown_source_keys_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let ctx = context(tmp.path());
-    run(&ctx, "git", "check", None, &json!({"source": {}})).assert_failed_with("source.uri is required");
-    run(&ctx, "git", "check", None, &json!({"source": {"uri": "file:///x", "colour": "blue"}}))
-        .assert_failed_with("found unknown keys in source: colour");
-    run(&ctx, "git", "check", None, &json!({"source": {"uri": "file:///x", "paths": "not-a-list"}}))
-        .assert_failed_with("invalid source");
-    run(&ctx, "git", "in", Some(&tmp.path().join("d")), &json!({"source": {"uri": "file:///x"}}))
-        .assert_failed_with("version.ref is required");
-    run(&ctx, "git", "check", None, &json!({"source": {"uri": format!("file://{}", tmp.path().join("missing").display())}}))
-        .assert_failed_with("git fetch");
+    run(&ctx, "git", "check", None, &json!({"source": {}}))
+        .assert_failed_with("source.uri is required");
+    run(
+        &ctx,
+        "git",
+        "check",
+        None,
+        &json!({"source": {"uri": "file:///x", "colour": "blue"}}),
+    )
+    .assert_failed_with("found unknown keys in source: colour");
+    run(
+        &ctx,
+        "git",
+        "check",
+        None,
+        &json!({"source": {"uri": "file:///x", "paths": "not-a-list"}}),
+    )
+    .assert_failed_with("invalid source");
+    run(
+        &ctx,
+        "git",
+        "in",
+        Some(&tmp.path().join("d")),
+        &json!({"source": {"uri": "file:///x"}}),
+    )
+    .assert_failed_with("version.ref is required");
+    run(
+        &ctx,
+        "git",
+        "check",
+        None,
+        &json!({"source": {"uri": format!("file://{}", tmp.path().join("missing").display())}}),
+    )
+    .assert_failed_with("git fetch");
 }
 
 #[test]
@@ -36,8 +63,14 @@ fn unknown_types_actions_and_missing_directories_fail() {
     let ctx = context(tmp.path());
     run(&ctx, "svn", "check", None, &json!({})).assert_failed_with("unknown resource type \"svn\"");
     run(&ctx, "git", "fetch", None, &json!({})).assert_failed_with("unknown action \"fetch\"");
-    run(&ctx, "mock", "in", None, &json!({"source": {}, "version": {"version": "v"}}))
-        .assert_failed_with("in needs a directory");
+    run(
+        &ctx,
+        "mock",
+        "in",
+        None,
+        &json!({"source": {}, "version": {"version": "v"}}),
+    )
+    .assert_failed_with("in needs a directory");
 }
 
 #[test]
@@ -62,11 +95,22 @@ fn malformed_requests_never_panic_and_never_print_a_result() {
                 let outcome = run(&ctx, ty, action, Some(&dir), request);
                 if outcome.code != 0 {
                     assert_eq!(outcome.code, 1);
-                    assert!(outcome.stdout.is_empty(), "{ty} {action} {request}: {}", outcome.stdout);
-                    assert!(outcome.stderr.contains("error: "), "{ty} {action} {request}: {}", outcome.stderr);
+                    assert!(
+                        outcome.stdout.is_empty(),
+                        "{ty} {action} {request}: {}",
+                        outcome.stdout
+                    );
+                    assert!(
+                        outcome.stderr.contains("error: "),
+                        "{ty} {action} {request}: {}",
+                        outcome.stderr
+                    );
                 }
             }
         }
     }
-    assert!(!std::path::Path::new("/tmp/pwned").exists(), "option-looking URIs are never options");
+    assert!(
+        !std::path::Path::new("/tmp/pwned").exists(),
+        "option-looking URIs are never options"
+    );
 }

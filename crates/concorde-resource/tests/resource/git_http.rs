@@ -41,10 +41,16 @@ fn handle(stream: TcpStream, root: &PathBuf) {
     let header = |name: &str| {
         headers.iter().find_map(|line| {
             let (key, value) = line.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
         })
     };
-    let mut body = vec![0; header("content-length").and_then(|length| length.parse().ok()).unwrap_or(0)];
+    let mut body = vec![
+        0;
+        header("content-length")
+            .and_then(|length| length.parse().ok())
+            .unwrap_or(0)
+    ];
     reader.read_exact(&mut body).unwrap();
     let mut client = stream;
     if header("authorization").as_deref() != Some(BASIC) {
@@ -74,14 +80,30 @@ fn handle(stream: TcpStream, root: &PathBuf) {
         .unwrap();
     child.stdin.take().unwrap().write_all(&body).unwrap();
     let output = child.wait_with_output().unwrap();
-    let split = output.stdout.windows(4).position(|window| window == b"\r\n\r\n").map_or(0, |at| at + 4);
+    let split = output
+        .stdout
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .map_or(0, |at| at + 4);
     let cgi_head = String::from_utf8_lossy(&output.stdout[..split]).into_owned();
-    let status = cgi_head.lines().find_map(|line| line.strip_prefix("Status: ")).unwrap_or("200 OK").to_owned();
-    let mut response = format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n", output.stdout.len() - split);
-    for line in cgi_head.lines().filter(|line| !line.is_empty() && !line.starts_with("Status: ")) {
+    let status = cgi_head
+        .lines()
+        .find_map(|line| line.strip_prefix("Status: "))
+        .unwrap_or("200 OK")
+        .to_owned();
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        output.stdout.len() - split
+    );
+    for line in cgi_head
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with("Status: "))
+    {
         response.push_str(line);
         response.push_str("\r\n");
     }
     response.push_str("\r\n");
-    let _ = client.write_all(response.as_bytes()).and_then(|()| client.write_all(&output.stdout[split..]));
+    let _ = client
+        .write_all(response.as_bytes())
+        .and_then(|()| client.write_all(&output.stdout[split..]));
 }

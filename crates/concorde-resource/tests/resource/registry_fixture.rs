@@ -21,7 +21,11 @@ impl TestRegistry {
     /// Starts a registry storing under `dir`; with `auth`, it demands Basic credentials.
     pub fn start(dir: &Path, auth: bool) -> TestRegistry {
         require_tools();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let addr = format!("127.0.0.1:{port}");
         std::fs::create_dir_all(dir).unwrap();
         let mut config = format!(
@@ -30,7 +34,10 @@ impl TestRegistry {
         );
         if auth {
             std::fs::write(dir.join("htpasswd"), HTPASSWD).unwrap();
-            config.push_str(&format!("auth:\n  htpasswd:\n    realm: concorde-test\n    path: {}\n", dir.join("htpasswd").display()));
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: concorde-test\n    path: {}\n",
+                dir.join("htpasswd").display()
+            ));
         }
         std::fs::write(dir.join("config.yml"), config).unwrap();
         let log = std::fs::File::create(dir.join("registry.log")).unwrap();
@@ -45,7 +52,11 @@ impl TestRegistry {
         let registry = TestRegistry { addr, child };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&registry.addr).is_err() {
-            assert!(Instant::now() < deadline, "registry did not listen: {}", std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "registry did not listen: {}",
+                std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         registry
@@ -62,16 +73,35 @@ impl Drop for TestRegistry {
 
 fn require_tools() {
     for tool in ["docker-registry", "umoci", "skopeo"] {
-        let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().unwrap().status.success();
-        assert!(found, "{tool} is missing: apt-get install docker-registry skopeo umoci busybox-static");
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(
+            found,
+            "{tool} is missing: apt-get install docker-registry skopeo umoci busybox-static"
+        );
     }
-    assert!(Path::new("/bin/busybox").exists(), "/bin/busybox is missing: apt-get install busybox-static");
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox is missing: apt-get install busybox-static"
+    );
 }
 
 /// Runs a tool and fails the test with its stderr when it fails.
 pub fn tool(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program).args(args).output().unwrap_or_else(|err| panic!("{program}: {err}"));
-    assert!(output.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("{program}: {err}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -86,20 +116,60 @@ pub fn build_busybox_layout(work: &Path) -> PathBuf {
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
     std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
-    tool("umoci", &["insert", "--image", &image, bin.to_str().unwrap(), "/bin"]);
+    tool(
+        "umoci",
+        &["insert", "--image", &image, bin.to_str().unwrap(), "/bin"],
+    );
     let files = work.join("layer-files");
-    for (name, contents) in [("etc/motd", "hello"), ("data/a.txt", "a"), ("data/b.txt", "b"), ("opt/old.txt", "old")] {
+    for (name, contents) in [
+        ("etc/motd", "hello"),
+        ("data/a.txt", "a"),
+        ("data/b.txt", "b"),
+        ("opt/old.txt", "old"),
+    ] {
         std::fs::create_dir_all(files.join(name).parent().unwrap()).unwrap();
         std::fs::write(files.join(name), contents).unwrap();
     }
-    tool("umoci", &["insert", "--image", &image, files.to_str().unwrap(), "/"]);
-    tool("umoci", &["insert", "--image", &image, "--whiteout", "/etc/motd"]);
-    tool("umoci", &["insert", "--image", &image, "--whiteout", "/data/a.txt"]);
+    tool(
+        "umoci",
+        &["insert", "--image", &image, files.to_str().unwrap(), "/"],
+    );
+    tool(
+        "umoci",
+        &["insert", "--image", &image, "--whiteout", "/etc/motd"],
+    );
+    tool(
+        "umoci",
+        &["insert", "--image", &image, "--whiteout", "/data/a.txt"],
+    );
     let opt = work.join("layer-opt");
     std::fs::create_dir_all(&opt).unwrap();
     std::fs::write(opt.join("new.txt"), "new").unwrap();
-    tool("umoci", &["insert", "--image", &image, "--opaque", opt.to_str().unwrap(), "/opt"]);
-    tool("umoci", &["config", "--image", &image, "--config.env", "PATH=/bin", "--config.env", "GREETING=hello", "--config.user", "nobody"]);
+    tool(
+        "umoci",
+        &[
+            "insert",
+            "--image",
+            &image,
+            "--opaque",
+            opt.to_str().unwrap(),
+            "/opt",
+        ],
+    );
+    tool(
+        "umoci",
+        &[
+            "config",
+            "--image",
+            &image,
+            "--config.env",
+            "PATH=/bin",
+            "--config.env",
+            "GREETING=hello",
+            "--config.user",
+            "nobody",
+        ],
+    );
     layout
 }
 
@@ -110,12 +180,22 @@ pub fn add_marker_image(work: &Path, layout: &Path, name: &str, contents: &str) 
     let dir = work.join(format!("layer-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("arch"), contents).unwrap();
-    tool("umoci", &["insert", "--image", &image, dir.join("arch").to_str().unwrap(), "/arch"]);
+    tool(
+        "umoci",
+        &[
+            "insert",
+            "--image",
+            &image,
+            dir.join("arch").to_str().unwrap(),
+            "/arch",
+        ],
+    );
 }
 
 /// The descriptor of tag `name` in a layout's `index.json`.
 pub fn layout_descriptor(layout: &Path, name: &str) -> serde_json::Value {
-    let index: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(layout.join("index.json")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(layout.join("index.json")).unwrap()).unwrap();
     index["manifests"]
         .as_array()
         .unwrap()
@@ -127,7 +207,13 @@ pub fn layout_descriptor(layout: &Path, name: &str) -> serde_json::Value {
 
 /// Pushes tag `name` of `layout` to `registry/repository:tag` with skopeo, optionally
 /// converting to Docker schema 2 (`v2s2`).
-pub fn skopeo_push(layout: &Path, name: &str, destination: &str, format: Option<&str>, creds: Option<&str>) {
+pub fn skopeo_push(
+    layout: &Path,
+    name: &str,
+    destination: &str,
+    format: Option<&str>,
+    creds: Option<&str>,
+) {
     let source = format!("oci:{}:{name}", layout.display());
     let destination = format!("docker://{destination}");
     let mut args = vec!["copy", "--insecure-policy", "--dest-tls-verify=false"];

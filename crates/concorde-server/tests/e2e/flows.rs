@@ -7,24 +7,52 @@ use crate::harness::{Backend, Repo, Server, WorkerRuntime, chain_pipeline};
 const LONG: Duration = Duration::from_secs(60);
 
 fn statuses(server: &Server, job: &str) -> Vec<String> {
-    server.job_builds("demo", job).into_iter().map(|(_, status)| status).collect()
+    server
+        .job_builds("demo", job)
+        .into_iter()
+        .map(|(_, status)| status)
+        .collect()
 }
 
 fn finished(server: &Server, job: &str, count: usize) -> bool {
     let builds = statuses(server, job);
-    builds.len() >= count && builds.iter().take(count).all(|status| !matches!(status.as_str(), "pending" | "started"))
+    builds.len() >= count
+        && builds
+            .iter()
+            .take(count)
+            .all(|status| !matches!(status.as_str(), "pending" | "started"))
 }
 
 pub fn webhook_commit_triggers_the_job_and_watch_shows_it(backend: Backend) {
     let server = Server::start(backend);
     let repo = Repo::new();
-    server.set_pipeline("demo", &chain_pipeline(&repo, "  webhook_token: sekrit\n  check_every: never\n", ""));
-    assert_eq!(server.post_anonymous("/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=wrong"), 401);
-    assert_eq!(server.post_anonymous("/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=sekrit"), 201);
+    server.set_pipeline(
+        "demo",
+        &chain_pipeline(&repo, "  webhook_token: sekrit\n  check_every: never\n", ""),
+    );
+    assert_eq!(
+        server.post_anonymous(
+            "/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=wrong"
+        ),
+        401
+    );
+    assert_eq!(
+        server.post_anonymous(
+            "/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=sekrit"
+        ),
+        201
+    );
     server.wait_for("the first build", LONG, || finished(&server, "unit", 1));
     repo.commit("second commit");
-    assert_eq!(server.post_anonymous("/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=sekrit"), 201);
-    server.wait_for("a build of the new commit", LONG, || finished(&server, "unit", 2));
+    assert_eq!(
+        server.post_anonymous(
+            "/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=sekrit"
+        ),
+        201
+    );
+    server.wait_for("a build of the new commit", LONG, || {
+        finished(&server, "unit", 2)
+    });
     let watched = server.fly(&["watch", "-j", "demo/unit"]);
     let output = String::from_utf8_lossy(&watched.stdout);
     assert!(output.contains("content: second commit"), "{output}");
@@ -39,7 +67,11 @@ pub fn a_passed_chain_carries_the_version_downstream(backend: Backend) {
     server.set_pipeline("demo", &chain_pipeline(&repo, "  check_every: 1s\n", ""));
     server.wait_for("deploy to run", LONG, || finished(&server, "deploy", 1));
     assert_eq!(statuses(&server, "unit"), vec!["succeeded"]);
-    assert_eq!(statuses(&server, "deploy"), vec!["succeeded"], "deploy ran once for one version");
+    assert_eq!(
+        statuses(&server, "deploy"),
+        vec!["succeeded"],
+        "deploy ran once for one version"
+    );
     let watched = server.fly_ok(&["watch", "-j", "demo/deploy"]);
     assert!(watched.contains("deployed release one"), "{watched}");
 }
@@ -52,17 +84,51 @@ pub fn pin_disable_and_pause_steer_the_scheduler(backend: Backend) {
     server.wait_for("the first build", LONG, || finished(&server, "unit", 1));
     server.fly_ok(&["pause-job", "-j", "demo/unit"]);
     let second = repo.commit("v2");
-    server.wait_for("v2 to be checked", LONG, || server.fly_ok(&["resource-versions", "-r", "demo/repo"]).contains(&second));
+    server.wait_for("v2 to be checked", LONG, || {
+        server
+            .fly_ok(&["resource-versions", "-r", "demo/repo"])
+            .contains(&second)
+    });
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(statuses(&server, "unit").len(), 1, "a paused job starts no build");
-    server.fly_ok(&["disable-resource-version", "-r", "demo/repo", "-v", &format!("ref:{second}")]);
+    assert_eq!(
+        statuses(&server, "unit").len(),
+        1,
+        "a paused job starts no build"
+    );
+    server.fly_ok(&[
+        "disable-resource-version",
+        "-r",
+        "demo/repo",
+        "-v",
+        &format!("ref:{second}"),
+    ]);
     server.fly_ok(&["unpause-job", "-j", "demo/unit"]);
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(statuses(&server, "unit").len(), 1, "the disabled v2 does not trigger; v1 was already used");
-    server.fly_ok(&["enable-resource-version", "-r", "demo/repo", "-v", &format!("ref:{second}")]);
+    assert_eq!(
+        statuses(&server, "unit").len(),
+        1,
+        "the disabled v2 does not trigger; v1 was already used"
+    );
+    server.fly_ok(&[
+        "enable-resource-version",
+        "-r",
+        "demo/repo",
+        "-v",
+        &format!("ref:{second}"),
+    ]);
     server.wait_for("v2 to build", LONG, || finished(&server, "unit", 2));
-    server.fly_ok(&["pin-resource", "-r", "demo/repo", "-v", &format!("ref:{first}"), "-c", "back to v1"]);
-    server.wait_for("the pinned v1 to build", LONG, || finished(&server, "unit", 3));
+    server.fly_ok(&[
+        "pin-resource",
+        "-r",
+        "demo/repo",
+        "-v",
+        &format!("ref:{first}"),
+        "-c",
+        "back to v1",
+    ]);
+    server.wait_for("the pinned v1 to build", LONG, || {
+        finished(&server, "unit", 3)
+    });
     let watched = server.fly_ok(&["watch", "-j", "demo/unit"]);
     assert!(watched.contains("content: v1"), "{watched}");
 }
@@ -72,16 +138,24 @@ pub fn rerun_reuses_the_original_inputs(backend: Backend) {
     let repo = Repo::new();
     repo.commit("original");
     let webhook = "/api/v1/teams/main/pipelines/demo/resources/repo/check/webhook?webhook_token=t";
-    server.set_pipeline("demo", &chain_pipeline(&repo, "  webhook_token: t\n  check_every: never\n", ""));
+    server.set_pipeline(
+        "demo",
+        &chain_pipeline(&repo, "  webhook_token: t\n  check_every: never\n", ""),
+    );
     assert_eq!(server.post_anonymous(webhook), 201);
     server.wait_for("the first build", LONG, || finished(&server, "unit", 1));
     repo.commit("newer");
     assert_eq!(server.post_anonymous(webhook), 201);
-    server.wait_for("a build of the newer commit", LONG, || finished(&server, "unit", 2));
+    server.wait_for("a build of the newer commit", LONG, || {
+        finished(&server, "unit", 2)
+    });
     let output = server.fly(&["rerun-build", "-j", "demo/unit", "-b", "1", "-w"]);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("started demo/unit #1.1"), "{text}");
-    assert!(text.contains("content: original"), "the rerun used the original's version: {text}");
+    assert!(
+        text.contains("content: original"),
+        "the rerun used the original's version: {text}"
+    );
     assert_eq!(output.status.code(), Some(0), "{text}");
 }
 
@@ -90,14 +164,26 @@ pub fn abort_stops_a_running_build(backend: Backend) {
     let repo = Repo::new();
     let slow = "  - task: slow\n    config:\n      platform: linux\n      run: {path: sh, args: [-c, 'echo sleeping; sleep 120']}\n    on_abort:\n      task: cleanup\n      config: {platform: linux, run: {path: echo, args: [cleaned up]}}\n";
     server.set_pipeline("demo", &chain_pipeline(&repo, "  check_every: 1s\n", slow));
-    server.wait_for("the build to start", LONG, || statuses(&server, "unit").first().is_some_and(|s| s == "started"));
+    server.wait_for("the build to start", LONG, || {
+        statuses(&server, "unit")
+            .first()
+            .is_some_and(|s| s == "started")
+    });
     std::thread::sleep(Duration::from_secs(1));
     server.fly_ok(&["abort-build", "-j", "demo/unit", "-b", "1"]);
-    server.wait_for("the abort", Duration::from_secs(30), || statuses(&server, "unit").first().is_some_and(|s| s == "aborted"));
+    server.wait_for("the abort", Duration::from_secs(30), || {
+        statuses(&server, "unit")
+            .first()
+            .is_some_and(|s| s == "aborted")
+    });
     let watched = server.fly(&["watch", "-j", "demo/unit"]);
     let text = String::from_utf8_lossy(&watched.stdout);
     assert!(text.contains("cleaned up"), "on_abort ran: {text}");
-    assert_eq!(watched.status.code(), Some(3), "watch exits 3 for an aborted build");
+    assert_eq!(
+        watched.status.code(),
+        Some(3),
+        "watch exits 3 for an aborted build"
+    );
 }
 
 pub fn a_restart_mid_build_fails_it_cleanly_and_the_node_carries_on(backend: Backend) {
@@ -105,15 +191,31 @@ pub fn a_restart_mid_build_fails_it_cleanly_and_the_node_carries_on(backend: Bac
     let repo = Repo::new();
     let slow = "  - task: slow\n    config:\n      platform: linux\n      run: {path: sh, args: [-c, 'sleep 120']}\n";
     server.set_pipeline("demo", &chain_pipeline(&repo, "  check_every: 1s\n", slow));
-    server.wait_for("the build to start", LONG, || statuses(&server, "unit").first().is_some_and(|s| s == "started"));
+    server.wait_for("the build to start", LONG, || {
+        statuses(&server, "unit")
+            .first()
+            .is_some_and(|s| s == "started")
+    });
     server.kill();
     server.spawn();
-    server.wait_for("the orphaned build to error", LONG, || statuses(&server, "unit").first().is_some_and(|s| s == "errored"));
-    let watched = String::from_utf8_lossy(&server.fly(&["watch", "-j", "demo/unit", "-b", "1"]).stdout).into_owned();
+    server.wait_for("the orphaned build to error", LONG, || {
+        statuses(&server, "unit")
+            .first()
+            .is_some_and(|s| s == "errored")
+    });
+    let watched =
+        String::from_utf8_lossy(&server.fly(&["watch", "-j", "demo/unit", "-b", "1"]).stdout)
+            .into_owned();
     assert!(watched.contains("cannot be resumed"), "{watched}");
     server.fly_ok(&["trigger-job", "-j", "demo/unit"]);
-    server.wait_for("a new build after the restart", LONG, || statuses(&server, "unit").len() >= 2);
-    assert_eq!(statuses(&server, "unit").len(), 2, "the errored build was not run twice");
+    server.wait_for("a new build after the restart", LONG, || {
+        statuses(&server, "unit").len() >= 2
+    });
+    assert_eq!(
+        statuses(&server, "unit").len(),
+        2,
+        "the errored build was not run twice"
+    );
 }
 
 /// A resource type from a `--resource-types` directory in Concourse's layout: its
@@ -122,7 +224,11 @@ pub fn a_resource_types_directory_provides_base_types(backend: Backend) {
     let types = tempfile::tempdir().expect("tempdir");
     let scripts = types.path().join("counter/rootfs/opt/resource");
     std::fs::create_dir_all(&scripts).expect("mkdir");
-    std::fs::write(types.path().join("counter/resource_metadata.json"), r#"{"type": "counter", "version": "1.0"}"#).expect("metadata");
+    std::fs::write(
+        types.path().join("counter/resource_metadata.json"),
+        r#"{"type": "counter", "version": "1.0"}"#,
+    )
+    .expect("metadata");
     let write_script = |name: &str, body: &str| {
         let path = scripts.join(name);
         std::fs::write(&path, format!("#!/bin/sh\nread -r request\n{body}\n")).expect("script");
@@ -131,7 +237,10 @@ pub fn a_resource_types_directory_provides_base_types(backend: Backend) {
         std::fs::set_permissions(&path, permissions).expect("chmod");
     };
     write_script("check", "echo '[{\"n\":\"41\"},{\"n\":\"42\"}]'");
-    write_script("in", "echo 42 > \"$1/number\"; echo '{\"version\":{\"n\":\"42\"},\"metadata\":[{\"name\":\"from\",\"value\":\"type dir\"}]}'");
+    write_script(
+        "in",
+        "echo 42 > \"$1/number\"; echo '{\"version\":{\"n\":\"42\"},\"metadata\":[{\"name\":\"from\",\"value\":\"type dir\"}]}'",
+    );
     write_script("out", "echo '{\"version\":{\"n\":\"43\"}}'");
     let dir = types.path().display().to_string();
     let server = Server::start_with_args(backend, WorkerRuntime::Host, &["--resource-types", &dir]);
@@ -141,13 +250,21 @@ pub fn a_resource_types_directory_provides_base_types(backend: Backend) {
     let watched = server.fly_ok(&["watch", "-j", "demo/unit"]);
     assert!(watched.contains("number 42"), "{watched}");
     let versions = server.fly_ok(&["resource-versions", "-r", "demo/c"]);
-    assert!(versions.contains("n:43"), "the put's version was saved: {versions}");
+    assert!(
+        versions.contains("n:43"),
+        "the put's version was saved: {versions}"
+    );
 }
 
 pub fn the_local_worker_is_registered_and_listed(backend: Backend) {
     let server = Server::start(backend);
     let workers = server.fly_ok(&["workers"]);
-    let row: Vec<&str> = workers.lines().next().unwrap_or_default().split_whitespace().collect();
+    let row: Vec<&str> = workers
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     assert_eq!(row.get(2), Some(&"linux"), "{workers}");
     assert_eq!(row.get(5), Some(&"running"), "{workers}");
 }

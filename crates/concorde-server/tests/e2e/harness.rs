@@ -16,7 +16,10 @@ pub enum Backend {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerRuntime {
     Host,
-    #[allow(dead_code, reason = "runc_quickstart.rs, which includes this harness, uses it")]
+    #[allow(
+        dead_code,
+        reason = "runc_quickstart.rs, which includes this harness, uses it"
+    )]
     Runc,
 }
 
@@ -55,13 +58,22 @@ impl Server {
     }
 
     /// Starts a server with extra `quickstart` flags and logs the CLI in as `admin`.
-    pub fn start_with_args(backend: Backend, worker_runtime: WorkerRuntime, extra_args: &[&str]) -> Server {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    pub fn start_with_args(
+        backend: Backend,
+        worker_runtime: WorkerRuntime,
+        extra_args: &[&str],
+    ) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         let test_store = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(
                 runtime
-                    .block_on(concorde_store::testing::postgres_store(concorde_store::testing::Flavour::Fast))
+                    .block_on(concorde_store::testing::postgres_store(
+                        concorde_store::testing::Flavour::Fast,
+                    ))
                     .expect("PostgreSQL is installed (CI installs it)"),
             ),
         };
@@ -80,8 +92,20 @@ impl Server {
             test_store,
         };
         server.spawn();
-        let login = server.fly(&["login", "-c", &server.url.clone(), "-u", "admin", "-p", "secret"]);
-        assert!(login.status.success(), "login: {}", String::from_utf8_lossy(&login.stderr));
+        let login = server.fly(&[
+            "login",
+            "-c",
+            &server.url.clone(),
+            "-u",
+            "admin",
+            "-p",
+            "secret",
+        ]);
+        assert!(
+            login.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&login.stderr)
+        );
         server
     }
 
@@ -93,7 +117,15 @@ impl Server {
         };
         let mut command = Command::new(binary());
         command
-            .args(["quickstart", "--bind", &self.bind, "--runtime", runtime, "--add-local-user", "admin:secret"])
+            .args([
+                "quickstart",
+                "--bind",
+                &self.bind,
+                "--runtime",
+                runtime,
+                "--add-local-user",
+                "admin:secret",
+            ])
             .arg("--data-dir")
             .arg(self.data.path())
             .env("CONCORDE_LOG", "warn")
@@ -116,10 +148,17 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for it to finish cleaning up (its containers and
     /// mounts), killing it after 30 seconds.
-    #[allow(dead_code, reason = "runc_quickstart.rs, which includes this harness, uses it")]
+    #[allow(
+        dead_code,
+        reason = "runc_quickstart.rs, which includes this harness, uses it"
+    )]
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -166,7 +205,14 @@ impl Server {
     pub fn set_pipeline(&self, name: &str, yaml: &str) {
         let file = self.home.path().join(format!("{name}.yml"));
         std::fs::write(&file, yaml).expect("write pipeline");
-        self.fly_ok(&["set-pipeline", "-n", "-p", name, "-c", &file.display().to_string()]);
+        self.fly_ok(&[
+            "set-pipeline",
+            "-n",
+            "-p",
+            name,
+            "-c",
+            &file.display().to_string(),
+        ]);
         self.fly_ok(&["unpause-pipeline", "-p", name]);
     }
 
@@ -190,7 +236,8 @@ impl Server {
     }
 
     fn token(&self) -> String {
-        let text = std::fs::read_to_string(self.home.path().join(".concorderc")).expect("targets file");
+        let text =
+            std::fs::read_to_string(self.home.path().join(".concorderc")).expect("targets file");
         text.lines()
             .find_map(|line| line.trim().strip_prefix("value:"))
             .map(|value| value.trim().trim_matches('\'').trim_matches('"').to_owned())
@@ -211,12 +258,19 @@ impl Server {
 
     /// The builds of a job, newest first: (name, status).
     pub fn job_builds(&self, pipeline: &str, job: &str) -> Vec<(String, String)> {
-        let builds = self.get_json(&format!("/api/v1/teams/main/pipelines/{pipeline}/jobs/{job}/builds"));
+        let builds = self.get_json(&format!(
+            "/api/v1/teams/main/pipelines/{pipeline}/jobs/{job}/builds"
+        ));
         builds
             .as_array()
             .map(|list| {
                 list.iter()
-                    .map(|b| (b["name"].as_str().unwrap_or("").to_owned(), b["status"].as_str().unwrap_or("").to_owned()))
+                    .map(|b| {
+                        (
+                            b["name"].as_str().unwrap_or("").to_owned(),
+                            b["status"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -245,7 +299,9 @@ impl Repo {
     /// A repository in a new directory under `parent` (a runc worker's resource containers have
     /// their own `/tmp`, so their repositories live elsewhere).
     pub fn new_in(parent: &Path) -> Repo {
-        let repo = Repo { dir: tempfile::tempdir_in(parent).expect("tempdir") };
+        let repo = Repo {
+            dir: tempfile::tempdir_in(parent).expect("tempdir"),
+        };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.git(&["config", "user.email", "e2e@example.com"]);
         repo.git(&["config", "user.name", "e2e"]);
@@ -266,13 +322,17 @@ impl Repo {
     }
 
     fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git").args(args).current_dir(self.dir.path()).output().expect("git runs");
-        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("git runs");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 

@@ -22,16 +22,28 @@ fn shared() -> PathBuf {
 /// Imports the dump into `db`, resolves the case through the view, prints timings.
 pub async fn bench(db: &TestStore) {
     let algorithm = shared().join("conformance/algorithm");
-    let cases: Value = serde_json::from_slice(&std::fs::read(algorithm.join("cases.json")).expect("cases.json")).expect("json");
-    let list = cases.get("cases").unwrap_or(&cases).as_array().expect("case list");
-    let case = list.iter().find(|c| c["id"] == CASE_ID).expect("relint case");
+    let cases: Value =
+        serde_json::from_slice(&std::fs::read(algorithm.join("cases.json")).expect("cases.json"))
+            .expect("json");
+    let list = cases
+        .get("cases")
+        .unwrap_or(&cases)
+        .as_array()
+        .expect("case list");
+    let case = list
+        .iter()
+        .find(|c| c["id"] == CASE_ID)
+        .expect("relint case");
     let case: Case = serde_json::from_value(case.clone()).expect("case");
     let mut dump = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(algorithm.join("dumps/relint-versions-2.json.gz")).expect("dump"))
-        .read_to_end(&mut dump)
-        .expect("gunzip");
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(algorithm.join("dumps/relint-versions-2.json.gz")).expect("dump"),
+    )
+    .read_to_end(&mut dump)
+    .expect("gunzip");
     let loaded = load_dump_case(&case, &dump).expect("load dump");
-    let expected = concorde_sched::resolve_inputs(&loaded.view, loaded.current_job, &loaded.inputs).expect("memory");
+    let expected = concorde_sched::resolve_inputs(&loaded.view, loaded.current_job, &loaded.inputs)
+        .expect("memory");
     let dump: Value = serde_json::from_slice(&dump).expect("dump json");
 
     let started = Instant::now();
@@ -41,11 +53,20 @@ pub async fn bench(db: &TestStore) {
     let mut resolution = None;
     for _ in 0..5 {
         let started = Instant::now();
-        resolution = Some(db.store.resolve_inputs(loaded.current_job, loaded.inputs.clone()).await.expect("resolve"));
+        resolution = Some(
+            db.store
+                .resolve_inputs(loaded.current_job, loaded.inputs.clone())
+                .await
+                .expect("resolve"),
+        );
         timings.push(started.elapsed());
     }
     let resolution = resolution.expect("ran");
-    assert_eq!(format!("{resolution:?}"), format!("{expected:?}"), "SQL view disagrees with the memory view");
+    assert_eq!(
+        format!("{resolution:?}"),
+        format!("{expected:?}"),
+        "SQL view disagrees with the memory view"
+    );
     // The first run pays for cold caches and statement preparation; report it apart.
     let first = timings[0];
     timings.sort();
@@ -137,14 +158,20 @@ async fn import(db: &TestStore, dump: &Value, current_job: i64) -> usize {
     if db.store.backend_kind() == "postgres" {
         let pool = sqlx::PgPool::connect(&db.location).await.expect("connect");
         let rows = import_into!(pool, sqlx::Postgres, dump, current_job);
-        sqlx::raw_sql("ANALYZE").execute(&pool).await.expect("analyze");
+        sqlx::raw_sql("ANALYZE")
+            .execute(&pool)
+            .await
+            .expect("analyze");
         pool.close().await;
         rows
     } else {
         let url = format!("sqlite:{}/concorde.db", db.location);
         let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
         let rows = import_into!(pool, sqlx::Sqlite, dump, current_job);
-        sqlx::raw_sql("ANALYZE").execute(&pool).await.expect("analyze");
+        sqlx::raw_sql("ANALYZE")
+            .execute(&pool)
+            .await
+            .expect("analyze");
         pool.close().await;
         rows
     }

@@ -1,6 +1,8 @@
 //! The two backends behind [`crate::Store`]: connection set-up, write transactions, and the
 //! per-backend halves of locking and notifications. Domain SQL lives elsewhere and is shared.
 
+pub(crate) mod lock;
+pub(crate) mod notify;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
@@ -19,12 +21,12 @@ pub(crate) enum Backend {
 impl Backend {
     pub(crate) async fn connect(config: &StoreConfig) -> StoreResult<Self> {
         match config {
-            StoreConfig::Sqlite { data_dir } => {
-                Ok(Backend::Sqlite(Arc::new(sqlite::SqliteDb::connect(data_dir).await?)))
-            }
-            StoreConfig::Postgres { url } => {
-                Ok(Backend::Postgres(Arc::new(postgres::PgDb::connect(url).await?)))
-            }
+            StoreConfig::Sqlite { data_dir } => Ok(Backend::Sqlite(Arc::new(
+                sqlite::SqliteDb::connect(data_dir).await?,
+            ))),
+            StoreConfig::Postgres { url } => Ok(Backend::Postgres(Arc::new(
+                postgres::PgDb::connect(url).await?,
+            ))),
         }
     }
 
@@ -61,9 +63,7 @@ impl WritePool for sqlx::SqlitePool {
 
 impl WritePool for sqlx::PgPool {
     type Db = sqlx::Postgres;
-    async fn begin_write(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.begin().await
     }
 }

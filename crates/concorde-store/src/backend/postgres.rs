@@ -9,8 +9,8 @@ use std::time::Duration;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
+use crate::backend::lock::LockKey;
 use crate::error::StoreResult;
-use crate::lock::LockKey;
 
 /// An open PostgreSQL database.
 pub(crate) struct PgDb {
@@ -49,17 +49,25 @@ impl PgDb {
 
     pub(crate) async fn try_lock(&self, key: &LockKey) -> StoreResult<bool> {
         {
-            let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut held = self
+                .held
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             if !held.insert(key.clone()) {
                 return Ok(false);
             }
         }
         let (class, id) = key.pg_key();
-        let res = self.on_lock_session("SELECT pg_try_advisory_lock($1, $2)", class, id).await;
+        let res = self
+            .on_lock_session("SELECT pg_try_advisory_lock($1, $2)", class, id)
+            .await;
         match res {
             Ok(true) => Ok(true),
             Ok(false) | Err(_) => {
-                let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut held = self
+                    .held
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 held.remove(key);
                 res.map(|_| false)
             }
@@ -68,8 +76,13 @@ impl PgDb {
 
     pub(crate) async fn unlock(&self, key: &LockKey) -> StoreResult<()> {
         let (class, id) = key.pg_key();
-        let res = self.on_lock_session("SELECT pg_advisory_unlock($1, $2)", class, id).await;
-        let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let res = self
+            .on_lock_session("SELECT pg_advisory_unlock($1, $2)", class, id)
+            .await;
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         held.remove(key);
         res.map(|_| ())
     }
@@ -82,7 +95,11 @@ impl PgDb {
             Some(conn) => conn,
             slot @ None => slot.insert(PgConnection::connect_with(&self.options).await?),
         };
-        let res = sqlx::query_scalar::<_, bool>(sql).bind(class).bind(id).fetch_one(conn).await;
+        let res = sqlx::query_scalar::<_, bool>(sql)
+            .bind(class)
+            .bind(id)
+            .fetch_one(conn)
+            .await;
         match res {
             Ok(value) => Ok(value),
             Err(err) => {

@@ -11,9 +11,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::broadcast;
 
+use crate::backend::lock::LockKey;
+use crate::backend::notify::Notification;
 use crate::error::{StoreError, StoreResult};
-use crate::lock::LockKey;
-use crate::notify::Notification;
 
 /// File name of the database inside the data directory.
 pub(crate) const DB_FILE: &str = "concorde.db";
@@ -50,34 +50,56 @@ impl SqliteDb {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         let canonical = std::fs::canonicalize(&path).unwrap_or(path);
-        Ok(SqliteDb { pool, shared: shared_for(canonical) })
+        Ok(SqliteDb {
+            pool,
+            shared: shared_for(canonical),
+        })
     }
 }
 
 fn shared_for(path: PathBuf) -> Arc<Shared> {
     // A poisoned registry only means another thread panicked while holding it; the Vec is
     // still consistent, so keep using it.
-    let mut open = OPEN_FILES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut open = OPEN_FILES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     open.retain(|weak| weak.strong_count() > 0);
-    if let Some(existing) = open.iter().filter_map(Weak::upgrade).find(|s| s.path == path) {
+    if let Some(existing) = open
+        .iter()
+        .filter_map(Weak::upgrade)
+        .find(|s| s.path == path)
+    {
         return existing;
     }
     let (bus, _) = broadcast::channel(1024);
-    let shared = Arc::new(Shared { path, held: Mutex::new(HashSet::new()), bus });
+    let shared = Arc::new(Shared {
+        path,
+        held: Mutex::new(HashSet::new()),
+        bus,
+    });
     open.push(Arc::downgrade(&shared));
     shared
 }
 
 impl Shared {
     pub(crate) fn try_lock(&self, key: &LockKey) -> bool {
-        let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         held.insert(key.clone())
     }
 
     pub(crate) fn unlock(&self, key: &LockKey) {
-        let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         held.remove(key);
     }
 }

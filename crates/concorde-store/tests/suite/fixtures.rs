@@ -1,20 +1,27 @@
 //! Builders for the rows most tests need: a team, a pipeline with jobs and resources, workers.
 
 use concorde_store::{
-    JobInputSpec, JobSpec, Pipeline, PipelineRef, ResourceSpec, SavePipeline, Store, Team,
-    StoreError, Timestamp, Worker, WorkerName, WorkerResourceType, WorkerSpec,
+    JobInputSpec, JobSpec, Pipeline, PipelineRef, ResourceSpec, SavePipeline, Store, StoreError,
+    Team, Timestamp, Worker, WorkerName, WorkerResourceType, WorkerSpec,
 };
 
 /// A team named `name`.
 pub async fn team(store: &Store, name: &str) -> Team {
-    store.create_team(name, false, "{}").await.expect("create team")
+    store
+        .create_team(name, false, "{}")
+        .await
+        .expect("create team")
 }
 
 /// A pipeline save with resource `repo` and jobs `unit` (trigger on repo) and `deploy`
 /// (repo passed unit).
 pub fn simple_save(team: &Team, name: &str) -> SavePipeline {
     SavePipeline {
-        pipeline: PipelineRef { team: team.id, name: name.into(), instance_vars: None },
+        pipeline: PipelineRef {
+            team: team.id,
+            name: name.into(),
+            instance_vars: None,
+        },
         config: r#"{"jobs":[]}"#.into(),
         expected_version: 0,
         jobs: vec![
@@ -53,7 +60,10 @@ pub fn simple_save(team: &Team, name: &str) -> SavePipeline {
 /// A team `main` and the simple pipeline `p` in it.
 pub async fn simple_pipeline(store: &Store) -> (Team, Pipeline) {
     let team = team(store, "main").await;
-    let pipeline = store.save_pipeline(&simple_save(&team, "p")).await.expect("save pipeline");
+    let pipeline = store
+        .save_pipeline(&simple_save(&team, "p"))
+        .await
+        .expect("save pipeline");
     (team, pipeline)
 }
 
@@ -84,7 +94,10 @@ pub fn resource_type(name: &str, version: &str) -> WorkerResourceType {
 /// Registers `worker_spec(name)` with a one-minute TTL at `Timestamp(1_000)`.
 pub async fn worker(store: &Store, name: &str) -> Worker {
     let ttl = Some(std::time::Duration::from_secs(60));
-    store.register_worker(&worker_spec(name), ttl, Timestamp(1_000)).await.expect("register worker")
+    store
+        .register_worker(&worker_spec(name), ttl, Timestamp(1_000))
+        .await
+        .expect("register worker")
 }
 
 /// Asserts `err` is a refused transition of a `kind` row that was in state `from`.

@@ -1,6 +1,8 @@
 //! The store suite: every test body runs twice, on SQLite and on PostgreSQL, through the same
 //! domain API (`store_test!` generates one `sqlite` and one `postgres` test per body).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use concorde_store::testing::TestStore;
 
 /// Declares `mod $name { sqlite, postgres }` running the async fn `$name(&TestStore)`.
@@ -27,13 +29,13 @@ macro_rules! store_test {
     )*};
 }
 
+mod builds;
+mod caches;
+mod containers;
 mod fixtures;
 mod gc;
 mod migrations;
 mod pipelines;
-mod builds;
-mod caches;
-mod containers;
 mod teams;
 mod volumes;
 mod workers;

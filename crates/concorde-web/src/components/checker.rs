@@ -32,9 +32,16 @@ pub struct Checker {
 
 impl Checker {
     /// A checker; it starts a task that collects check requests until `shutdown`.
-    pub async fn new(store: Store, worker: LocalWorker, shutdown: tokio_util::sync::CancellationToken) -> anyhow::Result<Checker> {
+    pub async fn new(
+        store: Store,
+        worker: LocalWorker,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> anyhow::Result<Checker> {
         let requested: Arc<Mutex<HashSet<ResourceId>>> = Arc::default();
-        let mut listener = store.listen(&[Topic::CheckRequested]).await.context("could not listen for check requests")?;
+        let mut listener = store
+            .listen(&[Topic::CheckRequested])
+            .await
+            .context("could not listen for check requests")?;
         let collected = requested.clone();
         tokio::spawn(async move {
             loop {
@@ -51,11 +58,18 @@ impl Checker {
                 }
             }
         });
-        Ok(Checker { store, worker, requested })
+        Ok(Checker {
+            store,
+            worker,
+            requested,
+        })
     }
 
     fn take_requested(&self) -> HashSet<ResourceId> {
-        self.requested.lock().map(|mut set| std::mem::take(&mut *set)).unwrap_or_default()
+        self.requested
+            .lock()
+            .map(|mut set| std::mem::take(&mut *set))
+            .unwrap_or_default()
     }
 }
 
@@ -89,10 +103,18 @@ impl Component for Checker {
                         continue;
                     }
                 };
-                let inputs: HashSet<String> = input_resource_names(&model).into_iter().map(str::to_owned).collect();
+                let inputs: HashSet<String> = input_resource_names(&model)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect();
                 for resource in self.store.list_resources(pipeline.id).await? {
                     let asked = requested.contains(&resource.id);
-                    if !resource.active || !(asked || (!pipeline.paused && inputs.contains(&resource.name) && is_due(&resource, now))) {
+                    if !resource.active
+                        || !(asked
+                            || (!pipeline.paused
+                                && inputs.contains(&resource.name)
+                                && is_due(&resource, now)))
+                    {
                         continue;
                     }
                     due.push((model.clone(), resource));
@@ -104,7 +126,10 @@ impl Component for Checker {
                 warn!(resource = %resource.name, error = %format!("{err:#}"), "check failed to run");
             }
         });
-        futures::stream::iter(checks).buffer_unordered(CONCURRENT_CHECKS).collect::<Vec<()>>().await;
+        futures::stream::iter(checks)
+            .buffer_unordered(CONCURRENT_CHECKS)
+            .collect::<Vec<()>>()
+            .await;
         Ok(Tick::Idle)
     }
 }
@@ -120,18 +145,29 @@ fn is_due(resource: &Resource, now: concorde_store::Timestamp) -> bool {
         None => DEFAULT_CHECK_INTERVAL,
     };
     let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
-    resource.last_check_start.is_none_or(|last| now.0 - last.0 >= interval_ms)
+    resource
+        .last_check_start
+        .is_none_or(|last| now.0 - last.0 >= interval_ms)
 }
 
 impl Checker {
     /// Checks one resource under its scope's lock and saves what it found.
     async fn check(&self, model: &Pipeline, resource: &Resource) -> anyhow::Result<()> {
-        let config = crate::pipeline_model::resource(model, &resource.name)
-            .with_context(|| format!("resource {} is not in its pipeline's config", resource.name))?;
+        let config = crate::pipeline_model::resource(model, &resource.name).with_context(|| {
+            format!("resource {} is not in its pipeline's config", resource.name)
+        })?;
         let plan_id = PlanId(format!("check-{}", resource.id.0));
-        let ResourceScope { scope, image, source } = ensure_scope(&self.store, model, resource, &plan_id).await?;
+        let ResourceScope {
+            scope,
+            image,
+            source,
+        } = ensure_scope(&self.store, model, resource, &plan_id).await?;
         let now = crate::now();
-        let Some(lock) = self.store.try_lock(LockKey::ResourceChecking(scope)).await? else {
+        let Some(lock) = self
+            .store
+            .try_lock(LockKey::ResourceChecking(scope))
+            .await?
+        else {
             debug!(resource = %resource.name, "another node is checking this scope");
             return Ok(());
         };
@@ -143,30 +179,60 @@ impl Checker {
             .and_then(|latest| serde_json::from_str(&latest.version).ok());
         self.store.start_resource_check(resource.id, now).await?;
         let events = Arc::new(concorde_engine::CollectingSink::default());
-        let context = BuildContext { build_name: "check".to_owned(), team_name: String::new(), ..BuildContext::default() };
-        let mut env = RunEnv::new(context, self.worker.runtime.clone(), events.clone(), self.worker.cache_locks.clone());
+        let context = BuildContext {
+            build_name: "check".to_owned(),
+            team_name: String::new(),
+            ..BuildContext::default()
+        };
+        let mut env = RunEnv::new(
+            context,
+            self.worker.runtime.clone(),
+            events.clone(),
+            self.worker.cache_locks.clone(),
+        );
         env.base_types = self.worker.base_types.clone();
         env.worker_name = self.worker.name.clone();
-        let timeout = config.check_timeout.as_deref().and_then(|t| concorde_config::parse_duration(t).ok()).map_or(Duration::from_secs(3600), |d| d.magnitude);
+        let timeout = config
+            .check_timeout
+            .as_deref()
+            .and_then(|t| concorde_config::parse_duration(t).ok())
+            .map_or(Duration::from_secs(3600), |d| d.magnitude);
         let abort = env.abort.clone();
-        let result = tokio::time::timeout(timeout, run_check(Arc::new(env), &plan_id, &image, &source, from.as_ref())).await;
+        let result = tokio::time::timeout(
+            timeout,
+            run_check(Arc::new(env), &plan_id, &image, &source, from.as_ref()),
+        )
+        .await;
         let error = match result {
             Err(_) => {
                 abort.cancel();
                 Some("timeout exceeded".to_owned())
             }
-            Ok(Err(err)) => Some(format!("{err}\n{}", events.log_text()).trim_end().to_owned()),
+            Ok(Err(err)) => Some(
+                format!("{err}\n{}", events.log_text())
+                    .trim_end()
+                    .to_owned(),
+            ),
             Ok(Ok(versions)) => {
                 let new: Vec<NewVersion> = versions
                     .iter()
-                    .map(|version| NewVersion { version: serde_json::json!(version).to_string(), metadata: "[]".to_owned() })
+                    .map(|version| NewVersion {
+                        version: serde_json::json!(version).to_string(),
+                        metadata: "[]".to_owned(),
+                    })
                     .collect();
-                match self.store.save_check_versions(scope, &new, crate::now()).await {
+                match self
+                    .store
+                    .save_check_versions(scope, &new, crate::now())
+                    .await
+                {
                     Ok(outcome) => {
                         debug!(resource = %resource.name, new = outcome.new_versions, "checked");
                         if outcome.new_versions > 0 {
                             // The store asked for the jobs to be scheduled; wake the scheduler.
-                            self.store.notify(Topic::JobScheduling, &resource.id.to_string()).await?;
+                            self.store
+                                .notify(Topic::JobScheduling, &resource.id.to_string())
+                                .await?;
                         }
                         None
                     }
@@ -174,7 +240,15 @@ impl Checker {
                 }
             }
         };
-        self.store.finish_resource_check(resource.id, &CheckOutcome { ended: crate::now(), error }).await?;
+        self.store
+            .finish_resource_check(
+                resource.id,
+                &CheckOutcome {
+                    ended: crate::now(),
+                    error,
+                },
+            )
+            .await?;
         lock.release().await?;
         Ok(())
     }

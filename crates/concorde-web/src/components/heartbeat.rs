@@ -39,13 +39,19 @@ pub async fn register_local_worker(store: &Store, worker: &LocalWorker) -> anyho
         active_volumes: 0,
         state: None,
     };
-    store.register_worker(&spec, Some(TTL), crate::now()).await?;
+    store
+        .register_worker(&spec, Some(TTL), crate::now())
+        .await?;
     Ok(())
 }
 
 /// Keeps the local worker's registration alive until `shutdown`, with its container and
 /// volume counts. Not a cluster component: every node beats for its own worker.
-pub async fn run_heartbeat(store: Store, worker: LocalWorker, shutdown: tokio_util::sync::CancellationToken) {
+pub async fn run_heartbeat(
+    store: Store,
+    worker: LocalWorker,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -66,10 +72,15 @@ async fn beat(store: &Store, worker: &LocalWorker) -> anyhow::Result<()> {
         active_volumes: i64::try_from(volumes).unwrap_or(i64::MAX),
         now: crate::now(),
     };
-    match store.heartbeat_worker(&WorkerName(worker.name.clone()), &beat).await {
+    match store
+        .heartbeat_worker(&WorkerName(worker.name.clone()), &beat)
+        .await
+    {
         Ok(_) => Ok(()),
         // Pruned while alive: come back.
-        Err(concorde_store::StoreError::NotFound { .. }) => register_local_worker(store, worker).await,
+        Err(concorde_store::StoreError::NotFound { .. }) => {
+            register_local_worker(store, worker).await
+        }
         Err(err) => Err(err.into()),
     }
 }

@@ -63,13 +63,21 @@ impl Statuses {
 
     /// A copy of every status.
     pub fn snapshot(&self) -> BTreeMap<&'static str, ComponentStatus> {
-        self.0.lock().map(|statuses| statuses.clone()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|statuses| statuses.clone())
+            .unwrap_or_default()
     }
 }
 
 /// Runs `component` until `shutdown`: registers it, then ticks on its interval or when a
 /// notification arrives, skipping ticks while it is paused or another node holds its lock.
-pub async fn run_component(store: Store, component: Arc<dyn Component>, statuses: Statuses, shutdown: CancellationToken) {
+pub async fn run_component(
+    store: Store,
+    component: Arc<dyn Component>,
+    statuses: Statuses,
+    shutdown: CancellationToken,
+) {
     let name = component.name();
     let interval = component.interval();
     let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
@@ -104,7 +112,10 @@ pub async fn run_component(store: Store, component: Arc<dyn Component>, statuses
             Some(Tick::Busy) => Duration::ZERO,
             Some(Tick::Idle) | None => interval,
         };
-        let errors = statuses.snapshot().get(name).map_or(0, |status| status.consecutive_errors);
+        let errors = statuses
+            .snapshot()
+            .get(name)
+            .map_or(0, |status| status.consecutive_errors);
         if errors > 0 {
             // Back off on repeated failures, up to eight intervals.
             delay = interval * 2u32.pow(errors.min(3));
@@ -114,14 +125,21 @@ pub async fn run_component(store: Store, component: Arc<dyn Component>, statuses
 }
 
 /// One tick under the component's lock; `None` when skipped.
-async fn run_one_tick(store: &Store, component: &dyn Component, statuses: &Statuses) -> Option<Tick> {
+async fn run_one_tick(
+    store: &Store,
+    component: &dyn Component,
+    statuses: &Statuses,
+) -> Option<Tick> {
     let name = component.name();
     match store.component(name).await {
         Ok(record) if record.paused => return None,
         Ok(_) => {}
         Err(err) => warn!(component = name, error = %err, "could not read component state"),
     }
-    let lock = match store.try_lock(LockKey::ComponentTick(name.to_owned())).await {
+    let lock = match store
+        .try_lock(LockKey::ComponentTick(name.to_owned()))
+        .await
+    {
         Ok(Some(lock)) => lock,
         Ok(None) => return None,
         Err(err) => {

@@ -31,7 +31,11 @@ pub fn retention_of(job: &concorde_config::model::Job) -> Option<LogRetention> {
             days: to_u32(retention.days),
         });
     }
-    job.build_logs_to_retain.map(|builds| LogRetention { builds: to_u32(builds), minimum_succeeded: 0, days: 0 })
+    job.build_logs_to_retain.map(|builds| LogRetention {
+        builds: to_u32(builds),
+        minimum_succeeded: 0,
+        days: 0,
+    })
 }
 
 #[async_trait::async_trait]
@@ -51,12 +55,19 @@ impl Component for Reaper {
     async fn tick(&self) -> anyhow::Result<Tick> {
         for team in self.store.list_teams().await? {
             for pipeline in self.store.list_pipelines(team.id).await? {
-                let Ok(model) = decode_pipeline(&pipeline.config) else { continue };
+                let Ok(model) = decode_pipeline(&pipeline.config) else {
+                    continue;
+                };
                 for job in self.store.list_jobs(pipeline.id).await? {
-                    let Some(retention) = crate::pipeline_model::job(&model, &job.name).and_then(retention_of) else {
+                    let Some(retention) =
+                        crate::pipeline_model::job(&model, &job.name).and_then(retention_of)
+                    else {
                         continue;
                     };
-                    let reaped = self.store.reap_build_events(job.id, retention, crate::now()).await?;
+                    let reaped = self
+                        .store
+                        .reap_build_events(job.id, retention, crate::now())
+                        .await?;
                     if !reaped.is_empty() {
                         debug!(job = %job.name, builds = reaped.len(), "reaped build logs");
                     }

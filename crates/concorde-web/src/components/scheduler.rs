@@ -44,10 +44,15 @@ impl Component for Scheduler {
     }
 
     async fn tick(&self) -> anyhow::Result<Tick> {
-        let jobs = self.store.claim_jobs_to_schedule(crate::now(), JOBS_PER_TICK).await?;
+        let jobs = self
+            .store
+            .claim_jobs_to_schedule(crate::now(), JOBS_PER_TICK)
+            .await?;
         let busy = i64::try_from(jobs.len()).unwrap_or(0) >= JOBS_PER_TICK;
         for job in jobs {
-            let Some(lock) = self.store.try_lock(LockKey::JobScheduling(job)).await? else { continue };
+            let Some(lock) = self.store.try_lock(LockKey::JobScheduling(job)).await? else {
+                continue;
+            };
             if let Err(err) = self.schedule(job).await {
                 warn!(job = %job, error = %format!("{err:#}"), "could not schedule job");
             }
@@ -65,9 +70,15 @@ impl Scheduler {
             return Ok(());
         }
         let model = decode_pipeline(&pipeline.config)?;
-        let config = crate::pipeline_model::job(&model, &job.name).context("job is not in its pipeline's config")?;
-        let resources: HashMap<String, Resource> =
-            self.store.list_resources(pipeline.id).await?.into_iter().map(|r| (r.name.clone(), r)).collect();
+        let config = crate::pipeline_model::job(&model, &job.name)
+            .context("job is not in its pipeline's config")?;
+        let resources: HashMap<String, Resource> = self
+            .store
+            .list_resources(pipeline.id)
+            .await?
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
         let mut job_ids: HashMap<String, JobId> = HashMap::new();
         for other in self.store.list_jobs(pipeline.id).await? {
             job_ids.insert(other.name.clone(), other.id);
@@ -75,10 +86,15 @@ impl Scheduler {
         let gets = config.get_steps();
         let mut inputs = Vec::with_capacity(gets.len());
         for get in &gets {
-            let resource = resources.get(get.resource_name()).with_context(|| format!("unknown resource {}", get.resource_name()))?;
+            let resource = resources
+                .get(get.resource_name())
+                .with_context(|| format!("unknown resource {}", get.resource_name()))?;
             inputs.push(input_config(&model, get, resource, &job_ids)?);
         }
-        let resolution = self.store.resolve_inputs(concorde_sched::JobId(job_id.0), inputs).await?;
+        let resolution = self
+            .store
+            .resolve_inputs(concorde_sched::JobId(job_id.0), inputs)
+            .await?;
         let next: Vec<NextBuildInput> = gets
             .iter()
             .zip(&resolution.inputs)
@@ -88,7 +104,11 @@ impl Scheduler {
                     resource_id: resources.get(get.resource_name()).map(|r| r.id),
                     version_digest: Some(resolved.digest.as_str().to_owned()),
                     first_occurrence: resolved.first_occurrence,
-                    passed_build_ids: resolved.passed_build_ids.iter().map(|id| BuildId(id.0)).collect(),
+                    passed_build_ids: resolved
+                        .passed_build_ids
+                        .iter()
+                        .map(|id| BuildId(id.0))
+                        .collect(),
                     resolve_error: None,
                 },
                 Err(err) => NextBuildInput {
@@ -104,7 +124,9 @@ impl Scheduler {
         self.store.save_next_build_inputs(job_id, &next).await?;
         if resolution.has_next {
             // `version: every` has more to go: come back for the next one.
-            self.store.request_job_schedule(job_id, crate::now()).await?;
+            self.store
+                .request_job_schedule(job_id, crate::now())
+                .await?;
         }
         if job.paused || !resolution.ok() {
             return Ok(());
@@ -118,7 +140,9 @@ impl Scheduler {
         let triggered = gets.iter().zip(&resolution.inputs).any(|(get, result)| {
             get.trigger
                 && result.as_ref().is_ok_and(|resolved| {
-                    previous.as_ref().is_none_or(|previous| previous.get(&get.name) != Some(&resolved.digest.as_str().to_owned()))
+                    previous.as_ref().is_none_or(|previous| {
+                        previous.get(&get.name) != Some(&resolved.digest.as_str().to_owned())
+                    })
                 })
         });
         if !triggered {
@@ -126,7 +150,12 @@ impl Scheduler {
         }
         let build = self
             .store
-            .create_job_build(&NewBuild { job: job_id, manually_triggered: false, created_by: None, now: crate::now() })
+            .create_job_build(&NewBuild {
+                job: job_id,
+                manually_triggered: false,
+                created_by: None,
+                now: crate::now(),
+            })
             .await?;
         debug!(job = %job.name, build = %build.name, "created build");
         Ok(())
@@ -141,7 +170,12 @@ impl Scheduler {
         for build in self.store.list_job_builds(job, None, 20).await? {
             let inputs = self.store.build_versions(build.id, false).await?;
             if !inputs.is_empty() {
-                return Ok(Some(inputs.into_iter().map(|input| (input.name, input.version_digest)).collect()));
+                return Ok(Some(
+                    inputs
+                        .into_iter()
+                        .map(|input| (input.name, input.version_digest))
+                        .collect(),
+                ));
             }
         }
         Ok(None)
@@ -171,7 +205,8 @@ fn input_config(
         Some(GetVersion::Pinned(version)) => input = input.with_pin(PinnedVersion(version.clone())),
         Some(GetVersion::Latest) | None => {
             if let Some(pin) = resource.pinned_version() {
-                let fields: concorde_sched::VersionFields = serde_json::from_str(pin).context("stored pin is not a version")?;
+                let fields: concorde_sched::VersionFields =
+                    serde_json::from_str(pin).context("stored pin is not a version")?;
                 input = input.with_pin(PinnedVersion(fields));
             }
         }

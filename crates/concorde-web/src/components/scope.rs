@@ -19,20 +19,43 @@ pub struct ResourceScope {
 }
 
 /// Finds or creates the resource's config and scope and points the resource at it.
-pub async fn ensure_scope(store: &Store, model: &Pipeline, resource: &Resource, plan_id: &PlanId) -> anyhow::Result<ResourceScope> {
-    let config = crate::pipeline_model::resource(model, &resource.name)
-        .ok_or_else(|| anyhow::anyhow!("resource {} is not in its pipeline's config", resource.name))?;
+pub async fn ensure_scope(
+    store: &Store,
+    model: &Pipeline,
+    resource: &Resource,
+    plan_id: &PlanId,
+) -> anyhow::Result<ResourceScope> {
+    let config = crate::pipeline_model::resource(model, &resource.name).ok_or_else(|| {
+        anyhow::anyhow!("resource {} is not in its pipeline's config", resource.name)
+    })?;
     let types = concorde_engine::resource_type_plans(model);
-    let mut source: JsonMap = types.iter().find(|t| t.name == config.kind).map(|t| t.defaults.clone()).unwrap_or_default();
+    let mut source: JsonMap = types
+        .iter()
+        .find(|t| t.name == config.kind)
+        .map(|t| t.defaults.clone())
+        .unwrap_or_default();
     source.extend(config.source.clone().unwrap_or_default());
     let image = concorde_engine::type_image(&types, &config.kind, plan_id);
     let now = crate::now();
     let identity = serde_json::json!({"type": config.kind, "source": source}).to_string();
-    let source_hash: String = Sha256::digest(identity.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
-    let config_id = store.find_or_create_resource_config(&image.base_type, &source_hash, now).await?;
-    let scope = store.find_or_create_scope(config_id, Some(resource.id)).await?;
+    let source_hash: String = Sha256::digest(identity.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let config_id = store
+        .find_or_create_resource_config(&image.base_type, &source_hash, now)
+        .await?;
+    let scope = store
+        .find_or_create_scope(config_id, Some(resource.id))
+        .await?;
     if resource.scope_id != Some(scope) {
-        store.set_resource_scope(resource.id, config_id, scope, now).await?;
+        store
+            .set_resource_scope(resource.id, config_id, scope, now)
+            .await?;
     }
-    Ok(ResourceScope { scope, image, source })
+    Ok(ResourceScope {
+        scope,
+        image,
+        source,
+    })
 }

@@ -2,7 +2,9 @@
 //! takes the job's latest resolved next inputs (so inputs are chosen as late as possible).
 
 use concorde_config::model::VersionMap;
-use concorde_store::{Build, BuildId, Job, RecordedVersion, ResourceId, ScopeId, Store, VersionKey};
+use concorde_store::{
+    Build, BuildId, Job, RecordedVersion, ResourceId, ScopeId, Store, VersionKey,
+};
 
 /// One input of a starting build.
 #[derive(Debug, Clone)]
@@ -20,16 +22,29 @@ pub struct ChosenInput {
 }
 
 /// The build's inputs, or `None` when they are not known yet (some input unresolved).
-pub async fn determine(store: &Store, build: &Build, job: &Job) -> anyhow::Result<Option<Vec<ChosenInput>>> {
+pub async fn determine(
+    store: &Store,
+    build: &Build,
+    job: &Job,
+) -> anyhow::Result<Option<Vec<ChosenInput>>> {
     let recorded: Vec<(RecordedVersion, Vec<BuildId>)> = if let Some(original) = build.rerun_of {
         let pipes = store.build_pipes(original).await?;
-        store.build_versions(original, false).await?.into_iter().map(|input| (input, pipes.clone())).collect()
+        store
+            .build_versions(original, false)
+            .await?
+            .into_iter()
+            .map(|input| (input, pipes.clone()))
+            .collect()
     } else {
         let mut chosen = Vec::new();
         for next in store.next_build_inputs(job.id).await? {
             match (next.resource_id, next.version_digest, next.resolve_error) {
                 (Some(resource_id), Some(digest), None) => chosen.push((
-                    RecordedVersion { name: next.input_name, resource_id, version_digest: digest },
+                    RecordedVersion {
+                        name: next.input_name,
+                        resource_id,
+                        version_digest: digest,
+                    },
                     next.passed_build_ids,
                 )),
                 _ => return Ok(None),
@@ -40,8 +55,12 @@ pub async fn determine(store: &Store, build: &Build, job: &Job) -> anyhow::Resul
     let mut inputs = Vec::with_capacity(recorded.len());
     for (input, passed_build_ids) in recorded {
         let resource = store.resource(input.resource_id).await?;
-        let Some(scope) = resource.scope_id else { return Ok(None) };
-        let Some(version) = find_version(store, scope, &input.version_digest).await? else { return Ok(None) };
+        let Some(scope) = resource.scope_id else {
+            return Ok(None);
+        };
+        let Some(version) = find_version(store, scope, &input.version_digest).await? else {
+            return Ok(None);
+        };
         inputs.push(ChosenInput {
             name: input.name,
             resource: input.resource_id,
@@ -54,8 +73,15 @@ pub async fn determine(store: &Store, build: &Build, job: &Job) -> anyhow::Resul
 }
 
 /// The version with `digest` in `scope`.
-async fn find_version(store: &Store, scope: ScopeId, digest: &str) -> anyhow::Result<Option<VersionMap>> {
-    match store.find_version(scope, VersionKey::Digest(digest)).await? {
+async fn find_version(
+    store: &Store,
+    scope: ScopeId,
+    digest: &str,
+) -> anyhow::Result<Option<VersionMap>> {
+    match store
+        .find_version(scope, VersionKey::Digest(digest))
+        .await?
+    {
         Some(found) => Ok(Some(serde_json::from_str(&found.version)?)),
         None => Ok(None),
     }

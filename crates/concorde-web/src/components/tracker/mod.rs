@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use concorde_store::{Build, BuildId, BuildStatus, Job, JobId, LockKey, NewBuildEvent, Pipeline, Store, Topic};
+use concorde_store::{
+    Build, BuildId, BuildStatus, Job, JobId, LockKey, NewBuildEvent, Pipeline, Store, Topic,
+};
 use tracing::{info, warn};
 
 use crate::components::{Component, Tick};
@@ -44,11 +46,20 @@ impl Tracker {
         setter: Option<Arc<dyn concorde_engine::PipelineSetter>>,
         tasks: tokio_util::task::TaskTracker,
     ) -> Tracker {
-        Tracker { store, worker, config, running: Arc::default(), setter, tasks }
+        Tracker {
+            store,
+            worker,
+            config,
+            running: Arc::default(),
+            setter,
+            tasks,
+        }
     }
 
     fn is_running(&self, build: BuildId) -> bool {
-        self.running.lock().is_ok_and(|running| running.contains(&build))
+        self.running
+            .lock()
+            .is_ok_and(|running| running.contains(&build))
     }
 }
 
@@ -67,7 +78,13 @@ impl Component for Tracker {
     }
 
     async fn tick(&self) -> anyhow::Result<Tick> {
-        let team_names: HashMap<_, _> = self.store.list_teams().await?.into_iter().map(|t| (t.id, t.name)).collect();
+        let team_names: HashMap<_, _> = self
+            .store
+            .list_teams()
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
         for team in team_names.keys() {
             for pipeline in self.store.list_pipelines(*team).await? {
                 if pipeline.archived {
@@ -87,9 +104,18 @@ impl Component for Tracker {
 }
 
 impl Tracker {
-    async fn track_job(&self, team_name: &str, pipeline: &Pipeline, job: &Job, all_jobs: &[Job]) -> anyhow::Result<()> {
+    async fn track_job(
+        &self,
+        team_name: &str,
+        pipeline: &Pipeline,
+        job: &Job,
+        all_jobs: &[Job],
+    ) -> anyhow::Result<()> {
         let recent = self.store.list_job_builds(job.id, None, 50).await?;
-        for build in recent.iter().filter(|build| build.status == BuildStatus::Started) {
+        for build in recent
+            .iter()
+            .filter(|build| build.status == BuildStatus::Started)
+        {
             self.fail_if_orphaned(build).await?;
         }
         let pending = self.store.pending_builds(job.id).await?;
@@ -99,8 +125,12 @@ impl Tracker {
         // Starting builds and creating them (the scheduler) must not interleave for one job, or
         // a build created from a resolution made just before another build took the same
         // inputs would run them again.
-        let Some(job_lock) = self.job_lock(job.id).await? else { return Ok(()) };
-        let result = self.start_pending(team_name, pipeline, job, all_jobs, pending).await;
+        let Some(job_lock) = self.job_lock(job.id).await? else {
+            return Ok(());
+        };
+        let result = self
+            .start_pending(team_name, pipeline, job, all_jobs, pending)
+            .await;
         job_lock.release().await?;
         result
     }
@@ -114,16 +144,29 @@ impl Tracker {
         pending: Vec<Build>,
     ) -> anyhow::Result<()> {
         let model = decode_pipeline(&pipeline.config)?;
-        let Some(config) = crate::pipeline_model::job(&model, &job.name) else { return Ok(()) };
+        let Some(config) = crate::pipeline_model::job(&model, &job.name) else {
+            return Ok(());
+        };
         for build in pending {
             if build.aborted {
-                self.store.finish_build(build.id, BuildStatus::Aborted, crate::now()).await?;
+                self.store
+                    .finish_build(build.id, BuildStatus::Aborted, crate::now())
+                    .await?;
                 continue;
             }
-            if pipeline.paused || job.paused || !self.has_free_slot(config, job, all_jobs, &model).await? {
+            if pipeline.paused
+                || job.paused
+                || !self.has_free_slot(config, job, all_jobs, &model).await?
+            {
                 break;
             }
-            let Some(lock) = self.store.try_lock(LockKey::BuildTracking(build.id)).await? else { break };
+            let Some(lock) = self
+                .store
+                .try_lock(LockKey::BuildTracking(build.id))
+                .await?
+            else {
+                break;
+            };
             let Some(versions) = inputs::determine(&self.store, &build, job).await? else {
                 // Inputs not resolved yet: the build waits, and so do the ones after it.
                 lock.release().await?;
@@ -166,15 +209,30 @@ impl Tracker {
         if self.is_running(build.id) {
             return Ok(());
         }
-        let Some(lock) = self.store.try_lock(LockKey::BuildTracking(build.id)).await? else { return Ok(()) };
+        let Some(lock) = self
+            .store
+            .try_lock(LockKey::BuildTracking(build.id))
+            .await?
+        else {
+            return Ok(());
+        };
         let current = self.store.build(build.id).await?;
         if current.status == BuildStatus::Started && !self.is_running(build.id) {
             info!(build = %build.id, "failing a build whose node went away");
             let data = serde_json::json!({"message": "the web node running this build stopped; the build cannot be resumed", "origin": {"id": ""}, "time": crate::now().0 / 1000});
             self.store
-                .append_build_events(build.id, &[NewBuildEvent::Other { kind: "error".to_owned(), version: "4.1".to_owned(), data: data.to_string() }])
+                .append_build_events(
+                    build.id,
+                    &[NewBuildEvent::Other {
+                        kind: "error".to_owned(),
+                        version: "4.1".to_owned(),
+                        data: data.to_string(),
+                    }],
+                )
                 .await?;
-            self.store.finish_build(build.id, BuildStatus::Errored, crate::now()).await?;
+            self.store
+                .finish_build(build.id, BuildStatus::Errored, crate::now())
+                .await?;
         }
         lock.release().await?;
         Ok(())
@@ -188,15 +246,23 @@ impl Tracker {
         all_jobs: &[Job],
         model: &concorde_config::model::Pipeline,
     ) -> anyhow::Result<bool> {
-        let limit = if config.serial || !config.serial_groups.is_empty() { 1 } else { config.max_in_flight };
+        let limit = if config.serial || !config.serial_groups.is_empty() {
+            1
+        } else {
+            config.max_in_flight
+        };
         if limit <= 0 {
             return Ok(true);
         }
         let mut sharing: Vec<JobId> = vec![job.id];
         if !config.serial_groups.is_empty() {
             for other in all_jobs.iter().filter(|other| other.id != job.id) {
-                let shares = crate::pipeline_model::job(model, &other.name)
-                    .is_some_and(|other| other.serial_groups.iter().any(|group| config.serial_groups.contains(group)));
+                let shares = crate::pipeline_model::job(model, &other.name).is_some_and(|other| {
+                    other
+                        .serial_groups
+                        .iter()
+                        .any(|group| config.serial_groups.contains(group))
+                });
                 if shares {
                     sharing.push(other.id);
                 }

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use concorde_engine::{BuildContext, RunEnv, compile_job_plan, run_build};
-use concorde_store::{Build, BuildId, BuildStatus, Job, Lock, NewVersion, Pipeline, PutOutput, RecordedVersion, Store, Topic};
+use concorde_store::{
+    Build, BuildId, BuildStatus, Job, Lock, NewVersion, Pipeline, PutOutput, RecordedVersion,
+    Store, Topic,
+};
 use tracing::{info, warn};
 
 use crate::components::tracker::inputs::ChosenInput;
@@ -31,32 +34,52 @@ pub struct StartBuild {
 impl StartBuild {
     /// Records the inputs, marks the build started with its plan, and spawns its run. The
     /// tracking lock is held until the build finishes.
-    pub async fn spawn(self, lock: Lock, tasks: &tokio_util::task::TaskTracker) -> anyhow::Result<()> {
+    pub async fn spawn(
+        self,
+        lock: Lock,
+        tasks: &tokio_util::task::TaskTracker,
+    ) -> anyhow::Result<()> {
         let store = &self.store;
         let build_id = self.build.id;
         let recorded: Vec<RecordedVersion> = self
             .versions
             .iter()
-            .map(|input| RecordedVersion { name: input.name.clone(), resource_id: input.resource, version_digest: input.digest.clone() })
+            .map(|input| RecordedVersion {
+                name: input.name.clone(),
+                resource_id: input.resource,
+                version_digest: input.digest.clone(),
+            })
             .collect();
         store.save_build_inputs(build_id, &recorded).await?;
-        let mut pipes: Vec<BuildId> = self.versions.iter().flat_map(|input| input.passed_build_ids.clone()).collect();
+        let mut pipes: Vec<BuildId> = self
+            .versions
+            .iter()
+            .flat_map(|input| input.passed_build_ids.clone())
+            .collect();
         pipes.sort();
         pipes.dedup();
         store.save_build_pipes(build_id, &pipes).await?;
-        let config = crate::pipeline_model::job(&self.model, &self.job.name).context("job vanished from its config")?;
-        let versions: BTreeMap<String, concorde_config::model::VersionMap> =
-            self.versions.iter().map(|input| (input.name.clone(), input.version.clone())).collect();
+        let config = crate::pipeline_model::job(&self.model, &self.job.name)
+            .context("job vanished from its config")?;
+        let versions: BTreeMap<String, concorde_config::model::VersionMap> = self
+            .versions
+            .iter()
+            .map(|input| (input.name.clone(), input.version.clone()))
+            .collect();
         let plan = match compile_job_plan(&self.model, config, &versions) {
             Ok(plan) => plan,
             Err(err) => {
                 warn!(build = %build_id, error = %err, "could not compile plan");
-                store.finish_build(build_id, BuildStatus::Errored, crate::now()).await?;
+                store
+                    .finish_build(build_id, BuildStatus::Errored, crate::now())
+                    .await?;
                 lock.release().await?;
                 return Ok(());
             }
         };
-        store.start_build(build_id, &serde_json::to_string(&plan)?, crate::now()).await?;
+        store
+            .start_build(build_id, &serde_json::to_string(&plan)?, crate::now())
+            .await?;
         if let Ok(mut running) = self.running.lock() {
             running.insert(build_id);
         }
@@ -83,13 +106,22 @@ impl StartBuild {
             build_name: self.build.name.clone(),
             job_name: Some(self.job.name.clone()),
             pipeline_name: Some(self.pipeline.name.clone()),
-            pipeline_instance_vars: self.pipeline.instance_vars.as_deref().and_then(|vars| serde_json::from_str(vars).ok()),
+            pipeline_instance_vars: self
+                .pipeline
+                .instance_vars
+                .as_deref()
+                .and_then(|vars| serde_json::from_str(vars).ok()),
             team_name: self.team_name.clone(),
             external_url: self.external_url.clone(),
             created_by: self.build.created_by.clone(),
             cache_scope: Some(format!("{}/{}", self.pipeline.id, self.job.id)),
         };
-        let mut env = RunEnv::new(context, self.worker.runtime.clone(), sink.clone(), self.worker.cache_locks.clone());
+        let mut env = RunEnv::new(
+            context,
+            self.worker.runtime.clone(),
+            sink.clone(),
+            self.worker.cache_locks.clone(),
+        );
         env.base_types = self.worker.base_types.clone();
         env.worker_name = self.worker.name.clone();
         env.recorder = Some(outputs.clone());
@@ -118,7 +150,9 @@ impl StartBuild {
         };
         store.finish_build(build_id, status, crate::now()).await?;
         // Downstream jobs were asked to schedule; wake the scheduler rather than wait a tick.
-        store.notify(Topic::JobScheduling, &self.job.id.to_string()).await?;
+        store
+            .notify(Topic::JobScheduling, &self.job.id.to_string())
+            .await?;
         if let Ok(mut running) = self.running.lock() {
             running.remove(&build_id);
         }
@@ -128,7 +162,14 @@ impl StartBuild {
 
     /// Saves each put's version into its resource's history (a new version goes after the
     /// newest; a known one keeps its place) and as an output of the build, one transaction each.
-    async fn save_outputs(&self, outputs: &[(String, concorde_config::model::VersionMap, Vec<concorde_engine::MetadataField>)]) {
+    async fn save_outputs(
+        &self,
+        outputs: &[(
+            String,
+            concorde_config::model::VersionMap,
+            Vec<concorde_engine::MetadataField>,
+        )],
+    ) {
         if outputs.is_empty() {
             return;
         }
@@ -140,9 +181,18 @@ impl StartBuild {
             }
         };
         for (name, version, metadata) in outputs {
-            let Some(resource) = resources.iter().find(|r| &r.name == name) else { continue };
+            let Some(resource) = resources.iter().find(|r| &r.name == name) else {
+                continue;
+            };
             let plan_id = concorde_engine::PlanId(format!("put-{}", resource.id.0));
-            let scope = match crate::components::scope::ensure_scope(&self.store, &self.model, resource, &plan_id).await {
+            let scope = match crate::components::scope::ensure_scope(
+                &self.store,
+                &self.model,
+                resource,
+                &plan_id,
+            )
+            .await
+            {
                 Ok(scope) => Some(scope.scope),
                 Err(err) => {
                     warn!(resource = %name, error = %format!("{err:#}"), "could not find the resource's scope");
@@ -154,7 +204,10 @@ impl StartBuild {
                 resource: resource.id,
                 name: name.clone(),
                 scope,
-                version: NewVersion { version: serde_json::json!(version).to_string(), metadata: serde_json::json!(metadata).to_string() },
+                version: NewVersion {
+                    version: serde_json::json!(version).to_string(),
+                    metadata: serde_json::json!(metadata).to_string(),
+                },
                 now: crate::now(),
             };
             if let Err(err) = self.store.save_put_output(&output).await {

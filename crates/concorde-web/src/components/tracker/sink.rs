@@ -26,7 +26,12 @@ impl StoreEventSink {
     pub fn start(store: Store, build: BuildId) -> (StoreEventSink, tokio::task::JoinHandle<()>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_batches(store, build, receiver));
-        (StoreEventSink { sender: Mutex::new(Some(sender)) }, writer)
+        (
+            StoreEventSink {
+                sender: Mutex::new(Some(sender)),
+            },
+            writer,
+        )
     }
 
     /// Stops accepting events; the writer flushes what it has and ends.
@@ -40,9 +45,20 @@ impl StoreEventSink {
 impl EventSink for StoreEventSink {
     fn emit(&self, event: BuildEvent) {
         let stored = match event {
-            BuildEvent::Log { origin, payload, time } => {
-                let origin = concorde_proto::LogOrigin { id: origin.id.0, source: origin.source.map(str::to_owned) };
-                NewBuildEvent::Log { origin: origin.encode(), time: Timestamp(time * 1000), output: payload.into_bytes() }
+            BuildEvent::Log {
+                origin,
+                payload,
+                time,
+            } => {
+                let origin = concorde_proto::LogOrigin {
+                    id: origin.id.0,
+                    source: origin.source.map(str::to_owned),
+                };
+                NewBuildEvent::Log {
+                    origin: origin.encode(),
+                    time: Timestamp(time * 1000),
+                    output: payload.into_bytes(),
+                }
             }
             other => NewBuildEvent::Other {
                 kind: other.event_type().to_owned(),
@@ -58,10 +74,16 @@ impl EventSink for StoreEventSink {
     }
 }
 
-async fn write_batches(store: Store, build: BuildId, mut receiver: mpsc::UnboundedReceiver<NewBuildEvent>) {
+async fn write_batches(
+    store: Store,
+    build: BuildId,
+    mut receiver: mpsc::UnboundedReceiver<NewBuildEvent>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        let Some(first) = receiver.recv().await else { break };
+        let Some(first) = receiver.recv().await else {
+            break;
+        };
         batch.push(first);
         let deadline = tokio::time::Instant::now() + LINGER;
         while batch.len() < BATCH {
@@ -94,7 +116,10 @@ pub struct OutputCollector {
 impl OutputCollector {
     /// Every output so far.
     pub fn take(&self) -> Vec<(String, VersionMap, Vec<MetadataField>)> {
-        self.outputs.lock().map(|mut outputs| std::mem::take(&mut *outputs)).unwrap_or_default()
+        self.outputs
+            .lock()
+            .map(|mut outputs| std::mem::take(&mut *outputs))
+            .unwrap_or_default()
     }
 }
 

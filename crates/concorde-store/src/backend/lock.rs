@@ -2,10 +2,10 @@
 //! or an in-process table on SQLite. Locks are "try" locks: a caller that does not get one
 //! skips its work and retries on its next tick, like Concourse's component coordinator.
 
+use crate::Store;
 use crate::backend::Backend;
 use crate::error::StoreResult;
 use crate::ids::{BuildId, JobId, ScopeId};
-use crate::Store;
 
 /// What a lock protects. Each kind maps to its own PostgreSQL advisory-lock class.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -66,7 +66,11 @@ impl Store {
             Backend::Sqlite(db) => db.shared.try_lock(&key),
             Backend::Postgres(db) => db.try_lock(&key).await?,
         };
-        Ok(acquired.then(|| Lock { backend: self.backend.clone(), key, released: false }))
+        Ok(acquired.then(|| Lock {
+            backend: self.backend.clone(),
+            key,
+            released: false,
+        }))
     }
 }
 

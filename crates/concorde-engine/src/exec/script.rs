@@ -4,7 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use concorde_config::model::VersionMap;
-use concorde_worker::{ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec};
+use concorde_worker::{
+    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec,
+};
 use serde::Deserialize;
 
 use crate::env::ScriptCommand;
@@ -44,16 +46,24 @@ static CONTAINER_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Resolves the image and command a type's scripts run with. Custom types fetch their image
 /// first (a nested get), so this may run other scripts.
-pub(crate) async fn resolve_type(exec: &Exec, image: &TypeImage) -> Result<(ImageSpec, ScriptCommand), StepError> {
+pub(crate) async fn resolve_type(
+    exec: &Exec,
+    image: &TypeImage,
+) -> Result<(ImageSpec, ScriptCommand), StepError> {
     if let Some(get_plan) = &image.get_plan {
         let crate::plan::PlanStep::Get(get) = &get_plan.step else {
-            return Err(StepError::Errored("a resource type's image plan must be a get".to_owned()));
+            return Err(StepError::Errored(
+                "a resource type's image plan must be a get".to_owned(),
+            ));
         };
         let fetched = crate::exec::fetch_image(exec, &get_plan.id, get).await?;
         return Ok((ImageSpec::Volume(fetched), ScriptCommand::ImageScripts));
     }
     let base = exec.env.base_types.get(&image.base_type).ok_or_else(|| {
-        StepError::Errored(format!("no worker provides the resource type '{}'", image.base_type))
+        StepError::Errored(format!(
+            "no worker provides the resource type '{}'",
+            image.base_type
+        ))
     })?;
     Ok((base.image.clone(), base.command.clone()))
 }
@@ -63,7 +73,12 @@ pub(crate) async fn run_script(exec: &Exec, run: ScriptRun<'_>) -> Result<Script
     let (image, command) = resolve_type(exec, run.image).await?;
     let runtime = &exec.env.runtime;
     let nonce = CONTAINER_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let handle = ContainerHandle(format!("{}-{}-{}-{nonce}", exec.env.context.build_id, run.id.0.replace('/', "_"), run.action));
+    let handle = ContainerHandle(format!(
+        "{}-{}-{}-{nonce}",
+        exec.env.context.build_id,
+        run.id.0.replace('/', "_"),
+        run.action
+    ));
     let spec = ContainerSpec {
         handle: handle.clone(),
         image,
@@ -72,7 +87,10 @@ pub(crate) async fn run_script(exec: &Exec, run: ScriptRun<'_>) -> Result<Script
         privileged: run.image.privileged,
         limits: Limits::default(),
     };
-    runtime.create_container(spec).await.map_err(|err| StepError::Errored(err.to_string()))?;
+    runtime
+        .create_container(spec)
+        .await
+        .map_err(|err| StepError::Errored(err.to_string()))?;
     exec.env.track_container(&handle);
     let (path, mut args) = match command {
         ScriptCommand::ImageScripts => (format!("/opt/resource/{}", run.action), Vec::new()),
@@ -87,13 +105,20 @@ pub(crate) async fn run_script(exec: &Exec, run: ScriptRun<'_>) -> Result<Script
         args.push(dir.to_owned());
     }
     let stdout = CappedBuffer::new(exec.env.limits.max_script_stdout);
-    let stdin_bytes = serde_json::to_vec(&run.stdin).map_err(|err| StepError::Errored(err.to_string()))?;
+    let stdin_bytes =
+        serde_json::to_vec(&run.stdin).map_err(|err| StepError::Errored(err.to_string()))?;
     let io = ProcessIo {
         stdin: Some(Box::new(std::io::Cursor::new(stdin_bytes))),
         stdout: Box::new(stdout.clone()),
         stderr: Box::new(LogWriter::new(exec.env.events.clone(), run.id, "stderr")),
     };
-    let process = ProcessSpec { path: path.clone(), args: args.clone(), env: Vec::new(), dir: None, user: None };
+    let process = ProcessSpec {
+        path: path.clone(),
+        args: args.clone(),
+        env: Vec::new(),
+        dir: None,
+        user: None,
+    };
     let status = runtime.run(&handle, process, io, exec.cancel.clone()).await;
     let _ = runtime.destroy_container(&handle).await;
     let status = status.map_err(|err| StepError::Errored(err.to_string()))?;
@@ -103,9 +128,16 @@ pub(crate) async fn run_script(exec: &Exec, run: ScriptRun<'_>) -> Result<Script
     };
     let (bytes, overflowed) = stdout.take();
     if overflowed {
-        return Err(StepError::Errored(format!("resource script ({path} {}) printed more than {} bytes on stdout", args.join(" "), exec.env.limits.max_script_stdout)));
+        return Err(StepError::Errored(format!(
+            "resource script ({path} {}) printed more than {} bytes on stdout",
+            args.join(" "),
+            exec.env.limits.max_script_stdout
+        )));
     }
-    Ok(ScriptOutput { exit_status, stdout: bytes })
+    Ok(ScriptOutput {
+        exit_status,
+        stdout: bytes,
+    })
 }
 
 /// The first JSON value of a script's stdout, or `None` when it printed nothing.
@@ -114,27 +146,43 @@ pub(crate) fn first_json_value<T: serde::de::DeserializeOwned>(
     script: &str,
 ) -> Result<Option<T>, StepError> {
     let mut values = serde_json::Deserializer::from_slice(stdout).into_iter::<serde_json::Value>();
-    let Some(first) = values.next() else { return Ok(None) };
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
     let value = first.map_err(|err| {
-        StepError::Errored(format!("resource script ({script}) output invalid JSON: {err}"))
+        StepError::Errored(format!(
+            "resource script ({script}) output invalid JSON: {err}"
+        ))
     })?;
     if value.is_null() {
         return Ok(None);
     }
-    serde_json::from_value(value)
-        .map(Some)
-        .map_err(|err| StepError::Errored(format!("resource script ({script}) output malformed JSON: {err}")))
+    serde_json::from_value(value).map(Some).map_err(|err| {
+        StepError::Errored(format!(
+            "resource script ({script}) output malformed JSON: {err}"
+        ))
+    })
 }
 
 /// Parses an `in`/`out` result, with Concourse's rules for empty and null versions.
-pub(crate) fn parse_version_result(stdout: &[u8], script: &str) -> Result<(VersionMap, Vec<MetadataField>), StepError> {
+pub(crate) fn parse_version_result(
+    stdout: &[u8],
+    script: &str,
+) -> Result<(VersionMap, Vec<MetadataField>), StepError> {
     let result: Option<VersionResult> = first_json_value(stdout, script)?;
-    let Some(VersionResult { version: Some(version), metadata }) = result else {
-        return Err(StepError::Errored(format!("resource script ({script}) output a null version")));
+    let Some(VersionResult {
+        version: Some(version),
+        metadata,
+    }) = result
+    else {
+        return Err(StepError::Errored(format!(
+            "resource script ({script}) output a null version"
+        )));
     };
     if version.is_empty() {
         return Err(StepError::Errored(
-            "resource output version is empty. Version must contain at least one key-value pair".to_owned(),
+            "resource output version is empty. Version must contain at least one key-value pair"
+                .to_owned(),
         ));
     }
     Ok((version, metadata.unwrap_or_default()))

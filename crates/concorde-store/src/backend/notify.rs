@@ -65,7 +65,10 @@ pub struct Listener {
 
 enum ListenerInner {
     Pg(PgListener),
-    Local { rx: broadcast::Receiver<Notification>, topics: Vec<Topic> },
+    Local {
+        rx: broadcast::Receiver<Notification>,
+        topics: Vec<Topic>,
+    },
 }
 
 impl std::fmt::Debug for Listener {
@@ -80,7 +83,10 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(db) => {
                 // No receivers is fine: nobody is waiting.
-                let _receivers = db.shared.bus.send(Notification { topic, payload: payload.into() });
+                let _receivers = db.shared.bus.send(Notification {
+                    topic,
+                    payload: payload.into(),
+                });
             }
             Backend::Postgres(db) => {
                 sqlx::query("SELECT pg_notify($1, $2)")
@@ -96,13 +102,16 @@ impl Store {
     /// Subscribes to `topics`. Notifications sent after this returns are delivered.
     pub async fn listen(&self, topics: &[Topic]) -> StoreResult<Listener> {
         let inner = match &self.backend {
-            Backend::Sqlite(db) => {
-                ListenerInner::Local { rx: db.shared.bus.subscribe(), topics: topics.to_vec() }
-            }
+            Backend::Sqlite(db) => ListenerInner::Local {
+                rx: db.shared.bus.subscribe(),
+                topics: topics.to_vec(),
+            },
             Backend::Postgres(db) => {
                 let mut listener = PgListener::connect_with(&db.pool).await?;
                 let channels: Vec<String> = topics.iter().map(Topic::channel).collect();
-                listener.listen_all(channels.iter().map(String::as_str)).await?;
+                listener
+                    .listen_all(channels.iter().map(String::as_str))
+                    .await?;
                 ListenerInner::Pg(listener)
             }
         };
@@ -117,7 +126,10 @@ impl Listener {
             ListenerInner::Pg(listener) => loop {
                 let received = listener.recv().await?;
                 if let Some(topic) = Topic::from_channel(received.channel()) {
-                    return Ok(Notification { topic, payload: received.payload().to_owned() });
+                    return Ok(Notification {
+                        topic,
+                        payload: received.payload().to_owned(),
+                    });
                 }
             },
             ListenerInner::Local { rx, topics } => loop {
