@@ -101,6 +101,13 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(format!("{kind} {name:?} already exists"))
             }
             StoreError::ConfigVersionMismatch { .. } => ApiError::ConfigVersionMismatch,
+            StoreError::InvalidConfig { errors } => {
+                ApiError::InvalidConfig(concorde_proto::SaveConfigResponse {
+                    errors,
+                    warnings: Vec::new(),
+                })
+            }
+            StoreError::SetOtherTeamsPipeline => ApiError::Forbidden,
             StoreError::ConfigTooLarge { .. } => ApiError::PayloadTooLarge(err.to_string()),
             StoreError::InvalidJson { .. }
             | StoreError::EmptyVersion

@@ -4,8 +4,8 @@
 //! [`router`] builds the whole HTTP surface from an [`ApiState`] (the store plus settings).
 //! Handlers never talk to the web node's components: they write to the store and send its
 //! notifications (schedule requests, check requests, aborts), which the components act on.
-//! [`save_pipeline_config`] is the one way a pipeline config is saved, shared with the engine's
-//! `set_pipeline` step.
+//! Setting a pipeline is the store's `set_pipeline`, shared with the engine's `set_pipeline`
+//! step; this crate validates first only to report warnings and errors as Concourse does.
 
 mod auth;
 mod error;
@@ -13,9 +13,9 @@ mod extract;
 mod lookup;
 mod present;
 mod routes;
-mod save;
 mod serve;
 mod state;
+mod validation;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -26,13 +26,9 @@ use tower_http::trace::TraceLayer;
 pub use auth::token::issue_token;
 pub use auth::{Caller, Identity, Role};
 pub use error::{ApiError, ApiResult, ErrorDetail, OAuthError};
-pub use save::{
-    PipelineSave, SavedPipeline, save_pipeline_config, save_request, validation_response,
-};
 pub use serve::serve;
-pub use state::{
-    ApiConfig, ApiState, DEFAULT_VERSION, LocalUser, MAIN_TEAM, SetupError, ensure_main_team,
-};
+pub use state::{ApiConfig, ApiState, DEFAULT_VERSION, LocalUser, SetupError, ensure_main_team};
+pub use validation::validation_response;
 
 /// The whole HTTP API: `/api/v1/...` and `/sky/issuer/token`.
 ///

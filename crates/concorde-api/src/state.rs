@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use concorde_store::{Store, StoreError, Team};
+use concorde_store::{MAIN_TEAM, Store, StoreError, Team};
 
 /// Settings of the API, parsed once at start-up.
 #[derive(Debug, Clone)]
@@ -181,6 +181,3 @@ pub async fn ensure_main_team(
         Err(err) => Err(err.into()),
     }
 }
-
-/// The admin team's name.
-pub const MAIN_TEAM: &str = "main";

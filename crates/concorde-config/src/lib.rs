@@ -5,6 +5,7 @@
 //! (the typed [`model`]) → [`validate_pipeline`] (every error and warning, with locations).
 //! [`load_pipeline`] runs the first three steps. The crate is pure: no IO, no panics on input.
 
+mod canonical;
 pub mod decode;
 mod duration;
 mod encode;
@@ -16,6 +17,7 @@ pub mod validate;
 pub mod vars;
 mod yaml;
 
+pub use canonical::{canonical_json, json_digest, resource_config_digest, sha256_hex};
 pub use decode::{
     DecodeError, UnknownKeys, decode_pipeline, decode_task_config_file, node_to_json,
 };

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use concorde_config::model::VersionMap;
-use sha2::{Digest, Sha256};
 
 use crate::event::MetadataField;
 
@@ -50,6 +49,5 @@ pub(crate) fn cache_key(
 ) -> String {
     let identity =
         serde_json::json!({"type": kind, "source": source, "version": version, "params": params});
-    let digest = Sha256::digest(identity.to_string().as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    concorde_config::json_digest(&identity)
 }

@@ -1,5 +1,6 @@
 //! The `concorde` binary: parses the command line and hands each command to the crate that owns it.
 
+mod node;
 mod observability;
 
 use std::process::ExitCode;
@@ -20,9 +21,9 @@ struct Cli {
 #[derive(Debug, clap::Subcommand)]
 enum TopCommand {
     /// Run a web node, a local worker and an embedded database in one process.
-    Quickstart(concorde_web::node::NodeArgs),
+    Quickstart(node::NodeArgs),
     /// Run a web node (use --postgres-url to share a database with other nodes).
-    Web(concorde_web::node::NodeArgs),
+    Web(node::NodeArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
     #[command(flatten)]
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         TopCommand::Quickstart(args) | TopCommand::Web(args) => {
-            block_on(concorde_web::node::run_node(args)).map(|()| ExitCode::SUCCESS)
+            block_on(node::run_node(args)).map(|()| ExitCode::SUCCESS)
         }
         TopCommand::Migrate(args) => block_on(migrate(args)),
         TopCommand::Client(command) => concorde_cli::run_with_globals(&cli.global, command),

@@ -1,49 +1,14 @@
-//! What a build consumed and produced: its inputs (with first-occurrence flags), its outputs,
-//! and the build pipes recording which upstream builds fed it through `passed:` inputs.
+//! What a build consumed and produced: its outputs, and reading its inputs, outputs and the
+//! build pipes recording which upstream builds fed it (`start_build.rs` writes inputs and
+//! pipes when it starts).
 
 use crate::backend::WritePool;
 use crate::builds::RecordedVersion;
-use crate::error::{StoreError, StoreResult, fk_to_not_found};
-use crate::ids::{BuildId, JobId};
+use crate::error::{StoreResult, fk_to_not_found};
+use crate::ids::BuildId;
 use crate::{Store, with_db};
 
 impl Store {
-    /// Records the versions a build consumed; each row notes whether this job never used the
-    /// version under this input name before (first occurrence).
-    pub async fn save_build_inputs(
-        &self,
-        build: BuildId,
-        inputs: &[RecordedVersion],
-    ) -> StoreResult<()> {
-        with_db!(self, |pool, pg| {
-            let mut tx = pool.begin_write().await?;
-            let job: Option<Option<JobId>> =
-                sqlx::query_scalar("SELECT job_id FROM builds WHERE id = $1")
-                    .bind(build)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let job = job.ok_or_else(|| StoreError::not_found("build", build))?;
-            for input in inputs {
-                sqlx::query(
-                    "INSERT INTO build_inputs (build_id, job_id, resource_id, version_digest, name, first_occurrence)
-                     SELECT $1, $2, $3, $4, $5, NOT EXISTS (SELECT 1 FROM build_inputs
-                       WHERE job_id = $2 AND name = $5 AND resource_id = $3 AND version_digest = $4)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(build)
-                .bind(job)
-                .bind(input.resource_id)
-                .bind(&input.version_digest)
-                .bind(&input.name)
-                .execute(&mut *tx)
-                .await
-                .map_err(fk_to_not_found("resource", input.resource_id))?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
     /// Records versions a build produced (its `put`s and implicit gets).
     pub async fn save_build_outputs(
         &self,
@@ -90,25 +55,6 @@ impl Store {
                 .bind(build)
                 .fetch_all(pool)
                 .await?)
-        })
-    }
-
-    /// Records which upstream builds fed `to` through `passed:` inputs.
-    pub async fn save_build_pipes(&self, to: BuildId, from: &[BuildId]) -> StoreResult<()> {
-        with_db!(self, |pool, pg| {
-            let mut tx = pool.begin_write().await?;
-            for upstream in from {
-                sqlx::query(
-                    "INSERT INTO build_pipes (from_build_id, to_build_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(*upstream)
-                .bind(to)
-                .execute(&mut *tx)
-                .await
-                .map_err(fk_to_not_found("build", upstream))?;
-            }
-            tx.commit().await?;
-            Ok(())
         })
     }
 

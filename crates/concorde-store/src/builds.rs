@@ -311,25 +311,6 @@ impl Store {
         })
     }
 
-    /// Moves a pending, not aborted build to `started` with its plan.
-    pub async fn start_build(&self, id: BuildId, plan: &str, now: Timestamp) -> StoreResult<()> {
-        with_db!(self, |pool, pg| {
-            let res = sqlx::query(
-                "UPDATE builds SET status = 'started', plan = $1, start_time = $2
-                 WHERE id = $3 AND status = 'pending' AND NOT aborted",
-            )
-            .bind(plan)
-            .bind(now)
-            .bind(id)
-            .execute(pool)
-            .await?;
-            if res.rows_affected() == 0 {
-                return Err(self.refused_transition(id, "started").await);
-            }
-            Ok(())
-        })
-    }
-
     /// Finishes a pending or started build. For job builds: updates the job's latest and next
     /// builds, requests scheduling of downstream jobs, and on success records the
     /// successful-build-outputs row (outputs first, then inputs).
@@ -415,7 +396,7 @@ impl Store {
         self.notify(Topic::BuildAbort(id), "").await
     }
 
-    async fn refused_transition(&self, id: BuildId, to: &str) -> StoreError {
+    pub(crate) async fn refused_transition(&self, id: BuildId, to: &str) -> StoreError {
         match self.build(id).await {
             Ok(build) => StoreError::InvalidTransition {
                 kind: "build",

@@ -3,8 +3,6 @@
 //! artifacts (`fly execute` uploads). Volumes point at these; when one goes, its volumes lose
 //! their owner and garbage collection takes them.
 
-use sha2::{Digest, Sha256};
-
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{
@@ -12,7 +10,7 @@ use crate::ids::{
     Timestamp,
 };
 use crate::teams::{expect_one, parse_json};
-use crate::versions::{canonical_json, version_digest};
+use crate::versions::version_digest;
 use crate::{Store, with_db};
 
 /// A resource cache to find or create.
@@ -70,9 +68,7 @@ pub struct TaskCache {
 /// Hex SHA-256 of the canonical JSON of a step's params: what tells resource caches of one
 /// version apart.
 pub fn params_hash(params: &str) -> StoreResult<String> {
-    let canonical = canonical_json(&parse_json("params", params)?);
-    let digest = Sha256::digest(canonical.as_bytes());
-    Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+    Ok(concorde_config::json_digest(&parse_json("params", params)?))
 }
 
 const CACHE_COLUMNS: &str =

@@ -32,6 +32,15 @@ pub enum StoreError {
         /// The version currently stored.
         actual: i64,
     },
+    /// A pipeline config has validation errors; nothing was saved.
+    #[error("invalid pipeline config:\n{}", errors.join("\n"))]
+    InvalidConfig {
+        /// Every error, with Concourse's message.
+        errors: Vec<String>,
+    },
+    /// A `set_pipeline` step of a team other than main tried to set another team's pipeline.
+    #[error("only main team can set another team's pipeline")]
+    SetOtherTeamsPipeline,
     /// A configuration document exceeds [`crate::MAX_CONFIG_BYTES`].
     #[error("config is {size} bytes, larger than the {max} bytes allowed")]
     ConfigTooLarge {

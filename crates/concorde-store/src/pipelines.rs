@@ -1,12 +1,13 @@
-//! Pipelines: saving a whole configuration (jobs, resources, resource types, job inputs) in one
-//! transaction with optimistic concurrency, and the pipeline-level switches.
+//! Pipelines: reading them, and the pipeline-level switches (pause, expose, archive, rename,
+//! order, delete). Setting a config is `set_pipeline.rs`.
+
+use concorde_config::canonical_json;
 
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, unique_to_exists};
-use crate::ids::{JobId, PipelineId, ResourceId, TeamId, Timestamp};
+use crate::ids::{PipelineId, TeamId, Timestamp};
 use crate::teams::{expect_one, parse_json};
-use crate::versions::canonical_json;
-use crate::{MAX_CONFIG_BYTES, Store, with_db};
+use crate::{Store, with_db};
 
 /// A pipeline (one instance, for instanced pipelines).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -48,79 +49,11 @@ pub struct PipelineRef {
     pub instance_vars: Option<String>,
 }
 
-/// A pipeline save: the whole desired state of the pipeline's objects.
-#[derive(Debug, Clone)]
-pub struct SavePipeline {
-    /// Which pipeline.
-    pub pipeline: PipelineRef,
-    /// The pipeline config, as JSON.
-    pub config: String,
-    /// The `config_version` the caller read; 0 when creating.
-    pub expected_version: i64,
-    /// Every job; jobs missing here become inactive (their history is kept).
-    pub jobs: Vec<JobSpec>,
-    /// Every resource; missing ones become inactive.
-    pub resources: Vec<ResourceSpec>,
-    /// Every resource type; missing ones become inactive.
-    pub resource_types: Vec<ResourceSpec>,
-    /// The save time.
-    pub now: Timestamp,
-}
-
-/// A job as configured.
-#[derive(Debug, Clone, Default)]
-pub struct JobSpec {
-    /// Name, unique in the pipeline.
-    pub name: String,
-    /// The job config, as JSON.
-    pub config: String,
-    /// Its `get` steps, for scheduling requests.
-    pub inputs: Vec<JobInputSpec>,
-}
-
-/// One `get` step of a job, as far as scheduling cares.
-#[derive(Debug, Clone, Default)]
-pub struct JobInputSpec {
-    /// The step name.
-    pub name: String,
-    /// The resource's name.
-    pub resource: String,
-    /// Names of the jobs in `passed:`.
-    pub passed: Vec<String>,
-    /// Whether new versions trigger the job.
-    pub trigger: bool,
-}
-
-/// A resource or resource type as configured.
-#[derive(Debug, Clone, Default)]
-pub struct ResourceSpec {
-    /// Name, unique in the pipeline.
-    pub name: String,
-    /// The type name.
-    pub type_name: String,
-    /// The config, as JSON.
-    pub config: String,
-    /// `check_every`, as written.
-    pub check_every: Option<String>,
-    /// `version:` pin from the config, as JSON (resources only).
-    pub pinned_version: Option<String>,
-}
-
-const PIPELINE_COLUMNS: &str = "id, team_id, name, instance_vars, config, config_version, paused, \
+pub(crate) const PIPELINE_COLUMNS: &str = "id, team_id, name, instance_vars, config, config_version, paused, \
     paused_by, public, archived, ordering, last_updated";
 
-fn check_size(config: &str) -> StoreResult<()> {
-    if config.len() > MAX_CONFIG_BYTES {
-        return Err(StoreError::ConfigTooLarge {
-            size: config.len(),
-            max: MAX_CONFIG_BYTES,
-        });
-    }
-    Ok(())
-}
-
 /// The instance key: canonical JSON of the vars, or `""` for a plain pipeline.
-fn instance_key(vars: Option<&str>) -> StoreResult<(Option<String>, String)> {
+pub(crate) fn instance_key(vars: Option<&str>) -> StoreResult<(Option<String>, String)> {
     match vars {
         None => Ok((None, String::new())),
         Some(text) => {
@@ -131,193 +64,6 @@ fn instance_key(vars: Option<&str>) -> StoreResult<(Option<String>, String)> {
 }
 
 impl Store {
-    /// Creates or updates a pipeline and all its objects atomically.
-    ///
-    /// `ConfigVersionMismatch` when `expected_version` is not the stored version (0 for a new
-    /// pipeline); `NotFound` for an input naming an unknown resource or passed job.
-    pub async fn save_pipeline(&self, save: &SavePipeline) -> StoreResult<Pipeline> {
-        check_size(&save.config)?;
-        parse_json("pipeline config", &save.config)?;
-        for job in &save.jobs {
-            check_size(&job.config)?;
-            parse_json("job config", &job.config)?;
-        }
-        for spec in save.resources.iter().chain(&save.resource_types) {
-            check_size(&spec.config)?;
-            parse_json("resource config", &spec.config)?;
-        }
-        let pinned: Vec<Option<String>> = save
-            .resources
-            .iter()
-            .map(|r| {
-                r.pinned_version
-                    .as_deref()
-                    .map(|v| parse_json("pinned version", v))
-            })
-            .map(|v| v.transpose().map(|v| v.as_ref().map(canonical_json)))
-            .collect::<StoreResult<_>>()?;
-        let (vars, key) = instance_key(save.pipeline.instance_vars.as_deref())?;
-        let p = &save.pipeline;
-        with_db!(self, |pool, pg| {
-            let mut tx = pool.begin_write().await?;
-            let existing: Option<(PipelineId, i64)> = sqlx::query_as(
-                "SELECT id, config_version FROM pipelines
-                 WHERE team_id = $1 AND name = $2 AND instance_key = $3",
-            )
-            .bind(p.team)
-            .bind(&p.name)
-            .bind(&key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let actual = existing.map_or(0, |(_, version)| version);
-            if actual != save.expected_version {
-                return Err(StoreError::ConfigVersionMismatch {
-                    expected: save.expected_version,
-                    actual,
-                });
-            }
-            let pipeline_id = match existing {
-                Some((id, _)) => {
-                    sqlx::query(
-                        "UPDATE pipelines SET config = $1, config_version = config_version + 1,
-                         archived = FALSE, last_updated = $2 WHERE id = $3",
-                    )
-                    .bind(&save.config)
-                    .bind(save.now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                    id
-                }
-                None => sqlx::query_scalar::<_, PipelineId>(
-                    "INSERT INTO pipelines (team_id, name, instance_vars, instance_key, config,
-                       config_version, paused, ordering, last_updated)
-                     VALUES ($1, $2, $3, $4, $5, 1, TRUE,
-                       (SELECT COALESCE(MAX(ordering), 0) + 1 FROM pipelines WHERE team_id = $1), $6)
-                     RETURNING id",
-                )
-                .bind(p.team)
-                .bind(&p.name)
-                .bind(&vars)
-                .bind(&key)
-                .bind(&save.config)
-                .bind(save.now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|err| match &err {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::not_found("team", p.team)
-                    }
-                    _ => unique_to_exists("pipeline", &p.name)(err),
-                })?,
-            };
-            for table in ["resources", "resource_types", "jobs"] {
-                let sql = format!("UPDATE {table} SET active = FALSE WHERE pipeline_id = $1");
-                sqlx::query(&sql)
-                    .bind(pipeline_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let mut resource_ids = std::collections::HashMap::new();
-            for (spec, pin) in save.resources.iter().zip(&pinned) {
-                let id: ResourceId = sqlx::query_scalar(
-                    "INSERT INTO resources (pipeline_id, name, type, config, check_every, config_pinned_version)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (pipeline_id, name) DO UPDATE SET type = excluded.type,
-                       config = excluded.config, check_every = excluded.check_every,
-                       config_pinned_version = excluded.config_pinned_version, active = TRUE
-                     RETURNING id",
-                )
-                .bind(pipeline_id)
-                .bind(&spec.name)
-                .bind(&spec.type_name)
-                .bind(&spec.config)
-                .bind(&spec.check_every)
-                .bind(pin)
-                .fetch_one(&mut *tx)
-                .await?;
-                resource_ids.insert(spec.name.as_str(), id);
-            }
-            for spec in &save.resource_types {
-                sqlx::query(
-                    "INSERT INTO resource_types (pipeline_id, name, type, config, check_every)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (pipeline_id, name) DO UPDATE SET type = excluded.type,
-                       config = excluded.config, check_every = excluded.check_every, active = TRUE",
-                )
-                .bind(pipeline_id)
-                .bind(&spec.name)
-                .bind(&spec.type_name)
-                .bind(&spec.config)
-                .bind(&spec.check_every)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let mut job_ids = std::collections::HashMap::new();
-            for job in &save.jobs {
-                let id: JobId = sqlx::query_scalar(
-                    "INSERT INTO jobs (pipeline_id, name, config, schedule_requested) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (pipeline_id, name) DO UPDATE SET config = excluded.config,
-                       active = TRUE, schedule_requested = excluded.schedule_requested
-                     RETURNING id",
-                )
-                .bind(pipeline_id)
-                .bind(&job.name)
-                .bind(&job.config)
-                .bind(save.now)
-                .fetch_one(&mut *tx)
-                .await?;
-                job_ids.insert(job.name.as_str(), id);
-            }
-            sqlx::query(
-                "DELETE FROM job_inputs WHERE job_id IN (SELECT id FROM jobs WHERE pipeline_id = $1)",
-            )
-            .bind(pipeline_id)
-            .execute(&mut *tx)
-            .await?;
-            for job in &save.jobs {
-                for input in &job.inputs {
-                    let resource = *resource_ids
-                        .get(input.resource.as_str())
-                        .ok_or_else(|| StoreError::not_found("resource", &input.resource))?;
-                    let passed: Vec<Option<JobId>> = if input.passed.is_empty() {
-                        vec![None]
-                    } else {
-                        input
-                            .passed
-                            .iter()
-                            .map(|name| {
-                                let id = job_ids.get(name.as_str()).copied();
-                                id.map(Some)
-                                    .ok_or_else(|| StoreError::not_found("job", name))
-                            })
-                            .collect::<StoreResult<_>>()?
-                    };
-                    for passed_job in passed {
-                        sqlx::query(
-                            "INSERT INTO job_inputs (job_id, name, resource_id, passed_job_id, is_trigger)
-                             VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(job_ids[job.name.as_str()])
-                        .bind(&input.name)
-                        .bind(resource)
-                        .bind(passed_job)
-                        .bind(input.trigger)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-            }
-            let sql = format!("SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE id = $1");
-            let pipeline = sqlx::query_as::<_, Pipeline>(&sql)
-                .bind(pipeline_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(pipeline)
-        })
-    }
-
     /// A pipeline by id.
     pub async fn pipeline(&self, id: PipelineId) -> StoreResult<Pipeline> {
         with_db!(self, |pool, pg| {

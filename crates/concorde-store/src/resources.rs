@@ -5,7 +5,9 @@ use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{PipelineId, ResourceConfigId, ResourceId, ResourceTypeId, ScopeId, Timestamp};
 use crate::teams::{expect_one, parse_json};
-use crate::versions::{canonical_json, request_schedule_for_resource, request_schedule_for_scope};
+use concorde_config::canonical_json;
+
+use crate::versions::{request_schedule_for_resource, request_schedule_for_scope};
 use crate::{Store, with_db};
 
 /// A resource of a pipeline.

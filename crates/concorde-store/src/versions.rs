@@ -1,7 +1,7 @@
 //! Resource configs, their scopes, and the versions a check or a put saved into a scope, with
 //! Concourse's `check_order` rule; plus disabling versions per resource.
 
-use sha2::{Digest, Sha256};
+use concorde_config::{canonical_json, sha256_hex};
 
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
@@ -54,29 +54,6 @@ pub struct SaveVersionsOutcome {
 pub(crate) const VERSION_COLUMNS: &str =
     "id, scope_id, version, version_digest, metadata, check_order";
 
-/// Serializes JSON with object keys sorted, so equal documents have equal text.
-pub(crate) fn canonical_json(value: &serde_json::Value) -> String {
-    fn sorted(value: &serde_json::Value) -> serde_json::Value {
-        match value {
-            serde_json::Value::Object(map) => {
-                let mut entries: Vec<_> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                serde_json::Value::Object(
-                    entries
-                        .into_iter()
-                        .map(|(k, v)| (k.clone(), sorted(v)))
-                        .collect(),
-                )
-            }
-            serde_json::Value::Array(items) => {
-                serde_json::Value::Array(items.iter().map(sorted).collect())
-            }
-            other => other.clone(),
-        }
-    }
-    sorted(value).to_string()
-}
-
 /// Canonical JSON and hex SHA-256 digest of a version; `EmptyVersion` for `{}`.
 pub fn version_digest(version: &str) -> StoreResult<(String, String)> {
     let value = parse_json("version", version)?;
@@ -84,8 +61,7 @@ pub fn version_digest(version: &str) -> StoreResult<(String, String)> {
         return Err(StoreError::EmptyVersion);
     }
     let canonical = canonical_json(&value);
-    let digest = Sha256::digest(canonical.as_bytes());
-    let hex = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let hex = sha256_hex(canonical.as_bytes());
     Ok((canonical, hex))
 }
 

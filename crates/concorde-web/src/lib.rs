@@ -1,12 +1,19 @@
-//! The web node (Concourse's ATC, minus the HTTP API which lives in `concorde-api`): the
-//! background components that check resources, schedule jobs, run builds and reap logs, all
-//! coordinating through the store, plus the local worker a quickstart node runs builds on.
+//! The web node's components (Concourse's ATC, minus the HTTP API which lives in
+//! `concorde-api`; the binary starts both): the background components that check resources,
+//! schedule jobs, run builds and reap logs, all coordinating through the store, plus the local
+//! worker a quickstart node runs builds on.
 
 pub mod components;
-pub mod node;
 pub mod pipeline_model;
 mod setter;
 pub mod worker;
+
+use std::sync::Arc;
+
+/// The `set_pipeline` step's way into `store`, for the tracker's builds.
+pub fn pipeline_setter(store: concorde_store::Store) -> Arc<dyn concorde_engine::PipelineSetter> {
+    Arc::new(setter::StorePipelineSetter { store })
+}
 
 /// Now, as the store counts time: milliseconds since the Unix epoch.
 pub fn now() -> concorde_store::Timestamp {

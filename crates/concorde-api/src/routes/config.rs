@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use concorde_config::vars::StaticVars;
 use concorde_config::{LoadError, UnknownKeys, load_pipeline, validate_pipeline};
 use concorde_proto::{CONFIG_VERSION_HEADER, ConfigResponse, SaveConfigResponse};
-use concorde_store::Timestamp;
+use concorde_store::{SetBy, SetOutcome, SetPipeline, Timestamp};
 use tracing::instrument;
 
 use crate::auth::{Caller, Role};
@@ -16,8 +16,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, PipelinePath, QueryParams, body_bytes};
 use crate::lookup;
 use crate::routes::pipelines::identifier_warnings;
-use crate::save::{PipelineSave, save_pipeline_config, validation_response};
 use crate::state::ApiState;
+use crate::validation::validation_response;
 
 /// `GET .../config`: `{"config": ...}` and `X-Concourse-Config-Version`; 404 when archived.
 #[instrument(skip_all)]
@@ -92,20 +92,18 @@ pub async fn save(
     response
         .warnings
         .splice(0..0, identifier_warnings("pipeline", &path.pipeline_name));
-    let saved = save_pipeline_config(
-        state.store(),
-        PipelineSave {
+    let set = state
+        .store()
+        .set_pipeline(&SetPipeline {
             team: team.id,
             name: &path.pipeline_name,
             instance_vars: instance_vars.as_ref(),
             config: &loaded.pipeline,
-            expected_version: Some(expected_version),
-            initially_paused: true,
+            set_by: SetBy::User { expected_version },
             now: Timestamp::now(),
-        },
-    )
-    .await?;
-    let status = if saved.created {
+        })
+        .await?;
+    let status = if set.outcome == SetOutcome::Created {
         StatusCode::CREATED
     } else {
         StatusCode::OK

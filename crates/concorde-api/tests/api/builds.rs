@@ -36,7 +36,13 @@ async fn build_plan_abort(h: &Harness) {
     );
 
     h.store()
-        .start_build(build.id, r#"{"id":"1","do":[]}"#, Timestamp::now())
+        .start_build(&concorde_store::StartBuild {
+            id: build.id,
+            inputs: &[],
+            pipes: &[],
+            plan: r#"{"id":"1","do":[]}"#,
+            now: Timestamp::now(),
+        })
         .await
         .unwrap();
     let plan = h.get(&format!("{uri}/plan"), Some(&h.admin)).await.json();
@@ -107,10 +113,7 @@ async fn build_ids_and_access(h: &Harness) {
     h.put("/api/v1/teams/main/pipelines/p/expose", Some(&h.admin))
         .await;
     assert_eq!(h.get(&uri, None).await.status, StatusCode::OK);
-    h.store()
-        .start_build(build.id, "{}", Timestamp::now())
-        .await
-        .unwrap();
+    h.start_build(build.id, "{}").await;
     assert_eq!(
         h.get(&format!("{uri}/plan"), None).await.status,
         StatusCode::UNAUTHORIZED

@@ -48,10 +48,7 @@ async fn finished_build_stream_and_resume(h: &Harness) {
     h.pipeline().await;
     let build = new_build(h).await;
     let store = h.store();
-    store
-        .start_build(build.id, "{}", Timestamp::now())
-        .await
-        .unwrap();
+    h.start_build(build.id, "{}").await;
     store
         .append_build_events(build.id, &[log("hello\n\u{1b}[1mbold\u{1b}[0m\n")])
         .await
@@ -113,10 +110,7 @@ async fn live_events_are_pushed(h: &Harness) {
     h.pipeline().await;
     let build = new_build(h).await;
     let store = h.store().clone();
-    store
-        .start_build(build.id, "{}", Timestamp::now())
-        .await
-        .unwrap();
+    h.start_build(build.id, "{}").await;
     store
         .append_build_events(build.id, &[log("first\n")])
         .await

@@ -186,6 +186,20 @@ impl Harness {
     }
 
     /// Creates pipeline `p` from [`PIPELINE`] and unpauses it.
+    /// Starts a pending build with no inputs and the given plan, as the tracker would.
+    pub async fn start_build(&self, build: concorde_store::BuildId, plan: &str) {
+        self.store()
+            .start_build(&concorde_store::StartBuild {
+                id: build,
+                inputs: &[],
+                pipes: &[],
+                plan,
+                now: concorde_store::Timestamp::now(),
+            })
+            .await
+            .unwrap();
+    }
+
     pub async fn pipeline(&self) -> concorde_store::Pipeline {
         let reply = self.save_config("p", PIPELINE, None).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());

@@ -2,6 +2,7 @@
 //! caches, and run the command in a container.
 
 use concorde_config::model::TaskConfig;
+use concorde_config::sha256_hex;
 use concorde_config::vars::{Missing, StaticVars, interpolate_json, interpolate_node};
 use concorde_config::{load_task_config, node_to_json, parse_yaml_bytes, validate_task_config};
 use concorde_worker::{
@@ -9,7 +10,6 @@ use concorde_worker::{
     VolumeHandle, VolumeStrategy,
 };
 use serde_json::{Value as Json, json};
-use sha2::{Digest, Sha256};
 
 use crate::event::{BuildEvent, Origin, now_unix};
 use crate::exec::{Exec, StepError, StepResult, read_artifact_file, with_step_timeout};
@@ -297,14 +297,8 @@ async fn cache_volume(exec: &Exec, task: &TaskPlan, path: &str) -> Result<Volume
         exec.env.track_volume(&volume);
         return Ok(volume);
     };
-    let digest = Sha256::digest(format!("{scope}\n{}\n{path}", task.name).as_bytes());
-    let volume = VolumeHandle(format!(
-        "taskcache-{}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    ));
+    let digest = sha256_hex(format!("{scope}\n{}\n{path}", task.name).as_bytes());
+    let volume = VolumeHandle(format!("taskcache-{digest}"));
     if runtime
         .lookup_volume(&volume)
         .await
@@ -341,11 +335,9 @@ fn task_env(config: &TaskConfig) -> Vec<String> {
 
 /// The first 4 bytes of the SHA-256 of `text`, in hex: the task's working directory name.
 fn short_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(4)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let mut hex = sha256_hex(text.as_bytes());
+    hex.truncate(8);
+    hex
 }
 
 /// A relative path with `..` and leading `/` removed.

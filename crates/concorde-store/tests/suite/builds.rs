@@ -10,7 +10,7 @@ use concorde_store::{
     NextBuildInput, RecordedVersion, StoreError, Timestamp, Topic, version_digest,
 };
 
-use crate::fixtures::{simple_pipeline, simple_save};
+use crate::fixtures::simple_pipeline;
 
 store_test!(
     build_lifecycle_and_reruns,
@@ -45,12 +45,9 @@ async fn build_lifecycle_and_reruns(db: &TestStore) {
     );
     assert_eq!(store.job(unit.id).await.unwrap().next_build_id, Some(b1.id));
     assert_eq!(store.pending_builds(unit.id).await.unwrap().len(), 2);
-    store
-        .start_build(b1.id, r#"{"do":[]}"#, Timestamp(11))
-        .await
-        .unwrap();
+    store.start_build(&start(b1.id, &[], &[])).await.unwrap();
     assert!(matches!(
-        store.start_build(b1.id, "{}", Timestamp(11)).await,
+        store.start_build(&start(b1.id, &[], &[])).await,
         Err(StoreError::InvalidTransition { .. })
     ));
     store
@@ -163,11 +160,7 @@ async fn inputs_outputs_pipes(db: &TestStore) {
         version_digest: "d1".into(),
     };
     store
-        .save_build_inputs(b1.id, std::slice::from_ref(&input))
-        .await
-        .unwrap();
-    store
-        .save_build_inputs(b2.id, std::slice::from_ref(&input))
+        .start_build(&start(b1.id, std::slice::from_ref(&input), &[]))
         .await
         .unwrap();
     store
@@ -188,28 +181,64 @@ async fn inputs_outputs_pipes(db: &TestStore) {
         store.build_versions(b1.id, true).await.unwrap()[0].name,
         "out"
     );
-    store.save_build_pipes(b2.id, &[b1.id]).await.unwrap();
-    assert_eq!(store.build_pipes(b2.id).await.unwrap(), [b1.id]);
     let bad = RecordedVersion {
         resource_id: concorde_store::ResourceId(999),
         ..input.clone()
     };
-    assert!(matches!(
-        store.save_build_inputs(b1.id, &[bad]).await,
-        Err(StoreError::NotFound { .. })
-    ));
+    // A failed start writes nothing: b2 is still pending, with no inputs and no pipes.
+    for (inputs, pipes, kind) in [
+        (vec![input.clone(), bad], vec![b1.id], "resource"),
+        (
+            vec![input.clone()],
+            vec![concorde_store::BuildId(999)],
+            "build",
+        ),
+    ] {
+        let err = store
+            .start_build(&start(b2.id, &inputs, &pipes))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::NotFound { kind: k, .. } if *k == kind),
+            "{err}"
+        );
+        assert_eq!(
+            store.build(b2.id).await.unwrap().status,
+            BuildStatus::Pending
+        );
+        assert!(store.build_versions(b2.id, false).await.unwrap().is_empty());
+        assert!(store.build_pipes(b2.id).await.unwrap().is_empty());
+    }
+    store
+        .start_build(&start(b2.id, std::slice::from_ref(&input), &[b1.id]))
+        .await
+        .unwrap();
+    assert_eq!(store.build_pipes(b2.id).await.unwrap(), [b1.id]);
+    assert_eq!(
+        store.build(b2.id).await.unwrap().status,
+        BuildStatus::Started
+    );
     assert!(matches!(
         store
-            .save_build_inputs(concorde_store::BuildId(999), &[input])
+            .start_build(&start(concorde_store::BuildId(999), &[], &[]))
             .await,
         Err(StoreError::NotFound { .. })
     ));
-    assert!(matches!(
-        store
-            .save_build_pipes(b2.id, &[concorde_store::BuildId(999)])
-            .await,
-        Err(StoreError::NotFound { .. })
-    ));
+}
+
+/// Starting `id` with these inputs and pipes and an empty plan.
+fn start<'a>(
+    id: concorde_store::BuildId,
+    inputs: &'a [RecordedVersion],
+    pipes: &'a [concorde_store::BuildId],
+) -> concorde_store::StartBuild<'a> {
+    concorde_store::StartBuild {
+        id,
+        inputs,
+        pipes,
+        plan: r#"{"do":[]}"#,
+        now: Timestamp(11),
+    }
 }
 
 fn log(line: &str) -> NewBuildEvent {
@@ -467,15 +496,17 @@ async fn two_nodes_never_hold_one_lock(db: &TestStore) {
 async fn killed_transaction_leaves_nothing(db: &TestStore) {
     let store = db.store.clone();
     let team = crate::fixtures::team(&store, "main").await;
-    let mut save = simple_save(&team, "big");
-    save.jobs = (0..400)
-        .map(|n| concorde_store::JobSpec {
-            name: format!("j{n}"),
-            config: "{}".into(),
-            inputs: vec![],
-        })
+    let jobs: String = (0..400)
+        .map(|n| format!("- name: j{n}\n  plan:\n  - get: repo\n"))
         .collect();
-    let task = tokio::spawn(async move { store.save_pipeline(&save).await });
+    let big = crate::fixtures::config(&format!(
+        "resources:\n- name: repo\n  type: git\n  source: {{uri: x}}\njobs:\n{jobs}"
+    ));
+    let setter = team.clone();
+    let task =
+        tokio::spawn(
+            async move { crate::fixtures::set_by_user(&store, &setter, "big", &big, 0).await },
+        );
     tokio::time::sleep(std::time::Duration::from_millis(30)).await;
     task.abort();
     let _ = task.await;
@@ -558,19 +589,13 @@ async fn versions_view_resolves_passed_inputs(db: &TestStore) {
     let digest = |r: &str| version_digest(&format!(r#"{{"ref":"{r}"}}"#)).unwrap().1;
     // unit succeeded with b; so deploy (passed: unit) must get b while unit itself gets c.
     let build = store.create_job_build(&new_build(unit.id)).await.unwrap();
+    let input = RecordedVersion {
+        name: "repo".into(),
+        resource_id: repo.id,
+        version_digest: digest("b"),
+    };
     store
-        .save_build_inputs(
-            build.id,
-            &[RecordedVersion {
-                name: "repo".into(),
-                resource_id: repo.id,
-                version_digest: digest("b"),
-            }],
-        )
-        .await
-        .unwrap();
-    store
-        .start_build(build.id, "{}", Timestamp(3))
+        .start_build(&start(build.id, std::slice::from_ref(&input), &[]))
         .await
         .unwrap();
     store

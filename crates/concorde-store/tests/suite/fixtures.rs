@@ -1,8 +1,11 @@
 //! Builders for the rows most tests need: a team, a pipeline with jobs and resources, workers.
 
+use concorde_config::UnknownKeys;
+use concorde_config::model::Pipeline as PipelineConfig;
+use concorde_config::vars::StaticVars;
 use concorde_store::{
-    JobInputSpec, JobSpec, Pipeline, PipelineRef, ResourceSpec, SavePipeline, Store, StoreError,
-    Team, Timestamp, Worker, WorkerName, WorkerResourceType, WorkerSpec,
+    Pipeline, SetBy, SetPipeline, Store, StoreError, Team, Timestamp, Worker, WorkerName,
+    WorkerResourceType, WorkerSpec,
 };
 
 /// A team named `name`.
@@ -13,57 +16,66 @@ pub async fn team(store: &Store, name: &str) -> Team {
         .expect("create team")
 }
 
-/// A pipeline save with resource `repo` and jobs `unit` (trigger on repo) and `deploy`
-/// (repo passed unit).
-pub fn simple_save(team: &Team, name: &str) -> SavePipeline {
-    SavePipeline {
-        pipeline: PipelineRef {
-            team: team.id,
-            name: name.into(),
-            instance_vars: None,
-        },
-        config: r#"{"jobs":[]}"#.into(),
-        expected_version: 0,
-        jobs: vec![
-            JobSpec {
-                name: "unit".into(),
-                config: "{}".into(),
-                inputs: vec![JobInputSpec {
-                    name: "repo".into(),
-                    resource: "repo".into(),
-                    passed: vec![],
-                    trigger: true,
-                }],
-            },
-            JobSpec {
-                name: "deploy".into(),
-                config: "{}".into(),
-                inputs: vec![JobInputSpec {
-                    name: "repo".into(),
-                    resource: "repo".into(),
-                    passed: vec!["unit".into()],
-                    trigger: true,
-                }],
-            },
-        ],
-        resources: vec![ResourceSpec {
-            name: "repo".into(),
-            type_name: "git".into(),
-            config: r#"{"source":{"uri":"x"}}"#.into(),
-            ..ResourceSpec::default()
-        }],
-        resource_types: vec![],
+/// The simple pipeline: resource `repo`, jobs `unit` (triggered by repo) and `deploy` (repo
+/// passed unit). `unit_extra` is added to unit's job config (indented as its keys).
+pub fn simple_config(unit_extra: &str) -> PipelineConfig {
+    config(&format!(
+        "resources:
+- name: repo
+  type: git
+  source: {{uri: x}}
+jobs:
+- name: unit
+  {unit_extra}
+  plan:
+  - get: repo
+    trigger: true
+- name: deploy
+  plan:
+  - get: repo
+    trigger: true
+    passed: [unit]
+"
+    ))
+}
+
+/// A pipeline config from YAML.
+pub fn config(yaml: &str) -> PipelineConfig {
+    concorde_config::load_pipeline(yaml.as_bytes(), &StaticVars::default(), UnknownKeys::Reject)
+        .expect("fixture pipeline loads")
+        .pipeline
+}
+
+/// Sets `config` as pipeline `name` of `team` through the API's rules.
+pub async fn set_by_user(
+    store: &Store,
+    team: &Team,
+    name: &str,
+    config: &PipelineConfig,
+    expected_version: i64,
+) -> Result<Pipeline, StoreError> {
+    let request = SetPipeline {
+        team: team.id,
+        name,
+        instance_vars: None,
+        config,
+        set_by: SetBy::User { expected_version },
         now: Timestamp(1_000),
-    }
+    };
+    store.set_pipeline(&request).await.map(|set| set.pipeline)
+}
+
+/// The simple pipeline, new, as `name` of `team`.
+pub async fn set_simple(store: &Store, team: &Team, name: &str) -> Pipeline {
+    set_by_user(store, team, name, &simple_config(""), 0)
+        .await
+        .expect("set pipeline")
 }
 
 /// A team `main` and the simple pipeline `p` in it.
 pub async fn simple_pipeline(store: &Store) -> (Team, Pipeline) {
     let team = team(store, "main").await;
-    let pipeline = store
-        .save_pipeline(&simple_save(&team, "p"))
-        .await
-        .expect("save pipeline");
+    let pipeline = set_simple(store, &team, "p").await;
     (team, pipeline)
 }
 

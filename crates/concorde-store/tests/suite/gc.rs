@@ -9,7 +9,7 @@ use concorde_store::{
 };
 
 use crate::containers::{new_container, step};
-use crate::fixtures::{simple_pipeline, simple_save, worker};
+use crate::fixtures::{set_simple, simple_pipeline, worker};
 use crate::volumes::new_volume;
 
 store_test!(
@@ -121,10 +121,7 @@ async fn orphaned_containers_follow_their_builds(db: &TestStore) {
         store.create_container(&new).await.unwrap();
         store.container_created(&c(handle)).await.unwrap();
     }
-    let other = store
-        .save_pipeline(&simple_save(&team, "other"))
-        .await
-        .unwrap();
+    let other = set_simple(store, &team, "other").await;
     let other_job = store.job_by_name(other.id, "unit").await.unwrap();
     let doomed = store
         .create_job_build(&NewBuild {

@@ -29,6 +29,7 @@ macro_rules! store_test {
     )*};
 }
 
+mod atomicity;
 mod builds;
 mod caches;
 mod containers;

@@ -2,15 +2,19 @@
 
 use concorde_store::testing::TestStore;
 use concorde_store::{
-    CheckOutcome, MAX_CONFIG_BYTES, NewVersion, PipelineRef, StoreError, Timestamp, version_digest,
+    CheckOutcome, MAX_CONFIG_BYTES, NewVersion, PipelineRef, SetBy, SetOutcome, SetPipeline,
+    StoreError, Timestamp, Topic, version_digest,
 };
 
-use crate::fixtures::{simple_pipeline, simple_save, team};
+use crate::fixtures::{config, set_by_user, set_simple, simple_config, simple_pipeline, team};
 
 store_test!(
-    save_pipeline_with_optimistic_concurrency,
+    set_pipeline_by_user_with_optimistic_concurrency,
+    set_pipeline_by_step_rules,
+    updating_a_pipeline_requests_checks_and_scheduling,
     pipeline_switches,
-    bad_pipeline_input_is_typed,
+    invalid_or_oversize_configs_are_refused_whole,
+    one_source_in_any_key_order_is_one_resource_config,
     jobs_and_schedule_claims,
     check_order_rule_and_disabling,
     find_version_by_digest_and_id,
@@ -24,15 +28,16 @@ fn v(version: &str) -> NewVersion {
     }
 }
 
-async fn save_pipeline_with_optimistic_concurrency(db: &TestStore) {
+async fn set_pipeline_by_user_with_optimistic_concurrency(db: &TestStore) {
     let store = &db.store;
     let (team, first) = simple_pipeline(store).await;
     assert_eq!(
         (first.config_version, first.paused, first.ordering),
         (1, true, 1)
     );
-    let stale = simple_save(&team, "p");
-    let err = store.save_pipeline(&stale).await.unwrap_err();
+    let err = set_by_user(store, &team, "p", &simple_config(""), 0)
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -43,10 +48,9 @@ async fn save_pipeline_with_optimistic_concurrency(db: &TestStore) {
         ),
         "{err}"
     );
-    let mut next = simple_save(&team, "p");
-    next.expected_version = 1;
+    let mut next = simple_config("");
     next.jobs.truncate(1);
-    let second = store.save_pipeline(&next).await.unwrap();
+    let second = set_by_user(store, &team, "p", &next, 1).await.unwrap();
     assert_eq!((second.id, second.config_version), (first.id, 2));
     let names: Vec<_> = store
         .list_jobs(first.id)
@@ -56,9 +60,23 @@ async fn save_pipeline_with_optimistic_concurrency(db: &TestStore) {
         .map(|j| j.name)
         .collect();
     assert_eq!(names, ["unit"], "removed jobs become inactive");
-    let mut instanced = simple_save(&team, "p");
-    instanced.pipeline.instance_vars = Some(r#"{"b":1,"a":2}"#.into());
-    let inst = store.save_pipeline(&instanced).await.unwrap();
+    let vars: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(r#"{"b":1,"a":2}"#).unwrap();
+    let instanced = store
+        .set_pipeline(&SetPipeline {
+            team: team.id,
+            name: "p",
+            instance_vars: Some(&vars),
+            config: &simple_config(""),
+            set_by: SetBy::User {
+                expected_version: 0,
+            },
+            now: Timestamp(2_000),
+        })
+        .await
+        .unwrap();
+    assert_eq!(instanced.outcome, SetOutcome::Created);
+    let inst = instanced.pipeline;
     assert_eq!(inst.instance_vars.as_deref(), Some(r#"{"a":2,"b":1}"#));
     let found = store
         .pipeline_by_ref(&PipelineRef {
@@ -70,6 +88,119 @@ async fn save_pipeline_with_optimistic_concurrency(db: &TestStore) {
         .unwrap();
     assert_eq!(found.id, inst.id);
     assert_eq!(store.list_pipelines(team.id).await.unwrap().len(), 2);
+}
+
+async fn set_pipeline_by_step_rules(db: &TestStore) {
+    let store = &db.store;
+    let main = team(store, "main").await;
+    let other = team(store, "other").await;
+    fn by_step<'a>(
+        team: &concorde_store::Team,
+        config: &'a concorde_config::model::Pipeline,
+        by: &concorde_store::Team,
+    ) -> SetPipeline<'a> {
+        SetPipeline {
+            team: team.id,
+            name: "child",
+            instance_vars: None,
+            config,
+            set_by: SetBy::Step { team: by.id },
+            now: Timestamp(3_000),
+        }
+    }
+    let simple = simple_config("");
+    let serial = simple_config("serial: true");
+    let created = store
+        .set_pipeline(&by_step(&other, &simple, &other))
+        .await
+        .unwrap();
+    assert_eq!(created.outcome, SetOutcome::Created);
+    assert!(
+        !created.pipeline.paused,
+        "a step's new pipeline runs at once"
+    );
+    // The same config with its source keys in another order is the same config.
+    let reordered = config(
+        "jobs:
+- name: unit
+  plan:
+  - trigger: true
+    get: repo
+- plan:
+  - passed: [unit]
+    trigger: true
+    get: repo
+  name: deploy
+resources:
+- source: {uri: x}
+  type: git
+  name: repo
+",
+    );
+    let again = store
+        .set_pipeline(&by_step(&other, &reordered, &other))
+        .await
+        .unwrap();
+    assert_eq!(again.outcome, SetOutcome::Unchanged);
+    assert_eq!(again.pipeline.config_version, 1);
+    let changed = store
+        .set_pipeline(&by_step(&other, &serial, &other))
+        .await
+        .unwrap();
+    assert_eq!(
+        (changed.outcome, changed.pipeline.config_version),
+        (SetOutcome::Updated, 2)
+    );
+    let refused = store
+        .set_pipeline(&by_step(&main, &simple, &other))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, StoreError::SetOtherTeamsPipeline),
+        "{refused}"
+    );
+    assert_eq!(
+        refused.to_string(),
+        "only main team can set another team's pipeline"
+    );
+    assert!(store.list_pipelines(main.id).await.unwrap().is_empty());
+    let by_main = store
+        .set_pipeline(&by_step(&other, &simple, &main))
+        .await
+        .unwrap();
+    assert_eq!(
+        (by_main.outcome, by_main.pipeline.config_version),
+        (SetOutcome::Updated, 3)
+    );
+}
+
+async fn updating_a_pipeline_requests_checks_and_scheduling(db: &TestStore) {
+    let store = &db.store;
+    let (team, p) = simple_pipeline(store).await;
+    let repo = store.list_resources(p.id).await.unwrap()[0].id;
+    let mut listener = store
+        .listen(&[Topic::CheckRequested, Topic::JobScheduling])
+        .await
+        .unwrap();
+    set_by_user(store, &team, "p", &simple_config("serial: true"), 1)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let note = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+            .await
+            .expect("notifications arrive")
+            .unwrap();
+        seen.push((note.topic, note.payload));
+    }
+    assert!(
+        seen.contains(&(Topic::CheckRequested, repo.to_string())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(topic, _)| *topic == Topic::JobScheduling),
+        "{seen:?}"
+    );
 }
 
 async fn pipeline_switches(db: &TestStore) {
@@ -91,7 +222,7 @@ async fn pipeline_switches(db: &TestStore) {
     );
     store.set_pipeline_public(p.id, true).await.unwrap();
     assert!(store.pipeline(p.id).await.unwrap().public);
-    store.save_pipeline(&simple_save(&team, "q")).await.unwrap();
+    set_simple(store, &team, "q").await;
     store
         .order_pipelines(team.id, &["q".into(), "p".into()])
         .await
@@ -120,30 +251,31 @@ async fn pipeline_switches(db: &TestStore) {
     ));
 }
 
-async fn bad_pipeline_input_is_typed(db: &TestStore) {
+async fn invalid_or_oversize_configs_are_refused_whole(db: &TestStore) {
     let store = &db.store;
     let team = team(store, "main").await;
-    let mut huge = simple_save(&team, "p");
-    huge.config = format!("\"{}\"", "x".repeat(MAX_CONFIG_BYTES));
+    let huge = config(&format!(
+        "resources:\n- name: repo\n  type: git\n  source: {{uri: {}}}\njobs:\n- name: unit\n  plan:\n  - get: repo\n",
+        "x".repeat(MAX_CONFIG_BYTES)
+    ));
     assert!(matches!(
-        store.save_pipeline(&huge).await,
+        set_by_user(store, &team, "p", &huge, 0).await,
         Err(StoreError::ConfigTooLarge { .. })
     ));
-    let mut bad_input = simple_save(&team, "p");
-    bad_input.jobs[0].inputs[0].resource = "missing".into();
-    assert!(matches!(
-        store.save_pipeline(&bad_input).await,
-        Err(StoreError::NotFound {
-            kind: "resource",
-            ..
-        })
-    ));
-    // The failed save left nothing behind.
+    let missing = config("jobs:\n- name: unit\n  plan:\n  - get: missing\n");
+    let err = set_by_user(store, &team, "p", &missing, 0)
+        .await
+        .unwrap_err();
+    let StoreError::InvalidConfig { errors } = &err else {
+        panic!("expected InvalidConfig, got {err}");
+    };
+    assert!(errors.iter().any(|e| e.contains("missing")), "{errors:?}");
+    // The failed saves left nothing behind.
     assert!(store.list_pipelines(team.id).await.unwrap().is_empty());
-    let mut no_team = simple_save(&team, "p");
-    no_team.pipeline.team = concorde_store::TeamId(999);
+    let mut no_team = team.clone();
+    no_team.id = concorde_store::TeamId(999);
     assert!(matches!(
-        store.save_pipeline(&no_team).await,
+        set_by_user(store, &no_team, "p", &simple_config(""), 0).await,
         Err(StoreError::NotFound { kind: "team", .. })
     ));
     assert!(matches!(
@@ -454,4 +586,55 @@ async fn find_version_by_digest_and_id(db: &TestStore) {
             .unwrap(),
         None
     );
+}
+
+/// Two resources whose `source:` differ only in key order, stored as their YAML wrote them,
+/// have one identity and so one resource config; another source has another.
+async fn one_source_in_any_key_order_is_one_resource_config(db: &TestStore) {
+    let store = &db.store;
+    let team = team(store, "main").await;
+    let pipeline = set_by_user(
+        store,
+        &team,
+        "p",
+        &config(
+            "resources:
+- name: a
+  type: git
+  source: {uri: u, branch: main, private_key: {nested: 1, list: [{y: 2, x: 1}]}}
+- name: b
+  type: git
+  source: {private_key: {list: [{x: 1, y: 2}], nested: 1}, branch: main, uri: u}
+- name: c
+  type: git
+  source: {uri: u, branch: dev}
+jobs:
+- name: j
+  plan:
+  - get: a
+  - get: b
+  - get: c
+",
+        ),
+        0,
+    )
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for resource in store.list_resources(pipeline.id).await.unwrap() {
+        let stored: serde_json::Value = serde_json::from_str(&resource.config).unwrap();
+        let source = stored["source"].as_object().unwrap().clone();
+        let identity = concorde_config::resource_config_digest(&resource.type_name, &source);
+        let id = store
+            .find_or_create_resource_config(&resource.type_name, &identity, Timestamp(5))
+            .await
+            .unwrap();
+        ids.push((resource.name, id));
+    }
+    ids.sort();
+    assert_eq!(
+        ids[0].1, ids[1].1,
+        "a and b are one resource config: {ids:?}"
+    );
+    assert_ne!(ids[0].1, ids[2].1, "c has another source: {ids:?}");
 }

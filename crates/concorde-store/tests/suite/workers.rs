@@ -9,7 +9,7 @@ use concorde_store::{
     PlacementQuery, StoreError, Timestamp, WorkerName, WorkerSpec, WorkerState,
 };
 
-use crate::fixtures::{resource_type, simple_save, team, worker, worker_spec};
+use crate::fixtures::{resource_type, set_by_user, simple_config, team, worker, worker_spec};
 
 store_test!(
     register_heartbeat_and_stall,
@@ -249,9 +249,8 @@ fn step_container(handle: &str, worker: &str, build: concorde_store::BuildId) ->
 async fn draining_waits_for_non_interruptible_builds(db: &TestStore) {
     let store = &db.store;
     let main = team(store, "main").await;
-    let mut save = simple_save(&main, "p");
-    save.jobs[0].config = r#"{"interruptible":true}"#.into();
-    let p = store.save_pipeline(&save).await.unwrap();
+    let config = simple_config("interruptible: true");
+    let p = set_by_user(store, &main, "p", &config, 0).await.unwrap();
     let unit = store.job_by_name(p.id, "unit").await.unwrap();
     let deploy = store.job_by_name(p.id, "deploy").await.unwrap();
     for name in ["retiring", "landing", "interruptible"] {

@@ -5,7 +5,6 @@ use concorde_config::model::{JsonMap, Pipeline};
 use concorde_engine::PlanId;
 use concorde_engine::plan::TypeImage;
 use concorde_store::{Resource, ScopeId, Store};
-use sha2::{Digest, Sha256};
 
 /// How to run and where to store one resource.
 pub struct ResourceScope {
@@ -37,11 +36,7 @@ pub async fn ensure_scope(
     source.extend(config.source.clone().unwrap_or_default());
     let image = concorde_engine::type_image(&types, &config.kind, plan_id);
     let now = crate::now();
-    let identity = serde_json::json!({"type": config.kind, "source": source}).to_string();
-    let source_hash: String = Sha256::digest(identity.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let source_hash = concorde_config::resource_config_digest(&config.kind, &source);
     let config_id = store
         .find_or_create_resource_config(&image.base_type, &source_hash, now)
         .await?;

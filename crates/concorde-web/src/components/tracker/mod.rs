@@ -172,7 +172,7 @@ impl Tracker {
                 lock.release().await?;
                 break;
             };
-            let start = run::StartBuild {
+            let start = run::BuildRun {
                 store: self.store.clone(),
                 worker: self.worker.clone(),
                 external_url: self.config.external_url.clone(),

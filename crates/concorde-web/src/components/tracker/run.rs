@@ -1,5 +1,6 @@
-//! Starting one build: record its inputs, compile its plan, mark it started, and run it on a
-//! task that stores its events and outputs and finishes it.
+//! Starting one build: compile its plan, then record its inputs, pipes and plan and mark it
+//! started (the store's `start_build`, one transaction), and run it on a task that stores its
+//! events and outputs and finishes it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -8,7 +9,7 @@ use anyhow::Context;
 use concorde_engine::{BuildContext, RunEnv, compile_job_plan, run_build};
 use concorde_store::{
     Build, BuildId, BuildStatus, Job, Lock, NewVersion, Pipeline, PutOutput, RecordedVersion,
-    Store, Topic,
+    StartBuild, Store, Topic,
 };
 use tracing::{info, warn};
 
@@ -17,7 +18,7 @@ use crate::components::tracker::sink::{OutputCollector, StoreEventSink};
 use crate::worker::LocalWorker;
 
 /// Everything needed to start one build.
-pub struct StartBuild {
+pub struct BuildRun {
     pub store: Store,
     pub worker: LocalWorker,
     pub external_url: String,
@@ -31,7 +32,7 @@ pub struct StartBuild {
     pub running: Arc<Mutex<HashSet<BuildId>>>,
 }
 
-impl StartBuild {
+impl BuildRun {
     /// Records the inputs, marks the build started with its plan, and spawns its run. The
     /// tracking lock is held until the build finishes.
     pub async fn spawn(
@@ -50,7 +51,6 @@ impl StartBuild {
                 version_digest: input.digest.clone(),
             })
             .collect();
-        store.save_build_inputs(build_id, &recorded).await?;
         let mut pipes: Vec<BuildId> = self
             .versions
             .iter()
@@ -58,7 +58,6 @@ impl StartBuild {
             .collect();
         pipes.sort();
         pipes.dedup();
-        store.save_build_pipes(build_id, &pipes).await?;
         let config = crate::pipeline_model::job(&self.model, &self.job.name)
             .context("job vanished from its config")?;
         let versions: BTreeMap<String, concorde_config::model::VersionMap> = self
@@ -77,8 +76,15 @@ impl StartBuild {
                 return Ok(());
             }
         };
+        let plan_json = serde_json::to_string(&plan)?;
         store
-            .start_build(build_id, &serde_json::to_string(&plan)?, crate::now())
+            .start_build(&StartBuild {
+                id: build_id,
+                inputs: &recorded,
+                pipes: &pipes,
+                plan: &plan_json,
+                now: crate::now(),
+            })
             .await?;
         if let Ok(mut running) = self.running.lock() {
             running.insert(build_id);

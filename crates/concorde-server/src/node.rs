@@ -1,5 +1,6 @@
 //! Starting a web node: the store, the main team and local users, the local worker, the
-//! components, and the HTTP API; and stopping it cleanly.
+//! components (`concorde-web`), and the HTTP API (`concorde-api`); and stopping it cleanly.
+//! The binary wires them: neither crate knows the other.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,13 +14,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::components::checker::Checker;
-use crate::components::reaper::Reaper;
-use crate::components::scheduler::Scheduler;
-use crate::components::tracker::{Tracker, TrackerConfig};
-use crate::components::{Component, Statuses, run_component};
-use crate::setter::StorePipelineSetter;
-use crate::worker::{LocalWorker, RuntimeChoice};
+use concorde_web::components::checker::Checker;
+use concorde_web::components::reaper::Reaper;
+use concorde_web::components::scheduler::Scheduler;
+use concorde_web::components::tracker::{Tracker, TrackerConfig};
+use concorde_web::components::{Component, Statuses, run_component};
+use concorde_web::worker::{LocalWorker, RuntimeChoice};
 
 /// How long running builds get to finish when the node stops.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -119,9 +119,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
     let tasks = TaskTracker::new();
-    let setter: Arc<dyn concorde_engine::PipelineSetter> = Arc::new(StorePipelineSetter {
-        store: store.clone(),
-    });
+    let setter = concorde_web::pipeline_setter(store.clone());
     let components: Vec<Arc<dyn Component>> = vec![
         Arc::new(Checker::new(store.clone(), worker.clone(), shutdown.clone()).await?),
         Arc::new(Scheduler::new(store.clone())),
@@ -136,10 +134,10 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
         )),
         Arc::new(Reaper::new(store.clone())),
     ];
-    crate::components::heartbeat::register_local_worker(&store, &worker)
+    concorde_web::components::heartbeat::register_local_worker(&store, &worker)
         .await
         .context("could not register the local worker")?;
-    tasks.spawn(crate::components::heartbeat::run_heartbeat(
+    tasks.spawn(concorde_web::components::heartbeat::run_heartbeat(
         store.clone(),
         worker.clone(),
         shutdown.clone(),

@@ -1,0 +1,323 @@
+//! Setting a pipeline: the one domain operation behind `PUT .../config` and the
+//! `set_pipeline` step. Validation, the main-team rule, unchanged detection, optimistic
+//! concurrency, the pause state of a new pipeline, every job, resource, type and job input,
+//! and the scheduling request all happen in one transaction: a crash or a lost connection
+//! anywhere in it leaves nothing half-set. Check requests for the resources of an updated
+//! pipeline are sent when it commits.
+
+use std::collections::HashMap;
+
+use concorde_config::model::{JsonMap, Pipeline as PipelineConfig};
+use concorde_config::{Severity, canonical_json, validate_pipeline};
+
+use crate::backend::WritePool;
+use crate::backend::notify::Topic;
+use crate::error::{StoreError, StoreResult, unique_to_exists};
+use crate::ids::{JobId, PipelineId, ResourceId, TeamId, Timestamp};
+use crate::pipeline_spec::{PipelineSpec, pipeline_spec};
+use crate::pipelines::{PIPELINE_COLUMNS, Pipeline, instance_key};
+use crate::{Store, with_db};
+
+/// The team whose members administer the installation, and may set any team's pipelines.
+pub const MAIN_TEAM: &str = "main";
+
+/// Who sets a pipeline, which decides the rules Concourse applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetBy {
+    /// A user through the API (`fly set-pipeline`): a new pipeline starts paused, and saving
+    /// over an existing one fails unless its config version is `expected_version` (a new
+    /// pipeline ignores it, as Concourse does).
+    User {
+        /// The `X-Concourse-Config-Version` the user read.
+        expected_version: i64,
+    },
+    /// A `set_pipeline` step of a build of `team`: a new pipeline starts unpaused, an
+    /// unchanged config is not saved again, and only the main team (or an admin team) may
+    /// set another team's pipelines.
+    Step {
+        /// The team of the build running the step.
+        team: TeamId,
+    },
+}
+
+/// One request to set a pipeline.
+#[derive(Debug, Clone)]
+pub struct SetPipeline<'a> {
+    /// The team that owns (or will own) the pipeline.
+    pub team: TeamId,
+    /// The pipeline's name.
+    pub name: &'a str,
+    /// Instance vars of an instanced pipeline.
+    pub instance_vars: Option<&'a JsonMap>,
+    /// The config; validated again here, so no invalid config is ever stored.
+    pub config: &'a PipelineConfig,
+    /// Who sets it.
+    pub set_by: SetBy,
+    /// The save time.
+    pub now: Timestamp,
+}
+
+/// What setting a pipeline did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOutcome {
+    /// The pipeline did not exist.
+    Created,
+    /// The pipeline existed and its config was saved (a new config version).
+    Updated,
+    /// A `set_pipeline` step found the same config stored: nothing was written.
+    Unchanged,
+}
+
+/// The pipeline as stored after setting it, and what happened.
+#[derive(Debug, Clone)]
+pub struct PipelineSet {
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// Created, updated or unchanged.
+    pub outcome: SetOutcome,
+}
+
+impl Store {
+    /// Sets a pipeline's config, atomically; see the module documentation.
+    ///
+    /// `InvalidConfig` when validation finds errors, `ConfigTooLarge` for an oversize config,
+    /// `SetOtherTeamsPipeline` when a step of another team than main sets this team's
+    /// pipeline, `ConfigVersionMismatch` when a user's expected version is stale.
+    pub async fn set_pipeline(&self, request: &SetPipeline<'_>) -> StoreResult<PipelineSet> {
+        let errors: Vec<String> = validate_pipeline(request.config)
+            .into_iter()
+            .filter(|diagnostic| diagnostic.severity == Severity::Error)
+            .map(|diagnostic| diagnostic.message)
+            .collect();
+        if !errors.is_empty() {
+            return Err(StoreError::InvalidConfig { errors });
+        }
+        let spec = pipeline_spec(request.config)?;
+        let vars_text = request
+            .instance_vars
+            .map(|vars| serde_json::Value::Object(vars.clone()).to_string());
+        let (vars, key) = instance_key(vars_text.as_deref())?;
+        let set = with_db!(self, |pool, pg| {
+            let mut tx = pool.begin_write().await?;
+            if let SetBy::Step { team } = request.set_by
+                && team != request.team
+            {
+                let setter: Option<(String, bool)> =
+                    sqlx::query_as("SELECT name, admin FROM teams WHERE id = $1")
+                        .bind(team)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if !setter.is_some_and(|(name, admin)| name == MAIN_TEAM || admin) {
+                    return Err(StoreError::SetOtherTeamsPipeline);
+                }
+            }
+            let existing: Option<(PipelineId, i64, String, bool)> = sqlx::query_as(
+                "SELECT id, config_version, config, archived FROM pipelines
+                 WHERE team_id = $1 AND name = $2 AND instance_key = $3",
+            )
+            .bind(request.team)
+            .bind(request.name)
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let (SetBy::Step { .. }, Some((id, _, stored, false))) = (request.set_by, &existing)
+                && same_config(stored, &spec.config)
+            {
+                let sql = format!("SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE id = $1");
+                let pipeline = sqlx::query_as::<_, Pipeline>(&sql)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                return Ok(PipelineSet {
+                    pipeline,
+                    outcome: SetOutcome::Unchanged,
+                });
+            }
+            if let (SetBy::User { expected_version }, Some((_, actual, ..))) =
+                (request.set_by, &existing)
+                && expected_version != *actual
+            {
+                let actual = *actual;
+                return Err(StoreError::ConfigVersionMismatch {
+                    expected: expected_version,
+                    actual,
+                });
+            }
+            let (pipeline_id, outcome) = match &existing {
+                Some((id, ..)) => {
+                    sqlx::query(
+                        "UPDATE pipelines SET config = $1, config_version = config_version + 1,
+                         archived = FALSE, last_updated = $2 WHERE id = $3",
+                    )
+                    .bind(&spec.config)
+                    .bind(request.now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    (*id, SetOutcome::Updated)
+                }
+                None => {
+                    let paused = matches!(request.set_by, SetBy::User { .. });
+                    let id = sqlx::query_scalar::<_, PipelineId>(
+                        "INSERT INTO pipelines (team_id, name, instance_vars, instance_key, config,
+                           config_version, paused, ordering, last_updated)
+                         VALUES ($1, $2, $3, $4, $5, 1, $6,
+                           (SELECT COALESCE(MAX(ordering), 0) + 1 FROM pipelines WHERE team_id = $1), $7)
+                         RETURNING id",
+                    )
+                    .bind(request.team)
+                    .bind(request.name)
+                    .bind(&vars)
+                    .bind(&key)
+                    .bind(&spec.config)
+                    .bind(paused)
+                    .bind(request.now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|err| match &err {
+                        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                            StoreError::not_found("team", request.team)
+                        }
+                        _ => unique_to_exists("pipeline", request.name)(err),
+                    })?;
+                    (id, SetOutcome::Created)
+                }
+            };
+            for table in ["resources", "resource_types", "jobs"] {
+                let sql = format!("UPDATE {table} SET active = FALSE WHERE pipeline_id = $1");
+                sqlx::query(&sql)
+                    .bind(pipeline_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let mut resource_ids: HashMap<&str, ResourceId> = HashMap::new();
+            for spec in &spec.resources {
+                let id: ResourceId = sqlx::query_scalar(
+                    "INSERT INTO resources (pipeline_id, name, type, config, check_every, config_pinned_version)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (pipeline_id, name) DO UPDATE SET type = excluded.type,
+                       config = excluded.config, check_every = excluded.check_every,
+                       config_pinned_version = excluded.config_pinned_version, active = TRUE
+                     RETURNING id",
+                )
+                .bind(pipeline_id)
+                .bind(&spec.name)
+                .bind(&spec.type_name)
+                .bind(&spec.config)
+                .bind(&spec.check_every)
+                .bind(&spec.pinned_version)
+                .fetch_one(&mut *tx)
+                .await?;
+                resource_ids.insert(spec.name.as_str(), id);
+            }
+            for spec in &spec.resource_types {
+                sqlx::query(
+                    "INSERT INTO resource_types (pipeline_id, name, type, config, check_every)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (pipeline_id, name) DO UPDATE SET type = excluded.type,
+                       config = excluded.config, check_every = excluded.check_every, active = TRUE",
+                )
+                .bind(pipeline_id)
+                .bind(&spec.name)
+                .bind(&spec.type_name)
+                .bind(&spec.config)
+                .bind(&spec.check_every)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let mut job_ids: HashMap<&str, JobId> = HashMap::new();
+            for job in &spec.jobs {
+                let id: JobId = sqlx::query_scalar(
+                    "INSERT INTO jobs (pipeline_id, name, config, schedule_requested) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (pipeline_id, name) DO UPDATE SET config = excluded.config,
+                       active = TRUE, schedule_requested = excluded.schedule_requested
+                     RETURNING id",
+                )
+                .bind(pipeline_id)
+                .bind(&job.name)
+                .bind(&job.config)
+                .bind(request.now)
+                .fetch_one(&mut *tx)
+                .await?;
+                job_ids.insert(job.name.as_str(), id);
+            }
+            sqlx::query(
+                "DELETE FROM job_inputs WHERE job_id IN (SELECT id FROM jobs WHERE pipeline_id = $1)",
+            )
+            .bind(pipeline_id)
+            .execute(&mut *tx)
+            .await?;
+            for job in &spec.jobs {
+                for input in &job.inputs {
+                    // Invariant: validation guarantees every input's resource and passed job
+                    // exist in the config, so both lookups succeed.
+                    let resource = *resource_ids
+                        .get(input.resource.as_str())
+                        .ok_or_else(|| StoreError::not_found("resource", &input.resource))?;
+                    let passed: Vec<Option<JobId>> = if input.passed.is_empty() {
+                        vec![None]
+                    } else {
+                        input
+                            .passed
+                            .iter()
+                            .map(|name| {
+                                let id = job_ids.get(name.as_str()).copied();
+                                id.map(Some)
+                                    .ok_or_else(|| StoreError::not_found("job", name))
+                            })
+                            .collect::<StoreResult<_>>()?
+                    };
+                    for passed_job in passed {
+                        sqlx::query(
+                            "INSERT INTO job_inputs (job_id, name, resource_id, passed_job_id, is_trigger)
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(job_ids[job.name.as_str()])
+                        .bind(&input.name)
+                        .bind(resource)
+                        .bind(passed_job)
+                        .bind(input.trigger)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+            let sql = format!("SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE id = $1");
+            let pipeline = sqlx::query_as::<_, Pipeline>(&sql)
+                .bind(pipeline_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(PipelineSet { pipeline, outcome })
+        })?;
+        self.announce_set(&set, &spec).await?;
+        Ok(set)
+    }
+
+    /// After a commit: the components learn that jobs want scheduling and, for an updated
+    /// pipeline, that its resources want checking with their new config. Notifications are
+    /// hints: a lost one delays work by one component interval at most.
+    async fn announce_set(&self, set: &PipelineSet, spec: &PipelineSpec) -> StoreResult<()> {
+        if set.outcome == SetOutcome::Unchanged {
+            return Ok(());
+        }
+        if set.outcome == SetOutcome::Updated && !spec.resources.is_empty() {
+            for resource in self.list_resources(set.pipeline.id).await? {
+                if resource.active {
+                    self.notify(Topic::CheckRequested, &resource.id.to_string())
+                        .await?;
+                }
+            }
+        }
+        self.notify(Topic::JobScheduling, "").await
+    }
+}
+
+/// Whether two stored configs say the same, whatever their key order.
+fn same_config(stored: &str, new: &str) -> bool {
+    let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    match (parse(stored), parse(new)) {
+        (Some(stored), Some(new)) => canonical_json(&stored) == canonical_json(&new),
+        _ => false,
+    }
+}
