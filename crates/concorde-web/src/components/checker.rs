@@ -134,6 +134,20 @@ impl Component for Checker {
     }
 }
 
+/// The default `check_timeout`.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A resource's `check_timeout`, or the default; the check's error message when it is not a
+/// duration.
+fn check_timeout(text: Option<&str>) -> Result<Duration, String> {
+    match text {
+        None => Ok(DEFAULT_CHECK_TIMEOUT),
+        Some(text) => concorde_config::parse_duration(text)
+            .map(|parsed| parsed.magnitude)
+            .map_err(|err| format!("invalid check_timeout {text:?}: {err}")),
+    }
+}
+
 /// Whether `check_every` has passed since the last check started (`never`: never due).
 fn is_due(resource: &Resource, now: concorde_store::Timestamp) -> bool {
     let interval = match resource.check_every.as_deref() {
@@ -176,7 +190,9 @@ impl Checker {
             .list_versions(scope, None, 1)
             .await?
             .first()
-            .and_then(|latest| serde_json::from_str(&latest.version).ok());
+            .map(|latest| serde_json::from_str(&latest.version))
+            .transpose()
+            .context("the latest stored version does not decode")?;
         self.store.start_resource_check(resource.id, now).await?;
         let events = Arc::new(concorde_engine::CollectingSink::default());
         let context = BuildContext {
@@ -192,11 +208,22 @@ impl Checker {
         );
         env.base_types = self.worker.base_types.clone();
         env.worker_name = self.worker.name.clone();
-        let timeout = config
-            .check_timeout
-            .as_deref()
-            .and_then(|t| concorde_config::parse_duration(t).ok())
-            .map_or(Duration::from_secs(3600), |d| d.magnitude);
+        let timeout = match check_timeout(config.check_timeout.as_deref()) {
+            Ok(timeout) => timeout,
+            Err(message) => {
+                // A timeout the config could not give (say, an unresolved var) fails the check
+                // visibly rather than turning into a default.
+                let outcome = CheckOutcome {
+                    ended: crate::now(),
+                    error: Some(message),
+                };
+                self.store
+                    .finish_resource_check(resource.id, &outcome)
+                    .await?;
+                lock.release().await?;
+                return Ok(());
+            }
+        };
         let abort = env.abort.clone();
         let result = tokio::time::timeout(
             timeout,
@@ -257,6 +284,17 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_timeouts_default_parse_or_fail_visibly() {
+        assert_eq!(check_timeout(None), Ok(DEFAULT_CHECK_TIMEOUT));
+        assert_eq!(check_timeout(Some("90s")), Ok(Duration::from_secs(90)));
+        let err = check_timeout(Some("((timeout))")).unwrap_err();
+        assert!(
+            err.starts_with("invalid check_timeout \"((timeout))\": "),
+            "{err}"
+        );
+    }
 
     fn resource(check_every: Option<&str>, last: Option<i64>) -> Resource {
         Resource {

@@ -65,10 +65,19 @@ impl BuildRun {
             .iter()
             .map(|input| (input.name.clone(), input.version.clone()))
             .collect();
-        let plan = match compile_job_plan(&self.model, config, &versions) {
-            Ok(plan) => plan,
+        let instance_vars = self
+            .pipeline
+            .instance_vars
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|err| format!("the pipeline's stored instance vars do not decode: {err}"));
+        let compiled =
+            compile_job_plan(&self.model, config, &versions).map_err(|err| err.to_string());
+        let (plan, instance_vars) = match compiled.and_then(|plan| Ok((plan, instance_vars?))) {
+            Ok(ready) => ready,
             Err(err) => {
-                warn!(build = %build_id, error = %err, "could not compile plan");
+                warn!(build = %build_id, error = %err, "could not prepare the build");
                 store
                     .finish_build(build_id, BuildStatus::Errored, crate::now())
                     .await?;
@@ -91,7 +100,7 @@ impl BuildRun {
         }
         info!(build = %build_id, job = %self.job.name, name = %self.build.name, "started build");
         tasks.spawn(async move {
-            if let Err(err) = self.run(plan).await {
+            if let Err(err) = self.run(plan, instance_vars).await {
                 warn!(build = %build_id, error = %format!("{err:#}"), "build run failed");
             }
             if let Err(err) = lock.release().await {
@@ -101,7 +110,11 @@ impl BuildRun {
         Ok(())
     }
 
-    async fn run(self, plan: concorde_engine::Plan) -> anyhow::Result<()> {
+    async fn run(
+        self,
+        plan: concorde_engine::Plan,
+        instance_vars: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> anyhow::Result<()> {
         let store = self.store.clone();
         let build_id = self.build.id;
         let (sink, writer) = StoreEventSink::start(store.clone(), build_id);
@@ -112,11 +125,7 @@ impl BuildRun {
             build_name: self.build.name.clone(),
             job_name: Some(self.job.name.clone()),
             pipeline_name: Some(self.pipeline.name.clone()),
-            pipeline_instance_vars: self
-                .pipeline
-                .instance_vars
-                .as_deref()
-                .and_then(|vars| serde_json::from_str(vars).ok()),
+            pipeline_instance_vars: instance_vars,
             team_name: self.team_name.clone(),
             external_url: self.external_url.clone(),
             created_by: self.build.created_by.clone(),
