@@ -1,5 +1,7 @@
-//! The route table: every served path of `reference/api.md`, with its handler. Paths use
-//! Concourse's parameter names so handlers' path types match the reference.
+//! The route table: the paths of `reference/api.md` served so far (about half of its 108; the
+//! rest, such as teams, check builds, containers' hijack and artifacts, come with their
+//! issues), each with its handler. Paths use Concourse's parameter names so handlers' path
+//! types match the reference.
 
 mod builds;
 mod config;
