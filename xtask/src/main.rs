@@ -10,8 +10,6 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-mod tidy;
-
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {

@@ -1,7 +1,19 @@
 //! Tidy checks over the whole repository: every Rust file says what it is in a `//!` header,
-//! and no file grows past the size review flags.
+//! no file grows past the size review flags, the crate layering ARCHITECTURE.md states is what
+//! the manifests say (`tidy/layers.rs`), and no two modules of a crate import each other in a
+//! circle (`tidy/imports.rs`).
 
 use std::path::{Path, PathBuf};
+
+#[path = "tidy/imports.rs"]
+mod imports;
+#[path = "tidy/layers.rs"]
+mod layers;
+
+/// The repository's root directory.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -21,7 +33,7 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 fn repo_files() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = repo_root();
     let mut files = Vec::new();
     for dir in ["crates", "xtask", "fuzz"] {
         rust_files(&root.join(dir), &mut files);

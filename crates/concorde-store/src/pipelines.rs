@@ -53,14 +53,8 @@ pub(crate) const PIPELINE_COLUMNS: &str = "id, team_id, name, instance_vars, con
     paused_by, public, archived, ordering, last_updated";
 
 /// The instance key: canonical JSON of the vars, or `""` for a plain pipeline.
-pub(crate) fn instance_key(vars: Option<&str>) -> StoreResult<(Option<String>, String)> {
-    match vars {
-        None => Ok((None, String::new())),
-        Some(text) => {
-            let canonical = canonical_json(&parse_json("instance vars", text)?);
-            Ok((Some(canonical.clone()), canonical))
-        }
-    }
+pub(crate) fn instance_key(vars: Option<&serde_json::Value>) -> String {
+    vars.map(canonical_json).unwrap_or_default()
 }
 
 impl Store {
@@ -78,7 +72,10 @@ impl Store {
 
     /// A pipeline by team, name and instance vars.
     pub async fn pipeline_by_ref(&self, pipeline: &PipelineRef) -> StoreResult<Pipeline> {
-        let (_, key) = instance_key(pipeline.instance_vars.as_deref())?;
+        let vars = (pipeline.instance_vars.as_deref())
+            .map(|text| parse_json("instance vars", text))
+            .transpose()?;
+        let key = instance_key(vars.as_ref());
         with_db!(self, |pool, pg| {
             let sql = format!(
                 "SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE team_id = $1 AND name = $2 AND instance_key = $3"

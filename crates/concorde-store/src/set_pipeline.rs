@@ -14,7 +14,7 @@ use crate::backend::WritePool;
 use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, unique_to_exists};
 use crate::ids::{JobId, PipelineId, ResourceId, TeamId, Timestamp};
-use crate::pipeline_spec::{PipelineSpec, pipeline_spec};
+use crate::pipeline_spec::pipeline_spec;
 use crate::pipelines::{PIPELINE_COLUMNS, Pipeline, instance_key};
 use crate::{Store, with_db};
 
@@ -93,10 +93,14 @@ impl Store {
             return Err(StoreError::InvalidConfig { errors });
         }
         let spec = pipeline_spec(request.config)?;
-        let vars_text = request
-            .instance_vars
-            .map(|vars| serde_json::Value::Object(vars.clone()).to_string());
-        let (vars, key) = instance_key(vars_text.as_deref())?;
+        let key = instance_key(
+            request
+                .instance_vars
+                .map(|vars| serde_json::Value::Object(vars.clone()))
+                .as_ref(),
+        );
+        // The stored instance vars are their canonical JSON, which is also the key.
+        let vars = request.instance_vars.is_some().then(|| key.clone());
         let set = with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
             if let SetBy::Step { team } = request.set_by
@@ -290,18 +294,18 @@ impl Store {
             tx.commit().await?;
             Ok::<_, StoreError>(PipelineSet { pipeline, outcome })
         })?;
-        self.announce_set(&set, &spec).await?;
+        self.announce_set(&set).await?;
         Ok(set)
     }
 
     /// After a commit: the components learn that jobs want scheduling and, for an updated
     /// pipeline, that its resources want checking with their new config. Notifications are
     /// hints: a lost one delays work by one component interval at most.
-    async fn announce_set(&self, set: &PipelineSet, spec: &PipelineSpec) -> StoreResult<()> {
+    async fn announce_set(&self, set: &PipelineSet) -> StoreResult<()> {
         if set.outcome == SetOutcome::Unchanged {
             return Ok(());
         }
-        if set.outcome == SetOutcome::Updated && !spec.resources.is_empty() {
+        if set.outcome == SetOutcome::Updated {
             for resource in self.list_resources(set.pipeline.id).await? {
                 if resource.active {
                     self.notify(Topic::CheckRequested, &resource.id.to_string())

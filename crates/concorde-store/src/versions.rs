@@ -1,7 +1,8 @@
 //! Resource configs, their scopes, and the versions a check or a put saved into a scope, with
 //! Concourse's `check_order` rule; plus disabling versions per resource.
 
-use concorde_config::{canonical_json, sha256_hex};
+use concorde_config::model::JsonMap;
+use concorde_config::{canonical_json, resource_config_digest, sha256_hex};
 
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
@@ -66,14 +67,18 @@ pub fn version_digest(version: &str) -> StoreResult<(String, String)> {
 }
 
 impl Store {
-    /// The resource config for a base type (by name) and source hash, created if missing;
-    /// touches `last_referenced`.
+    /// The resource config of a resource whose type `kind` runs on `base_type`, with
+    /// `source` laid over the type's defaults; created if missing; touches `last_referenced`.
+    /// Its identity is `concorde_config::resource_config_digest(kind, source)`, so the same
+    /// source in any key order is one resource config.
     pub async fn find_or_create_resource_config(
         &self,
         base_type: &str,
-        source_hash: &str,
+        kind: &str,
+        source: &JsonMap,
         now: Timestamp,
     ) -> StoreResult<ResourceConfigId> {
+        let source_hash = resource_config_digest(kind, source);
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
             let base: i64 = sqlx::query_scalar(
@@ -90,7 +95,7 @@ impl Store {
                  DO UPDATE SET last_referenced = excluded.last_referenced RETURNING id",
             )
             .bind(base)
-            .bind(source_hash)
+            .bind(&source_hash)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;

@@ -19,7 +19,7 @@ async fn versions(h: &Harness) -> Vec<i64> {
     let resource = store.list_resources(pipeline.id).await.unwrap().remove(0);
     let now = Timestamp::now();
     let config = store
-        .find_or_create_resource_config("git", "hash", now)
+        .find_or_create_resource_config("git", "git", &serde_json::Map::new(), now)
         .await
         .unwrap();
     let scope = store

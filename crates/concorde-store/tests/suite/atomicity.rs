@@ -19,52 +19,35 @@ store_test!(
 /// Makes every insert into `table` kill the connection (PostgreSQL) or fail (SQLite), in the
 /// middle of whatever transaction runs it.
 async fn break_inserts_into(db: &TestStore, table: &str) {
-    if db.store.backend_kind() == "postgres" {
-        let pool = sqlx::PgPool::connect(&db.location).await.unwrap();
-        sqlx::raw_sql(&format!(
-            "CREATE FUNCTION die() RETURNS trigger AS $$
-             BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$ LANGUAGE plpgsql;
-             CREATE TRIGGER die BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION die();"
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlite_pool(db).await;
-        sqlx::raw_sql(&format!(
-            "CREATE TRIGGER die BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'connection lost'); END;"
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-    }
+    let postgres = format!(
+        "CREATE FUNCTION die() RETURNS trigger AS $$
+         BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER die BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION die();"
+    );
+    let sqlite = format!(
+        "CREATE TRIGGER die BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'connection lost'); END;"
+    );
+    run_sql(db, &postgres, &sqlite).await;
 }
 
+/// Undoes [`break_inserts_into`].
 async fn repair(db: &TestStore, table: &str) {
-    if db.store.backend_kind() == "postgres" {
-        let pool = sqlx::PgPool::connect(&db.location).await.unwrap();
-        sqlx::raw_sql(&format!(
-            "DROP TRIGGER die ON {table}; DROP FUNCTION die();"
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlite_pool(db).await;
-        sqlx::raw_sql("DROP TRIGGER die;")
-            .execute(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-    }
+    let postgres = format!("DROP TRIGGER die ON {table}; DROP FUNCTION die();");
+    run_sql(db, &postgres, "DROP TRIGGER die;").await;
 }
 
-async fn sqlite_pool(db: &TestStore) -> sqlx::SqlitePool {
-    let url = format!("sqlite://{}/concorde.db", db.location);
-    sqlx::SqlitePool::connect(&url).await.unwrap()
+/// Runs `postgres` or `sqlite` on the test's database, from a connection of its own.
+async fn run_sql(db: &TestStore, postgres: &str, sqlite: &str) {
+    if db.store.backend_kind() == "postgres" {
+        let pool = sqlx::PgPool::connect(&db.location).await.unwrap();
+        sqlx::raw_sql(postgres).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let url = format!("sqlite://{}/concorde.db", db.location);
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::raw_sql(sqlite).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
 }
 
 fn by_step<'a>(

@@ -564,7 +564,7 @@ async fn versions_view_resolves_passed_inputs(db: &TestStore) {
     let deploy = store.job_by_name(p.id, "deploy").await.unwrap();
     let repo = store.list_resources(p.id).await.unwrap().remove(0);
     let config = store
-        .find_or_create_resource_config("git", "h", Timestamp(1))
+        .find_or_create_resource_config("git", "git", &crate::fixtures::source("h"), Timestamp(1))
         .await
         .unwrap();
     let scope = store

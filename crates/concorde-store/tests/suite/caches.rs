@@ -22,7 +22,7 @@ async fn resource_caches_and_uses(db: &TestStore) {
     let (_, build) = unit_build(store).await;
     worker(store, "w").await;
     let config = store
-        .find_or_create_resource_config("git", "h", Timestamp(1))
+        .find_or_create_resource_config("git", "git", &crate::fixtures::source("h"), Timestamp(1))
         .await
         .unwrap();
     let new = NewResourceCache {
@@ -247,7 +247,7 @@ async fn put_keeps_known_order_and_appends_new(db: &TestStore) {
         "{missing_scope:?}"
     );
     let config = store
-        .find_or_create_resource_config("git", "h", Timestamp(1))
+        .find_or_create_resource_config("git", "git", &crate::fixtures::source("h"), Timestamp(1))
         .await
         .unwrap();
     let scope = store
@@ -364,7 +364,7 @@ async fn concurrent_puts_get_distinct_orders(db: &TestStore) {
     let (p, build) = unit_build(store).await;
     let repo = store.list_resources(p.id).await.unwrap().remove(0);
     let config = store
-        .find_or_create_resource_config("git", "h", Timestamp(1))
+        .find_or_create_resource_config("git", "git", &crate::fixtures::source("h"), Timestamp(1))
         .await
         .unwrap();
     let scope = store

@@ -206,7 +206,7 @@ async fn owners_and_listings(db: &TestStore) {
         .await
         .unwrap();
     let config = store
-        .find_or_create_resource_config("git", "h", Timestamp(1))
+        .find_or_create_resource_config("git", "git", &crate::fixtures::source("h"), Timestamp(1))
         .await
         .unwrap();
     let scope = store.find_or_create_scope(config, None).await.unwrap();

@@ -39,6 +39,13 @@ jobs:
     ))
 }
 
+/// A resource source `{uri: <uri>}`: distinct uris are distinct resource configs.
+pub fn source(uri: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut source = serde_json::Map::new();
+    source.insert("uri".to_owned(), uri.into());
+    source
+}
+
 /// A pipeline config from YAML.
 pub fn config(yaml: &str) -> PipelineConfig {
     concorde_config::load_pipeline(yaml.as_bytes(), &StaticVars::default(), UnknownKeys::Reject)

@@ -111,7 +111,7 @@ async fn orphaned_containers_follow_their_builds(db: &TestStore) {
     created_container(store, "running", "w", step(running.id, "p")).await;
     created_container(store, "one-off", "w", step(one_off.id, "p")).await;
     let config = store
-        .find_or_create_resource_config("git", "h", Timestamp(1))
+        .find_or_create_resource_config("git", "git", &crate::fixtures::source("h"), Timestamp(1))
         .await
         .unwrap();
     let scope = store.find_or_create_scope(config, None).await.unwrap();
@@ -418,7 +418,7 @@ async fn caches_configs_task_caches_and_artifacts(db: &TestStore) {
     let policy = GcPolicy::default();
     let now = Timestamp(10 * HOUR);
     let config = store
-        .find_or_create_resource_config("git", "h", Timestamp(1))
+        .find_or_create_resource_config("git", "git", &crate::fixtures::source("h"), Timestamp(1))
         .await
         .unwrap();
     let scope = store
@@ -542,11 +542,21 @@ async fn caches_configs_task_caches_and_artifacts(db: &TestStore) {
 
     // Resource configs: unreferenced and past the grace period.
     let stale = store
-        .find_or_create_resource_config("git", "stale", Timestamp(1))
+        .find_or_create_resource_config(
+            "git",
+            "git",
+            &crate::fixtures::source("stale"),
+            Timestamp(1),
+        )
         .await
         .unwrap();
     store
-        .find_or_create_resource_config("git", "recent", Timestamp(10 * HOUR - MINUTE))
+        .find_or_create_resource_config(
+            "git",
+            "git",
+            &crate::fixtures::source("recent"),
+            Timestamp(10 * HOUR - MINUTE),
+        )
         .await
         .unwrap();
     let stale_scope = store.find_or_create_scope(stale, None).await.unwrap();

@@ -341,12 +341,22 @@ async fn check_order_rule_and_disabling(db: &TestStore) {
     let (_, p) = simple_pipeline(store).await;
     let repo = &store.list_resources(p.id).await.unwrap()[0];
     let config = store
-        .find_or_create_resource_config("git", "hash", Timestamp(1))
+        .find_or_create_resource_config(
+            "git",
+            "git",
+            &crate::fixtures::source("hash"),
+            Timestamp(1),
+        )
         .await
         .unwrap();
     assert_eq!(
         store
-            .find_or_create_resource_config("git", "hash", Timestamp(2))
+            .find_or_create_resource_config(
+                "git",
+                "git",
+                &crate::fixtures::source("hash"),
+                Timestamp(2)
+            )
             .await
             .unwrap(),
         config
@@ -542,7 +552,12 @@ async fn find_version_by_digest_and_id(db: &TestStore) {
     let (_, p) = simple_pipeline(store).await;
     let repo = &store.list_resources(p.id).await.unwrap()[0];
     let config = store
-        .find_or_create_resource_config("git", "hash", Timestamp(1))
+        .find_or_create_resource_config(
+            "git",
+            "git",
+            &crate::fixtures::source("hash"),
+            Timestamp(1),
+        )
         .await
         .unwrap();
     let scope = store
@@ -624,9 +639,13 @@ jobs:
     for resource in store.list_resources(pipeline.id).await.unwrap() {
         let stored: serde_json::Value = serde_json::from_str(&resource.config).unwrap();
         let source = stored["source"].as_object().unwrap().clone();
-        let identity = concorde_config::resource_config_digest(&resource.type_name, &source);
         let id = store
-            .find_or_create_resource_config(&resource.type_name, &identity, Timestamp(5))
+            .find_or_create_resource_config(
+                &resource.type_name,
+                &resource.type_name,
+                &source,
+                Timestamp(5),
+            )
             .await
             .unwrap();
         ids.push((resource.name, id));

@@ -342,7 +342,7 @@ async fn cache_volumes_one_per_worker(db: &TestStore) {
         .await
         .unwrap();
     let config = store
-        .find_or_create_resource_config("git", "h", Timestamp(1))
+        .find_or_create_resource_config("git", "git", &crate::fixtures::source("h"), Timestamp(1))
         .await
         .unwrap();
     let new_cache = NewResourceCache {

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use concorde_config::model::{Pipeline, VersionMap};
 use concorde_engine::{BuildContext, PlanId, RunEnv, run_check};
-use concorde_store::{CheckOutcome, LockKey, NewVersion, Resource, ResourceId, Store, Topic};
+use concorde_store::{
+    CheckOutcome, LockKey, NewVersion, Resource, ResourceId, ScopeId, Store, Topic,
+};
 use futures::StreamExt;
 use tracing::{debug, warn};
 
@@ -208,64 +210,28 @@ impl Checker {
         );
         env.base_types = self.worker.base_types.clone();
         env.worker_name = self.worker.name.clone();
-        let timeout = match check_timeout(config.check_timeout.as_deref()) {
-            Ok(timeout) => timeout,
-            Err(message) => {
-                // A timeout the config could not give (say, an unresolved var) fails the check
-                // visibly rather than turning into a default.
-                let outcome = CheckOutcome {
-                    ended: crate::now(),
-                    error: Some(message),
-                };
-                self.store
-                    .finish_resource_check(resource.id, &outcome)
-                    .await?;
-                lock.release().await?;
-                return Ok(());
-            }
-        };
         let abort = env.abort.clone();
-        let result = tokio::time::timeout(
-            timeout,
-            run_check(Arc::new(env), &plan_id, &image, &source, from.as_ref()),
-        )
-        .await;
-        let error = match result {
-            Err(_) => {
-                abort.cancel();
-                Some("timeout exceeded".to_owned())
-            }
-            Ok(Err(err)) => Some(
-                format!("{err}\n{}", events.log_text())
-                    .trim_end()
-                    .to_owned(),
-            ),
-            Ok(Ok(versions)) => {
-                let new: Vec<NewVersion> = versions
-                    .iter()
-                    .map(|version| NewVersion {
-                        version: serde_json::json!(version).to_string(),
-                        metadata: "[]".to_owned(),
-                    })
-                    .collect();
-                match self
-                    .store
-                    .save_check_versions(scope, &new, crate::now())
-                    .await
-                {
-                    Ok(outcome) => {
-                        debug!(resource = %resource.name, new = outcome.new_versions, "checked");
-                        if outcome.new_versions > 0 {
-                            // The store asked for the jobs to be scheduled; wake the scheduler.
-                            self.store
-                                .notify(Topic::JobScheduling, &resource.id.to_string())
-                                .await?;
-                        }
-                        None
-                    }
-                    Err(err) => Some(err.to_string()),
+        let error = match check_timeout(config.check_timeout.as_deref()) {
+            // A timeout the config could not give (say, an unresolved var) fails the check
+            // visibly rather than turning into a default.
+            Err(message) => Some(message),
+            Ok(timeout) => match tokio::time::timeout(
+                timeout,
+                run_check(Arc::new(env), &plan_id, &image, &source, from.as_ref()),
+            )
+            .await
+            {
+                Err(_) => {
+                    abort.cancel();
+                    Some("timeout exceeded".to_owned())
                 }
-            }
+                Ok(Err(err)) => Some(
+                    format!("{err}\n{}", events.log_text())
+                        .trim_end()
+                        .to_owned(),
+                ),
+                Ok(Ok(versions)) => self.save_found(scope, resource, &versions).await?,
+            },
         };
         self.store
             .finish_resource_check(
@@ -278,6 +244,39 @@ impl Checker {
             .await?;
         lock.release().await?;
         Ok(())
+    }
+
+    /// Saves the versions a check found in order; the check's error when the store refuses
+    /// them. New versions wake the scheduler (the store asked for the jobs to be scheduled).
+    async fn save_found(
+        &self,
+        scope: ScopeId,
+        resource: &Resource,
+        versions: &[VersionMap],
+    ) -> anyhow::Result<Option<String>> {
+        let new: Vec<NewVersion> = versions
+            .iter()
+            .map(|version| NewVersion {
+                version: serde_json::json!(version).to_string(),
+                metadata: "[]".to_owned(),
+            })
+            .collect();
+        match self
+            .store
+            .save_check_versions(scope, &new, crate::now())
+            .await
+        {
+            Ok(outcome) => {
+                debug!(resource = %resource.name, new = outcome.new_versions, "checked");
+                if outcome.new_versions > 0 {
+                    self.store
+                        .notify(Topic::JobScheduling, &resource.id.to_string())
+                        .await?;
+                }
+                Ok(None)
+            }
+            Err(err) => Ok(Some(err.to_string())),
+        }
     }
 }
 

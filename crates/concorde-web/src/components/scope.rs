@@ -36,9 +36,8 @@ pub async fn ensure_scope(
     source.extend(config.source.clone().unwrap_or_default());
     let image = concorde_engine::type_image(&types, &config.kind, plan_id);
     let now = crate::now();
-    let source_hash = concorde_config::resource_config_digest(&config.kind, &source);
     let config_id = store
-        .find_or_create_resource_config(&image.base_type, &source_hash, now)
+        .find_or_create_resource_config(&image.base_type, &config.kind, &source, now)
         .await?;
     let scope = store
         .find_or_create_scope(config_id, Some(resource.id))

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use concorde_config::model::JsonMap;
 use concorde_engine::{BuildContext, RunEnv, compile_job_plan, run_build};
 use concorde_store::{
     Build, BuildId, BuildStatus, Job, Lock, NewVersion, Pipeline, PutOutput, RecordedVersion,
@@ -65,16 +66,7 @@ impl BuildRun {
             .iter()
             .map(|input| (input.name.clone(), input.version.clone()))
             .collect();
-        let instance_vars = self
-            .pipeline
-            .instance_vars
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|err| format!("the pipeline's stored instance vars do not decode: {err}"));
-        let compiled =
-            compile_job_plan(&self.model, config, &versions).map_err(|err| err.to_string());
-        let (plan, instance_vars) = match compiled.and_then(|plan| Ok((plan, instance_vars?))) {
+        let (plan, instance_vars) = match self.prepare(config, &versions) {
             Ok(ready) => ready,
             Err(err) => {
                 warn!(build = %build_id, error = %err, "could not prepare the build");
@@ -110,10 +102,28 @@ impl BuildRun {
         Ok(())
     }
 
+    /// The build's plan and its pipeline's instance vars, or why the build cannot start.
+    fn prepare(
+        &self,
+        config: &concorde_config::model::Job,
+        versions: &BTreeMap<String, concorde_config::model::VersionMap>,
+    ) -> Result<(concorde_engine::Plan, Option<JsonMap>), String> {
+        let plan =
+            compile_job_plan(&self.model, config, versions).map_err(|err| err.to_string())?;
+        let instance_vars = self
+            .pipeline
+            .instance_vars
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|err| format!("the pipeline's stored instance vars do not decode: {err}"))?;
+        Ok((plan, instance_vars))
+    }
+
     async fn run(
         self,
         plan: concorde_engine::Plan,
-        instance_vars: Option<serde_json::Map<String, serde_json::Value>>,
+        instance_vars: Option<JsonMap>,
     ) -> anyhow::Result<()> {
         let store = self.store.clone();
         let build_id = self.build.id;

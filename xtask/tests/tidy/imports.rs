@@ -173,7 +173,8 @@ fn sibling_units(from: &ModulePath, to: &ModulePath) -> Option<(ModulePath, Modu
 
 /// Strongly connected groups of more than one module in the crate rooted at `src`.
 fn import_circles(src: &Path) -> Vec<Vec<String>> {
-    let files = super::tests::rust_files(src);
+    let mut files = Vec::new();
+    crate::rust_files(src, &mut files);
     let mut edges: BTreeMap<ModulePath, BTreeSet<ModulePath>> = BTreeMap::new();
     let modules: BTreeSet<ModulePath> = files.iter().filter_map(|f| module_of(src, f)).collect();
     for file in &files {
