@@ -17,17 +17,15 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        if let Some(db) = postgres_store(Flavour::Durable).await {
-            log_ingestion(&db).await;
-            db.cleanup().await;
-        }
+        let db = postgres_store(Flavour::Durable).await;
+        log_ingestion(&db).await;
+        db.cleanup().await;
         let sqlite = sqlite_store().await;
         relint::bench(&sqlite).await;
         sqlite.cleanup().await;
-        if let Some(db) = postgres_store(Flavour::Fast).await {
-            relint::bench(&db).await;
-            db.cleanup().await;
-        }
+        let db = postgres_store(Flavour::Fast).await;
+        relint::bench(&db).await;
+        db.cleanup().await;
     });
 }
 

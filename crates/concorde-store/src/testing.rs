@@ -8,8 +8,8 @@
 //! a file lock so concurrent nextest processes start it once. Every test touches a heartbeat
 //! file; a detached watchdog stops the cluster and deletes it once the heartbeat is a minute
 //! old and no client is connected, so the postmaster never outlives the run for long.
-//! When no PostgreSQL server binaries are installed the PostgreSQL half of the suite is
-//! skipped with a loud message, except under `CI=true`, where that is a failure.
+//! When no PostgreSQL server binaries are installed the PostgreSQL half of a suite fails: it
+//! never skips.
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -76,10 +76,10 @@ pub async fn sqlite_store() -> TestStore {
     }
 }
 
-/// A migrated store on a fresh database of the shared throwaway cluster, or `None` (after a
-/// loud message) when PostgreSQL is not installed and we are not in CI.
-pub async fn postgres_store(flavour: Flavour) -> Option<TestStore> {
-    let cluster = Cluster::ensure(flavour)?;
+/// A migrated store on a fresh database of the shared throwaway cluster. Panics when the
+/// PostgreSQL server binaries are missing: the PostgreSQL half of a suite never skips.
+pub async fn postgres_store(flavour: Flavour) -> TestStore {
+    let cluster = Cluster::ensure(flavour);
     let name = format!("t_{}", unique_suffix());
     let mut admin = cluster.connect("postgres").await;
     sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
@@ -91,14 +91,14 @@ pub async fn postgres_store(flavour: Flavour) -> Option<TestStore> {
     let store = Store::open(&StoreConfig::Postgres { url: url.clone() })
         .await
         .unwrap_or_else(|err| panic!("opening test PostgreSQL store {url}: {err}"));
-    Some(TestStore {
+    TestStore {
         store,
         location: url,
         cleanup: Cleanup::Database {
             cluster: cluster.dir,
             name,
         },
-    })
+    }
 }
 
 impl TestStore {
@@ -162,18 +162,11 @@ impl Cluster {
     }
 
     /// Makes sure the cluster of this flavour runs, starting it if needed.
-    fn ensure(flavour: Flavour) -> Option<Cluster> {
+    fn ensure(flavour: Flavour) -> Cluster {
         let Some(bin) = find_pg_bin() else {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!(
-                    "PostgreSQL server binaries not found (set CONCORDE_PG_BIN); CI must run the PostgreSQL suite"
-                );
-            }
-            eprintln!(
-                "\n!!!!! SKIPPING the PostgreSQL half of the store suite: no PostgreSQL server \
-                 binaries found (install postgresql-15 or set CONCORDE_PG_BIN) !!!!!\n"
+            panic!(
+                "PostgreSQL server binaries not found: install postgresql-15 or set CONCORDE_PG_BIN"
             );
-            return None;
         };
         let parent =
             std::env::var_os("CONCORDE_TEST_PG_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
@@ -184,7 +177,7 @@ impl Cluster {
         let dir = parent.join(format!("concorde-test-pg-{tag}"));
         let cluster = Cluster { dir };
         cluster.start_locked(&bin, flavour);
-        Some(cluster)
+        cluster
     }
 
     fn start_locked(&self, bin: &Path, flavour: Flavour) {

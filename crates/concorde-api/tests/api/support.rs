@@ -232,8 +232,8 @@ pub async fn sqlite() -> Harness {
     Harness::new(sqlite_store().await).await
 }
 
-pub async fn postgres() -> Option<Harness> {
-    Some(Harness::new(postgres_store(Flavour::Fast).await?).await)
+pub async fn postgres() -> Harness {
+    Harness::new(postgres_store(Flavour::Fast).await).await
 }
 
 /// Reads an SSE body until `event: end` (or the timeout) and returns the text.
@@ -270,7 +270,7 @@ macro_rules! both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(harness) = $crate::support::postgres().await else { return };
+                let harness = $crate::support::postgres().await;
                 super::$case(&harness).await;
                 harness.cleanup().await;
             }

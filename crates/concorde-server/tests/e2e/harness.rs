@@ -69,13 +69,9 @@ impl Server {
             .expect("runtime");
         let test_store = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(
-                runtime
-                    .block_on(concorde_store::testing::postgres_store(
-                        concorde_store::testing::Flavour::Fast,
-                    ))
-                    .expect("PostgreSQL is installed (CI installs it)"),
-            ),
+            Backend::Postgres => Some(runtime.block_on(concorde_store::testing::postgres_store(
+                concorde_store::testing::Flavour::Fast,
+            ))),
         };
         let postgres_url = test_store.as_ref().map(|store| store.location.clone());
         let bind = format!("127.0.0.1:{}", free_port());

@@ -19,9 +19,7 @@ macro_rules! store_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let flavour = concorde_store::testing::Flavour::Fast;
-                let Some(db) = concorde_store::testing::postgres_store(flavour).await else {
-                    return;
-                };
+                let db = concorde_store::testing::postgres_store(flavour).await;
                 super::$name(&db).await;
                 db.cleanup().await;
             }
