@@ -238,7 +238,7 @@ impl Names {
         };
         let rerun_of = match build.rerun_of {
             Some(original) => Some(concorde_proto::RerunOf {
-                id: concorde_proto::BuildId(original.0),
+                id: original,
                 name: store.build(original).await?.name,
             }),
             None => None,

@@ -44,7 +44,7 @@ pub fn pipeline(pipeline: &store::Pipeline, team_name: &str) -> proto::Pipeline 
         .cloned()
         .and_then(|display| serde_json::from_value(display).ok());
     proto::Pipeline {
-        id: proto::PipelineId(pipeline.id.0),
+        id: pipeline.id,
         name: pipeline.name.clone(),
         instance_vars: instance_vars(pipeline.instance_vars.as_deref()),
         paused: pipeline.paused,
@@ -74,15 +74,15 @@ pub fn build(
     rerun_of: Option<proto::RerunOf>,
 ) -> proto::Build {
     proto::Build {
-        id: proto::BuildId(build.id.0),
+        id: build.id,
         team_name,
         name: build.name.clone(),
-        status: status(build.status),
+        status: build.status,
         api_url: format!("/api/v1/builds/{}", build.id),
         comment: None,
         job_name,
         resource_name: None,
-        pipeline_id: pipeline.map(|p| proto::PipelineId(p.id.0)),
+        pipeline_id: pipeline.map(|p| p.id),
         pipeline_name: pipeline.map(|p| p.name.clone()),
         pipeline_instance_vars: pipeline.and_then(|p| instance_vars(p.instance_vars.as_deref())),
         start_time: build.start_time.map(secs),
@@ -111,17 +111,6 @@ pub fn summary(build: &proto::Build) -> proto::BuildSummary {
     }
 }
 
-/// The wire spelling of a status.
-pub fn status(status: store::BuildStatus) -> proto::BuildStatus {
-    match status {
-        store::BuildStatus::Pending => proto::BuildStatus::Pending,
-        store::BuildStatus::Started => proto::BuildStatus::Started,
-        store::BuildStatus::Succeeded => proto::BuildStatus::Succeeded,
-        store::BuildStatus::Failed => proto::BuildStatus::Failed,
-        store::BuildStatus::Errored => proto::BuildStatus::Errored,
-        store::BuildStatus::Aborted => proto::BuildStatus::Aborted,
-    }
-}
 
 /// A job's get steps (plan and hooks, in plan order) as inputs.
 pub fn job_inputs(job: &model::Job) -> Vec<proto::JobInput> {
@@ -184,7 +173,7 @@ pub fn resource_version(
         Vec::new()
     };
     proto::ResourceVersion {
-        id: proto::VersionId(version.id.0),
+        id: version.id,
         version: version_map(&version.version),
         metadata,
         enabled,

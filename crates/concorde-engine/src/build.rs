@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub use concorde_core::BuildStatus;
 use concorde_worker::Runtime;
 use tokio_util::sync::CancellationToken;
 
@@ -12,31 +13,6 @@ use crate::exec::{Exec, StepError, run_plan};
 use crate::plan::Plan;
 use crate::resource_cache::CacheLocks;
 use crate::scope::VarScope;
-
-/// How a build ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BuildStatus {
-    /// The plan succeeded.
-    Succeeded,
-    /// A step failed.
-    Failed,
-    /// A step errored.
-    Errored,
-    /// The build was aborted.
-    Aborted,
-}
-
-impl BuildStatus {
-    /// The status as the API spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BuildStatus::Succeeded => "succeeded",
-            BuildStatus::Failed => "failed",
-            BuildStatus::Errored => "errored",
-            BuildStatus::Aborted => "aborted",
-        }
-    }
-}
 
 impl RunEnv {
     /// An environment with no credentials, no pipeline setter and no recorder; set those
@@ -66,11 +42,11 @@ impl RunEnv {
     }
 }
 
-/// Runs a build's plan to the end and returns its status. Aborting is cancelling `env.abort`.
+/// Runs a build's plan to the end and returns how it finished (never pending or started). Aborting is cancelling `env.abort`.
 /// Containers and artifact volumes the build created are destroyed at the end; caches stay.
 pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
     env.events.emit(BuildEvent::Status {
-        status: "started".to_owned(),
+        status: BuildStatus::Started,
         time: now_unix(),
     });
     let exec = Exec {
@@ -88,7 +64,7 @@ pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
     };
     cleanup(&env).await;
     env.events.emit(BuildEvent::Status {
-        status: status.as_str().to_owned(),
+        status,
         time: now_unix(),
     });
     status

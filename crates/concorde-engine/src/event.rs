@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use concorde_config::model::VersionMap;
+use concorde_core::{BuildStatus, EventKind};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
@@ -46,8 +47,8 @@ pub struct MetadataField {
 pub enum BuildEvent {
     /// `status`: the build started or finished.
     Status {
-        /// `started`, `succeeded`, `failed`, `errored` or `aborted`.
-        status: String,
+        /// `started`, or how the build finished.
+        status: BuildStatus,
         /// Unix seconds.
         time: i64,
     },
@@ -72,9 +73,7 @@ pub enum BuildEvent {
     /// A step lifecycle event without extra fields (`initialize`, `start`, `initialize-get`, ...).
     Lifecycle {
         /// The event type.
-        kind: &'static str,
-        /// The event version.
-        version: &'static str,
+        kind: EventKind,
         /// The step.
         origin: Origin,
         /// Unix seconds.
@@ -92,7 +91,7 @@ pub enum BuildEvent {
     /// `finish-get` / `finish-put`.
     FinishResource {
         /// `finish-get` or `finish-put`.
-        kind: &'static str,
+        kind: EventKind,
         /// The step.
         origin: Origin,
         /// The script's exit status.
@@ -107,7 +106,7 @@ pub enum BuildEvent {
     /// `initialize-task` / `start-task`.
     TaskConfig {
         /// `initialize-task` or `start-task`.
-        kind: &'static str,
+        kind: EventKind,
         /// The step.
         origin: Origin,
         /// `{platform, image, run{path,args,dir}, inputs[{name,path}]}`.
@@ -152,42 +151,20 @@ pub enum BuildEvent {
 }
 
 impl BuildEvent {
-    /// The event type (`log`, `finish-get`, ...).
-    pub fn event_type(&self) -> &'static str {
+    /// The event's kind (`log`, `finish-get`, ...), which also says its version.
+    pub fn kind(&self) -> EventKind {
         match self {
-            BuildEvent::Status { .. } => "status",
-            BuildEvent::Log { .. } => "log",
-            BuildEvent::Error { .. } => "error",
+            BuildEvent::Status { .. } => EventKind::Status,
+            BuildEvent::Log { .. } => EventKind::Log,
+            BuildEvent::Error { .. } => EventKind::Error,
             BuildEvent::Lifecycle { kind, .. }
             | BuildEvent::FinishResource { kind, .. }
-            | BuildEvent::TaskConfig { kind, .. } => kind,
-            BuildEvent::Finish { .. } => "finish",
-            BuildEvent::FinishTask { .. } => "finish-task",
-            BuildEvent::SelectedWorker { .. } => "selected-worker",
-            BuildEvent::SetPipelineChanged { .. } => "set-pipeline-changed",
-            BuildEvent::AcrossSubsteps { .. } => "across-substeps",
-        }
-    }
-
-    /// The event version string.
-    pub fn version(&self) -> &'static str {
-        match self {
-            BuildEvent::Status { .. } => "1.0",
-            BuildEvent::Log { .. } | BuildEvent::FinishResource { .. } => "5.1",
-            BuildEvent::Error { .. } => "4.1",
-            BuildEvent::Lifecycle { version, .. } => version,
-            BuildEvent::TaskConfig { kind, .. } => {
-                if *kind == "start-task" {
-                    "5.0"
-                } else {
-                    "4.0"
-                }
-            }
-            BuildEvent::FinishTask { .. } => "4.0",
-            BuildEvent::Finish { .. }
-            | BuildEvent::SelectedWorker { .. }
-            | BuildEvent::SetPipelineChanged { .. }
-            | BuildEvent::AcrossSubsteps { .. } => "1.0",
+            | BuildEvent::TaskConfig { kind, .. } => *kind,
+            BuildEvent::Finish { .. } => EventKind::Finish,
+            BuildEvent::FinishTask { .. } => EventKind::FinishTask,
+            BuildEvent::SelectedWorker { .. } => EventKind::SelectedWorker,
+            BuildEvent::SetPipelineChanged { .. } => EventKind::SetPipelineChanged,
+            BuildEvent::AcrossSubsteps { .. } => EventKind::AcrossSubsteps,
         }
     }
 
@@ -264,7 +241,8 @@ impl BuildEvent {
 
     /// The whole envelope without `event_id` (the store assigns it).
     pub fn envelope(&self) -> Json {
-        json!({"data": self.data(), "event": self.event_type(), "version": self.version()})
+        let kind = self.kind();
+        json!({"data": self.data(), "event": kind.name(), "version": kind.version()})
     }
 }
 

@@ -1,55 +1,12 @@
 //! Builds, their summaries inside jobs and resources, and what a build consumed and produced.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
+
+pub use concorde_core::BuildStatus;
 
 use crate::ids::{BuildId, PipelineId};
 use crate::pipeline::InstanceVars;
 use crate::version::Version;
-
-/// Where a build is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BuildStatus {
-    /// Waiting for inputs and a free slot.
-    Pending,
-    /// Running.
-    Started,
-    /// Every step passed.
-    Succeeded,
-    /// A step failed.
-    Failed,
-    /// Concorde or a worker broke.
-    Errored,
-    /// Someone aborted it.
-    Aborted,
-}
-
-impl BuildStatus {
-    /// The wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BuildStatus::Pending => "pending",
-            BuildStatus::Started => "started",
-            BuildStatus::Succeeded => "succeeded",
-            BuildStatus::Failed => "failed",
-            BuildStatus::Errored => "errored",
-            BuildStatus::Aborted => "aborted",
-        }
-    }
-
-    /// Whether the build has finished.
-    pub fn is_finished(self) -> bool {
-        !matches!(self, BuildStatus::Pending | BuildStatus::Started)
-    }
-}
-
-impl fmt::Display for BuildStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A build, as `GET /api/v1/builds/:id`, build lists, triggers and reruns return it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

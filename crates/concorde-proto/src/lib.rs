@@ -23,6 +23,7 @@ pub use build::{
     Build, BuildInput, BuildResourceInput, BuildResourceOutput, BuildResources, BuildStatus,
     BuildSummary, CommentRequest, RerunOf,
 };
+pub use concorde_core::EventKind;
 pub use event::{END_EVENT, EVENT_STREAM_VERSION, EventEnvelope, LogOrigin, SSE_EVENT};
 pub use ids::{BuildId, JobId, PipelineId, ResourceId, ResourceTypeId, TeamId, VersionId};
 pub use info::{FeatureFlags, Info, TokenResponse, UserInfo};

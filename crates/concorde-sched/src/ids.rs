@@ -6,40 +6,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-macro_rules! integer_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(pub i64);
+pub use concorde_core::{BuildId, JobId, ResourceId, ScopeId};
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}", self.0)
-            }
-        }
-    };
+/// The position of a version in its scope's history: higher means newer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CheckOrder(pub i64);
+
+impl fmt::Display for CheckOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
-
-integer_id!(
-    /// A job of the pipeline. Passed jobs are always tried in ascending id order.
-    JobId
-);
-integer_id!(
-    /// A resource of the pipeline. A build's outputs are scanned in ascending resource id order.
-    ResourceId
-);
-integer_id!(
-    /// A version history that one or more resources read (a resource config scope).
-    ScopeId
-);
-integer_id!(
-    /// A build of a job. Ids grow with creation time; reruns get fresh, larger ids.
-    BuildId
-);
-integer_id!(
-    /// The position of a version in its scope's history: higher means newer.
-    CheckOrder
-);
 
 /// The identity of a version within its scope (a digest of its JSON document).
 ///

@@ -24,6 +24,6 @@ pub use ids::{
     ResourceId, ScopeId, Version, VersionDigest, VersionFields,
 };
 pub use input::{InputConfig, InputError, Resolution, ResolvedInput};
-pub use memory::{BuildStatus, MemoryView, MemoryViewBuilder, MemoryViewError};
+pub use memory::{MemoryView, MemoryViewBuilder, MemoryViewError};
 pub use resolve::{resolve_inputs, resolve_inputs_explained};
 pub use view::{BuildListing, ConsumedVersion, OutputConstraints, UpstreamBuild, VersionsView};

@@ -291,12 +291,7 @@ fn legacy_builds_are_migrated_when_read_and_when_a_listing_runs_dry() {
             id: concorde_sched::BuildId(id),
             rerun_of: None,
         };
-        history.builder.build(
-            build,
-            JobId(id % 2 + 1),
-            concorde_sched::BuildStatus::Succeeded,
-            true,
-        );
+        history.builder.build(build, JobId(id % 2 + 1), true, true);
         history.builder.output(build.id, ResourceId(1), version);
     }
     let view = history.finish();

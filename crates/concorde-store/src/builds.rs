@@ -5,65 +5,10 @@
 use crate::backend::WritePool;
 use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
+pub use concorde_core::BuildStatus;
+
 use crate::ids::{BuildId, JobId, PipelineId, ResourceId, TeamId, Timestamp};
 use crate::{Store, with_db};
-
-/// Where a build is in its life. `pending → started → succeeded|failed|errored|aborted`, and
-/// `pending → aborted`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BuildStatus {
-    /// Created, waiting for inputs and a free slot.
-    Pending,
-    /// Running.
-    Started,
-    /// Finished: every step passed.
-    Succeeded,
-    /// Finished: a step failed.
-    Failed,
-    /// Finished: Concorde or a worker broke.
-    Errored,
-    /// Finished: someone aborted it.
-    Aborted,
-}
-
-impl BuildStatus {
-    /// The stored (and API) spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BuildStatus::Pending => "pending",
-            BuildStatus::Started => "started",
-            BuildStatus::Succeeded => "succeeded",
-            BuildStatus::Failed => "failed",
-            BuildStatus::Errored => "errored",
-            BuildStatus::Aborted => "aborted",
-        }
-    }
-
-    /// Whether the build has finished.
-    pub fn is_finished(self) -> bool {
-        !matches!(self, BuildStatus::Pending | BuildStatus::Started)
-    }
-}
-
-impl TryFrom<String> for BuildStatus {
-    type Error = StoreError;
-    fn try_from(text: String) -> StoreResult<Self> {
-        Ok(match text.as_str() {
-            "pending" => BuildStatus::Pending,
-            "started" => BuildStatus::Started,
-            "succeeded" => BuildStatus::Succeeded,
-            "failed" => BuildStatus::Failed,
-            "errored" => BuildStatus::Errored,
-            "aborted" => BuildStatus::Aborted,
-            _ => {
-                return Err(StoreError::Corrupt {
-                    what: "build status",
-                    detail: text,
-                });
-            }
-        })
-    }
-}
 
 /// A build.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -321,7 +266,7 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<()> {
         if !status.is_finished() {
-            return Err(self.refused_transition(id, status.as_str()).await);
+            return Err(self.refused_transition(id, status).await);
         }
         let finished = with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
@@ -373,7 +318,7 @@ impl Store {
             row.is_some()
         });
         if !finished {
-            return Err(self.refused_transition(id, status.as_str()).await);
+            return Err(self.refused_transition(id, status).await);
         }
         self.notify(Topic::BuildEvents(id), "finished").await
     }
@@ -390,19 +335,19 @@ impl Store {
             .await?;
             status.ok_or_else(|| StoreError::not_found("build", id))?
         });
-        if status == "pending" {
+        if BuildStatus::try_from(status)? == BuildStatus::Pending {
             self.finish_build(id, BuildStatus::Aborted, now).await?;
         }
         self.notify(Topic::BuildAbort(id), "").await
     }
 
-    pub(crate) async fn refused_transition(&self, id: BuildId, to: &str) -> StoreError {
+    pub(crate) async fn refused_transition(&self, id: BuildId, to: BuildStatus) -> StoreError {
         match self.build(id).await {
             Ok(build) => StoreError::InvalidTransition {
                 kind: "build",
                 id: id.to_string(),
                 from: build.status.as_str().into(),
-                to: to.into(),
+                to: to.as_str().into(),
             },
             Err(err) => err,
         }

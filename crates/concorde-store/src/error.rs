@@ -118,6 +118,15 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl From<concorde_core::UnknownName> for StoreError {
+    fn from(unknown: concorde_core::UnknownName) -> Self {
+        StoreError::Corrupt {
+            what: unknown.what,
+            detail: unknown.text,
+        }
+    }
+}
+
 impl StoreError {
     pub(crate) fn not_found(kind: &'static str, id: impl std::fmt::Display) -> Self {
         StoreError::NotFound {

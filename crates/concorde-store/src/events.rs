@@ -10,9 +10,12 @@ use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 use serde::{Deserialize, Serialize};
 
+pub use concorde_core::EventKind;
+
 use crate::backend::WritePool;
 use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult};
+use crate::builds::BuildStatus;
 use crate::ids::{BuildId, JobId, Timestamp};
 use crate::{Store, with_db};
 
@@ -30,12 +33,10 @@ pub enum NewBuildEvent {
     },
     /// Any other event (`status`, `initialize-task`, `finish-get`, ...).
     Other {
-        /// Event type.
-        kind: String,
-        /// Event schema version.
-        version: String,
-        /// Event data JSON.
-        data: String,
+        /// Event type; stored with the version [`EventKind::version`] names.
+        kind: EventKind,
+        /// Event data.
+        data: serde_json::Value,
     },
 }
 
@@ -119,18 +120,11 @@ impl Store {
                         output: output.to_owned(),
                     })
                 }
-                NewBuildEvent::Other {
-                    kind,
-                    version,
-                    data,
-                } => {
-                    crate::teams::parse_json("event data", data)?;
-                    Ok(EventPayload::Other {
-                        kind: kind.clone(),
-                        version: version.clone(),
-                        data: data.clone(),
-                    })
-                }
+                NewBuildEvent::Other { kind, data } => Ok(EventPayload::Other {
+                    kind: kind.name().to_owned(),
+                    version: kind.version().to_owned(),
+                    data: data.to_string(),
+                }),
             })
             .collect::<StoreResult<Vec<_>>>()?;
         let Some(count) = i64::try_from(payloads.len()).ok().filter(|n| *n > 0) else {
@@ -228,7 +222,7 @@ impl Store {
             let (mut kept, mut kept_succeeded, mut reaped) = (0_u32, 0_u32, Vec::new());
             for (id, status, end_time) in builds {
                 let keep = if retention.builds > 0
-                    && status == "succeeded"
+                    && BuildStatus::try_from(status)? == BuildStatus::Succeeded
                     && kept_succeeded < retention.minimum_succeeded
                 {
                     kept_succeeded += 1;

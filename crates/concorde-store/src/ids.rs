@@ -1,54 +1,12 @@
-//! Newtype identifiers for every kind of row, and the store's timestamp type.
+//! The ids of every kind of row (defined once, in `concorde-core`), the names and handles
+//! the store keeps, and the store's timestamp type.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-macro_rules! id_type {
-    ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
-        #[$doc]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type)]
-        #[derive(serde::Serialize, serde::Deserialize)]
-        #[sqlx(transparent)]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    )*};
-}
-
-id_type!(
-    /// A team.
-    TeamId,
-    /// A pipeline (one instance of an instanced pipeline).
-    PipelineId,
-    /// A job of a pipeline.
-    JobId,
-    /// A resource of a pipeline.
-    ResourceId,
-    /// A resource type of a pipeline.
-    ResourceTypeId,
-    /// A resource config: a type plus a source hash.
-    ResourceConfigId,
-    /// A resource config scope: the history that versions belong to.
-    ScopeId,
-    /// A resource version row.
-    VersionId,
-    /// A build (job build, one-off, rerun).
-    BuildId,
-    /// A container row.
-    ContainerId,
-    /// A volume row.
-    VolumeId,
-    /// A resource cache (a version fetched with given params).
-    ResourceCacheId,
-    /// A task cache: one `caches:` path of one task step of one job.
-    TaskCacheId,
-    /// An artifact: files uploaded by `fly execute`, held in a volume.
-    ArtifactId,
-);
+pub use concorde_core::{
+    ArtifactId, BuildId, ContainerId, JobId, PipelineId, ResourceCacheId, ResourceConfigId,
+    ResourceId, ResourceTypeId, ScopeId, TaskCacheId, TeamId, VersionId, VolumeId,
+};
 
 macro_rules! name_type {
     ($(#[$doc:meta] $name:ident),* $(,)?) => {$(

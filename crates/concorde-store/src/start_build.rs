@@ -4,7 +4,7 @@
 //! either started with all of that or still pending with none of it.
 
 use crate::backend::WritePool;
-use crate::builds::RecordedVersion;
+use crate::builds::{BuildStatus, RecordedVersion};
 use crate::error::{StoreResult, fk_to_not_found};
 use crate::ids::{BuildId, JobId, Timestamp};
 use crate::{Store, with_db};
@@ -77,7 +77,7 @@ impl Store {
             }
         });
         if refused {
-            return Err(self.refused_transition(start.id, "started").await);
+            return Err(self.refused_transition(start.id, BuildStatus::Started).await);
         }
         Ok(())
     }

@@ -262,7 +262,7 @@ pub async fn resources(
                 out.inputs.push(BuildResourceInput {
                     name: recorded.name,
                     version,
-                    pipeline_id: proto::PipelineId(pipeline.0),
+                    pipeline_id: pipeline,
                     first_occurrence,
                 });
             }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use concorde_proto::{FeatureFlags, Info, Team, TeamAuth, TeamId};
+use concorde_proto::{FeatureFlags, Info, Team, TeamAuth};
 use tracing::instrument;
 
 use crate::auth::{Caller, Role};
@@ -30,7 +30,7 @@ pub async fn info(State(state): State<ApiState>) -> Json<Info> {
 fn team(team: concorde_store::Team) -> Team {
     let auth: TeamAuth = serde_json::from_str(&team.auth).unwrap_or_default();
     Team {
-        id: TeamId(team.id.0),
+        id: team.id,
         name: team.name,
         auth,
     }

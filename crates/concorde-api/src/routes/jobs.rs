@@ -58,10 +58,10 @@ async fn summary(
     let finished = build_of(store, names, job.latest_completed_build_id).await?;
     let next = build_of(store, names, job.next_build_id).await?;
     Ok(proto::JobSummary {
-        id: proto::JobId(job.id.0),
+        id: job.id,
         name: job.name.clone(),
         team_name: scoped.team.name.clone(),
-        pipeline_id: proto::PipelineId(scoped.pipeline.id.0),
+        pipeline_id: scoped.pipeline.id,
         pipeline_name: scoped.pipeline.name.clone(),
         pipeline_instance_vars: present::instance_vars(scoped.pipeline.instance_vars.as_deref()),
         paused: job.paused,
@@ -153,10 +153,10 @@ pub async fn get(
     let job_config = job_config(&config, &job.name)?;
     let mut names = Names::load(store).await?;
     Ok(Json(proto::Job {
-        id: proto::JobId(job.id.0),
+        id: job.id,
         name: job.name.clone(),
         team_name: scoped.team.name.clone(),
-        pipeline_id: proto::PipelineId(scoped.pipeline.id.0),
+        pipeline_id: scoped.pipeline.id,
         pipeline_name: scoped.pipeline.name.clone(),
         pipeline_instance_vars: present::instance_vars(scoped.pipeline.instance_vars.as_deref()),
         paused: job.paused,

@@ -29,7 +29,7 @@ fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
     };
     proto::Resource {
         name: resource.name.clone(),
-        pipeline_id: proto::PipelineId(scoped.pipeline.id.0),
+        pipeline_id: scoped.pipeline.id,
         pipeline_name: scoped.pipeline.name.clone(),
         pipeline_instance_vars: present::instance_vars(scoped.pipeline.instance_vars.as_deref()),
         team_name: scoped.team.name.clone(),
@@ -55,7 +55,7 @@ fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
                 .map(present::secs)
                 .filter(|_| status.is_finished()),
             team_name: scoped.team.name.clone(),
-            pipeline_id: proto::PipelineId(scoped.pipeline.id.0),
+            pipeline_id: scoped.pipeline.id,
             pipeline_name: scoped.pipeline.name.clone(),
             pipeline_instance_vars: present::instance_vars(
                 scoped.pipeline.instance_vars.as_deref(),
@@ -177,7 +177,7 @@ fn check_build(scoped: &Scoped, resource_name: &str) -> proto::Build {
         comment: None,
         job_name: None,
         resource_name: Some(resource_name.to_owned()),
-        pipeline_id: Some(proto::PipelineId(scoped.pipeline.id.0)),
+        pipeline_id: Some(scoped.pipeline.id),
         pipeline_name: Some(scoped.pipeline.name.clone()),
         pipeline_instance_vars: present::instance_vars(scoped.pipeline.instance_vars.as_deref()),
         start_time: None,

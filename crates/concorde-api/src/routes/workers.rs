@@ -94,7 +94,7 @@ fn present_container(container: &store::Container, now: Timestamp) -> proto::Con
             ContainerOwner::BuildStep { build, .. }
             | ContainerOwner::ImageCheck { build, .. }
             | ContainerOwner::ImageGet { build, .. },
-        ) => Some(proto::BuildId(build.0)),
+        ) => Some(*build),
         _ => None,
     };
     proto::Container {
@@ -104,8 +104,8 @@ fn present_container(container: &store::Container, now: Timestamp) -> proto::Con
         kind: text(&meta.step_type),
         step_name: text(&meta.step_name),
         attempt: text(&meta.attempt),
-        pipeline_id: container.pipeline_id.map(|id| proto::PipelineId(id.0)),
-        job_id: meta.job_id.map(|id| proto::JobId(id.0)),
+        pipeline_id: container.pipeline_id,
+        job_id: meta.job_id,
         build_id,
         pipeline_name: meta.pipeline_name.clone(),
         job_name: meta.job_name.clone(),

@@ -23,9 +23,8 @@ fn log(text: &str) -> NewBuildEvent {
 
 fn status(status: &str) -> NewBuildEvent {
     NewBuildEvent::Other {
-        kind: "status".into(),
-        version: "1.0".into(),
-        data: format!(r#"{{"status":"{status}","time":1700000001}}"#),
+        kind: concorde_store::EventKind::Status,
+        data: serde_json::json!({"status": status, "time": 1_700_000_001}),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, Write};
 
-use concorde_proto::{END_EVENT, EventEnvelope};
+use concorde_proto::{BuildStatus, END_EVENT, EventEnvelope, EventKind};
 use serde_json::Value;
 
 use super::style::Style;
@@ -21,34 +21,6 @@ pub struct RenderOptions {
     /// The zone of `--timestamps`.
     pub time_zone: jiff::tz::TimeZone,
 }
-
-/// The major version of each event type this renderer understands.
-const KNOWN_EVENTS: &[(&str, &str)] = &[
-    ("status", "1"),
-    ("log", "5"),
-    ("error", "4"),
-    ("initialize", "1"),
-    ("start", "1"),
-    ("finish", "1"),
-    ("initialize-check", "1"),
-    ("initialize-get", "2"),
-    ("start-get", "1"),
-    ("finish-get", "5"),
-    ("initialize-put", "2"),
-    ("start-put", "1"),
-    ("finish-put", "5"),
-    ("initialize-task", "4"),
-    ("start-task", "5"),
-    ("finish-task", "4"),
-    ("waiting-for-worker", "1"),
-    ("selected-worker", "1"),
-    ("streaming-volume", "1"),
-    ("waiting-for-streamed-volume", "1"),
-    ("image-check", "1"),
-    ("image-get", "1"),
-    ("set-pipeline-changed", "1"),
-    ("across-substeps", "1"),
-];
 
 /// Why one SSE message could not be turned into an event.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +112,7 @@ impl Renderer<'_> {
     /// Handles one message; `Some(code)` when rendering stops.
     fn message(&mut self, data: &str) -> std::io::Result<Option<u8>> {
         match parse(data) {
-            Ok((event, payload)) => self.event(&event, &payload),
+            Ok((event, payload)) => self.event(event, &payload),
             Err(err) if self.options.ignore_parse_errors && err.ignorable() => Ok(None),
             Err(err) => {
                 self.time = 0;
@@ -151,7 +123,7 @@ impl Renderer<'_> {
         }
     }
 
-    fn event(&mut self, event: &str, payload: &Value) -> std::io::Result<Option<u8>> {
+    fn event(&mut self, event: EventKind, payload: &Value) -> std::io::Result<Option<u8>> {
         let color = self.options.color;
         let bold = |text: &str| Style::Bold.paint(text, color);
         let text = |key: &str| {
@@ -163,36 +135,36 @@ impl Renderer<'_> {
         };
         self.time = payload.get("time").and_then(Value::as_i64).unwrap_or(0);
         match event {
-            "log" => self.write(&text("payload"))?,
-            "waiting-for-worker" => self.write(&format!(
+            EventKind::Log => self.write(&text("payload"))?,
+            EventKind::WaitingForWorker => self.write(&format!(
                 "{}\n",
                 bold("no suitable workers found, waiting for worker...")
             ))?,
-            "selected-worker" => self.write(&format!(
+            EventKind::SelectedWorker => self.write(&format!(
                 "{} {}\n",
                 bold("selected worker:"),
                 text("selected_worker")
             ))?,
-            "streaming-volume" => self.write(&format!(
+            EventKind::StreamingVolume => self.write(&format!(
                 "{} {} {} {}\n",
                 bold("streaming volume"),
                 text("volume"),
                 bold("from worker"),
                 text("source_worker")
             ))?,
-            "waiting-for-streamed-volume" => self.write(&format!(
+            EventKind::WaitingForStreamedVolume => self.write(&format!(
                 "{} {} {}\n",
                 bold("waiting for volume"),
                 text("volume"),
                 bold("to be streamed by another step")
             ))?,
-            "initialize-check" => self.write(&format!(
+            EventKind::InitializeCheck => self.write(&format!(
                 "{} {}\n",
                 bold("initializing check:"),
                 text("name")
             ))?,
-            "initialize-task" => self.write(&format!("{}\n", bold("initializing")))?,
-            "start-task" => {
+            EventKind::InitializeTask => self.write(&format!("{}\n", bold("initializing")))?,
+            EventKind::StartTask => {
                 let run = payload.pointer("/config/run");
                 let path = run
                     .and_then(|run| run.get("path"))
@@ -212,7 +184,7 @@ impl Renderer<'_> {
                     bold(&format!("running {}", argv.join(" ")))
                 ))?;
             }
-            "finish-task" => {
+            EventKind::FinishTask => {
                 let status = payload
                     .get("exit_status")
                     .and_then(Value::as_i64)
@@ -220,28 +192,28 @@ impl Renderer<'_> {
                 // Exit statuses above 255 cannot be a process exit code; keep them non-zero.
                 self.exit_status = u8::try_from(status).unwrap_or(255);
             }
-            "error" => {
+            EventKind::Error => {
                 self.time = 0;
                 self.write(&format!(
                     "{}\n",
                     Style::BoldRed.paint(&text("message"), color)
                 ))?;
             }
-            "status" => return self.status(&text("status")),
+            EventKind::Status => return self.status(&text("status")),
             _ => {}
         }
         Ok(None)
     }
 
     fn status(&mut self, status: &str) -> std::io::Result<Option<u8>> {
-        let fallback = match status {
-            "started" => return Ok(None),
-            "succeeded" => 0,
-            "failed" => 1,
-            "errored" => 2,
-            "aborted" => 3,
-            other => {
-                self.write(&format!("unknown status: {other}"))?;
+        let fallback = match status.parse() {
+            Ok(BuildStatus::Pending | BuildStatus::Started) => return Ok(None),
+            Ok(BuildStatus::Succeeded) => 0,
+            Ok(BuildStatus::Failed) => 1,
+            Ok(BuildStatus::Errored) => 2,
+            Ok(BuildStatus::Aborted) => 3,
+            Err(_) => {
+                self.write(&format!("unknown status: {status}"))?;
                 return Ok(Some(255));
             }
         };
@@ -275,21 +247,19 @@ impl Renderer<'_> {
     }
 }
 
-/// Decodes a `data:` line into the event type and its payload, checking the version.
-fn parse(data: &str) -> Result<(String, Value), ParseError> {
+/// Decodes a `data:` line into the event type and its payload, checking the version: fly
+/// understands every version with the major it knows.
+fn parse(data: &str) -> Result<(EventKind, Value), ParseError> {
     let envelope: EventEnvelope = serde_json::from_str(data)?;
-    let Some((_, major)) = KNOWN_EVENTS
-        .iter()
-        .find(|(name, _)| *name == envelope.event)
-    else {
+    let Ok(kind) = envelope.event.parse::<EventKind>() else {
         return Err(ParseError::UnknownType(envelope.event));
     };
-    if envelope.version.split('.').next() != Some(*major) {
+    if envelope.version.split('.').next() != Some(kind.major()) {
         return Err(ParseError::UnknownVersion {
             event: envelope.event,
             version: envelope.version,
         });
     }
     let payload: Value = serde_json::from_str(envelope.data.get())?;
-    Ok((envelope.event, payload))
+    Ok((kind, payload))
 }

@@ -6,6 +6,8 @@ use concorde_config::vars::{Missing, interpolate_json};
 use concorde_worker::{Mount, VolumeHandle, VolumeStrategy};
 use futures::future::BoxFuture;
 
+use concorde_core::EventKind;
+
 use crate::event::{BuildEvent, MetadataField, Origin, now_unix};
 use crate::exec::script::{ScriptRun, first_json_value, parse_version_result, run_script};
 use crate::exec::{Exec, StepError, StepResult, with_step_timeout};
@@ -23,7 +25,7 @@ pub(crate) async fn run_get(
     id: &PlanId,
     get: &GetPlan,
 ) -> Result<Option<Fetched>, StepError> {
-    exec.emit_lifecycle(id, "initialize-get", "2.0");
+    exec.emit_lifecycle(id, EventKind::InitializeGet);
     let mut fetched = None;
     let result: StepResult = with_step_timeout(exec, id, get.timeout.as_deref(), |sub| {
         let fetched = &mut fetched;
@@ -121,7 +123,7 @@ async fn fetch_inner(
         .await
         .map_err(|err| StepError::Errored(err.to_string()))?;
     if report {
-        exec.emit_lifecycle(id, "start-get", "1.0");
+        exec.emit_lifecycle(id, EventKind::StartGet);
     }
     let mut stdin = serde_json::json!({"source": source, "version": version});
     if params.as_object().is_some_and(|map| !map.is_empty())
@@ -185,7 +187,7 @@ fn finish(
     }
     if report {
         exec.emit(BuildEvent::FinishResource {
-            kind: "finish-get",
+            kind: EventKind::FinishGet,
             origin: Origin::step(id),
             exit_status,
             version: version.cloned(),

@@ -2,13 +2,15 @@
 
 use concorde_config::{node_to_json, parse_yaml_bytes};
 
+use concorde_core::EventKind;
+
 use crate::event::{BuildEvent, Origin, now_unix};
 use crate::exec::{Exec, StepError, StepResult, read_artifact_file};
 use crate::plan::{LoadVarPlan, PlanId};
 
 pub(crate) async fn run_load_var(exec: &Exec, id: &PlanId, load: &LoadVarPlan) -> StepResult {
-    exec.emit_lifecycle(id, "initialize", "1.0");
-    exec.emit_lifecycle(id, "start", "1.0");
+    exec.emit_lifecycle(id, EventKind::Initialize);
+    exec.emit_lifecycle(id, EventKind::Start);
     let bytes = read_artifact_file(exec, &load.file).await?;
     let format = load
         .format

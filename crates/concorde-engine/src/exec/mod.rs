@@ -20,6 +20,8 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::env::RunEnv;
+use concorde_core::EventKind;
+
 use crate::event::{BuildEvent, Origin, now_unix};
 use crate::plan::{Plan, PlanId, PlanStep};
 use crate::scope::VarScope;
@@ -62,10 +64,9 @@ impl Exec {
         });
     }
 
-    pub fn emit_lifecycle(&self, id: &PlanId, kind: &'static str, version: &'static str) {
+    pub fn emit_lifecycle(&self, id: &PlanId, kind: EventKind) {
         self.emit(BuildEvent::Lifecycle {
             kind,
-            version,
             origin: Origin::step(id),
             time: now_unix(),
         });

@@ -4,13 +4,15 @@
 use concorde_config::vars::{Missing, interpolate_json};
 use concorde_worker::Mount;
 
+use concorde_core::EventKind;
+
 use crate::event::{BuildEvent, Origin, now_unix};
 use crate::exec::script::{ScriptRun, parse_version_result, run_script};
 use crate::exec::{Exec, StepError, StepResult, with_step_timeout};
 use crate::plan::{PlanId, PutPlan};
 
 pub(crate) async fn run_put(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
-    exec.emit_lifecycle(id, "initialize-put", "2.0");
+    exec.emit_lifecycle(id, EventKind::InitializePut);
     with_step_timeout(exec, id, put.timeout.as_deref(), |sub| async move {
         put_once(&sub, id, put).await
     })
@@ -34,7 +36,7 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
             })
         })
         .collect();
-    exec.emit_lifecycle(id, "start-put", "1.0");
+    exec.emit_lifecycle(id, EventKind::StartPut);
     let run = ScriptRun {
         id,
         image: &put.image,
@@ -47,7 +49,7 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
     let output = run_script(exec, run).await?;
     if output.exit_status != 0 {
         exec.emit(BuildEvent::FinishResource {
-            kind: "finish-put",
+            kind: EventKind::FinishPut,
             origin: Origin::step(id),
             exit_status: output.exit_status,
             version: None,
@@ -65,7 +67,7 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
         recorder.output_produced(&put.resource, &version, &metadata);
     }
     exec.emit(BuildEvent::FinishResource {
-        kind: "finish-put",
+        kind: EventKind::FinishPut,
         origin: Origin::step(id),
         exit_status: 0,
         version: Some(version),

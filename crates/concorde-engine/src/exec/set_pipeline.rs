@@ -4,6 +4,8 @@ use concorde_config::vars::StaticVars;
 use concorde_config::{Severity, UnknownKeys, load_pipeline, validate_pipeline};
 
 use crate::env::{SetPipelineOutcome, SetPipelineRequest};
+use concorde_core::EventKind;
+
 use crate::event::{BuildEvent, Origin, now_unix};
 use crate::exec::{Exec, StepError, StepResult, read_artifact_file};
 use crate::plan::{PlanId, SetPipelinePlan};
@@ -13,8 +15,8 @@ pub(crate) async fn run_set_pipeline(
     id: &PlanId,
     set: &SetPipelinePlan,
 ) -> StepResult {
-    exec.emit_lifecycle(id, "initialize", "1.0");
-    exec.emit_lifecycle(id, "start", "1.0");
+    exec.emit_lifecycle(id, EventKind::Initialize);
+    exec.emit_lifecycle(id, EventKind::Start);
     let log = |text: String| {
         exec.emit(BuildEvent::Log {
             origin: Origin {

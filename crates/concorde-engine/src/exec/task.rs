@@ -11,6 +11,8 @@ use concorde_worker::{
 };
 use serde_json::{Value as Json, json};
 
+use concorde_core::EventKind;
+
 use crate::event::{BuildEvent, Origin, now_unix};
 use crate::exec::{Exec, StepError, StepResult, read_artifact_file, with_step_timeout};
 use crate::io::LogWriter;
@@ -110,7 +112,7 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         time: now_unix(),
     });
     exec.emit(BuildEvent::TaskConfig {
-        kind: "initialize-task",
+        kind: EventKind::InitializeTask,
         origin: Origin::step(id),
         config: summary.clone(),
         time: now_unix(),
@@ -145,7 +147,7 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
     runtime.create_container(spec).await.map_err(errored)?;
     exec.env.track_container(&handle);
     exec.emit(BuildEvent::TaskConfig {
-        kind: "start-task",
+        kind: EventKind::StartTask,
         origin: Origin::step(id),
         config: summary,
         time: now_unix(),

@@ -29,7 +29,10 @@ pub struct Finished {
 
 impl Finished {
     pub fn event_types(&self) -> Vec<&'static str> {
-        self.events.iter().map(BuildEvent::event_type).collect()
+        self.events
+            .iter()
+            .map(|event| event.kind().name())
+            .collect()
     }
 
     pub fn errors(&self) -> Vec<String> {

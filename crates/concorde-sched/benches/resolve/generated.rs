@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use concorde_sched::{
-    BuildId, BuildRef, BuildStatus, CheckOrder, InputConfig, InputName, JobId, MemoryView,
-    OutputEntry, ResourceId, ScopeId,
+    BuildId, BuildRef, CheckOrder, InputConfig, InputName, JobId, MemoryView, OutputEntry,
+    ResourceId, ScopeId,
 };
 
 const RESOURCES: usize = 10;
@@ -105,11 +105,6 @@ pub fn generate(total_versions: usize) -> GeneratedPipeline {
                 let build = BuildId(next_build);
                 next_build += 1;
                 let succeeded = !random.chance(10);
-                let status = if succeeded {
-                    BuildStatus::Succeeded
-                } else {
-                    BuildStatus::NotSucceeded
-                };
                 let job = job_id(layer, index);
                 builder.build(
                     BuildRef {
@@ -117,7 +112,7 @@ pub fn generate(total_versions: usize) -> GeneratedPipeline {
                         rerun_of: None,
                     },
                     job,
-                    status,
+                    succeeded,
                     false,
                 );
                 let mut entries = Vec::new();

@@ -10,15 +10,6 @@ use crate::ids::{
 };
 use crate::view::{ConsumedVersion, UpstreamBuild};
 
-/// The status of a build. Only succeeded builds of passed jobs vouch for versions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BuildStatus {
-    /// The build finished successfully.
-    Succeeded,
-    /// Any other status: failed, errored, aborted, pending or started.
-    NotSucceeded,
-}
-
 /// Collects the rows of a `MemoryView`. Digests are interned so that equal digests share one
 /// allocation.
 #[derive(Debug, Default)]
@@ -87,20 +78,21 @@ impl MemoryViewBuilder {
         self
     }
 
-    /// Adds a build. `needs_migration` marks a pre-6.0 build whose successful-build-outputs
+    /// Adds a build. Only succeeded builds of passed jobs vouch for versions; any other status
+    /// (failed, errored, aborted, pending, started) is `succeeded: false`. `needs_migration` marks a pre-6.0 build whose successful-build-outputs
     /// row is created lazily from its records.
     pub fn build(
         &mut self,
         build: BuildRef,
         job: JobId,
-        status: BuildStatus,
+        succeeded: bool,
         needs_migration: bool,
     ) -> &mut Self {
         self.builds.insert(
             build.id,
             StoredBuild {
                 job,
-                status,
+                succeeded,
                 rerun_of: build.rerun_of,
                 needs_migration,
             },
@@ -183,7 +175,7 @@ impl MemoryViewBuilder {
         }
         let mut succeeded_by_job: HashMap<JobId, Vec<BuildRef>> = HashMap::new();
         for (&id, build) in &self.builds {
-            if build.status == BuildStatus::Succeeded {
+            if build.succeeded {
                 let build_ref = BuildRef {
                     id,
                     rerun_of: build.rerun_of,

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-pub use builder::{BuildStatus, MemoryViewBuilder};
+pub use builder::MemoryViewBuilder;
 use outputs::{SuccessfulOutputs, SuccessfulOutputsRow};
 
 use crate::ids::{
@@ -66,7 +66,7 @@ struct StoredVersion {
 #[derive(Clone, Debug)]
 struct StoredBuild {
     job: JobId,
-    status: BuildStatus,
+    succeeded: bool,
     rerun_of: Option<BuildId>,
     needs_migration: bool,
 }
@@ -97,7 +97,7 @@ impl MemoryView {
         let mut pending: Vec<BuildId> = self
             .builds
             .iter()
-            .filter(|(_, build)| build.status == BuildStatus::Succeeded && build.needs_migration)
+            .filter(|(_, build)| build.succeeded && build.needs_migration)
             .map(|(&id, _)| id)
             .collect();
         pending.sort();

@@ -82,7 +82,7 @@ impl SuccessfulOutputs {
     /// Notes a legacy build whose row will be created lazily.
     pub(crate) fn await_migration(&mut self, build: BuildId, stored: &StoredBuild) {
         self.unmigrated.insert(build);
-        if stored.status == super::BuildStatus::Succeeded {
+        if stored.succeeded {
             let build_ref = BuildRef {
                 id: build,
                 rerun_of: stored.rerun_of,

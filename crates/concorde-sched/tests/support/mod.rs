@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use concorde_sched::{
-    BuildId, BuildRef, BuildStatus, CheckOrder, InputConfig, InputName, JobId, MemoryView,
-    MemoryViewBuilder, OutputEntry, PinnedVersion, Resolution, ResourceId, ScopeId,
+    BuildId, BuildRef, CheckOrder, InputConfig, InputName, JobId, MemoryView, MemoryViewBuilder,
+    OutputEntry, PinnedVersion, Resolution, ResourceId, ScopeId,
 };
 
 /// A history under construction. Resources 1 to 4 exist, each with its own scope; version
@@ -63,12 +63,8 @@ impl History {
             id: BuildId(spec.id),
             rerun_of: spec.rerun_of.map(BuildId),
         };
-        let status = if spec.succeeded {
-            BuildStatus::Succeeded
-        } else {
-            BuildStatus::NotSucceeded
-        };
-        self.builder.build(build, JobId(spec.job), status, false);
+        self.builder
+            .build(build, JobId(spec.job), spec.succeeded, false);
         let mut entries = Vec::new();
         for (resource, version) in spec.outputs {
             self.builder

@@ -262,9 +262,8 @@ async fn build_events_roundtrip_and_retention(db: &TestStore) {
         0
     );
     let status = NewBuildEvent::Other {
-        kind: "status".into(),
-        version: "1.0".into(),
-        data: r#"{"status":"started"}"#.into(),
+        kind: concorde_store::EventKind::Status,
+        data: serde_json::json!({"status": "started"}),
     };
     assert_eq!(
         store

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use concorde_config::model::{GetVersion, Pipeline};
 use concorde_sched::{InputConfig, PinnedVersion};
-use concorde_store::{BuildId, JobId, LockKey, NewBuild, NextBuildInput, Resource, Store, Topic};
+use concorde_store::{JobId, LockKey, NewBuild, NextBuildInput, Resource, Store, Topic};
 use tracing::{debug, warn};
 
 use crate::components::{Component, Tick};
@@ -91,10 +91,7 @@ impl Scheduler {
                 .with_context(|| format!("unknown resource {}", get.resource_name()))?;
             inputs.push(input_config(&model, get, resource, &job_ids)?);
         }
-        let resolution = self
-            .store
-            .resolve_inputs(concorde_sched::JobId(job_id.0), inputs)
-            .await?;
+        let resolution = self.store.resolve_inputs(job_id, inputs).await?;
         let next: Vec<NextBuildInput> = gets
             .iter()
             .zip(&resolution.inputs)
@@ -104,11 +101,7 @@ impl Scheduler {
                     resource_id: resources.get(get.resource_name()).map(|r| r.id),
                     version_digest: Some(resolved.digest.as_str().to_owned()),
                     first_occurrence: resolved.first_occurrence,
-                    passed_build_ids: resolved
-                        .passed_build_ids
-                        .iter()
-                        .map(|id| BuildId(id.0))
-                        .collect(),
+                    passed_build_ids: resolved.passed_build_ids.clone(),
                     resolve_error: None,
                 },
                 Err(err) => NextBuildInput {
@@ -189,13 +182,13 @@ fn input_config(
     resource: &Resource,
     job_ids: &HashMap<String, JobId>,
 ) -> anyhow::Result<InputConfig> {
-    let mut input = InputConfig::latest(&get.name, concorde_sched::ResourceId(resource.id.0));
-    let passed: Vec<concorde_sched::JobId> = get
+    let mut input = InputConfig::latest(&get.name, resource.id);
+    let passed: Vec<JobId> = get
         .passed
         .iter()
         .flat_map(|entry| model.jobs_matching(entry))
         .filter_map(|name| job_ids.get(name))
-        .map(|id| concorde_sched::JobId(id.0))
+        .copied()
         .collect();
     if !passed.is_empty() {
         input = input.with_passed(passed);

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use concorde_store::{
-    Build, BuildId, BuildStatus, Job, JobId, LockKey, NewBuildEvent, Pipeline, Store, Topic,
+    Build, BuildId, BuildStatus, EventKind, Job, JobId, LockKey, NewBuildEvent, Pipeline, Store,
+    Topic,
 };
 use tracing::{info, warn};
 
@@ -224,9 +225,8 @@ impl Tracker {
                 .append_build_events(
                     build.id,
                     &[NewBuildEvent::Other {
-                        kind: "error".to_owned(),
-                        version: "4.1".to_owned(),
-                        data: data.to_string(),
+                        kind: EventKind::Error,
+                        data,
                     }],
                 )
                 .await?;

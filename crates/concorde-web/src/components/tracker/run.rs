@@ -167,12 +167,6 @@ impl BuildRun {
         sink.close();
         let _ = writer.await;
         self.save_outputs(&outputs.take()).await;
-        let status = match status {
-            concorde_engine::BuildStatus::Succeeded => BuildStatus::Succeeded,
-            concorde_engine::BuildStatus::Failed => BuildStatus::Failed,
-            concorde_engine::BuildStatus::Errored => BuildStatus::Errored,
-            concorde_engine::BuildStatus::Aborted => BuildStatus::Aborted,
-        };
         store.finish_build(build_id, status, crate::now()).await?;
         // Downstream jobs were asked to schedule; wake the scheduler rather than wait a tick.
         store

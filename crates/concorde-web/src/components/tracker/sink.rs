@@ -61,9 +61,8 @@ impl EventSink for StoreEventSink {
                 }
             }
             other => NewBuildEvent::Other {
-                kind: other.event_type().to_owned(),
-                version: other.version().to_owned(),
-                data: other.data().to_string(),
+                kind: other.kind(),
+                data: other.data(),
             },
         };
         if let Ok(sender) = self.sender.lock()
