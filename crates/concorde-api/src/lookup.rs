@@ -3,6 +3,7 @@
 //! presenting builds needs.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use concorde_store::{
     Build, BuildId, Job, JobId, Pipeline, PipelineId, PipelineRef, Resource, ResourceVersion,
@@ -34,9 +35,9 @@ impl Scoped {
         }
     }
 
-    /// The decoded config of the pipeline.
-    pub fn config(&self) -> ApiResult<concorde_config::model::Pipeline> {
-        present::decode_config(&self.pipeline.config)
+    /// The decoded config of the pipeline (decoded once per config version by the store).
+    pub fn config(&self, store: &Store) -> ApiResult<Arc<concorde_config::model::Pipeline>> {
+        Ok(store.pipeline_model(&self.pipeline)?)
     }
 }
 
@@ -52,13 +53,10 @@ pub async fn pipeline_in(
     name: &str,
     query: &QueryParams,
 ) -> ApiResult<Pipeline> {
-    let vars = query
-        .instance_vars()?
-        .map(|vars| serde_json::Value::Object(vars).to_string());
     let reference = PipelineRef {
         team: team.id,
         name: name.to_owned(),
-        instance_vars: vars,
+        instance_vars: query.instance_vars()?,
     };
     Ok(store.pipeline_by_ref(&reference).await?)
 }

@@ -4,37 +4,17 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use concorde_config::model::{self, StepBody};
-use concorde_config::vars::StaticVars;
-use concorde_config::{UnknownKeys, load_pipeline};
-use concorde_proto::{self as proto, InstanceVars, Page, Pagination};
+use concorde_proto::{self as proto, Page, Pagination};
 use concorde_store::{self as store, Timestamp};
-
-use crate::error::{ApiError, ApiResult};
 
 /// Unix seconds of a store timestamp.
 pub fn secs(time: Timestamp) -> i64 {
     time.0.div_euclid(1000)
 }
 
-/// The instance vars of a stored pipeline.
-pub fn instance_vars(stored: Option<&str>) -> Option<InstanceVars> {
-    stored.and_then(|text| serde_json::from_str(text).ok())
-}
-
-/// Decodes a stored pipeline config (JSON, which is YAML).
-pub fn decode_config(config: &str) -> ApiResult<model::Pipeline> {
-    load_pipeline(
-        config.as_bytes(),
-        &StaticVars::default(),
-        UnknownKeys::Ignore,
-    )
-    .map(|loaded| loaded.pipeline)
-    .map_err(|err| ApiError::Internal(format!("stored pipeline config does not decode: {err}")))
-}
-
 /// The wire form of a pipeline.
 pub fn pipeline(pipeline: &store::Pipeline, team_name: &str) -> proto::Pipeline {
-    let config: serde_json::Value = serde_json::from_str(&pipeline.config).unwrap_or_default();
+    let config = &pipeline.config;
     let groups = config
         .get("groups")
         .cloned()
@@ -46,7 +26,7 @@ pub fn pipeline(pipeline: &store::Pipeline, team_name: &str) -> proto::Pipeline 
     proto::Pipeline {
         id: pipeline.id,
         name: pipeline.name.clone(),
-        instance_vars: instance_vars(pipeline.instance_vars.as_deref()),
+        instance_vars: pipeline.instance_vars.clone(),
         paused: pipeline.paused,
         paused_by: pipeline.paused_by.clone().filter(|_| pipeline.paused),
         paused_at: None,
@@ -84,7 +64,7 @@ pub fn build(
         resource_name: None,
         pipeline_id: pipeline.map(|p| p.id),
         pipeline_name: pipeline.map(|p| p.name.clone()),
-        pipeline_instance_vars: pipeline.and_then(|p| instance_vars(p.instance_vars.as_deref())),
+        pipeline_instance_vars: pipeline.and_then(|p| p.instance_vars.clone()),
         start_time: build.start_time.map(secs),
         end_time: build.end_time.map(secs),
         reap_time: None,
@@ -110,7 +90,6 @@ pub fn summary(build: &proto::Build) -> proto::BuildSummary {
         plan: None,
     }
 }
-
 
 /// A job's get steps (plan and hooks, in plan order) as inputs.
 pub fn job_inputs(job: &model::Job) -> Vec<proto::JobInput> {
@@ -156,11 +135,6 @@ pub fn job_groups(config: &model::Pipeline, job: &str) -> Vec<String> {
         .collect()
 }
 
-/// Parses a stored version or pin (canonical JSON of string values).
-pub fn version_map(text: &str) -> proto::Version {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
 /// The wire form of a resource version; metadata only when `show_metadata`.
 pub fn resource_version(
     version: &store::ResourceVersion,
@@ -168,13 +142,14 @@ pub fn resource_version(
     show_metadata: bool,
 ) -> proto::ResourceVersion {
     let metadata = if show_metadata {
-        serde_json::from_str(&version.metadata).unwrap_or_default()
+        // Metadata is `null` until a check or put reports some.
+        serde_json::from_value(version.metadata.clone()).unwrap_or_default()
     } else {
         Vec::new()
     };
     proto::ResourceVersion {
         id: version.id,
-        version: version_map(&version.version),
+        version: version.version.clone(),
         metadata,
         enabled,
     }

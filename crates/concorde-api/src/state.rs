@@ -171,7 +171,7 @@ pub async fn ensure_main_team(
         .iter()
         .map(|user| format!("local:{}", user.name))
         .collect();
-    let auth = serde_json::json!({"owner": {"users": users, "groups": []}}).to_string();
+    let auth = serde_json::json!({"owner": {"users": users, "groups": []}});
     match store.team_by_name(MAIN_TEAM).await {
         Ok(team) => {
             store.set_team_auth(team.id, &auth).await?;

@@ -114,11 +114,9 @@ fn var_source(source: &VarSource) -> Json {
 }
 
 fn check_every(value: &Option<CheckEvery>) -> Json {
-    match value {
-        None => Json::Null,
-        Some(CheckEvery::Never) => Json::String("never".to_owned()),
-        Some(CheckEvery::Interval(interval)) => Json::String(interval.clone()),
-    }
+    value
+        .as_ref()
+        .map_or(Json::Null, |every| Json::String(every.as_str().to_owned()))
 }
 
 fn resource(resource: &Resource) -> Json {

@@ -33,13 +33,16 @@ fn main() {
 /// every batch committed durably (fsync on).
 async fn log_ingestion(db: &TestStore) {
     let store = &db.store;
-    let team = store.create_team("bench", false, "{}").await.expect("team");
+    let team = store
+        .create_team("bench", false, &serde_json::json!({}))
+        .await
+        .expect("team");
     let (writers, batches, batch_lines) = (4, 50, 1000);
     let mut builds = Vec::new();
     for _ in 0..writers {
         builds.push(
             store
-                .create_one_off_build(team.id, "{}", None, Timestamp::now())
+                .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp::now())
                 .await
                 .expect("build")
                 .id,

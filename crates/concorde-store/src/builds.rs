@@ -8,6 +8,7 @@ use crate::error::{StoreError, StoreResult, fk_to_not_found};
 pub use concorde_core::BuildStatus;
 
 use crate::ids::{BuildId, JobId, PipelineId, ResourceId, TeamId, Timestamp};
+use crate::json_column::JsonColumn;
 use crate::{Store, with_db};
 
 /// A build.
@@ -27,8 +28,9 @@ pub struct Build {
     pub pipeline_id: Option<PipelineId>,
     /// Job, `None` for one-off builds.
     pub job_id: Option<JobId>,
-    /// The build plan JSON, once known.
-    pub plan: Option<String>,
+    /// The build plan, once known.
+    #[sqlx(try_from = "JsonColumn<Option<serde_json::Value>>")]
+    pub plan: Option<serde_json::Value>,
     /// Triggered by a person rather than by new versions.
     pub manually_triggered: bool,
     /// Who created it, when a person did.
@@ -179,10 +181,11 @@ impl Store {
     pub async fn create_one_off_build(
         &self,
         team: TeamId,
-        plan: &str,
+        plan: &serde_json::Value,
         created_by: Option<&str>,
         now: Timestamp,
     ) -> StoreResult<Build> {
+        let plan = plan.to_string();
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
             let number: i64 = sqlx::query_scalar(
@@ -199,7 +202,7 @@ impl Store {
             let build = sqlx::query_as::<_, Build>(&sql)
                 .bind(number.to_string())
                 .bind(team)
-                .bind(plan)
+                .bind(&plan)
                 .bind(created_by)
                 .bind(now)
                 .fetch_one(&mut *tx)

@@ -3,13 +3,16 @@
 //! artifacts (`fly execute` uploads). Volumes point at these; when one goes, its volumes lose
 //! their owner and garbage collection takes them.
 
+use concorde_config::model::VersionMap;
+
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{
     ArtifactId, BuildId, ContainerId, JobId, ResourceCacheId, ResourceConfigId, TaskCacheId,
     Timestamp,
 };
-use crate::teams::{expect_one, parse_json};
+use crate::json_column::JsonColumn;
+use crate::teams::expect_one;
 use crate::versions::version_digest;
 use crate::{Store, with_db};
 
@@ -18,10 +21,10 @@ use crate::{Store, with_db};
 pub struct NewResourceCache {
     /// The resource config (type and source) the version belongs to.
     pub config: ResourceConfigId,
-    /// The version document, JSON.
-    pub version: String,
-    /// The `get` params, JSON (`{}` for none); only their hash is stored.
-    pub params: String,
+    /// The version document.
+    pub version: VersionMap,
+    /// The `get` params (`{}` for none); only their hash is stored.
+    pub params: serde_json::Value,
 }
 
 /// A stored resource cache.
@@ -31,14 +34,16 @@ pub struct ResourceCache {
     pub id: ResourceCacheId,
     /// The resource config.
     pub resource_config_id: ResourceConfigId,
-    /// Canonical JSON of the version.
-    pub version: String,
+    /// The version document.
+    #[sqlx(try_from = "JsonColumn<VersionMap>")]
+    pub version: VersionMap,
     /// Hex SHA-256 of the canonical version.
     pub version_digest: String,
     /// Hex SHA-256 of the canonical params.
     pub params_hash: String,
-    /// Metadata the fetch produced, JSON, once known.
-    pub metadata: Option<String>,
+    /// Metadata the fetch produced (a JSON list of `{name, value}`), once known.
+    #[sqlx(try_from = "JsonColumn<Option<serde_json::Value>>")]
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// Who keeps a resource cache alive.
@@ -67,8 +72,8 @@ pub struct TaskCache {
 
 /// Hex SHA-256 of the canonical JSON of a step's params: what tells resource caches of one
 /// version apart.
-pub fn params_hash(params: &str) -> StoreResult<String> {
-    Ok(concorde_config::json_digest(&parse_json("params", params)?))
+pub fn params_hash(params: &serde_json::Value) -> String {
+    concorde_config::json_digest(params)
 }
 
 const CACHE_COLUMNS: &str =
@@ -84,7 +89,7 @@ impl Store {
         user: CacheUser,
     ) -> StoreResult<ResourceCache> {
         let (canonical, digest) = version_digest(&new.version)?;
-        let params = params_hash(&new.params)?;
+        let params = params_hash(&new.params);
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
             // The no-op update takes the row lock, which a concurrent garbage collection
@@ -143,13 +148,13 @@ impl Store {
     pub async fn save_resource_cache_metadata(
         &self,
         id: ResourceCacheId,
-        metadata: &str,
+        metadata: &serde_json::Value,
     ) -> StoreResult<()> {
-        parse_json("resource cache metadata", metadata)?;
+        let metadata = metadata.to_string();
         with_db!(self, |pool, pg| {
             let res = sqlx::query("UPDATE resource_caches SET metadata = $2 WHERE id = $1")
                 .bind(id)
-                .bind(metadata)
+                .bind(&metadata)
                 .execute(pool)
                 .await?;
             expect_one(res.rows_affected(), "resource cache", id)

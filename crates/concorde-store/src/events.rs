@@ -14,8 +14,8 @@ pub use concorde_core::EventKind;
 
 use crate::backend::WritePool;
 use crate::backend::notify::Topic;
-use crate::error::{StoreError, StoreResult};
 use crate::builds::BuildStatus;
+use crate::error::{StoreError, StoreResult};
 use crate::ids::{BuildId, JobId, Timestamp};
 use crate::{Store, with_db};
 

@@ -4,6 +4,7 @@ use crate::backend::WritePool;
 use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{BuildId, JobId, PipelineId, Timestamp};
+use crate::json_column::JsonColumn;
 use crate::teams::expect_one;
 use crate::{Store, with_db};
 
@@ -16,8 +17,9 @@ pub struct Job {
     pub pipeline_id: PipelineId,
     /// Name, unique in the pipeline.
     pub name: String,
-    /// The job config, as JSON.
-    pub config: String,
+    /// The job config, in its JSON form.
+    #[sqlx(try_from = "JsonColumn<serde_json::Value>")]
+    pub config: serde_json::Value,
     /// False once removed from the pipeline config (history is kept).
     pub active: bool,
     /// Paused jobs start no builds.

@@ -20,8 +20,10 @@ mod events;
 mod gc;
 mod ids;
 mod jobs;
+mod json_column;
 mod migrate;
 mod next_inputs;
+mod pipeline_model;
 mod pipeline_spec;
 mod pipelines;
 mod put_outputs;
@@ -96,6 +98,8 @@ pub enum StoreConfig {
 #[derive(Clone)]
 pub struct Store {
     backend: backend::Backend,
+    /// Decoded pipeline configs, shared by every clone of this store.
+    models: std::sync::Arc<pipeline_model::ModelCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -113,7 +117,10 @@ impl Store {
     /// Concorde than this binary.
     pub async fn open(config: &StoreConfig) -> StoreResult<Self> {
         let backend = backend::Backend::connect(config).await?;
-        let store = Store { backend };
+        let store = Store {
+            backend,
+            models: std::sync::Arc::default(),
+        };
         migrate::apply_pending(&store).await?;
         Ok(store)
     }

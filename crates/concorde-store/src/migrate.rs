@@ -92,6 +92,7 @@ pub async fn migrate_command(target: MigrateTarget) -> StoreResult<MigrateReport
     };
     let store = Store {
         backend: Backend::connect(&config).await?,
+        models: std::sync::Arc::default(),
     };
     let (from, to) = apply_pending(&store).await?;
     store.close().await;

@@ -148,8 +148,5 @@ fn expand_passed(config: &Pipeline, passed: &[String]) -> Vec<String> {
 }
 
 fn check_every(value: Option<&CheckEvery>) -> Option<String> {
-    value.map(|every| match every {
-        CheckEvery::Never => "never".to_owned(),
-        CheckEvery::Interval(interval) => interval.clone(),
-    })
+    value.map(|every| every.as_str().to_owned())
 }

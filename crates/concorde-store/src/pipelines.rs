@@ -2,11 +2,13 @@
 //! order, delete). Setting a config is `set_pipeline.rs`.
 
 use concorde_config::canonical_json;
+use concorde_config::model::JsonMap;
 
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, unique_to_exists};
 use crate::ids::{PipelineId, TeamId, Timestamp};
-use crate::teams::{expect_one, parse_json};
+use crate::json_column::JsonColumn;
+use crate::teams::expect_one;
 use crate::{Store, with_db};
 
 /// A pipeline (one instance, for instanced pipelines).
@@ -18,10 +20,12 @@ pub struct Pipeline {
     pub team_id: TeamId,
     /// Name; unique per team together with the instance vars.
     pub name: String,
-    /// Canonical JSON of the instance vars; `None` for a plain pipeline.
-    pub instance_vars: Option<String>,
-    /// The whole pipeline config, as JSON.
-    pub config: String,
+    /// The instance vars; `None` for a plain pipeline.
+    #[sqlx(try_from = "JsonColumn<Option<JsonMap>>")]
+    pub instance_vars: Option<JsonMap>,
+    /// The whole pipeline config, in its JSON form.
+    #[sqlx(try_from = "JsonColumn<serde_json::Value>")]
+    pub config: serde_json::Value,
     /// Optimistic-concurrency version: 1 after the first save, +1 per save.
     pub config_version: i64,
     /// Paused pipelines schedule nothing. New pipelines start paused.
@@ -45,16 +49,17 @@ pub struct PipelineRef {
     pub team: TeamId,
     /// Pipeline name.
     pub name: String,
-    /// Instance vars as JSON, or `None`.
-    pub instance_vars: Option<String>,
+    /// Instance vars, or `None`.
+    pub instance_vars: Option<JsonMap>,
 }
 
 pub(crate) const PIPELINE_COLUMNS: &str = "id, team_id, name, instance_vars, config, config_version, paused, \
     paused_by, public, archived, ordering, last_updated";
 
 /// The instance key: canonical JSON of the vars, or `""` for a plain pipeline.
-pub(crate) fn instance_key(vars: Option<&serde_json::Value>) -> String {
-    vars.map(canonical_json).unwrap_or_default()
+pub(crate) fn instance_key(vars: Option<&JsonMap>) -> String {
+    vars.map(|vars| canonical_json(&serde_json::Value::Object(vars.clone())))
+        .unwrap_or_default()
 }
 
 impl Store {
@@ -72,10 +77,7 @@ impl Store {
 
     /// A pipeline by team, name and instance vars.
     pub async fn pipeline_by_ref(&self, pipeline: &PipelineRef) -> StoreResult<Pipeline> {
-        let vars = (pipeline.instance_vars.as_deref())
-            .map(|text| parse_json("instance vars", text))
-            .transpose()?;
-        let key = instance_key(vars.as_ref());
+        let key = instance_key(pipeline.instance_vars.as_ref());
         with_db!(self, |pool, pg| {
             let sql = format!(
                 "SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE team_id = $1 AND name = $2 AND instance_key = $3"

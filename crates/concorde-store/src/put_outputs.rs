@@ -38,7 +38,7 @@ impl Store {
     /// the maximum), records it as an output of the build, and, when the version is new,
     /// requests scheduling of the jobs that take the resource without `passed:`.
     ///
-    /// `NotFound` for an unknown build, resource or scope; `EmptyVersion` and `InvalidJson`
+    /// `NotFound` for an unknown build, resource or scope; `EmptyVersion`
     /// for a bad version, before anything is written.
     pub async fn save_put_output(&self, output: &PutOutput) -> StoreResult<ResourceVersion> {
         let prepared = prepare(std::slice::from_ref(&output.version))?;

@@ -4,8 +4,10 @@ use crate::backend::WritePool;
 use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{PipelineId, ResourceConfigId, ResourceId, ResourceTypeId, ScopeId, Timestamp};
-use crate::teams::{expect_one, parse_json};
+use crate::json_column::{CheckEveryColumn, JsonColumn};
+use crate::teams::expect_one;
 use concorde_config::canonical_json;
+use concorde_config::model::{CheckEvery, VersionMap};
 
 use crate::versions::{request_schedule_for_resource, request_schedule_for_scope};
 use crate::{Store, with_db};
@@ -22,12 +24,14 @@ pub struct Resource {
     /// Type name.
     #[sqlx(rename = "type")]
     pub type_name: String,
-    /// Config JSON.
-    pub config: String,
+    /// Its config, in its JSON form.
+    #[sqlx(try_from = "JsonColumn<serde_json::Value>")]
+    pub config: serde_json::Value,
     /// False once removed from the pipeline config.
     pub active: bool,
     /// `check_every` as written.
-    pub check_every: Option<String>,
+    #[sqlx(try_from = "CheckEveryColumn")]
+    pub check_every: Option<CheckEvery>,
     /// The config (type + source hash) it currently resolves to.
     pub resource_config_id: Option<ResourceConfigId>,
     /// The scope whose versions it shows.
@@ -38,20 +42,22 @@ pub struct Resource {
     pub last_check_end: Option<Timestamp>,
     /// The last check's error, `None` if it succeeded.
     pub last_check_error: Option<String>,
-    /// Version pinned through the API, canonical JSON.
-    pub api_pinned_version: Option<String>,
+    /// Version pinned through the API.
+    #[sqlx(try_from = "JsonColumn<Option<VersionMap>>")]
+    pub api_pinned_version: Option<VersionMap>,
     /// Comment attached to the API pin.
     pub pin_comment: Option<String>,
     /// Version pinned by `version:` in the config; wins over the API pin.
-    pub config_pinned_version: Option<String>,
+    #[sqlx(try_from = "JsonColumn<Option<VersionMap>>")]
+    pub config_pinned_version: Option<VersionMap>,
 }
 
 impl Resource {
     /// The pin in effect: the config pin, else the API pin.
-    pub fn pinned_version(&self) -> Option<&str> {
+    pub fn pinned_version(&self) -> Option<&VersionMap> {
         self.config_pinned_version
-            .as_deref()
-            .or(self.api_pinned_version.as_deref())
+            .as_ref()
+            .or(self.api_pinned_version.as_ref())
     }
 }
 
@@ -67,12 +73,14 @@ pub struct ResourceType {
     /// The type it is built from.
     #[sqlx(rename = "type")]
     pub type_name: String,
-    /// Config JSON.
-    pub config: String,
+    /// Its config, in its JSON form.
+    #[sqlx(try_from = "JsonColumn<serde_json::Value>")]
+    pub config: serde_json::Value,
     /// False once removed from the pipeline config.
     pub active: bool,
     /// `check_every` as written.
-    pub check_every: Option<String>,
+    #[sqlx(try_from = "CheckEveryColumn")]
+    pub check_every: Option<CheckEvery>,
     /// The scope whose versions it uses.
     pub scope_id: Option<ScopeId>,
     /// The last check's error.
@@ -244,19 +252,16 @@ impl Store {
         self.notify(Topic::CheckRequested, &id.to_string()).await
     }
 
-    /// Pins (`Some(version JSON)`) or unpins (`None`) a resource through the API, with a
+    /// Pins (`Some(version)`) or unpins (`None`) a resource through the API, with a
     /// comment; requests scheduling of its jobs.
     pub async fn set_resource_pin(
         &self,
         id: ResourceId,
-        version: Option<&str>,
+        version: Option<&VersionMap>,
         comment: Option<&str>,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let version = version
-            .map(|v| parse_json("pinned version", v))
-            .transpose()?;
-        let version = version.as_ref().map(canonical_json);
+        let version = version.map(|version| canonical_json(&serde_json::json!(version)));
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
             let res = sqlx::query(

@@ -93,12 +93,7 @@ impl Store {
             return Err(StoreError::InvalidConfig { errors });
         }
         let spec = pipeline_spec(request.config)?;
-        let key = instance_key(
-            request
-                .instance_vars
-                .map(|vars| serde_json::Value::Object(vars.clone()))
-                .as_ref(),
-        );
+        let key = instance_key(request.instance_vars);
         // The stored instance vars are their canonical JSON, which is also the key.
         let vars = request.instance_vars.is_some().then(|| key.clone());
         let set = with_db!(self, |pool, pg| {

@@ -18,8 +18,8 @@ pub struct StartBuild<'a> {
     pub inputs: &'a [RecordedVersion],
     /// Upstream builds whose outputs reached it through `passed:` inputs.
     pub pipes: &'a [BuildId],
-    /// Its plan, as JSON.
-    pub plan: &'a str,
+    /// Its plan.
+    pub plan: &'a serde_json::Value,
     /// The start time.
     pub now: Timestamp,
 }
@@ -30,13 +30,14 @@ impl Store {
     /// `InvalidTransition` when the build is not pending (or was aborted), `NotFound` for an
     /// unknown build, input resource or upstream build; nothing is written on any error.
     pub async fn start_build(&self, start: &StartBuild<'_>) -> StoreResult<()> {
+        let plan = start.plan.to_string();
         let refused = with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
             let job: Option<Option<JobId>> = sqlx::query_scalar(
                 "UPDATE builds SET status = 'started', plan = $1, start_time = $2
                  WHERE id = $3 AND status = 'pending' AND NOT aborted RETURNING job_id",
             )
-            .bind(start.plan)
+            .bind(&plan)
             .bind(start.now)
             .bind(start.id)
             .fetch_optional(&mut *tx)
@@ -77,7 +78,9 @@ impl Store {
             }
         });
         if refused {
-            return Err(self.refused_transition(start.id, BuildStatus::Started).await);
+            return Err(self
+                .refused_transition(start.id, BuildStatus::Started)
+                .await);
         }
         Ok(())
     }

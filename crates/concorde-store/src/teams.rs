@@ -2,6 +2,7 @@
 
 use crate::error::{StoreError, StoreResult, unique_to_exists};
 use crate::ids::{TeamId, Timestamp};
+use crate::json_column::JsonColumn;
 use crate::{Store, with_db};
 
 /// A team: the unit of ownership and access.
@@ -13,8 +14,9 @@ pub struct Team {
     pub name: String,
     /// Whether members are administrators of the whole installation (the `main` team).
     pub admin: bool,
-    /// Role-to-members document, JSON `{role: {users: [], groups: []}}`.
-    pub auth: String,
+    /// Role-to-members document, `{role: {users: [], groups: []}}`.
+    #[sqlx(try_from = "JsonColumn<serde_json::Value>")]
+    pub auth: serde_json::Value,
 }
 
 /// Someone who logged in through a connector.
@@ -37,8 +39,9 @@ pub struct AccessToken {
     pub token: String,
     /// Whose token it is.
     pub sub: String,
-    /// JSON claims (teams, roles, ...).
-    pub claims: String,
+    /// Claims (teams, roles, ...).
+    #[sqlx(try_from = "JsonColumn<serde_json::Value>")]
+    pub claims: serde_json::Value,
     /// When it stops being valid.
     pub expires_at: Timestamp,
 }
@@ -47,8 +50,13 @@ const TEAM_COLUMNS: &str = "id, name, admin, auth";
 
 impl Store {
     /// Creates a team; `AlreadyExists` if the name is taken, ignoring case.
-    pub async fn create_team(&self, name: &str, admin: bool, auth: &str) -> StoreResult<Team> {
-        parse_json("team auth", auth)?;
+    pub async fn create_team(
+        &self,
+        name: &str,
+        admin: bool,
+        auth: &serde_json::Value,
+    ) -> StoreResult<Team> {
+        let auth = auth.to_string();
         with_db!(self, |pool, pg| {
             let sql = format!(
                 "INSERT INTO teams (name, admin, auth) VALUES ($1, $2, $3) RETURNING {TEAM_COLUMNS}"
@@ -56,7 +64,7 @@ impl Store {
             let team = sqlx::query_as::<_, Team>(&sql)
                 .bind(name)
                 .bind(admin)
-                .bind(auth)
+                .bind(&auth)
                 .fetch_one(pool)
                 .await
                 .map_err(unique_to_exists("team", name))?;
@@ -85,11 +93,11 @@ impl Store {
     }
 
     /// Replaces a team's auth document.
-    pub async fn set_team_auth(&self, team: TeamId, auth: &str) -> StoreResult<()> {
-        parse_json("team auth", auth)?;
+    pub async fn set_team_auth(&self, team: TeamId, auth: &serde_json::Value) -> StoreResult<()> {
+        let auth = auth.to_string();
         with_db!(self, |pool, pg| {
             let res = sqlx::query("UPDATE teams SET auth = $1 WHERE id = $2")
-                .bind(auth)
+                .bind(&auth)
                 .bind(team)
                 .execute(pool)
                 .await?;
@@ -141,12 +149,12 @@ impl Store {
 
     /// Stores a new access token.
     pub async fn create_access_token(&self, token: &AccessToken) -> StoreResult<()> {
-        parse_json("token claims", &token.claims)?;
+        let claims = token.claims.to_string();
         with_db!(self, |pool, pg| {
             sqlx::query("INSERT INTO access_tokens (token, sub, claims, expires_at) VALUES ($1, $2, $3, $4)")
                 .bind(&token.token)
                 .bind(&token.sub)
-                .bind(&token.claims)
+                .bind(&claims)
                 .bind(token.expires_at)
                 .execute(pool)
                 .await
@@ -180,11 +188,6 @@ impl Store {
             Ok(res.rows_affected())
         })
     }
-}
-
-/// Checks that `text` is JSON, so no malformed document is ever stored.
-pub(crate) fn parse_json(what: &'static str, text: &str) -> StoreResult<serde_json::Value> {
-    serde_json::from_str(text).map_err(|source| StoreError::InvalidJson { what, source })
 }
 
 /// Turns "no row changed" into `NotFound`.

@@ -1,22 +1,23 @@
 //! Resource configs, their scopes, and the versions a check or a put saved into a scope, with
 //! Concourse's `check_order` rule; plus disabling versions per resource.
 
-use concorde_config::model::JsonMap;
+use concorde_config::model::{JsonMap, VersionMap};
 use concorde_config::{canonical_json, resource_config_digest, sha256_hex};
 
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{ResourceCacheId, ResourceConfigId, ResourceId, ScopeId, Timestamp, VersionId};
-use crate::teams::{expect_one, parse_json};
+use crate::json_column::JsonColumn;
+use crate::teams::expect_one;
 use crate::{Store, with_db};
 
 /// A version as a check or put reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewVersion {
-    /// The version document, a JSON object of strings.
-    pub version: String,
-    /// Metadata, JSON list of `{name, value}`; `"null"` keeps the stored metadata.
-    pub metadata: String,
+    /// The version document.
+    pub version: VersionMap,
+    /// Metadata, a JSON list of `{name, value}`; `null` keeps the stored metadata.
+    pub metadata: serde_json::Value,
 }
 
 /// A stored version.
@@ -26,12 +27,14 @@ pub struct ResourceVersion {
     pub id: VersionId,
     /// The scope it belongs to.
     pub scope_id: ScopeId,
-    /// Canonical JSON of the version.
-    pub version: String,
+    /// The version document.
+    #[sqlx(try_from = "JsonColumn<VersionMap>")]
+    pub version: VersionMap,
     /// Hex SHA-256 of the canonical JSON.
     pub version_digest: String,
-    /// Metadata JSON.
-    pub metadata: String,
+    /// Metadata, a JSON list of `{name, value}` (or `null`).
+    #[sqlx(try_from = "JsonColumn<serde_json::Value>")]
+    pub metadata: serde_json::Value,
     /// Position in the scope's history: larger is newer.
     pub check_order: i64,
 }
@@ -56,12 +59,11 @@ pub(crate) const VERSION_COLUMNS: &str =
     "id, scope_id, version, version_digest, metadata, check_order";
 
 /// Canonical JSON and hex SHA-256 digest of a version; `EmptyVersion` for `{}`.
-pub fn version_digest(version: &str) -> StoreResult<(String, String)> {
-    let value = parse_json("version", version)?;
-    if value.as_object().is_some_and(serde_json::Map::is_empty) {
+pub fn version_digest(version: &VersionMap) -> StoreResult<(String, String)> {
+    if version.is_empty() {
         return Err(StoreError::EmptyVersion);
     }
-    let canonical = canonical_json(&value);
+    let canonical = canonical_json(&serde_json::json!(version));
     let hex = sha256_hex(canonical.as_bytes());
     Ok((canonical, hex))
 }
@@ -344,8 +346,7 @@ pub(crate) fn prepare(versions: &[NewVersion]) -> StoreResult<Vec<(String, Strin
         .iter()
         .map(|v| {
             let (canonical, digest) = version_digest(&v.version)?;
-            parse_json("version metadata", &v.metadata)?;
-            Ok((canonical, digest, v.metadata.clone()))
+            Ok((canonical, digest, v.metadata.to_string()))
         })
         .collect()
 }

@@ -1,22 +1,7 @@
-//! Reading the configs the store keeps (JSON) back into the typed model, and the lookups the
-//! components need on it.
+//! The lookups the components need on a pipeline's typed model (which the store decodes
+//! once per config version: `Store::pipeline_model`).
 
-use anyhow::Context;
 use concorde_config::model::{Job, Pipeline, Resource};
-use concorde_config::vars::StaticVars;
-use concorde_config::{UnknownKeys, load_pipeline};
-
-/// Decodes a stored pipeline config (JSON, which is YAML).
-pub fn decode_pipeline(config: &str) -> anyhow::Result<Pipeline> {
-    load_pipeline(
-        config.as_bytes(),
-        &StaticVars::default(),
-        UnknownKeys::Ignore,
-    )
-    .map(|loaded| loaded.pipeline)
-    .map_err(|err| anyhow::anyhow!("{err}"))
-    .context("stored pipeline config does not decode")
-}
 
 /// A job of the model by name.
 pub fn job<'a>(pipeline: &'a Pipeline, name: &str) -> Option<&'a Job> {

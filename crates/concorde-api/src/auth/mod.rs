@@ -157,7 +157,7 @@ impl FromRequestParts<ApiState> for Caller {
             Err(StoreError::NotFound { .. }) => return Ok(Caller::default()),
             Err(err) => return Err(err.into()),
         };
-        let identity: Identity = serde_json::from_str(&stored.claims)
+        let identity: Identity = serde_json::from_value(stored.claims)
             .map_err(|err| ApiError::Internal(format!("stored token claims: {err}")))?;
         caller_for(state, identity).await
     }
@@ -168,8 +168,10 @@ pub(crate) async fn caller_for(state: &ApiState, identity: Identity) -> ApiResul
     let mut roles = HashMap::new();
     let mut is_admin = false;
     for team in state.store().list_teams().await? {
-        let auth: HashMap<String, concorde_proto::RoleConfig> =
-            serde_json::from_str(&team.auth).unwrap_or_default();
+        let auth: HashMap<String, concorde_proto::RoleConfig> = serde_json::from_value(team.auth)
+            .map_err(|err| {
+            ApiError::Internal(format!("team {}'s stored auth: {err}", team.name))
+        })?;
         let held = auth
             .iter()
             .filter(|(_, members)| matches_members(&identity, members))

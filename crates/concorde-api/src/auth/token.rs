@@ -78,7 +78,7 @@ pub async fn issue_token(state: &ApiState, identity: &Identity) -> ApiResult<Tok
     bytes[20..].copy_from_slice(&(expires_at.0 / 1000).to_le_bytes());
     let token = STANDARD_NO_PAD.encode(bytes);
     let claims =
-        serde_json::to_string(identity).map_err(|err| ApiError::Internal(err.to_string()))?;
+        serde_json::to_value(identity).map_err(|err| ApiError::Internal(err.to_string()))?;
     let store = state.store();
     store
         .upsert_user(&User {

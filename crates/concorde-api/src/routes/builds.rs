@@ -50,7 +50,7 @@ async fn job_is_public(
 ) -> ApiResult<bool> {
     let Some(job) = job else { return Ok(false) };
     let name = store.job(job).await?.name;
-    let config = present::decode_config(&pipeline.config)?;
+    let config = store.pipeline_model(pipeline)?;
     Ok(config
         .jobs
         .iter()
@@ -222,8 +222,6 @@ pub async fn plan(
     let plan = build
         .plan
         .ok_or_else(|| ApiError::NotFound("build plan".into()))?;
-    let plan: serde_json::Value = serde_json::from_str(&plan)
-        .map_err(|err| ApiError::Internal(format!("stored plan: {err}")))?;
     Ok(Json(serde_json::json!({"schema": "exec.v2", "plan": plan})))
 }
 
@@ -251,7 +249,7 @@ pub async fn resources(
             else {
                 continue;
             };
-            let version = present::version_map(&version.version);
+            let version = version.version.clone();
             if outputs {
                 out.outputs.push(BuildResourceOutput {
                     name: recorded.name,

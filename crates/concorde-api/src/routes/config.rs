@@ -38,8 +38,7 @@ pub async fn get(
     if scoped.pipeline.archived {
         return Err(ApiError::NotFound("pipeline config".into()));
     }
-    let config: serde_json::Value = serde_json::from_str(&scoped.pipeline.config)
-        .map_err(|err| ApiError::Internal(format!("stored pipeline config: {err}")))?;
+    let config = scoped.pipeline.config;
     let mut response = Json(ConfigResponse { config }).into_response();
     response.headers_mut().insert(
         CONFIG_VERSION_HEADER,

@@ -6,7 +6,7 @@ use concorde_proto::{FeatureFlags, Info, Team, TeamAuth};
 use tracing::instrument;
 
 use crate::auth::{Caller, Role};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, TeamPath};
 use crate::lookup;
 use crate::state::ApiState;
@@ -27,13 +27,14 @@ pub async fn info(State(state): State<ApiState>) -> Json<Info> {
     })
 }
 
-fn team(team: concorde_store::Team) -> Team {
-    let auth: TeamAuth = serde_json::from_str(&team.auth).unwrap_or_default();
-    Team {
+fn team(team: concorde_store::Team) -> ApiResult<Team> {
+    let auth: TeamAuth = serde_json::from_value(team.auth)
+        .map_err(|err| ApiError::Internal(format!("team {}'s stored auth: {err}", team.name)))?;
+    Ok(Team {
         id: team.id,
         name: team.name,
         auth,
-    }
+    })
 }
 
 /// `GET /api/v1/teams`: the teams the caller has a role on (admins: all; anonymous: none).
@@ -43,13 +44,12 @@ pub async fn list_teams(
     caller: Caller,
 ) -> ApiResult<Json<Vec<Team>>> {
     let teams = state.store().list_teams().await?;
-    Ok(Json(
-        teams
-            .into_iter()
-            .filter(|t| caller.can_view(&t.name))
-            .map(team)
-            .collect(),
-    ))
+    let teams = teams
+        .into_iter()
+        .filter(|t| caller.can_view(&t.name))
+        .map(team)
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(teams))
 }
 
 /// `GET /api/v1/teams/:team_name`.
@@ -62,5 +62,5 @@ pub async fn get_team(
     caller.require_role(&path.team_name, Role::Viewer)?;
     Ok(Json(team(
         lookup::team(state.store(), &path.team_name).await?,
-    )))
+    )?))
 }

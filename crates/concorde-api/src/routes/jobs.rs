@@ -63,7 +63,7 @@ async fn summary(
         team_name: scoped.team.name.clone(),
         pipeline_id: scoped.pipeline.id,
         pipeline_name: scoped.pipeline.name.clone(),
-        pipeline_instance_vars: present::instance_vars(scoped.pipeline.instance_vars.as_deref()),
+        pipeline_instance_vars: scoped.pipeline.instance_vars.clone(),
         paused: job.paused,
         paused_by: None,
         paused_at: None,
@@ -90,7 +90,7 @@ async fn summaries(
     names: &mut Names,
     scoped: &Scoped,
 ) -> ApiResult<Vec<proto::JobSummary>> {
-    let config = scoped.config()?;
+    let config = scoped.config(store)?;
     let mut out = Vec::new();
     for job in store.list_jobs(scoped.pipeline.id).await? {
         out.push(summary(store, names, scoped, &config, &job).await?);
@@ -149,7 +149,7 @@ pub async fn get(
     )
     .await?;
     let job = lookup::job(store, &scoped, &path.job_name).await?;
-    let config = scoped.config()?;
+    let config = scoped.config(state.store())?;
     let job_config = job_config(&config, &job.name)?;
     let mut names = Names::load(store).await?;
     Ok(Json(proto::Job {
@@ -158,7 +158,7 @@ pub async fn get(
         team_name: scoped.team.name.clone(),
         pipeline_id: scoped.pipeline.id,
         pipeline_name: scoped.pipeline.name.clone(),
-        pipeline_instance_vars: present::instance_vars(scoped.pipeline.instance_vars.as_deref()),
+        pipeline_instance_vars: scoped.pipeline.instance_vars.clone(),
         paused: job.paused,
         paused_by: None,
         paused_at: None,
@@ -197,7 +197,8 @@ pub async fn trigger(
 ) -> ApiResult<Json<proto::Build>> {
     let (scoped, job) = operable_job(&state, &caller, &path, &query).await?;
     scoped.reject_archived()?;
-    if job_config(&scoped.config()?, &job.name)?.disable_manual_trigger {
+    let config = scoped.config(state.store())?;
+    if job_config(&config, &job.name)?.disable_manual_trigger {
         return Err(ApiError::Disabled);
     }
     let store = state.store();
@@ -227,7 +228,8 @@ pub async fn rerun(
     };
     let (scoped, job) = operable_job(&state, &caller, &job_path, &query).await?;
     scoped.reject_archived()?;
-    if job_config(&scoped.config()?, &job.name)?.disable_reruns {
+    let config = scoped.config(state.store())?;
+    if job_config(&config, &job.name)?.disable_reruns {
         return Err(ApiError::Disabled);
     }
     let store = state.store();
@@ -252,7 +254,7 @@ pub async fn inputs(
     let scoped = lookup::authorized_pipeline(&state, &caller, pair, &query, Role::Viewer).await?;
     let store = state.store();
     let job = lookup::job(store, &scoped, &path.job_name).await?;
-    let config = scoped.config()?;
+    let config = scoped.config(state.store())?;
     let gets = job_config(&config, &job.name)?.get_steps();
     let resources = store.list_resources(scoped.pipeline.id).await?;
     let mut out = Vec::new();
@@ -279,7 +281,7 @@ pub async fn inputs(
             params: get
                 .and_then(|get| get.params.clone())
                 .map(serde_json::Value::Object),
-            version: present::version_map(&version.version),
+            version: version.version.clone(),
             tags: get.map(|get| get.tags.clone()).unwrap_or_default(),
         });
     }

@@ -18,7 +18,7 @@ use crate::state::ApiState;
 /// The wire form of a resource. `build` stands for the last check: a build summary named
 /// `check`, `started` while a check runs, then `succeeded` or `failed`.
 fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
-    let config: serde_json::Value = serde_json::from_str(&resource.config).unwrap_or_default();
+    let config = &resource.config;
     let check_status = match (resource.last_check_start, resource.last_check_end) {
         (Some(start), end) if end.is_none_or(|end| end < start) => {
             Some(proto::BuildStatus::Started)
@@ -31,7 +31,7 @@ fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
         name: resource.name.clone(),
         pipeline_id: scoped.pipeline.id,
         pipeline_name: scoped.pipeline.name.clone(),
-        pipeline_instance_vars: present::instance_vars(scoped.pipeline.instance_vars.as_deref()),
+        pipeline_instance_vars: scoped.pipeline.instance_vars.clone(),
         team_name: scoped.team.name.clone(),
         type_name: resource.type_name.clone(),
         last_checked: resource.last_check_end.map(present::secs),
@@ -39,7 +39,7 @@ fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
             .get("icon")
             .and_then(|icon| icon.as_str())
             .map(str::to_owned),
-        pinned_version: resource.pinned_version().map(present::version_map),
+        pinned_version: resource.pinned_version().cloned(),
         pinned_in_config: resource.config_pinned_version.is_some(),
         pin_comment: resource
             .pin_comment
@@ -57,9 +57,7 @@ fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
             team_name: scoped.team.name.clone(),
             pipeline_id: scoped.pipeline.id,
             pipeline_name: scoped.pipeline.name.clone(),
-            pipeline_instance_vars: present::instance_vars(
-                scoped.pipeline.instance_vars.as_deref(),
-            ),
+            pipeline_instance_vars: scoped.pipeline.instance_vars.clone(),
             job_name: None,
             plan: None,
         }),
@@ -117,7 +115,7 @@ pub async fn list_types(
         &query,
     )
     .await?;
-    let config = scoped.config()?;
+    let config = scoped.config(state.store())?;
     let types = state
         .store()
         .list_resource_types(scoped.pipeline.id)
@@ -132,7 +130,10 @@ pub async fn list_types(
                     type_name: kind.type_name.clone(),
                     tags: configured.map(|c| c.tags.clone()).unwrap_or_default(),
                     privileged: configured.is_some_and(|c| c.privileged),
-                    check_every: kind.check_every.clone(),
+                    check_every: kind
+                        .check_every
+                        .as_ref()
+                        .map(|every| every.as_str().to_owned()),
                     source: configured
                         .and_then(|c| c.source.clone())
                         .map(serde_json::Value::Object),
@@ -179,7 +180,7 @@ fn check_build(scoped: &Scoped, resource_name: &str) -> proto::Build {
         resource_name: Some(resource_name.to_owned()),
         pipeline_id: Some(scoped.pipeline.id),
         pipeline_name: Some(scoped.pipeline.name.clone()),
-        pipeline_instance_vars: present::instance_vars(scoped.pipeline.instance_vars.as_deref()),
+        pipeline_instance_vars: scoped.pipeline.instance_vars.clone(),
         start_time: None,
         end_time: None,
         reap_time: None,
@@ -233,7 +234,7 @@ pub async fn webhook(
     let pipeline = lookup::pipeline_in(store, &team, &path.pipeline_name, &query).await?;
     let scoped = Scoped { team, pipeline };
     let found = lookup::resource(store, &scoped, &path.resource_name).await?;
-    let config: serde_json::Value = serde_json::from_str(&found.config).unwrap_or_default();
+    let config = &found.config;
     if config.get("webhook_token").and_then(|t| t.as_str()) != Some(token) {
         return Err(ApiError::Unauthorized);
     }

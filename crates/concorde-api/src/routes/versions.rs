@@ -18,9 +18,12 @@ use crate::state::ApiState;
 /// Whether the caller sees version metadata: members of the team, or anybody when the
 /// resource is `public: true`.
 fn shows_metadata(caller: &Caller, scoped: &Scoped, resource: &store::Resource) -> bool {
-    let config: serde_json::Value = serde_json::from_str(&resource.config).unwrap_or_default();
     caller.can_view(&scoped.team.name)
-        || config.get("public").and_then(serde_json::Value::as_bool) == Some(true)
+        || resource
+            .config
+            .get("public")
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
 }
 
 /// `?filter=k:v` (repeatable): every given key must equal the value.
@@ -258,7 +261,7 @@ pub async fn pin_comment(
     refuse_config_pin(&resource)?;
     let pinned = resource
         .api_pinned_version
-        .as_deref()
+        .as_ref()
         .ok_or_else(|| ApiError::NotFound("pinned version".into()))?;
     state
         .store()

@@ -40,7 +40,7 @@ async fn build_plan_abort(h: &Harness) {
             id: build.id,
             inputs: &[],
             pipes: &[],
-            plan: r#"{"id":"1","do":[]}"#,
+            plan: &serde_json::json!({"id": "1", "do": []}),
             now: Timestamp::now(),
         })
         .await
@@ -113,7 +113,7 @@ async fn build_ids_and_access(h: &Harness) {
     h.put("/api/v1/teams/main/pipelines/p/expose", Some(&h.admin))
         .await;
     assert_eq!(h.get(&uri, None).await.status, StatusCode::OK);
-    h.start_build(build.id, "{}").await;
+    h.start_build(build.id, &serde_json::json!({})).await;
     assert_eq!(
         h.get(&format!("{uri}/plan"), None).await.status,
         StatusCode::UNAUTHORIZED

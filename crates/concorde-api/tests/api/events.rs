@@ -47,7 +47,7 @@ async fn finished_build_stream_and_resume(h: &Harness) {
     h.pipeline().await;
     let build = new_build(h).await;
     let store = h.store();
-    h.start_build(build.id, "{}").await;
+    h.start_build(build.id, &serde_json::json!({})).await;
     store
         .append_build_events(build.id, &[log("hello\n\u{1b}[1mbold\u{1b}[0m\n")])
         .await
@@ -109,7 +109,7 @@ async fn live_events_are_pushed(h: &Harness) {
     h.pipeline().await;
     let build = new_build(h).await;
     let store = h.store().clone();
-    h.start_build(build.id, "{}").await;
+    h.start_build(build.id, &serde_json::json!({})).await;
     store
         .append_build_events(build.id, &[log("first\n")])
         .await

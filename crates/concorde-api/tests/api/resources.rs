@@ -33,8 +33,8 @@ async fn versions(h: &Harness) -> Vec<i64> {
     let versions: Vec<NewVersion> = ["a", "b", "c"]
         .iter()
         .map(|name| NewVersion {
-            version: format!(r#"{{"ref":"{name}"}}"#),
-            metadata: format!(r#"[{{"name":"commit","value":"{name}"}}]"#),
+            version: [("ref".to_owned(), (*name).to_owned())].into(),
+            metadata: serde_json::json!([{"name": "commit", "value": name}]),
         })
         .collect();
     store

@@ -85,9 +85,9 @@ impl Harness {
             ..ApiConfig::default()
         };
         ensure_main_team(&test.store, &[admin_user]).await.unwrap();
-        let bob_auth = r#"{"member":{"users":["local:bob"],"groups":[]}}"#;
+        let bob_auth = serde_json::json!({"member": {"users": ["local:bob"], "groups": []}});
         test.store
-            .create_team("other", false, bob_auth)
+            .create_team("other", false, &bob_auth)
             .await
             .unwrap();
         let state = ApiState::new(test.store.clone(), config);
@@ -187,7 +187,7 @@ impl Harness {
 
     /// Creates pipeline `p` from [`PIPELINE`] and unpauses it.
     /// Starts a pending build with no inputs and the given plan, as the tracker would.
-    pub async fn start_build(&self, build: concorde_store::BuildId, plan: &str) {
+    pub async fn start_build(&self, build: concorde_store::BuildId, plan: &serde_json::Value) {
         self.store()
             .start_build(&concorde_store::StartBuild {
                 id: build,

@@ -124,11 +124,11 @@ fn check_every(decoder: &mut Decoder, map: &mut MapReader<'_>) -> Option<CheckEv
         decoder.error(&path, node, "non-string value provided");
         return None;
     };
-    if text == "never" {
-        return Some(CheckEvery::Never);
+    let every = CheckEvery::from_text(text.clone());
+    if every != CheckEvery::Never {
+        check_duration_text(decoder, node, &path, text);
     }
-    check_duration_text(decoder, node, &path, text);
-    Some(CheckEvery::Interval(text.clone()))
+    Some(every)
 }
 
 /// A duration-valued field decoded at save time (`check_timeout`).

@@ -70,6 +70,25 @@ pub enum CheckEvery {
     Interval(String),
 }
 
+impl CheckEvery {
+    /// As written: `never` or the duration's text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            CheckEvery::Never => "never",
+            CheckEvery::Interval(interval) => interval,
+        }
+    }
+
+    /// What `text` (as [`CheckEvery::as_str`] writes it) says.
+    pub fn from_text(text: String) -> CheckEvery {
+        if text == "never" {
+            CheckEvery::Never
+        } else {
+            CheckEvery::Interval(text)
+        }
+    }
+}
+
 /// `resources[]`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Resource {

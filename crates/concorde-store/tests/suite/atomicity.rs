@@ -168,7 +168,7 @@ async fn starting_a_build_dies_whole(db: &TestStore) {
         id: build.id,
         inputs: &inputs,
         pipes: &[upstream.id],
-        plan: r#"{"do":[]}"#,
+        plan: &serde_json::json!({"do": []}),
         now: Timestamp(11),
     };
     break_inserts_into(db, "build_pipes").await;

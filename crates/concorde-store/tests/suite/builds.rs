@@ -105,11 +105,11 @@ async fn build_lifecycle_and_reruns(db: &TestStore) {
         .collect();
     assert_eq!(names, ["3", "1.2"]);
     let one_off = store
-        .create_one_off_build(team.id, "{}", None, Timestamp(17))
+        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(17))
         .await
         .unwrap();
     let second = store
-        .create_one_off_build(team.id, "{}", None, Timestamp(17))
+        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(17))
         .await
         .unwrap();
     assert_eq!(
@@ -141,7 +141,12 @@ async fn build_lifecycle_and_reruns(db: &TestStore) {
     ));
     assert!(matches!(
         store
-            .create_one_off_build(concorde_store::TeamId(999), "{}", None, Timestamp(1))
+            .create_one_off_build(
+                concorde_store::TeamId(999),
+                &serde_json::json!({}),
+                None,
+                Timestamp(1)
+            )
             .await,
         Err(StoreError::NotFound { .. })
     ));
@@ -226,6 +231,10 @@ async fn inputs_outputs_pipes(db: &TestStore) {
     ));
 }
 
+/// A plan with no steps.
+static EMPTY_PLAN: std::sync::LazyLock<serde_json::Value> =
+    std::sync::LazyLock::new(|| serde_json::json!({"do": []}));
+
 /// Starting `id` with these inputs and pipes and an empty plan.
 fn start<'a>(
     id: concorde_store::BuildId,
@@ -236,7 +245,7 @@ fn start<'a>(
         id,
         inputs,
         pipes,
-        plan: r#"{"do":[]}"#,
+        plan: &EMPTY_PLAN,
         now: Timestamp(11),
     }
 }
@@ -577,15 +586,19 @@ async fn versions_view_resolves_passed_inputs(db: &TestStore) {
     let versions: Vec<_> = ["a", "b", "c"]
         .iter()
         .map(|r| NewVersion {
-            version: format!(r#"{{"ref":"{r}"}}"#),
-            metadata: "null".into(),
+            version: crate::fixtures::version(&format!(r#"{{"ref":"{r}"}}"#)),
+            metadata: serde_json::Value::Null,
         })
         .collect();
     store
         .save_check_versions(scope, &versions, Timestamp(2))
         .await
         .unwrap();
-    let digest = |r: &str| version_digest(&format!(r#"{{"ref":"{r}"}}"#)).unwrap().1;
+    let digest = |r: &str| {
+        version_digest(&crate::fixtures::version(&format!(r#"{{"ref":"{r}"}}"#)))
+            .unwrap()
+            .1
+    };
     // unit succeeded with b; so deploy (passed: unit) must get b while unit itself gets c.
     let build = store.create_job_build(&new_build(unit.id)).await.unwrap();
     let input = RecordedVersion {

@@ -27,21 +27,21 @@ async fn resource_caches_and_uses(db: &TestStore) {
         .unwrap();
     let new = NewResourceCache {
         config,
-        version: r#"{"ref":"a","path":"x"}"#.into(),
-        params: r#"{"depth":1,"submodules":"none"}"#.into(),
+        version: crate::fixtures::version(r#"{"ref":"a","path":"x"}"#),
+        params: serde_json::json!({"depth": 1, "submodules": "none"}),
     };
     let cache = store
         .find_or_create_resource_cache(&new, CacheUser::Build(build.id))
         .await
         .unwrap();
-    assert_eq!(cache.version, r#"{"path":"x","ref":"a"}"#);
+    assert_eq!(cache.version, new.version);
     assert_eq!(
         cache.version_digest,
         version_digest(&new.version).unwrap().1
     );
     assert_eq!(
         cache.params_hash,
-        params_hash(r#"{"submodules":"none","depth":1}"#).unwrap(),
+        params_hash(&serde_json::json!({"submodules": "none", "depth": 1})),
         "params are hashed canonically"
     );
     assert_eq!(cache.metadata, None);
@@ -51,8 +51,8 @@ async fn resource_caches_and_uses(db: &TestStore) {
         .await
         .unwrap();
     let reordered = NewResourceCache {
-        version: r#"{"path":"x","ref":"a"}"#.into(),
-        params: r#"{"submodules":"none","depth":1}"#.into(),
+        version: crate::fixtures::version(r#"{"path":"x","ref":"a"}"#),
+        params: serde_json::json!({"submodules": "none", "depth": 1}),
         ..new.clone()
     };
     let same = store
@@ -61,7 +61,7 @@ async fn resource_caches_and_uses(db: &TestStore) {
         .unwrap();
     assert_eq!(same.id, cache.id);
     let other_params = NewResourceCache {
-        params: "{}".into(),
+        params: serde_json::json!({}),
         ..new.clone()
     };
     let other = store
@@ -77,23 +77,15 @@ async fn resource_caches_and_uses(db: &TestStore) {
         ]
     );
 
+    let metadata = serde_json::json!([{"name": "commit", "value": "abc"}]);
     store
-        .save_resource_cache_metadata(cache.id, r#"[{"name":"commit","value":"abc"}]"#)
+        .save_resource_cache_metadata(cache.id, &metadata)
         .await
         .unwrap();
     assert_eq!(
-        store
-            .resource_cache(cache.id)
-            .await
-            .unwrap()
-            .metadata
-            .as_deref(),
-        Some(r#"[{"name":"commit","value":"abc"}]"#)
+        store.resource_cache(cache.id).await.unwrap().metadata,
+        Some(metadata)
     );
-    assert!(matches!(
-        store.save_resource_cache_metadata(cache.id, "[nope").await,
-        Err(StoreError::InvalidJson { .. })
-    ));
 
     let missing = concorde_store::ResourceCacheId(999);
     assert!(matches!(
@@ -101,7 +93,9 @@ async fn resource_caches_and_uses(db: &TestStore) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        store.save_resource_cache_metadata(missing, "[]").await,
+        store
+            .save_resource_cache_metadata(missing, &serde_json::json!([]))
+            .await,
         Err(StoreError::NotFound { .. })
     ));
     let bad_user = store
@@ -122,7 +116,7 @@ async fn resource_caches_and_uses(db: &TestStore) {
         Err(StoreError::NotFound { .. })
     ));
     let empty = NewResourceCache {
-        version: "{}".into(),
+        version: Default::default(),
         ..new
     };
     assert!(matches!(
@@ -214,8 +208,8 @@ async fn task_caches_and_artifacts(db: &TestStore) {
 
 fn v(version: &str) -> NewVersion {
     NewVersion {
-        version: version.into(),
-        metadata: "null".into(),
+        version: crate::fixtures::version(version),
+        metadata: serde_json::Value::Null,
     }
 }
 
@@ -279,12 +273,12 @@ async fn put_keeps_known_order_and_appends_new(db: &TestStore) {
         "nothing new, nothing scheduled"
     );
     let mut output = put(build.id, repo.id, r#"{"ref":"c"}"#, 60);
-    output.version.metadata = r#"[{"name":"by","value":"put"}]"#.into();
+    output.version.metadata = serde_json::json!([{"name": "by", "value": "put"}]);
     output.scope = Some(scope);
     let new = store.save_put_output(&output).await.unwrap();
     assert_eq!(
-        (new.check_order, new.metadata.as_str()),
-        (3, r#"[{"name":"by","value":"put"}]"#)
+        (new.check_order, new.metadata),
+        (3, serde_json::json!([{"name": "by", "value": "put"}]))
     );
     assert_eq!(
         store.job(unit.id).await.unwrap().schedule_requested,
@@ -301,9 +295,9 @@ async fn put_keeps_known_order_and_appends_new(db: &TestStore) {
     assert_eq!(
         orders,
         [
-            (r#"{"ref":"c"}"#.into(), 3),
-            (r#"{"ref":"b"}"#.into(), 2),
-            (r#"{"ref":"a"}"#.into(), 1)
+            (crate::fixtures::version(r#"{"ref":"c"}"#), 3),
+            (crate::fixtures::version(r#"{"ref":"b"}"#), 2),
+            (crate::fixtures::version(r#"{"ref":"a"}"#), 1)
         ]
     );
     let outputs = store.build_versions(build.id, true).await.unwrap();

@@ -8,10 +8,15 @@ use concorde_store::{
     WorkerResourceType, WorkerSpec,
 };
 
+/// A version document from its JSON text.
+pub fn version(json: &str) -> concorde_config::model::VersionMap {
+    serde_json::from_str(json).expect("a version is an object of strings")
+}
+
 /// A team named `name`.
 pub async fn team(store: &Store, name: &str) -> Team {
     store
-        .create_team(name, false, "{}")
+        .create_team(name, false, &serde_json::json!({}))
         .await
         .expect("create team")
 }

@@ -86,7 +86,7 @@ async fn orphaned_containers_follow_their_builds(db: &TestStore) {
         .await
         .unwrap();
     let one_off = store
-        .create_one_off_build(team.id, "{}", None, Timestamp(1))
+        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(1))
         .await
         .unwrap();
     store
@@ -215,7 +215,7 @@ async fn failed_and_missing_containers(db: &TestStore) {
     let store = &db.store;
     let (team, _) = simple_pipeline(store).await;
     let build = store
-        .create_one_off_build(team.id, "{}", None, Timestamp(1))
+        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(1))
         .await
         .unwrap();
     store
@@ -281,7 +281,7 @@ async fn orphaned_failed_and_missing_volumes(db: &TestStore) {
     let store = &db.store;
     let (team, _) = simple_pipeline(store).await;
     let build = store
-        .create_one_off_build(team.id, "{}", None, Timestamp(1))
+        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(1))
         .await
         .unwrap();
     worker(store, "w").await;
@@ -431,12 +431,12 @@ async fn caches_configs_task_caches_and_artifacts(db: &TestStore) {
         .unwrap();
     let cache = |version: &str| NewResourceCache {
         config,
-        version: format!(r#"{{"ref":"{version}"}}"#),
-        params: "{}".into(),
+        version: crate::fixtures::version(&format!(r#"{{"ref":"{version}"}}"#)),
+        params: serde_json::json!({}),
     };
 
     let running = store
-        .create_one_off_build(team.id, "{}", None, Timestamp(1))
+        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(1))
         .await
         .unwrap();
     let by_build = store
@@ -564,8 +564,8 @@ async fn caches_configs_task_caches_and_artifacts(db: &TestStore) {
         .save_check_versions(
             stale_scope,
             &[NewVersion {
-                version: r#"{"v":"1"}"#.into(),
-                metadata: "null".into(),
+                version: crate::fixtures::version(r#"{"v":"1"}"#),
+                metadata: serde_json::Value::Null,
             }],
             Timestamp(1),
         )

@@ -18,13 +18,44 @@ store_test!(
     jobs_and_schedule_claims,
     check_order_rule_and_disabling,
     find_version_by_digest_and_id,
-    resource_checks_scopes_and_pins
+    resource_checks_scopes_and_pins,
+    a_config_is_decoded_once_per_version
 );
+
+async fn a_config_is_decoded_once_per_version(db: &TestStore) {
+    let store = &db.store;
+    let team = crate::fixtures::team(store, "main").await;
+    let first = crate::fixtures::set_simple(store, &team, "p").await;
+    let model = store.pipeline_model(&first).unwrap();
+    assert_eq!(model.jobs.len(), 2);
+    let again = store.pipeline(first.id).await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&model, &store.pipeline_model(&again).unwrap()),
+        "the same config version is decoded once"
+    );
+    let extra = "serial: true";
+    let second = crate::fixtures::set_by_user(
+        store,
+        &team,
+        "p",
+        &crate::fixtures::simple_config(extra),
+        first.config_version,
+    )
+    .await
+    .unwrap();
+    let updated = store.pipeline_model(&second).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&model, &updated));
+    assert!(updated.jobs.iter().any(|job| job.serial));
+    assert!(
+        std::sync::Arc::ptr_eq(&updated, &store.pipeline_model(&second).unwrap()),
+        "the new version is cached in its turn"
+    );
+}
 
 fn v(version: &str) -> NewVersion {
     NewVersion {
-        version: version.into(),
-        metadata: "null".into(),
+        version: crate::fixtures::version(version),
+        metadata: serde_json::Value::Null,
     }
 }
 
@@ -77,12 +108,13 @@ async fn set_pipeline_by_user_with_optimistic_concurrency(db: &TestStore) {
         .unwrap();
     assert_eq!(instanced.outcome, SetOutcome::Created);
     let inst = instanced.pipeline;
-    assert_eq!(inst.instance_vars.as_deref(), Some(r#"{"a":2,"b":1}"#));
+    let vars = serde_json::json!({"b": 1, "a": 2});
+    assert_eq!(inst.instance_vars.as_ref(), vars.as_object());
     let found = store
         .pipeline_by_ref(&PipelineRef {
             team: team.id,
             name: "p".into(),
-            instance_vars: Some(r#"{"a":2,"b":1}"#.into()),
+            instance_vars: vars.as_object().cloned(),
         })
         .await
         .unwrap();
@@ -417,9 +449,9 @@ async fn check_order_rule_and_disabling(db: &TestStore) {
     assert_eq!(
         listed,
         [
-            (r#"{"ref":"c"}"#.to_owned(), 4),
-            (r#"{"ref":"a"}"#.to_owned(), 3),
-            (r#"{"ref":"b"}"#.to_owned(), 2)
+            (crate::fixtures::version(r#"{"ref":"c"}"#), 4),
+            (crate::fixtures::version(r#"{"ref":"a"}"#), 3),
+            (crate::fixtures::version(r#"{"ref":"b"}"#), 2)
         ]
     );
     assert_eq!(
@@ -444,7 +476,7 @@ async fn check_order_rule_and_disabling(db: &TestStore) {
         Err(StoreError::NotFound { kind: "scope", .. })
     ));
 
-    let (_, digest) = version_digest(r#"{"ref":"a"}"#).unwrap();
+    let (_, digest) = version_digest(&crate::fixtures::version(r#"{"ref":"a"}"#)).unwrap();
     store
         .set_version_enabled(repo.id, &digest, false, Timestamp(15))
         .await
@@ -504,14 +536,15 @@ async fn resource_checks_scopes_and_pins(db: &TestStore) {
         ),
         (Some(Timestamp(1)), Some(Timestamp(2)), Some("boom"))
     );
+    let pin = crate::fixtures::version(r#"{"ref":"x"}"#);
     store
-        .set_resource_pin(repo.id, Some(r#"{"ref":"x"}"#), Some("hold"), Timestamp(3))
+        .set_resource_pin(repo.id, Some(&pin), Some("hold"), Timestamp(3))
         .await
         .unwrap();
     let pinned = store.resource(repo.id).await.unwrap();
     assert_eq!(
         (pinned.pinned_version(), pinned.pin_comment.as_deref()),
-        (Some(r#"{"ref":"x"}"#), Some("hold"))
+        (Some(&pin), Some("hold"))
     );
     store
         .set_resource_pin(repo.id, None, None, Timestamp(4))
@@ -573,13 +606,13 @@ async fn find_version_by_digest_and_id(db: &TestStore) {
         )
         .await
         .unwrap();
-    let (_, digest) = version_digest(r#"{"ref":"b"}"#).unwrap();
+    let (_, digest) = version_digest(&crate::fixtures::version(r#"{"ref":"b"}"#)).unwrap();
     let found = store
         .find_version(scope, concorde_store::VersionKey::Digest(&digest))
         .await
         .unwrap()
         .expect("found by digest");
-    assert_eq!(found.version, r#"{"ref":"b"}"#);
+    assert_eq!(found.version, crate::fixtures::version(r#"{"ref":"b"}"#));
     let by_id = store
         .find_version(scope, concorde_store::VersionKey::Id(found.id))
         .await
@@ -637,8 +670,7 @@ jobs:
     .unwrap();
     let mut ids = Vec::new();
     for resource in store.list_resources(pipeline.id).await.unwrap() {
-        let stored: serde_json::Value = serde_json::from_str(&resource.config).unwrap();
-        let source = stored["source"].as_object().unwrap().clone();
+        let source = resource.config["source"].as_object().unwrap().clone();
         let id = store
             .find_or_create_resource_config(
                 &resource.type_name,

@@ -8,16 +8,26 @@ store_test!(teams_crud, users_and_tokens, components_lifecycle);
 async fn teams_crud(db: &TestStore) {
     let store = &db.store;
     let main = store
-        .create_team("main", true, r#"{"owner":{"users":["a"]}}"#)
+        .create_team(
+            "main",
+            true,
+            &serde_json::json!({"owner": {"users": ["a"]}}),
+        )
         .await
         .unwrap();
     assert!(main.admin);
-    let err = store.create_team("MAIN", false, "{}").await.unwrap_err();
+    let err = store
+        .create_team("MAIN", false, &serde_json::json!({}))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::AlreadyExists { kind: "team", .. }),
         "{err}"
     );
-    let other = store.create_team("other", false, "{}").await.unwrap();
+    let other = store
+        .create_team("other", false, &serde_json::json!({}))
+        .await
+        .unwrap();
     assert_eq!(store.team_by_name("Main").await.unwrap().id, main.id);
     let names: Vec<_> = store
         .list_teams()
@@ -27,18 +37,9 @@ async fn teams_crud(db: &TestStore) {
         .map(|t| t.name)
         .collect();
     assert_eq!(names, ["main", "other"]);
-    store
-        .set_team_auth(other.id, r#"{"member":{}}"#)
-        .await
-        .unwrap();
-    assert_eq!(
-        store.team_by_name("other").await.unwrap().auth,
-        r#"{"member":{}}"#
-    );
-    assert!(matches!(
-        store.set_team_auth(other.id, "{nope").await,
-        Err(StoreError::InvalidJson { .. })
-    ));
+    let auth = serde_json::json!({"member": {}});
+    store.set_team_auth(other.id, &auth).await.unwrap();
+    assert_eq!(store.team_by_name("other").await.unwrap().auth, auth);
     store.delete_team(other.id).await.unwrap();
     assert!(matches!(
         store.team_by_name("other").await,

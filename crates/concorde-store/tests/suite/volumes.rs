@@ -347,8 +347,8 @@ async fn cache_volumes_one_per_worker(db: &TestStore) {
         .unwrap();
     let new_cache = NewResourceCache {
         config,
-        version: r#"{"ref":"a"}"#.into(),
-        params: "{}".into(),
+        version: crate::fixtures::version(r#"{"ref":"a"}"#),
+        params: serde_json::json!({}),
     };
     let cache = store
         .find_or_create_resource_cache(&new_cache, CacheUser::Build(build.id))

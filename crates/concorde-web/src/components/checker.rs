@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use concorde_config::model::{Pipeline, VersionMap};
+use concorde_config::model::{CheckEvery, Pipeline, VersionMap};
 use concorde_engine::{BuildContext, PlanId, RunEnv, run_check};
 use concorde_store::{
     CheckOutcome, LockKey, NewVersion, Resource, ResourceId, ScopeId, Store, Topic,
@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 
 use crate::components::scope::{ResourceScope, ensure_scope};
 use crate::components::{Component, Tick};
-use crate::pipeline_model::{decode_pipeline, input_resource_names};
+use crate::pipeline_model::input_resource_names;
 use crate::worker::LocalWorker;
 
 /// The default `check_every`.
@@ -98,8 +98,8 @@ impl Component for Checker {
                 if pipeline.archived {
                     continue;
                 }
-                let model = match decode_pipeline(&pipeline.config) {
-                    Ok(model) => Arc::new(model),
+                let model = match self.store.pipeline_model(&pipeline) {
+                    Ok(model) => model,
                     Err(err) => {
                         warn!(pipeline = %pipeline.name, error = %format!("{err:#}"), "skipping pipeline");
                         continue;
@@ -150,15 +150,26 @@ fn check_timeout(text: Option<&str>) -> Result<Duration, String> {
     }
 }
 
-/// Whether `check_every` has passed since the last check started (`never`: never due).
+/// A resource's `check_every` interval (`None`: never), or the check's error message when it
+/// is not a duration (say, an unresolved var).
+fn check_interval(every: Option<&CheckEvery>) -> Result<Option<Duration>, String> {
+    match every {
+        None => Ok(Some(DEFAULT_CHECK_INTERVAL)),
+        Some(CheckEvery::Never) => Ok(None),
+        Some(CheckEvery::Interval(text)) => concorde_config::parse_duration(text)
+            .map(|parsed| Some(parsed.magnitude))
+            .map_err(|err| format!("invalid check_every {text:?}: {err}")),
+    }
+}
+
+/// Whether `check_every` has passed since the last check started (`never`: never due). A
+/// `check_every` that is not a duration checks at the default interval, and each of those
+/// checks fails with the reason, so the resource shows it.
 fn is_due(resource: &Resource, now: concorde_store::Timestamp) -> bool {
-    let interval = match resource.check_every.as_deref() {
-        Some("never") => return false,
-        Some(text) => match concorde_config::parse_duration(text) {
-            Ok(parsed) => parsed.magnitude,
-            Err(_) => DEFAULT_CHECK_INTERVAL,
-        },
-        None => DEFAULT_CHECK_INTERVAL,
+    let interval = match check_interval(resource.check_every.as_ref()) {
+        Ok(None) => return false,
+        Ok(Some(interval)) => interval,
+        Err(_) => DEFAULT_CHECK_INTERVAL,
     };
     let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
     resource
@@ -191,10 +202,9 @@ impl Checker {
             .store
             .list_versions(scope, None, 1)
             .await?
-            .first()
-            .map(|latest| serde_json::from_str(&latest.version))
-            .transpose()
-            .context("the latest stored version does not decode")?;
+            .into_iter()
+            .next()
+            .map(|latest| latest.version);
         self.store.start_resource_check(resource.id, now).await?;
         let events = Arc::new(concorde_engine::CollectingSink::default());
         let context = BuildContext {
@@ -211,8 +221,10 @@ impl Checker {
         env.base_types = self.worker.base_types.clone();
         env.worker_name = self.worker.name.clone();
         let abort = env.abort.clone();
-        let error = match check_timeout(config.check_timeout.as_deref()) {
-            // A timeout the config could not give (say, an unresolved var) fails the check
+        let settings = check_interval(resource.check_every.as_ref())
+            .and_then(|_| check_timeout(config.check_timeout.as_deref()));
+        let error = match settings {
+            // A setting the config could not give (say, an unresolved var) fails the check
             // visibly rather than turning into a default.
             Err(message) => Some(message),
             Ok(timeout) => match tokio::time::timeout(
@@ -257,8 +269,8 @@ impl Checker {
         let new: Vec<NewVersion> = versions
             .iter()
             .map(|version| NewVersion {
-                version: serde_json::json!(version).to_string(),
-                metadata: "[]".to_owned(),
+                version: version.clone(),
+                metadata: serde_json::json!([]),
             })
             .collect();
         match self
@@ -301,9 +313,9 @@ mod tests {
             pipeline_id: concorde_store::PipelineId(1),
             name: "r".to_owned(),
             type_name: "git".to_owned(),
-            config: "{}".to_owned(),
+            config: serde_json::json!({}),
             active: true,
-            check_every: check_every.map(str::to_owned),
+            check_every: check_every.map(|text| CheckEvery::from_text(text.to_owned())),
             resource_config_id: None,
             scope_id: None,
             last_check_start: last.map(concorde_store::Timestamp),
@@ -323,5 +335,14 @@ mod tests {
         assert!(is_due(&resource(None, Some(now.0 - 60_000)), now));
         assert!(is_due(&resource(Some("10s"), Some(now.0 - 10_000)), now));
         assert!(!is_due(&resource(Some("never"), None), now));
+        assert!(is_due(
+            &resource(Some("((every))"), Some(now.0 - 60_000)),
+            now
+        ));
+        let err = check_interval(Some(&CheckEvery::from_text("((every))".into()))).unwrap_err();
+        assert!(
+            err.starts_with("invalid check_every \"((every))\": "),
+            "{err}"
+        );
     }
 }

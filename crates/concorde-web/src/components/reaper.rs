@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use concorde_store::{LogRetention, Store, Topic};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::components::{Component, Tick};
-use crate::pipeline_model::decode_pipeline;
 
 /// The log reaper component.
 pub struct Reaper {
@@ -55,8 +54,13 @@ impl Component for Reaper {
     async fn tick(&self) -> anyhow::Result<Tick> {
         for team in self.store.list_teams().await? {
             for pipeline in self.store.list_pipelines(team.id).await? {
-                let Ok(model) = decode_pipeline(&pipeline.config) else {
-                    continue;
+                let model = match self.store.pipeline_model(&pipeline) {
+                    Ok(model) => model,
+                    Err(err) => {
+                        // One broken pipeline must not stop the others' reaping.
+                        warn!(pipeline = %pipeline.name, pipeline_id = %pipeline.id, error = %err, "not reaping logs of a pipeline whose config does not decode");
+                        continue;
+                    }
                 };
                 for job in self.store.list_jobs(pipeline.id).await? {
                     let Some(retention) =

@@ -12,7 +12,6 @@ use concorde_store::{JobId, LockKey, NewBuild, NextBuildInput, Resource, Store, 
 use tracing::{debug, warn};
 
 use crate::components::{Component, Tick};
-use crate::pipeline_model::decode_pipeline;
 
 /// Jobs claimed per tick.
 const JOBS_PER_TICK: i64 = 100;
@@ -69,7 +68,7 @@ impl Scheduler {
         if !job.active || pipeline.archived || pipeline.paused {
             return Ok(());
         }
-        let model = decode_pipeline(&pipeline.config)?;
+        let model = self.store.pipeline_model(&pipeline)?;
         let config = crate::pipeline_model::job(&model, &job.name)
             .context("job is not in its pipeline's config")?;
         let resources: HashMap<String, Resource> = self
@@ -198,9 +197,7 @@ fn input_config(
         Some(GetVersion::Pinned(version)) => input = input.with_pin(PinnedVersion(version.clone())),
         Some(GetVersion::Latest) | None => {
             if let Some(pin) = resource.pinned_version() {
-                let fields: concorde_sched::VersionFields =
-                    serde_json::from_str(pin).context("stored pin is not a version")?;
-                input = input.with_pin(PinnedVersion(fields));
+                input = input.with_pin(PinnedVersion(pin.clone()));
             }
         }
     }

@@ -82,7 +82,7 @@ async fn find_version(
         .find_version(scope, VersionKey::Digest(digest))
         .await?
     {
-        Some(found) => Ok(Some(serde_json::from_str(&found.version)?)),
+        Some(found) => Ok(Some(found.version)),
         None => Ok(None),
     }
 }

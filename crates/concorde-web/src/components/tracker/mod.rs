@@ -17,7 +17,6 @@ use concorde_store::{
 use tracing::{info, warn};
 
 use crate::components::{Component, Tick};
-use crate::pipeline_model::decode_pipeline;
 use crate::worker::LocalWorker;
 
 /// Settings of the tracker.
@@ -144,7 +143,7 @@ impl Tracker {
         all_jobs: &[Job],
         pending: Vec<Build>,
     ) -> anyhow::Result<()> {
-        let model = decode_pipeline(&pipeline.config)?;
+        let model = self.store.pipeline_model(pipeline)?;
         let Some(config) = crate::pipeline_model::job(&model, &job.name) else {
             return Ok(());
         };

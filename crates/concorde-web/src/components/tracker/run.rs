@@ -25,7 +25,7 @@ pub struct BuildRun {
     pub external_url: String,
     pub team_name: String,
     pub pipeline: Pipeline,
-    pub model: concorde_config::model::Pipeline,
+    pub model: std::sync::Arc<concorde_config::model::Pipeline>,
     pub job: Job,
     pub build: Build,
     pub versions: Vec<ChosenInput>,
@@ -77,7 +77,7 @@ impl BuildRun {
                 return Ok(());
             }
         };
-        let plan_json = serde_json::to_string(&plan)?;
+        let plan_json = serde_json::to_value(&plan)?;
         store
             .start_build(&StartBuild {
                 id: build_id,
@@ -110,14 +110,7 @@ impl BuildRun {
     ) -> Result<(concorde_engine::Plan, Option<JsonMap>), String> {
         let plan =
             compile_job_plan(&self.model, config, versions).map_err(|err| err.to_string())?;
-        let instance_vars = self
-            .pipeline
-            .instance_vars
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|err| format!("the pipeline's stored instance vars do not decode: {err}"))?;
-        Ok((plan, instance_vars))
+        Ok((plan, self.pipeline.instance_vars.clone()))
     }
 
     async fn run(
@@ -224,8 +217,8 @@ impl BuildRun {
                 name: name.clone(),
                 scope,
                 version: NewVersion {
-                    version: serde_json::json!(version).to_string(),
-                    metadata: serde_json::json!(metadata).to_string(),
+                    version: version.clone(),
+                    metadata: serde_json::json!(metadata),
                 },
                 now: crate::now(),
             };
