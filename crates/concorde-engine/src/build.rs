@@ -45,10 +45,12 @@ impl RunEnv {
 /// Runs a build's plan to the end and returns how it finished (never pending or started). Aborting is cancelling `env.abort`.
 /// Containers and artifact volumes the build created are destroyed at the end; caches stay.
 pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
-    env.events.emit(BuildEvent::Status {
-        status: BuildStatus::Started,
-        time: now_unix(),
-    });
+    env.events
+        .emit(BuildEvent::Status {
+            status: BuildStatus::Started,
+            time: now_unix(),
+        })
+        .await;
     let exec = Exec {
         env: env.clone(),
         cancel: env.abort.clone(),
@@ -63,10 +65,12 @@ pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
         Err(StepError::Interrupted) => BuildStatus::Aborted,
     };
     cleanup(&env).await;
-    env.events.emit(BuildEvent::Status {
-        status,
-        time: now_unix(),
-    });
+    env.events
+        .emit(BuildEvent::Status {
+            status,
+            time: now_unix(),
+        })
+        .await;
     status
 }
 

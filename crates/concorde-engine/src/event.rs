@@ -255,11 +255,13 @@ pub fn now_unix() -> i64 {
         })
 }
 
-/// Receives a build's events in order. Implementations must not block for long: the engine
-/// emits from inside output streams.
+/// Receives a build's events in order. `emit` may wait: that is the back-pressure that holds
+/// a chatty step (its output streams stop being read) while the events already taken are
+/// stored, so no event is ever dropped.
+#[async_trait::async_trait]
 pub trait EventSink: Send + Sync {
-    /// Records one event.
-    fn emit(&self, event: BuildEvent);
+    /// Records one event, waiting while the sink is full.
+    async fn emit(&self, event: BuildEvent);
 }
 
 /// A sink that keeps every event in memory (tests, `fly execute`-style local runs).
@@ -289,8 +291,9 @@ impl CollectingSink {
     }
 }
 
+#[async_trait::async_trait]
 impl EventSink for CollectingSink {
-    fn emit(&self, event: BuildEvent) {
+    async fn emit(&self, event: BuildEvent) {
         // A poisoned lock means a test already panicked; dropping the event is harmless then.
         if let Ok(mut events) = self.events.lock() {
             events.push(event);

@@ -1,5 +1,6 @@
 //! Writers that processes' output streams go to: build log events, and a capped buffer.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -9,12 +10,16 @@ use tokio::io::AsyncWrite;
 use crate::event::{BuildEvent, EventSink, Origin, now_unix};
 use crate::plan::PlanId;
 
-/// Turns written bytes into `log` events of one step and stream.
+/// Turns written bytes into `log` events of one step and stream. A write is taken only when
+/// the previous event has been accepted by the sink, so a full sink stops the process's output
+/// from being read (back-pressure) instead of dropping or piling up events.
 pub(crate) struct LogWriter {
     events: Arc<dyn EventSink>,
     origin: Origin,
     /// Bytes of an incomplete UTF-8 character carried to the next write.
     pending: Vec<u8>,
+    /// The event being handed to the sink.
+    in_flight: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl LogWriter {
@@ -26,16 +31,40 @@ impl LogWriter {
                 source: Some(source),
             },
             pending: Vec::new(),
+            in_flight: None,
         }
+    }
+
+    /// Drives the event in flight; ready once the sink has taken it.
+    fn poll_in_flight(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(sending) = self.in_flight.as_mut() {
+            std::task::ready!(sending.as_mut().poll(cx));
+            self.in_flight = None;
+        }
+        Poll::Ready(())
+    }
+
+    /// Starts handing `bytes` to the sink as one `log` event.
+    fn send(&mut self, cx: &mut Context<'_>, bytes: &[u8]) {
+        let event = BuildEvent::Log {
+            origin: self.origin.clone(),
+            payload: String::from_utf8_lossy(bytes).into_owned(),
+            time: now_unix(),
+        };
+        let events = self.events.clone();
+        self.in_flight = Some(Box::pin(async move { events.emit(event).await }));
+        // Start it now; if the sink is full it finishes on the next write, flush or shutdown.
+        let _ = self.poll_in_flight(cx);
     }
 }
 
 impl AsyncWrite for LogWriter {
     fn poll_write(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        std::task::ready!(self.poll_in_flight(cx));
         let mut bytes = std::mem::take(&mut self.pending);
         bytes.extend_from_slice(buf);
         // Keep a trailing partial character for the next write, so multi-byte characters split
@@ -45,31 +74,24 @@ impl AsyncWrite for LogWriter {
             Err(err) if err.error_len().is_none() => err.valid_up_to(),
             Err(_) => bytes.len(),
         };
-        let rest = bytes.split_off(valid_up_to);
-        self.pending = rest;
+        self.pending = bytes.split_off(valid_up_to);
         if !bytes.is_empty() {
-            let payload = String::from_utf8_lossy(&bytes).into_owned();
-            self.events.emit(BuildEvent::Log {
-                origin: self.origin.clone(),
-                payload,
-                time: now_unix(),
-            });
+            self.send(cx, &bytes);
         }
         Poll::Ready(Ok(buf.len()))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_in_flight(cx));
         Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_in_flight(cx));
         if !self.pending.is_empty() {
-            let payload = String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned();
-            self.events.emit(BuildEvent::Log {
-                origin: self.origin.clone(),
-                payload,
-                time: now_unix(),
-            });
+            let rest = std::mem::take(&mut self.pending);
+            self.send(cx, &rest);
+            std::task::ready!(self.poll_in_flight(cx));
         }
         Poll::Ready(Ok(()))
     }

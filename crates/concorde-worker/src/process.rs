@@ -126,7 +126,9 @@ async fn pump(
         }
     }
     if delivering {
-        let _ = to.flush().await;
+        // Shutting down hands over what the destination still holds (a log writer's trailing
+        // partial character, an event waiting for room).
+        let _ = to.shutdown().await;
     }
 }
 

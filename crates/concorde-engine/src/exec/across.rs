@@ -42,7 +42,8 @@ pub(crate) async fn run_across(exec: &Exec, id: &PlanId, across: &AcrossPlan) ->
         origin: Origin::step(id),
         substeps: Json::Array(substeps_json),
         time: now_unix(),
-    });
+    })
+    .await;
     let failed_fast = exec.cancel.child_token();
     let run = AcrossRun {
         exec: exec.with_cancel(failed_fast.clone()),

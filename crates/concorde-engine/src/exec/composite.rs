@@ -146,7 +146,7 @@ where
         && !exec.cancel.is_cancelled()
         && result == Err(StepError::Interrupted)
     {
-        exec.emit_error(id, "timeout exceeded");
+        exec.emit_error(id, "timeout exceeded").await;
         return Ok(false);
     }
     result

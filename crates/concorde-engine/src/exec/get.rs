@@ -25,7 +25,7 @@ pub(crate) async fn run_get(
     id: &PlanId,
     get: &GetPlan,
 ) -> Result<Option<Fetched>, StepError> {
-    exec.emit_lifecycle(id, EventKind::InitializeGet);
+    exec.emit_lifecycle(id, EventKind::InitializeGet).await;
     let mut fetched = None;
     let result: StepResult = with_step_timeout(exec, id, get.timeout.as_deref(), |sub| {
         let fetched = &mut fetched;
@@ -111,8 +111,9 @@ async fn fetch_inner(
             origin: log,
             payload: "INFO: found existing resource cache\n\n".to_owned(),
             time: now_unix(),
-        });
-        finish(exec, id, get, report, 0, Some(&cached_version), &metadata);
+        })
+        .await;
+        finish(exec, id, get, report, 0, Some(&cached_version), &metadata).await;
         return Ok(Some(Fetched { volume }));
     }
     // A volume without a remembered result is left over from an interrupted fetch or an earlier
@@ -123,7 +124,7 @@ async fn fetch_inner(
         .await
         .map_err(|err| StepError::Errored(err.to_string()))?;
     if report {
-        exec.emit_lifecycle(id, EventKind::StartGet);
+        exec.emit_lifecycle(id, EventKind::StartGet).await;
     }
     let mut stdin = serde_json::json!({"source": source, "version": version});
     if params.as_object().is_some_and(|map| !map.is_empty())
@@ -153,7 +154,7 @@ async fn fetch_inner(
     };
     if output.exit_status != 0 {
         let _ = runtime.destroy_volume(&volume).await;
-        finish(exec, id, get, report, output.exit_status, None, &[]);
+        finish(exec, id, get, report, output.exit_status, None, &[]).await;
         return Ok(None);
     }
     let (fetched_version, metadata) =
@@ -167,11 +168,11 @@ async fn fetch_inner(
     exec.env
         .cache_locks
         .remember(&key, &fetched_version, &metadata);
-    finish(exec, id, get, report, 0, Some(&fetched_version), &metadata);
+    finish(exec, id, get, report, 0, Some(&fetched_version), &metadata).await;
     Ok(Some(Fetched { volume }))
 }
 
-fn finish(
+async fn finish(
     exec: &Exec,
     id: &PlanId,
     get: &GetPlan,
@@ -193,7 +194,8 @@ fn finish(
             version: version.cloned(),
             metadata: metadata.to_vec(),
             time: now_unix(),
-        });
+        })
+        .await;
     }
 }
 

@@ -9,8 +9,8 @@ use crate::exec::{Exec, StepError, StepResult, read_artifact_file};
 use crate::plan::{LoadVarPlan, PlanId};
 
 pub(crate) async fn run_load_var(exec: &Exec, id: &PlanId, load: &LoadVarPlan) -> StepResult {
-    exec.emit_lifecycle(id, EventKind::Initialize);
-    exec.emit_lifecycle(id, EventKind::Start);
+    exec.emit_lifecycle(id, EventKind::Initialize).await;
+    exec.emit_lifecycle(id, EventKind::Start).await;
     let bytes = read_artifact_file(exec, &load.file).await?;
     let format = load
         .format
@@ -27,7 +27,8 @@ pub(crate) async fn run_load_var(exec: &Exec, id: &PlanId, load: &LoadVarPlan) -
         origin: Origin::step(id),
         succeeded: true,
         time: now_unix(),
-    });
+    })
+    .await;
     Ok(true)
 }
 

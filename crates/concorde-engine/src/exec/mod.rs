@@ -52,24 +52,26 @@ pub(crate) struct Exec {
 }
 
 impl Exec {
-    pub fn emit(&self, event: BuildEvent) {
-        self.env.events.emit(event);
+    pub async fn emit(&self, event: BuildEvent) {
+        self.env.events.emit(event).await;
     }
 
-    pub fn emit_error(&self, id: &PlanId, message: impl Into<String>) {
+    pub async fn emit_error(&self, id: &PlanId, message: impl Into<String>) {
         self.emit(BuildEvent::Error {
             origin: Origin::step(id),
             message: message.into(),
             time: now_unix(),
-        });
+        })
+        .await;
     }
 
-    pub fn emit_lifecycle(&self, id: &PlanId, kind: EventKind) {
+    pub async fn emit_lifecycle(&self, id: &PlanId, kind: EventKind) {
         self.emit(BuildEvent::Lifecycle {
             kind,
             origin: Origin::step(id),
             time: now_unix(),
-        });
+        })
+        .await;
     }
 
     pub fn with_cancel(&self, cancel: CancellationToken) -> Exec {
@@ -141,7 +143,7 @@ pub(crate) fn run_plan<'a>(exec: &'a Exec, plan: &'a Plan) -> BoxFuture<'a, Step
         if let Err(StepError::Errored(message)) = &result
             && is_leaf(&plan.step)
         {
-            exec.emit_error(&plan.id, message.clone());
+            exec.emit_error(&plan.id, message.clone()).await;
         }
         result
     })

@@ -12,7 +12,7 @@ use crate::exec::{Exec, StepError, StepResult, with_step_timeout};
 use crate::plan::{PlanId, PutPlan};
 
 pub(crate) async fn run_put(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
-    exec.emit_lifecycle(id, EventKind::InitializePut);
+    exec.emit_lifecycle(id, EventKind::InitializePut).await;
     with_step_timeout(exec, id, put.timeout.as_deref(), |sub| async move {
         put_once(&sub, id, put).await
     })
@@ -36,7 +36,7 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
             })
         })
         .collect();
-    exec.emit_lifecycle(id, EventKind::StartPut);
+    exec.emit_lifecycle(id, EventKind::StartPut).await;
     let run = ScriptRun {
         id,
         image: &put.image,
@@ -55,7 +55,8 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
             version: None,
             metadata: Vec::new(),
             time: now_unix(),
-        });
+        })
+        .await;
         return Ok(false);
     }
     let (version, metadata) =
@@ -73,7 +74,8 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
         version: Some(version),
         metadata,
         time: now_unix(),
-    });
+    })
+    .await;
     Ok(true)
 }
 

@@ -15,8 +15,8 @@ pub(crate) async fn run_set_pipeline(
     id: &PlanId,
     set: &SetPipelinePlan,
 ) -> StepResult {
-    exec.emit_lifecycle(id, EventKind::Initialize);
-    exec.emit_lifecycle(id, EventKind::Start);
+    exec.emit_lifecycle(id, EventKind::Initialize).await;
+    exec.emit_lifecycle(id, EventKind::Start).await;
     let log = |text: String| {
         exec.emit(BuildEvent::Log {
             origin: Origin {
@@ -25,7 +25,7 @@ pub(crate) async fn run_set_pipeline(
             },
             payload: text,
             time: now_unix(),
-        });
+        })
     };
     let (name, team, instance_vars) = if set.name == "self" {
         let context = &exec.env.context;
@@ -72,7 +72,7 @@ pub(crate) async fn run_set_pipeline(
         .iter()
         .filter(|d| d.severity == Severity::Warning)
     {
-        log(format!("WARNING: {}\n", warning.message));
+        log(format!("WARNING: {}\n", warning.message)).await;
     }
     let errors: Vec<String> = diagnostics
         .iter()
@@ -101,19 +101,21 @@ pub(crate) async fn run_set_pipeline(
         .map_err(StepError::Errored)?;
     let changed = outcome == SetPipelineOutcome::Saved;
     if changed {
-        log(format!("setting pipeline: {name}\n"));
-        log("done\n".to_owned());
+        log(format!("setting pipeline: {name}\n")).await;
+        log("done\n".to_owned()).await;
     } else {
-        log("no changes to apply.\n".to_owned());
+        log("no changes to apply.\n".to_owned()).await;
     }
     exec.emit(BuildEvent::SetPipelineChanged {
         origin: Origin::step(id),
         changed,
-    });
+    })
+    .await;
     exec.emit(BuildEvent::Finish {
         origin: Origin::step(id),
         succeeded: true,
         time: now_unix(),
-    });
+    })
+    .await;
     Ok(true)
 }

@@ -110,13 +110,15 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         origin: Origin::step(id),
         worker: exec.env.worker_name.clone(),
         time: now_unix(),
-    });
+    })
+    .await;
     exec.emit(BuildEvent::TaskConfig {
         kind: EventKind::InitializeTask,
         origin: Origin::step(id),
         config: summary.clone(),
         time: now_unix(),
-    });
+    })
+    .await;
     if run.path.is_empty() {
         return Err(StepError::Errored(format!(
             "No executable defined for task '{}'",
@@ -151,7 +153,8 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         origin: Origin::step(id),
         config: summary,
         time: now_unix(),
-    });
+    })
+    .await;
     let dir = match run.dir.as_deref() {
         Some(dir) if dir.starts_with('/') => dir.to_owned(),
         Some(dir) => format!("{work_dir}/{}", clean_relative(dir)),
@@ -183,7 +186,8 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         origin: Origin::step(id),
         exit_status,
         time: now_unix(),
-    });
+    })
+    .await;
     Ok(exit_status == 0)
 }
 

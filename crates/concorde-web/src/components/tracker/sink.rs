@@ -1,30 +1,37 @@
 //! Where a running build's events and outputs go: batched into the store, off the engine's
-//! hot path, so a chatty task never waits for the database per line.
+//! hot path, so a chatty task never waits for the database per line. The queue is bounded:
+//! when the database falls behind (or is briefly unreachable, in which case each batch is
+//! retried until it is stored) the engine's `emit` waits, which stops reading the step's
+//! output. No event is dropped.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use concorde_config::model::VersionMap;
 use concorde_engine::{BuildEvent, BuildRecorder, EventSink, MetadataField};
-use concorde_store::{BuildId, NewBuildEvent, Store, Timestamp};
+use concorde_store::{BuildId, NewBuildEvent, Store, StoreError, Timestamp};
 use tokio::sync::mpsc;
-use tracing::warn;
+use tracing::{error, warn};
 
 /// Most events written in one batch.
 const BATCH: usize = 1000;
+/// Events queued for the writer before `emit` waits.
+const QUEUE: usize = 4 * BATCH;
+/// The longest wait between retries of a batch the store refused for a transient reason.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// How long a partial batch may wait.
 const LINGER: Duration = Duration::from_millis(50);
 
 /// An [`EventSink`] that appends to the store in batches from a background task.
 pub struct StoreEventSink {
-    sender: Mutex<Option<mpsc::UnboundedSender<NewBuildEvent>>>,
+    sender: Mutex<Option<mpsc::Sender<NewBuildEvent>>>,
 }
 
 impl StoreEventSink {
     /// A sink for `build` and the task writing its batches; await the task after
     /// [`StoreEventSink::close`] to be sure every event is stored.
     pub fn start(store: Store, build: BuildId) -> (StoreEventSink, tokio::task::JoinHandle<()>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = mpsc::channel(QUEUE);
         let writer = tokio::spawn(write_batches(store, build, receiver));
         (
             StoreEventSink {
@@ -42,8 +49,10 @@ impl StoreEventSink {
     }
 }
 
+#[async_trait::async_trait]
 impl EventSink for StoreEventSink {
-    fn emit(&self, event: BuildEvent) {
+    async fn emit(&self, event: BuildEvent) {
+        let kind = event.kind();
         let stored = match event {
             BuildEvent::Log {
                 origin,
@@ -65,19 +74,24 @@ impl EventSink for StoreEventSink {
                 data: other.data(),
             },
         };
-        if let Ok(sender) = self.sender.lock()
-            && let Some(sender) = sender.as_ref()
-        {
-            let _ = sender.send(stored);
+        let sender = self
+            .sender
+            .lock()
+            .ok()
+            .and_then(|sender| sender.as_ref().cloned());
+        match sender {
+            Some(sender) => {
+                if sender.send(stored).await.is_err() {
+                    error!(event = %kind, "build event writer stopped; event not stored");
+                }
+            }
+            // Only the engine emits, and the tracker closes the sink after the engine ends.
+            None => error!(event = %kind, "build event after the sink closed; event not stored"),
         }
     }
 }
 
-async fn write_batches(
-    store: Store,
-    build: BuildId,
-    mut receiver: mpsc::UnboundedReceiver<NewBuildEvent>,
-) {
+async fn write_batches(store: Store, build: BuildId, mut receiver: mpsc::Receiver<NewBuildEvent>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let Some(first) = receiver.recv().await else {
@@ -96,12 +110,27 @@ async fn write_batches(
     flush(&store, build, &mut batch).await;
 }
 
+/// Stores a batch, retrying with backoff while the store fails for a reason that can pass (a
+/// lost connection, a restarting database). A refusal that retrying cannot fix (the build is
+/// gone) is logged with the build and the count, and the batch is given up.
 async fn flush(store: &Store, build: BuildId, batch: &mut Vec<NewBuildEvent>) {
     if batch.is_empty() {
         return;
     }
-    if let Err(err) = store.append_build_events(build, batch).await {
-        warn!(build = %build, error = %err, events = batch.len(), "could not store build events");
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match store.append_build_events(build, batch).await {
+            Ok(_) => break,
+            Err(StoreError::Database(err)) => {
+                warn!(build = %build, error = %err, events = batch.len(), retry_in = ?delay, "could not store build events; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+            }
+            Err(err) => {
+                error!(build = %build, error = %err, events = batch.len(), "build events refused by the store; not stored");
+                break;
+            }
+        }
     }
     batch.clear();
 }
