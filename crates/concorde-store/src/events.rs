@@ -220,22 +220,31 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             let (mut kept, mut kept_succeeded, mut reaped) = (0_u32, 0_u32, Vec::new());
+            // Kept by the count or the age rather than as a minimum succeeded build, newest
+            // first: the ones the count cap below may still reap.
+            let mut kept_by_rule = Vec::new();
             for (id, status, end_time) in builds {
-                let keep = if retention.builds > 0
+                if retention.builds > 0
                     && BuildStatus::try_from(status)? == BuildStatus::Succeeded
                     && kept_succeeded < retention.minimum_succeeded
                 {
                     kept_succeeded += 1;
-                    true
-                } else {
-                    (retention.builds > 0 && kept < retention.builds)
-                        || (retention.days > 0 && end_time.is_some_and(|end| end > cutoff))
-                };
-                if keep {
                     kept += 1;
+                } else if (retention.builds > 0 && kept < retention.builds)
+                    || (retention.days > 0 && end_time.is_some_and(|end| end > cutoff))
+                {
+                    kept += 1;
+                    kept_by_rule.push(id);
                 } else {
                     reaped.push(id);
                 }
+            }
+            // As Concourse's collector: once a pass reaps anything, `builds` caps the total
+            // kept (minimum succeeded builds included), so the oldest extra keepers go too.
+            if !reaped.is_empty() && retention.builds > 0 && kept > retention.builds {
+                let extra = usize::try_from(kept - retention.builds).unwrap_or(usize::MAX);
+                reaped.extend(kept_by_rule.iter().rev().take(extra));
+                reaped.sort_unstable_by(|a, b| b.cmp(a));
             }
             for id in &reaped {
                 sqlx::query("DELETE FROM build_event_chunks WHERE build_id = $1")

@@ -26,7 +26,7 @@ pub struct Job {
     pub paused: bool,
     /// The last build number handed out; the next job build is this + 1.
     pub build_number_seq: i64,
-    /// When scheduling was last requested; the scheduler runs it if later than `last_scheduled`.
+    /// When scheduling was last requested; the scheduler runs it if not before `last_scheduled`.
     pub schedule_requested: Timestamp,
     /// When the scheduler last processed it.
     pub last_scheduled: Timestamp,
@@ -110,8 +110,10 @@ impl Store {
     }
 
     /// Claims up to `limit` active jobs whose scheduling was requested after their last run,
-    /// marking them scheduled at `now`. Concurrent claimers on PostgreSQL skip each other's rows
-    /// (`FOR UPDATE SKIP LOCKED`), so no job is handed to two schedulers at once.
+    /// marking them scheduled at `now`. A request stamped with the very millisecond of the last
+    /// claim counts as after it (it may have come later in that millisecond), so it is never
+    /// lost; at worst a job is scheduled once more. Concurrent claimers on PostgreSQL skip each
+    /// other's rows (`FOR UPDATE SKIP LOCKED`), so no job is handed to two schedulers at once.
     pub async fn claim_jobs_to_schedule(
         &self,
         now: Timestamp,
@@ -121,7 +123,7 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let sql = format!(
                 "SELECT j.id FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id
-                 WHERE j.active AND NOT p.archived AND j.schedule_requested > j.last_scheduled
+                 WHERE j.active AND NOT p.archived AND j.schedule_requested >= j.last_scheduled
                  ORDER BY j.schedule_requested, j.id LIMIT $1{}",
                 if pg {
                     " FOR UPDATE OF j SKIP LOCKED"

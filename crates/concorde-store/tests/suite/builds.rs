@@ -353,11 +353,12 @@ async fn build_events_roundtrip_and_retention(db: &TestStore) {
         .unwrap();
     assert_eq!(
         reaped,
-        [ids[1]],
-        "the two newest builds and the only success survive"
+        [ids[2], ids[1]],
+        "two builds survive: the newest and the only success"
     );
     assert!(store.build_events(ids[1], 0, 10).await.unwrap().is_empty());
-    assert_eq!(store.build_events(ids[2], 0, 10).await.unwrap().len(), 1);
+    assert!(store.build_events(ids[2], 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.build_events(ids[3], 0, 10).await.unwrap().len(), 1);
     assert_eq!(store.build_events(ids[0], 0, 10).await.unwrap().len(), 3);
     assert!(
         store

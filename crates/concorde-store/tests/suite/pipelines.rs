@@ -344,6 +344,14 @@ async fn jobs_and_schedule_claims(db: &TestStore) {
             .unwrap(),
         [unit.id]
     );
+    // A request in the very millisecond of the last claim came after it, and is not lost.
+    let claim = |at: i64| store.claim_jobs_to_schedule(Timestamp(at), 10);
+    store
+        .request_job_schedule(unit.id, Timestamp(3_001))
+        .await
+        .unwrap();
+    assert_eq!(claim(3_002).await.unwrap(), [unit.id]);
+    assert_eq!(claim(3_003).await.unwrap(), []);
     store
         .set_job_paused(unit.id, true, Timestamp(4_000))
         .await
