@@ -105,6 +105,15 @@ impl Store {
         })
     }
 
+    /// Every unarchived pipeline of every team, by id.
+    pub async fn list_active_pipelines(&self) -> StoreResult<Vec<Pipeline>> {
+        with_db!(self, |pool, pg| {
+            let sql =
+                format!("SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE NOT archived ORDER BY id");
+            Ok(sqlx::query_as::<_, Pipeline>(&sql).fetch_all(pool).await?)
+        })
+    }
+
     /// Pauses (recording who) or unpauses a pipeline. Unpausing requests scheduling of its jobs.
     pub async fn set_pipeline_paused(
         &self,

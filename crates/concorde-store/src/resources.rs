@@ -246,6 +246,20 @@ impl Store {
         })
     }
 
+    /// The checker's candidates: active resources of unarchived pipelines, by pipeline then
+    /// name, in one query (whether each is due depends on its `check_every`, which the checker
+    /// reads from the rows).
+    pub async fn resources_of_active_pipelines(&self) -> StoreResult<Vec<Resource>> {
+        with_db!(self, |pool, pg| {
+            let sql = format!(
+                "SELECT {RESOURCE_COLUMNS} FROM resources
+                 WHERE active AND pipeline_id IN (SELECT id FROM pipelines WHERE NOT archived)
+                 ORDER BY pipeline_id, name"
+            );
+            Ok(sqlx::query_as::<_, Resource>(&sql).fetch_all(pool).await?)
+        })
+    }
+
     /// Asks the checkers to check a resource now.
     pub async fn request_check(&self, id: ResourceId) -> StoreResult<()> {
         self.resource(id).await?;

@@ -19,8 +19,63 @@ store_test!(
     check_order_rule_and_disabling,
     find_version_by_digest_and_id,
     resource_checks_scopes_and_pins,
-    a_config_is_decoded_once_per_version
+    a_config_is_decoded_once_per_version,
+    components_claim_only_rows_with_work
 );
+
+async fn claimed_jobs(store: &concorde_store::Store) -> Vec<concorde_store::JobId> {
+    let jobs = store.jobs_with_unfinished_builds().await.unwrap();
+    jobs.into_iter().map(|job| job.id).collect()
+}
+
+async fn components_claim_only_rows_with_work(db: &TestStore) {
+    let store = &db.store;
+    let team = crate::fixtures::team(store, "main").await;
+    let pipeline = crate::fixtures::set_simple(store, &team, "p").await;
+    let other = crate::fixtures::set_simple(store, &team, "q").await;
+    assert_eq!(claimed_jobs(store).await, []);
+    let unit = store.job_by_name(pipeline.id, "unit").await.unwrap();
+    let build = store
+        .create_job_build(&concorde_store::NewBuild {
+            job: unit.id,
+            manually_triggered: true,
+            created_by: None,
+            now: Timestamp(5),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed_jobs(store).await,
+        [unit.id],
+        "only the job with a pending build"
+    );
+    store
+        .finish_build(build.id, concorde_store::BuildStatus::Aborted, Timestamp(6))
+        .await
+        .unwrap();
+    assert_eq!(claimed_jobs(store).await, []);
+
+    let pipelines_of = |resources: Vec<concorde_store::Resource>| -> Vec<_> {
+        resources.into_iter().map(|r| r.pipeline_id).collect()
+    };
+    assert_eq!(
+        pipelines_of(store.resources_of_active_pipelines().await.unwrap()),
+        [pipeline.id, other.id]
+    );
+    store
+        .archive_pipeline(other.id, Timestamp(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        pipelines_of(store.resources_of_active_pipelines().await.unwrap()),
+        [pipeline.id]
+    );
+    let active: Vec<_> = (store.list_active_pipelines().await.unwrap())
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(active, [pipeline.id]);
+}
 
 async fn a_config_is_decoded_once_per_version(db: &TestStore) {
     let store = &db.store;

@@ -1,7 +1,7 @@
 //! The checker: finds resources that jobs get and that are due (by `check_every`, or asked for
 //! by a webhook or `check-resource`), runs their `check`, and saves the versions in order.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use anyhow::Context;
 use concorde_config::model::{CheckEvery, Pipeline, VersionMap};
 use concorde_engine::{BuildContext, PlanId, RunEnv, run_check};
 use concorde_store::{
-    CheckOutcome, LockKey, NewVersion, Resource, ResourceId, ScopeId, Store, Topic,
+    CheckOutcome, LockKey, NewVersion, PipelineId, Resource, ResourceId, ScopeId, Store, Topic,
 };
 use futures::StreamExt;
 use tracing::{debug, warn};
@@ -93,34 +93,35 @@ impl Component for Checker {
         let requested = self.take_requested();
         let now = crate::now();
         let mut due = Vec::new();
-        for team in self.store.list_teams().await? {
-            for pipeline in self.store.list_pipelines(team.id).await? {
-                if pipeline.archived {
-                    continue;
-                }
-                let model = match self.store.pipeline_model(&pipeline) {
-                    Ok(model) => model,
-                    Err(err) => {
-                        warn!(pipeline = %pipeline.name, error = %format!("{err:#}"), "skipping pipeline");
-                        continue;
-                    }
-                };
-                let inputs: HashSet<String> = input_resource_names(&model)
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect();
-                for resource in self.store.list_resources(pipeline.id).await? {
-                    let asked = requested.contains(&resource.id);
-                    if !resource.active
-                        || !(asked
-                            || (!pipeline.paused
-                                && inputs.contains(&resource.name)
-                                && is_due(&resource, now)))
-                    {
-                        continue;
-                    }
-                    due.push((model.clone(), resource));
-                }
+        let pipelines: HashMap<PipelineId, concorde_store::Pipeline> = self
+            .store
+            .list_active_pipelines()
+            .await?
+            .into_iter()
+            .map(|pipeline| (pipeline.id, pipeline))
+            .collect();
+        let mut models = HashMap::new();
+        for resource in self.store.resources_of_active_pipelines().await? {
+            let Some(pipeline) = pipelines.get(&resource.pipeline_id) else {
+                continue; // Archived between the two queries.
+            };
+            let asked = requested.contains(&resource.id);
+            if !asked && (pipeline.paused || !is_due(&resource, now)) {
+                continue;
+            }
+            let model = models.entry(pipeline.id).or_insert_with(|| {
+                self.store
+                    .pipeline_model(pipeline)
+                    .inspect_err(|err| {
+                        warn!(pipeline = %pipeline.name, pipeline_id = %pipeline.id, error = %format!("{err:#}"), "not checking the resources of a pipeline whose config does not decode");
+                    })
+                    .ok()
+            });
+            let Some(model) = model else {
+                continue;
+            };
+            if asked || input_resource_names(model).contains(resource.name.as_str()) {
+                due.push((model.clone(), resource));
             }
         }
         let checks = due.into_iter().map(|(model, resource)| async move {

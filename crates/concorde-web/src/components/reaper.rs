@@ -52,29 +52,32 @@ impl Component for Reaper {
     }
 
     async fn tick(&self) -> anyhow::Result<Tick> {
-        for team in self.store.list_teams().await? {
-            for pipeline in self.store.list_pipelines(team.id).await? {
-                let model = match self.store.pipeline_model(&pipeline) {
-                    Ok(model) => model,
-                    Err(err) => {
-                        // One broken pipeline must not stop the others' reaping.
-                        warn!(pipeline = %pipeline.name, pipeline_id = %pipeline.id, error = %err, "not reaping logs of a pipeline whose config does not decode");
-                        continue;
-                    }
+        // Only jobs whose config sets a retention have logs to reap; the decoded configs say
+        // which, without a query per job.
+        for pipeline in self.store.list_active_pipelines().await? {
+            let model = match self.store.pipeline_model(&pipeline) {
+                Ok(model) => model,
+                Err(err) => {
+                    // One broken pipeline must not stop the others' reaping.
+                    warn!(pipeline = %pipeline.name, pipeline_id = %pipeline.id, error = %err, "not reaping logs of a pipeline whose config does not decode");
+                    continue;
+                }
+            };
+            if !model.jobs.iter().any(|job| retention_of(job).is_some()) {
+                continue;
+            }
+            for job in self.store.list_jobs(pipeline.id).await? {
+                let Some(retention) =
+                    crate::pipeline_model::job(&model, &job.name).and_then(retention_of)
+                else {
+                    continue;
                 };
-                for job in self.store.list_jobs(pipeline.id).await? {
-                    let Some(retention) =
-                        crate::pipeline_model::job(&model, &job.name).and_then(retention_of)
-                    else {
-                        continue;
-                    };
-                    let reaped = self
-                        .store
-                        .reap_build_events(job.id, retention, crate::now())
-                        .await?;
-                    if !reaped.is_empty() {
-                        debug!(job = %job.name, builds = reaped.len(), "reaped build logs");
-                    }
+                let reaped = self
+                    .store
+                    .reap_build_events(job.id, retention, crate::now())
+                    .await?;
+                if !reaped.is_empty() {
+                    debug!(job = %job.name, builds = reaped.len(), "reaped build logs");
                 }
             }
         }

@@ -10,6 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
+
 use concorde_store::{
     Build, BuildId, BuildStatus, EventKind, Job, JobId, LockKey, NewBuildEvent, Pipeline, Store,
     Topic,
@@ -77,7 +79,13 @@ impl Component for Tracker {
         vec![Topic::JobScheduling]
     }
 
+    /// Works only on the jobs the store says have an unfinished build (one claim query), not
+    /// on every job of every pipeline.
     async fn tick(&self) -> anyhow::Result<Tick> {
+        let claimed = self.store.jobs_with_unfinished_builds().await?;
+        if claimed.is_empty() {
+            return Ok(Tick::Idle);
+        }
         let team_names: HashMap<_, _> = self
             .store
             .list_teams()
@@ -85,18 +93,25 @@ impl Component for Tracker {
             .into_iter()
             .map(|t| (t.id, t.name))
             .collect();
-        for team in team_names.keys() {
-            for pipeline in self.store.list_pipelines(*team).await? {
-                if pipeline.archived {
-                    continue;
-                }
+        // Claimed jobs come grouped by pipeline: read each pipeline and its jobs once.
+        let mut current: Option<(Pipeline, Vec<Job>)> = None;
+        for job in claimed {
+            if current
+                .as_ref()
+                .is_none_or(|(pipeline, _)| pipeline.id != job.pipeline_id)
+            {
+                let pipeline = self.store.pipeline(job.pipeline_id).await?;
                 let jobs = self.store.list_jobs(pipeline.id).await?;
-                for job in jobs.iter().filter(|job| job.active) {
-                    let team_name = team_names.get(team).cloned().unwrap_or_default();
-                    if let Err(err) = self.track_job(&team_name, &pipeline, job, &jobs).await {
-                        warn!(job = %job.name, error = %format!("{err:#}"), "could not track job");
-                    }
-                }
+                current = Some((pipeline, jobs));
+            }
+            let Some((pipeline, jobs)) = current.as_ref() else {
+                continue;
+            };
+            let team_name = team_names
+                .get(&pipeline.team_id)
+                .with_context(|| format!("pipeline {}'s team is gone", pipeline.id))?;
+            if let Err(err) = self.track_job(team_name, pipeline, &job, jobs).await {
+                warn!(job = %job.name, job_id = %job.id, error = %format!("{err:#}"), "could not track job");
             }
         }
         Ok(Tick::Idle)
