@@ -14,6 +14,7 @@ pub mod event;
 mod exec;
 mod io;
 pub mod plan;
+mod public_plan;
 mod resource_cache;
 mod scope;
 

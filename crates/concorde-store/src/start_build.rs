@@ -18,7 +18,7 @@ pub struct StartBuild<'a> {
     pub inputs: &'a [RecordedVersion],
     /// Upstream builds whose outputs reached it through `passed:` inputs.
     pub pipes: &'a [BuildId],
-    /// Its plan.
+    /// Its public plan (no sources, params or vars: `GET /builds/:id/plan` serves it).
     pub plan: &'a serde_json::Value,
     /// The start time.
     pub now: Timestamp,

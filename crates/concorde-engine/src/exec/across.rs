@@ -36,7 +36,7 @@ pub(crate) async fn run_across(exec: &Exec, id: &PlanId, across: &AcrossPlan) ->
     let substeps_json: Vec<Json> = substeps
         .iter()
         .zip(&combinations)
-        .map(|(plan, values)| serde_json::json!({"step": plan, "values": values}))
+        .map(|(plan, values)| serde_json::json!({"step": plan.public(), "values": values}))
         .collect();
     exec.emit(BuildEvent::AcrossSubsteps {
         origin: Origin::step(id),

@@ -268,3 +268,33 @@ pub fn the_local_worker_is_registered_and_listed(backend: Backend) {
     assert_eq!(row.get(2), Some(&"linux"), "{workers}");
     assert_eq!(row.get(5), Some(&"running"), "{workers}");
 }
+
+pub fn anonymous_callers_see_only_the_public_plan(backend: Backend) {
+    let server = Server::start(backend);
+    let repo = Repo::new();
+    let yaml = format!(
+        "resources:\n- name: repo\n  type: git\n  check_every: 1s\n  source: {{uri: {uri}, branch: main, private_key: s3cret-source}}\njobs:\n- name: unit\n  public: true\n  plan:\n  - get: repo\n    trigger: true\n    params: {{depth: 1}}\n  - task: test\n    params: {{TOKEN: s3cret-param}}\n    config:\n      platform: linux\n      params: {{OTHER: s3cret-config}}\n      run: {{path: sh, args: [-c, 'echo ok']}}\n",
+        uri = repo.uri()
+    );
+    server.set_pipeline("demo", &yaml);
+    server.fly_ok(&["expose-pipeline", "-p", "demo"]);
+    server.wait_for("the build", LONG, || finished(&server, "unit", 1));
+    let builds = server.get_json("/api/v1/teams/main/pipelines/demo/jobs/unit/builds");
+    let id = builds[0]["id"].as_i64().expect("a build id");
+    let (status, body) = server.get_anonymous(&format!("/api/v1/builds/{id}/plan"));
+    assert_eq!(status, 200, "{body}");
+    for secret in ["s3cret", "\"source\"", "\"params\"", "private_key"] {
+        assert!(
+            !body.contains(secret),
+            "{secret} in the public plan: {body}"
+        );
+    }
+    let plan: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(plan["schema"], "exec.v2");
+    let steps = plan["plan"]["do"].as_array().expect("a do of two steps");
+    assert_eq!(steps[0]["get"]["name"], "repo");
+    assert_eq!(steps[0]["get"]["type"], "git");
+    assert_eq!(steps[0]["get"]["resource"], "repo");
+    assert!(steps[0]["get"]["version"]["ref"].is_string(), "{body}");
+    assert_eq!(steps[1]["task"]["name"], "test");
+}

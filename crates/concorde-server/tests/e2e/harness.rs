@@ -222,6 +222,19 @@ impl Server {
         response.into_body().read_json().expect("json")
     }
 
+    /// GETs from the API without a token: the status and the body.
+    pub fn get_anonymous(&self, path: &str) -> (u16, String) {
+        match ureq::get(&format!("{}{path}", self.url)).call() {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = response.into_body().read_to_string().expect("a body");
+                (status, body)
+            }
+            Err(ureq::Error::StatusCode(code)) => (code, String::new()),
+            Err(err) => panic!("GET {path}: {err}"),
+        }
+    }
+
     /// POSTs to the API without a token (webhooks).
     pub fn post_anonymous(&self, path: &str) -> u16 {
         match ureq::post(&format!("{}{path}", self.url)).send_empty() {

@@ -25,4 +25,5 @@ on_both_backends!(
     a_restart_mid_build_fails_it_cleanly_and_the_node_carries_on,
     a_resource_types_directory_provides_base_types,
     the_local_worker_is_registered_and_listed,
+    anonymous_callers_see_only_the_public_plan,
 );

@@ -77,7 +77,9 @@ impl BuildRun {
                 return Ok(());
             }
         };
-        let plan_json = serde_json::to_value(&plan)?;
+        // Only the public plan is kept: the API shows it to whoever may see the build, and
+        // nothing reads a stored private plan (sources and params stay out of the database).
+        let plan_json = plan.public();
         store
             .start_build(&StartBuild {
                 id: build_id,
