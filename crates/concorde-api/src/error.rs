@@ -49,6 +49,13 @@ pub enum ApiError {
     /// The token endpoint refused the request; the body is OAuth2's `{"error", "error_description"}`.
     #[error("{}", .0.description())]
     OAuth(OAuthError),
+    /// Too many failed logins from this client or for this user, or too many password checks
+    /// waiting: 429 with `Retry-After`.
+    #[error("too many login attempts; try again in {retry_after}s")]
+    TooManyRequests {
+        /// Seconds until a new attempt may be admitted.
+        retry_after: u64,
+    },
     /// Anything else; the client sees "internal error".
     #[error("internal error: {0}")]
     Internal(String),
@@ -137,6 +144,7 @@ impl ApiError {
             ApiError::Archived | ApiError::Disabled | ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ConfigVersionMismatch | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -153,6 +161,14 @@ impl IntoResponse for ApiError {
             ApiError::OAuth(oauth) => {
                 let body = serde_json::json!({"error": oauth.code(), "error_description": oauth.description()});
                 (status, axum::Json(body)).into_response()
+            }
+            ApiError::TooManyRequests { retry_after } => {
+                let body = serde_json::json!({"error": "too_many_requests", "error_description": self.to_string()});
+                let mut response = (status, axum::Json(body)).into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                response
             }
             ApiError::Internal(_) => (status, "internal error").into_response(),
             other => (status, other.to_string()).into_response(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use concorde_store::{MAIN_TEAM, Store, StoreError, Team};
 
 /// Settings of the API, parsed once at start-up.
@@ -112,13 +112,46 @@ impl LocalUser {
         })
     }
 
-    /// Whether `password` is this user's password.
-    pub fn verify(&self, password: &str) -> bool {
-        PasswordHash::new(&self.password_hash).is_ok_and(|hash| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
-        })
+    /// Whether `password` is this user's password, hashing in `memory` (grown to the hash's
+    /// memory cost and kept by the caller): a thread that checks passwords reuses one buffer
+    /// instead of allocating argon2's memory per check, which the allocator would keep.
+    pub fn verify_in(&self, password: &str, memory: &mut Vec<argon2::Block>) -> bool {
+        let Ok(hash) = PasswordHash::new(&self.password_hash) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+            return false;
+        };
+        let (Ok(params), Ok(algorithm)) = (
+            argon2::Params::try_from(&hash),
+            argon2::Algorithm::new(hash.algorithm),
+        ) else {
+            return false;
+        };
+        let version = hash
+            .version
+            .and_then(|version| argon2::Version::try_from(version).ok())
+            .unwrap_or_default();
+        let mut salt_bytes = [0_u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+            return false;
+        };
+        memory.resize(params.block_count(), argon2::Block::default());
+        let expected = expected.as_bytes();
+        let mut actual = vec![0_u8; expected.len()];
+        let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut actual,
+            memory.as_mut_slice(),
+        );
+        // Compare every byte whatever the first difference, so timing says nothing.
+        hashed.is_ok()
+            && actual
+                .iter()
+                .zip(expected)
+                .fold(0_u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
     }
 }
 
@@ -132,13 +165,18 @@ pub struct ApiState {
 pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) config: ApiConfig,
+    pub(crate) login_guard: crate::auth::login_guard::LoginGuard,
 }
 
 impl ApiState {
     /// The state over `store` with `config`.
     pub fn new(store: Store, config: ApiConfig) -> ApiState {
         ApiState {
-            inner: Arc::new(Inner { store, config }),
+            inner: Arc::new(Inner {
+                store,
+                config,
+                login_guard: crate::auth::login_guard::LoginGuard::new(),
+            }),
         }
     }
 

@@ -6,11 +6,13 @@
 //! the expiry out of the trailing bytes.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Instant;
 
-use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
+use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use concorde_proto::{TokenResponse, UserInfo};
@@ -28,6 +30,7 @@ const FLY_CLIENT: &str = "fly";
 #[instrument(skip_all)]
 pub async fn issue(
     State(state): State<ApiState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<TokenResponse>> {
@@ -44,18 +47,17 @@ pub async fn issue(
             "username and password are required".into(),
         )));
     };
-    let user = state
-        .local_user(username)
-        .cloned()
-        .ok_or(ApiError::OAuth(OAuthError::AccessDenied))?;
-    let password = password.clone();
-    // Argon2 is deliberately slow; keep it off the async workers.
-    let verified = tokio::task::spawn_blocking(move || user.verify(&password))
-        .await
-        .map_err(|err| ApiError::Internal(format!("password check: {err}")))?;
+    let peer = peer.map(|Extension(ConnectInfo(address))| address.ip());
+    let guard = &state.inner.login_guard;
+    guard.attempt(peer, username, Instant::now())?;
+    // Argon2 is deliberately slow: it runs on the guard's check threads. An unknown name
+    // costs the same check as a known one, so timing tells no names apart.
+    let user = state.local_user(username).cloned();
+    let verified = guard.check(user, password.clone()).await?;
     if !verified {
         return Err(ApiError::OAuth(OAuthError::AccessDenied));
     }
+    guard.succeeded(peer, username);
     let identity = Identity {
         sub: format!("local:{username}"),
         connector: "local".into(),

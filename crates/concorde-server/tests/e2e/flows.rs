@@ -298,3 +298,53 @@ pub fn anonymous_callers_see_only_the_public_plan(backend: Backend) {
     assert!(steps[0]["get"]["version"]["ref"].is_string(), "{body}");
     assert_eq!(steps[1]["task"]["name"], "test");
 }
+
+pub fn a_login_flood_is_bounded_and_answered_429(backend: Backend) {
+    let server = Server::start(backend);
+    eprintln!(
+        "peak RSS before the flood: {} MiB",
+        server.peak_rss() / (1024 * 1024)
+    );
+    let flood = 128;
+    let results: Vec<(u16, Option<String>)> = std::thread::scope(|scope| {
+        let attempts: Vec<_> = (0..flood)
+            .map(|_| scope.spawn(|| server.login("admin", "wrong")))
+            .collect();
+        attempts
+            .into_iter()
+            .map(|attempt| attempt.join().expect("a login attempt"))
+            .collect()
+    });
+    let refused = results.iter().filter(|(status, _)| *status == 401).count();
+    let limited: Vec<_> = results
+        .iter()
+        .filter(|(status, _)| *status == 429)
+        .collect();
+    assert_eq!(refused + limited.len(), flood, "{results:?}");
+    // Five attempts are free and the sixth starts the back-off, however many arrive at once.
+    assert!(
+        refused <= 6,
+        "attempts are counted as they arrive: {refused} got 401"
+    );
+    assert!(
+        limited.iter().all(|(_, retry)| retry
+            .as_deref()
+            .is_some_and(|secs| secs.parse::<u64>().is_ok())),
+        "every 429 says when to retry: {limited:?}"
+    );
+    let peak = server.peak_rss();
+    eprintln!(
+        "peak RSS after {flood} failed logins: {} MiB",
+        peak / (1024 * 1024)
+    );
+    assert!(
+        peak < 200 * 1024 * 1024,
+        "peak RSS {} MiB",
+        peak / (1024 * 1024)
+    );
+    // The right password is refused too while the name backs off, then works.
+    let (status, retry) = server.login("admin", "secret");
+    assert_eq!(status, 429);
+    let wait: u64 = retry.expect("Retry-After").parse().expect("seconds");
+    assert!(wait <= 300, "{wait}");
+}

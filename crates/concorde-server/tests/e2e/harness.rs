@@ -222,6 +222,39 @@ impl Server {
         response.into_body().read_json().expect("json")
     }
 
+    /// The server process's peak resident memory so far, in bytes (`VmHWM`).
+    pub fn peak_rss(&self) -> u64 {
+        let pid = self.child.as_ref().expect("the server runs").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .expect("VmHWM");
+        kib * 1024
+    }
+
+    /// Asks for a token with the password grant: the status and the `Retry-After` header.
+    pub fn login(&self, user: &str, password: &str) -> (u16, Option<String>) {
+        let body = format!("grant_type=password&username={user}&password={password}&scope=openid");
+        let request = ureq::post(&format!("{}/sky/issuer/token", self.url))
+            .header("Authorization", "Basic Zmx5Olpta3o=")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .config()
+            .http_status_as_error(false)
+            .build();
+        let response = request
+            .send(body.as_bytes())
+            .unwrap_or_else(|err| panic!("POST token: {err}"));
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        (response.status().as_u16(), retry_after)
+    }
+
     /// GETs from the API without a token: the status and the body.
     pub fn get_anonymous(&self, path: &str) -> (u16, String) {
         match ureq::get(&format!("{}{path}", self.url)).call() {

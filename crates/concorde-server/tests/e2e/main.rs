@@ -26,4 +26,5 @@ on_both_backends!(
     a_resource_types_directory_provides_base_types,
     the_local_worker_is_registered_and_listed,
     anonymous_callers_see_only_the_public_plan,
+    a_login_flood_is_bounded_and_answered_429,
 );
