@@ -10,6 +10,8 @@
 mod auth;
 mod error;
 mod extract;
+mod local_user;
+mod login_guard;
 mod lookup;
 mod present;
 mod routes;
@@ -26,8 +28,9 @@ use tower_http::trace::TraceLayer;
 pub use auth::token::issue_token;
 pub use auth::{Caller, Identity, Role};
 pub use error::{ApiError, ApiResult, ErrorDetail, OAuthError};
+pub use local_user::{LocalUser, SetupError};
 pub use serve::serve;
-pub use state::{ApiConfig, ApiState, DEFAULT_VERSION, LocalUser, SetupError, ensure_main_team};
+pub use state::{ApiConfig, ApiState, DEFAULT_VERSION, ensure_main_team};
 pub use validation::validation_response;
 
 /// The whole HTTP API: `/api/v1/...` and `/sky/issuer/token`.

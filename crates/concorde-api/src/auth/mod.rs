@@ -2,7 +2,6 @@
 //! web UI's cookie, with its CSRF rule), and the gate methods implement Concourse's wrappers
 //! (`authn`, `authz`, `pipeline`, `admin`) with its 401/403 split.
 
-pub(crate) mod login_guard;
 pub mod token;
 
 use std::collections::HashMap;

@@ -19,7 +19,7 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use tokio::sync::oneshot;
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::LocalUser;
+use crate::local_user::LocalUser;
 
 /// Failures a client or a user name may have before back-off starts.
 const FREE_FAILURES: u32 = 5;
