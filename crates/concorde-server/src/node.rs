@@ -121,7 +121,15 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     let tasks = TaskTracker::new();
     let setter = concorde_web::pipeline_setter(store.clone());
     let components: Vec<Arc<dyn Component>> = vec![
-        Arc::new(Checker::new(store.clone(), worker.clone(), shutdown.clone()).await?),
+        Arc::new(
+            Checker::new(
+                store.clone(),
+                worker.clone(),
+                shutdown.clone(),
+                tasks.clone(),
+            )
+            .await?,
+        ),
         Arc::new(Scheduler::new(store.clone())),
         Arc::new(Tracker::new(
             store.clone(),

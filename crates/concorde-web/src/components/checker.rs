@@ -11,7 +11,7 @@ use concorde_engine::{BuildContext, PlanId, RunEnv, run_check};
 use concorde_store::{
     CheckOutcome, LockKey, NewVersion, PipelineId, Resource, ResourceId, ScopeId, Store, Topic,
 };
-use futures::StreamExt;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::components::scope::{ResourceScope, ensure_scope};
@@ -24,20 +24,35 @@ pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 /// How many checks run at once on this node.
 const CONCURRENT_CHECKS: usize = 8;
 
-/// The checker component.
+/// The checker component. A tick only picks the resources to check and starts each check as
+/// its own task (at most [`CONCURRENT_CHECKS`] run at once, each under its own timeout), so a
+/// check that hangs delays no other check and no later tick. The tasks belong to the node's
+/// task tracker, which shutdown waits on.
 pub struct Checker {
     store: Store,
-    worker: LocalWorker,
+    runner: Arc<CheckRunner>,
     /// Resources a webhook or `check-resource` asked for, filled by a listener task.
     requested: Arc<Mutex<HashSet<ResourceId>>>,
+    /// Resources whose check runs (or waits for a slot) on this node.
+    in_flight: Arc<Mutex<HashSet<ResourceId>>>,
+    slots: Arc<tokio::sync::Semaphore>,
+    tasks: TaskTracker,
+}
+
+/// What one check needs: the store and the worker it runs on.
+struct CheckRunner {
+    store: Store,
+    worker: LocalWorker,
 }
 
 impl Checker {
-    /// A checker; it starts a task that collects check requests until `shutdown`.
+    /// A checker; it starts a task that collects check requests until `shutdown`, and runs
+    /// checks on `tasks`.
     pub async fn new(
         store: Store,
         worker: LocalWorker,
         shutdown: tokio_util::sync::CancellationToken,
+        tasks: TaskTracker,
     ) -> anyhow::Result<Checker> {
         let requested: Arc<Mutex<HashSet<ResourceId>>> = Arc::default();
         let mut listener = store
@@ -61,9 +76,12 @@ impl Checker {
             }
         });
         Ok(Checker {
-            store,
-            worker,
+            store: store.clone(),
+            runner: Arc::new(CheckRunner { store, worker }),
             requested,
+            in_flight: Arc::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS)),
+            tasks,
         })
     }
 
@@ -124,15 +142,30 @@ impl Component for Checker {
                 due.push((model.clone(), resource));
             }
         }
-        let checks = due.into_iter().map(|(model, resource)| async move {
-            if let Err(err) = self.check(&model, &resource).await {
-                warn!(resource = %resource.name, error = %format!("{err:#}"), "check failed to run");
+        for (model, resource) in due {
+            let fresh = self
+                .in_flight
+                .lock()
+                .is_ok_and(|mut in_flight| in_flight.insert(resource.id));
+            if !fresh {
+                continue; // Already running or waiting here; its result will show.
             }
-        });
-        futures::stream::iter(checks)
-            .buffer_unordered(CONCURRENT_CHECKS)
-            .collect::<Vec<()>>()
-            .await;
+            let (runner, slots, in_flight) = (
+                self.runner.clone(),
+                self.slots.clone(),
+                self.in_flight.clone(),
+            );
+            self.tasks.spawn(async move {
+                if let Ok(_slot) = slots.acquire().await
+                    && let Err(err) = runner.check(&model, &resource).await
+                {
+                    warn!(resource = %resource.name, resource_id = %resource.id, error = %format!("{err:#}"), "check failed to run");
+                }
+                if let Ok(mut in_flight) = in_flight.lock() {
+                    in_flight.remove(&resource.id);
+                }
+            });
+        }
         Ok(Tick::Idle)
     }
 }
@@ -178,7 +211,7 @@ fn is_due(resource: &Resource, now: concorde_store::Timestamp) -> bool {
         .is_none_or(|last| now.0 - last.0 >= interval_ms)
 }
 
-impl Checker {
+impl CheckRunner {
     /// Checks one resource under its scope's lock and saves what it found.
     async fn check(&self, model: &Pipeline, resource: &Resource) -> anyhow::Result<()> {
         let config = crate::pipeline_model::resource(model, &resource.name).with_context(|| {

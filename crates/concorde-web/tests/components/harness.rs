@@ -93,12 +93,14 @@ impl Harness {
         )
     }
 
-    /// A checker, listening for check requests until the harness finishes.
-    pub async fn checker(&self) -> Checker {
+    /// A checker, listening for check requests until the harness finishes, running its checks
+    /// on `checks`.
+    pub async fn checker(&self, checks: TaskTracker) -> Checker {
         Checker::new(
             self.store.clone(),
             self.worker.clone(),
             self.shutdown.clone(),
+            checks,
         )
         .await
         .expect("checker")
@@ -158,8 +160,10 @@ impl Harness {
 
     /// The components of one web node over this harness's store.
     pub async fn node(&self) -> Node {
+        let checks = TaskTracker::new();
         Node {
-            checker: self.checker().await,
+            checker: self.checker(checks.clone()).await,
+            checks,
             scheduler: self.scheduler(),
             tracker: self.tracker(),
         }
@@ -344,7 +348,7 @@ impl Harness {
         drop(self.dir);
     }
 
-    fn versions_file(&self, resource: &str) -> PathBuf {
+    pub fn versions_file(&self, resource: &str) -> PathBuf {
         self.dir.path().join(format!("versions-{resource}"))
     }
 }
@@ -353,6 +357,8 @@ impl Harness {
 pub struct Node {
     /// Its checker.
     pub checker: Checker,
+    /// The tasks its checker's checks run on.
+    pub checks: TaskTracker,
     /// Its scheduler.
     pub scheduler: Scheduler,
     /// Its tracker.
@@ -360,9 +366,18 @@ pub struct Node {
 }
 
 impl Node {
-    /// One checker tick, then one scheduler tick: new versions become builds.
-    pub async fn check_and_schedule(&self) {
+    /// One checker tick, waiting for the checks it started.
+    pub async fn check(&self) {
         self.checker.tick().await.expect("checker tick");
+        self.checks.close();
+        self.checks.wait().await;
+        self.checks.reopen();
+    }
+
+    /// One checker tick (its checks finished), then one scheduler tick: new versions become
+    /// builds.
+    pub async fn check_and_schedule(&self) {
+        self.check().await;
         self.scheduler.tick().await.expect("scheduler tick");
     }
 }

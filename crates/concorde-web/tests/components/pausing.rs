@@ -61,7 +61,7 @@ async fn a_paused_pipeline_checks_on_webhook_and_builds_after_unpause(h: &Harnes
     let resource = h.store.list_resources(pipeline.id).await.unwrap().remove(0);
     let node = h.node().await;
     h.write_versions("r", &["1"]);
-    node.checker.tick().await.unwrap();
+    node.check().await;
     let unchecked = h.store.resource(resource.id).await.unwrap();
     assert_eq!(
         (unchecked.last_check_start, unchecked.scope_id),
@@ -72,9 +72,9 @@ async fn a_paused_pipeline_checks_on_webhook_and_builds_after_unpause(h: &Harnes
     // What `POST .../resources/r/check/webhook` does once the token matches (the token is the
     // API's business; `concorde-api` tests it).
     h.store.request_check(resource.id).await.unwrap();
-    let checker = &node.checker;
+    let node = &node;
     eventually("the webhook's check", move || async move {
-        checker.tick().await.unwrap();
+        node.check().await;
         !versions_of(h, resource.id).await.is_empty()
     })
     .await;
