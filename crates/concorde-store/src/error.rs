@@ -113,6 +113,14 @@ pub enum StoreError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The SQLite database file could not be created or made owner-only.
+    #[error("cannot create or restrict the database file {path}: {source}")]
+    DatabaseFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// Any other database failure (connection, I/O, constraint not mapped above).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -35,7 +35,7 @@ pub struct User {
 /// A bearer token handed to a client.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AccessToken {
-    /// The opaque token string.
+    /// The opaque token string (stored only as its SHA-256).
     pub token: String,
     /// Whose token it is.
     pub sub: String,
@@ -150,9 +150,10 @@ impl Store {
     /// Stores a new access token.
     pub async fn create_access_token(&self, token: &AccessToken) -> StoreResult<()> {
         let claims = token.claims.to_string();
+        let digest = token_digest(&token.token);
         with_db!(self, |pool, pg| {
             sqlx::query("INSERT INTO access_tokens (token, sub, claims, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(&token.token)
+                .bind(&digest)
                 .bind(&token.sub)
                 .bind(&claims)
                 .bind(token.expires_at)
@@ -165,17 +166,20 @@ impl Store {
 
     /// Looks a token up; expired tokens are `NotFound`.
     pub async fn access_token(&self, token: &str, now: Timestamp) -> StoreResult<AccessToken> {
-        with_db!(self, |pool, pg| {
+        let digest = token_digest(token);
+        let mut found = with_db!(self, |pool, pg| {
             sqlx::query_as::<_, AccessToken>(
                 "SELECT token, sub, claims, expires_at FROM access_tokens
                  WHERE token = $1 AND expires_at > $2",
             )
-            .bind(token)
+            .bind(&digest)
             .bind(now)
             .fetch_optional(pool)
             .await?
-            .ok_or_else(|| StoreError::not_found("access token", "<redacted>"))
-        })
+            .ok_or_else(|| StoreError::not_found("access token", "<redacted>"))?
+        });
+        found.token = token.to_owned();
+        Ok(found)
     }
 
     /// Deletes tokens that expired before `before`; returns how many.
@@ -188,6 +192,12 @@ impl Store {
             Ok(res.rows_affected())
         })
     }
+}
+
+/// What the database keeps of a bearer token: its SHA-256, so a copy of the database (or a
+/// backup) hands out no working token.
+fn token_digest(token: &str) -> String {
+    concorde_config::sha256_hex(token.as_bytes())
 }
 
 /// Turns "no row changed" into `NotFound`.

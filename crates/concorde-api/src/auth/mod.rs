@@ -219,10 +219,12 @@ fn request_token(parts: &Parts) -> ApiResult<Option<String>> {
     };
     let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
+        // An empty token matches nothing: a header and cookie both empty prove nothing.
         let header = parts
             .headers
             .get(CSRF_HEADER)
-            .and_then(|value| value.to_str().ok());
+            .and_then(|value| value.to_str().ok())
+            .filter(|value| !value.is_empty());
         if header.is_none() || header != cookies.get(CSRF_COOKIE).map(String::as_str) {
             return Err(ApiError::Unauthorized);
         }

@@ -158,11 +158,11 @@ async fn roles_give_403_and_public_reads(h: &Harness) {
 async fn cookie_needs_csrf(h: &Harness) {
     h.pipeline().await;
     let uri = "/api/v1/teams/main/pipelines/p/pause";
-    let request = |csrf: Option<&str>| {
+    let request_with = |cookie_csrf: &str, csrf: Option<&str>| {
         let mut builder = Request::builder().method(Method::PUT).uri(uri).header(
             header::COOKIE,
             format!(
-                "skymarshal_auth=\"Bearer {}\"; skymarshal_csrf=abc",
+                "skymarshal_auth=\"Bearer {}\"; skymarshal_csrf={cookie_csrf}",
                 h.admin
             ),
         );
@@ -171,6 +171,12 @@ async fn cookie_needs_csrf(h: &Harness) {
         }
         builder.body(Body::empty()).unwrap()
     };
+    let request = |csrf: Option<&str>| request_with("abc", csrf);
+    assert_eq!(
+        h.send(request_with("", Some(""))).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "an empty header matching an empty cookie proves nothing"
+    );
     assert_eq!(
         h.send(request(None)).await.status(),
         StatusCode::UNAUTHORIZED

@@ -43,6 +43,7 @@ impl SqliteDb {
             source,
         })?;
         let path = data_dir.join(DB_FILE);
+        owner_only(&path)?;
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(&path)
             .create_if_missing(true)
@@ -60,6 +61,32 @@ impl SqliteDb {
             shared: shared_for(canonical),
         })
     }
+}
+
+/// Makes the database file readable and writable by its owner only (creating it empty, which
+/// SQLite takes as a new database, when it is missing): it holds token digests, build logs and
+/// configs. SQLite gives its `-wal` and `-shm` files the database file's mode.
+fn owner_only(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io_error = |source| StoreError::DatabaseFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_error)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(io_error)?;
+        }
+    }
+    Ok(())
 }
 
 fn shared_for(path: PathBuf) -> Arc<Shared> {

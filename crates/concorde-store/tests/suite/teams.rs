@@ -76,10 +76,25 @@ async fn users_and_tokens(db: &TestStore) {
     let token = AccessToken {
         token: "tok".into(),
         sub: "s1".into(),
-        claims: "{}".into(),
+        claims: serde_json::json!({"teams": ["main"]}),
         expires_at: Timestamp(100),
     };
     store.create_access_token(&token).await.unwrap();
+    assert_eq!(
+        stored_tokens(db).await,
+        [concorde_config::sha256_hex(b"tok")],
+        "the database keeps only the token's digest"
+    );
+    if db.store.backend_kind() == "sqlite" {
+        use std::os::unix::fs::PermissionsExt;
+        let file = std::path::Path::new(&db.location).join("concorde.db");
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "only the owner reads the database file"
+        );
+    }
     assert!(matches!(
         store.create_access_token(&token).await,
         Err(StoreError::AlreadyExists { .. })
@@ -144,4 +159,21 @@ async fn components_lifecycle(db: &TestStore) {
         store.set_component_paused("nope", true).await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// The `token` column of every access token row, read past the store.
+async fn stored_tokens(db: &TestStore) -> Vec<String> {
+    let sql = "SELECT token FROM access_tokens";
+    if db.store.backend_kind() == "postgres" {
+        let pool = sqlx::PgPool::connect(&db.location).await.unwrap();
+        let rows = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    } else {
+        let url = format!("sqlite://{}/concorde.db", db.location);
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let rows = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    }
 }
