@@ -79,15 +79,14 @@ impl Store {
         })
     }
 
-    /// The tracker's claim: active jobs of unarchived pipelines that have an unfinished
-    /// (pending or started) build, by pipeline then id. One query over the jobs table, which
+    /// The tracker's claim: jobs that have an unfinished (pending or started) build, by
+    /// pipeline then id, including jobs of archived pipelines and jobs gone from their config
+    /// (their orphaned builds must still be failed). One query over the jobs table, which
     /// keeps each job's oldest unfinished build in `next_build_id`.
     pub async fn jobs_with_unfinished_builds(&self) -> StoreResult<Vec<Job>> {
         with_db!(self, |pool, pg| {
             let sql = format!(
-                "SELECT {JOB_COLUMNS} FROM jobs
-                 WHERE next_build_id IS NOT NULL AND active
-                   AND pipeline_id IN (SELECT id FROM pipelines WHERE NOT archived)
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE next_build_id IS NOT NULL
                  ORDER BY pipeline_id, id"
             );
             Ok(sqlx::query_as::<_, Job>(&sql).fetch_all(pool).await?)

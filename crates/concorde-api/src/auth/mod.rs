@@ -159,6 +159,10 @@ impl FromRequestParts<ApiState> for Caller {
         };
         let identity: Identity = serde_json::from_value(stored.claims)
             .map_err(|err| ApiError::Internal(format!("stored token claims: {err}")))?;
+        // A local user removed from the node's flags loses their tokens at once.
+        if identity.connector == "local" && state.local_user(&identity.user_id).is_none() {
+            return Ok(Caller::default());
+        }
         caller_for(state, identity).await
     }
 }

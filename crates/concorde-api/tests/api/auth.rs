@@ -12,8 +12,33 @@ both_backends!(
     password_grant_issues_opaque_token,
     user_info_and_401,
     roles_give_403_and_public_reads,
-    cookie_needs_csrf
+    cookie_needs_csrf,
+    a_removed_local_users_token_stops_working
 );
+
+async fn a_removed_local_users_token_stops_working(h: &Harness) {
+    // Carol had a token, but she is not among the node's local users (any more).
+    let identity = concorde_api::Identity {
+        sub: "local:carol".into(),
+        connector: "local".into(),
+        user_id: "carol".into(),
+        user_name: "carol".into(),
+        groups: vec![],
+    };
+    let token = concorde_api::issue_token(&h.state, &identity)
+        .await
+        .unwrap()
+        .access_token;
+    assert_eq!(
+        h.get("/api/v1/user", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        h.get("/api/v1/user", Some(&h.bob)).await.status,
+        StatusCode::OK,
+        "a current user's token works"
+    );
+}
 
 async fn token_request(h: &Harness, password: &str) -> (StatusCode, serde_json::Value) {
     let body = format!(

@@ -6,7 +6,7 @@ use concorde_store::{NewVersion, Timestamp, Topic};
 use serde_json::json;
 
 use crate::both_backends;
-use crate::support::Harness;
+use crate::support::{Harness, PIPELINE};
 
 both_backends!(versions_pins_and_switches, checks_and_webhook);
 
@@ -260,5 +260,19 @@ async fn checks_and_webhook(h: &Harness) {
             .unwrap()
             .len(),
         1
+    );
+
+    // A webhook token left as an unresolved var: its literal text opens nothing.
+    let unresolved = PIPELINE.replace("webhook_token: s3cret", "webhook_token: ((hook))");
+    let reply = h.save_config("q", &unresolved, None).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert_eq!(
+        h.post(
+            "/api/v1/teams/main/pipelines/q/resources/repo/check/webhook?webhook_token=((hook))",
+            None
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
     );
 }

@@ -78,8 +78,9 @@ impl Reply {
 impl Harness {
     pub async fn new(test: TestStore) -> Harness {
         let admin_user = LocalUser::new("admin", "password").unwrap();
+        let bob_user = LocalUser::new("bob", "password").unwrap();
         let config = ApiConfig {
-            local_users: vec![admin_user.clone()],
+            local_users: vec![admin_user.clone(), bob_user],
             external_url: "http://ci.test".into(),
             max_body_bytes: 64 * 1024,
             ..ApiConfig::default()

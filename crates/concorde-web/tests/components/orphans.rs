@@ -8,7 +8,40 @@ use concorde_web::components::Component;
 
 use crate::harness::{Harness, named};
 
-component_test!(a_build_whose_node_died_errors_and_frees_its_slot);
+component_test!(
+    a_build_whose_node_died_errors_and_frees_its_slot,
+    an_orphan_of_an_archived_pipeline_is_errored_too
+);
+
+async fn an_orphan_of_an_archived_pipeline_is_errored_too(h: &Harness) {
+    let yaml = "jobs:\n- name: j\n  plan:\n  - task: quick\n    config: {platform: linux, run: {path: 'true'}}\n";
+    let pipeline = h.set_running_pipeline("p", yaml).await;
+    let job = h.job(&pipeline, "j").await;
+    let orphan = h.trigger(&job).await;
+    h.store
+        .start_build(&StartBuild {
+            id: orphan.id,
+            inputs: &[],
+            pipes: &[],
+            plan: &serde_json::json!({}),
+            now: concorde_web::now(),
+        })
+        .await
+        .unwrap();
+    let waiting = h.trigger(&job).await;
+    // The node died, then someone archived the pipeline.
+    h.store
+        .archive_pipeline(pipeline.id, concorde_web::now())
+        .await
+        .unwrap();
+    h.tracker().tick().await.unwrap();
+    assert_eq!(h.store.build(orphan.id).await.unwrap().status, Errored);
+    assert_eq!(
+        h.store.build(waiting.id).await.unwrap().status,
+        Pending,
+        "an archived pipeline starts nothing"
+    );
+}
 
 async fn a_build_whose_node_died_errors_and_frees_its_slot(h: &Harness) {
     let yaml = format!(

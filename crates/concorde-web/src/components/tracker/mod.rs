@@ -133,6 +133,10 @@ impl Tracker {
         {
             self.fail_if_orphaned(build).await?;
         }
+        if pipeline.archived || !job.active {
+            // No config in effect: nothing new starts, but orphans above are still failed.
+            return Ok(());
+        }
         let pending = self.store.pending_builds(job.id).await?;
         if pending.is_empty() {
             return Ok(());
