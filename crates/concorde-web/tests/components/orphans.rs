@@ -17,17 +17,7 @@ async fn an_orphan_of_an_archived_pipeline_is_errored_too(h: &Harness) {
     let yaml = "jobs:\n- name: j\n  plan:\n  - task: quick\n    config: {platform: linux, run: {path: 'true'}}\n";
     let pipeline = h.set_running_pipeline("p", yaml).await;
     let job = h.job(&pipeline, "j").await;
-    let orphan = h.trigger(&job).await;
-    h.store
-        .start_build(&StartBuild {
-            id: orphan.id,
-            inputs: &[],
-            pipes: &[],
-            plan: &serde_json::json!({}),
-            now: concorde_web::now(),
-        })
-        .await
-        .unwrap();
+    let orphan = started_by_a_dead_node(h, &job).await;
     let waiting = h.trigger(&job).await;
     // The node died, then someone archived the pipeline.
     h.store
@@ -62,17 +52,7 @@ async fn a_build_whose_node_died_errors_and_frees_its_slot(h: &Harness) {
 
     // A node started orphaned's build 1 and died: the build is started, but the node's lock
     // session (and with it the build's tracking lock) is gone.
-    let orphan = h.trigger(&orphaned).await;
-    h.store
-        .start_build(&StartBuild {
-            id: orphan.id,
-            inputs: &[],
-            pipes: &[],
-            plan: &serde_json::json!({}),
-            now: concorde_web::now(),
-        })
-        .await
-        .unwrap();
+    let orphan = started_by_a_dead_node(h, &orphaned).await;
     let next = h.trigger(&orphaned).await;
     assert_eq!(
         h.statuses(&orphaned).await,
@@ -114,4 +94,21 @@ async fn a_build_whose_node_died_errors_and_frees_its_slot(h: &Harness) {
         named(&[("1", Errored), ("2", Succeeded)])
     );
     assert_eq!(h.statuses(&alive).await, named(&[("1", Succeeded)]));
+}
+
+/// A manual build of `job` marked started as a node would, by a node that then died (no node
+/// holds its tracking lock).
+async fn started_by_a_dead_node(h: &Harness, job: &concorde_store::Job) -> concorde_store::Build {
+    let build = h.trigger(job).await;
+    h.store
+        .start_build(&StartBuild {
+            id: build.id,
+            inputs: &[],
+            pipes: &[],
+            plan: &serde_json::json!({}),
+            now: concorde_web::now(),
+        })
+        .await
+        .unwrap();
+    build
 }
