@@ -204,7 +204,8 @@ pub struct BuildPath {
     pub build_id: i64,
 }
 
-/// Path parameters; a parameter that does not parse (a non-numeric build id) is a 400.
+/// Path parameters; a parameter that does not parse (a non-numeric build id) or that holds a
+/// control character (a NUL, which PostgreSQL cannot store and SQLite would) is a 400.
 #[derive(Debug)]
 pub struct ApiPath<T>(pub T);
 
@@ -212,6 +213,17 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        let raw = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        if let Some((name, _)) = raw
+            .iter()
+            .find(|(_, value)| value.chars().any(char::is_control))
+        {
+            return Err(ApiError::BadRequest(format!(
+                "path parameter {name} holds a control character"
+            )));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| ApiPath(value))

@@ -99,6 +99,10 @@ async fn build_ids_and_access(h: &Harness) {
     let uri = format!("/api/v1/builds/{}", build.id);
     let bad = h.get("/api/v1/builds/abc", Some(&h.admin)).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // A NUL in a name is refused the same way on both backends.
+    let nul = h.save_config("a%00b", crate::support::PIPELINE, None).await;
+    assert_eq!(nul.status, StatusCode::BAD_REQUEST, "{}", nul.text());
+    assert!(nul.text().contains("control character"), "{}", nul.text());
     assert!(!bad.text().is_empty());
     assert_eq!(
         h.get("/api/v1/builds/999999", Some(&h.admin)).await.status,
