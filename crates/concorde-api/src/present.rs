@@ -214,13 +214,56 @@ pub fn paginate<T>(items: Vec<T>, id: impl Fn(&T) -> i64, page: &Page) -> (Vec<T
 pub fn link_headers(external_url: &str, path: &str, pagination: &Pagination) -> HeaderMap {
     let mut headers = HeaderMap::new();
     let links = [(pagination.next, "next"), (pagination.previous, "previous")];
+    let path = encode_path(path);
     for (page, rel) in links {
         if let Some(page) = page {
-            let value = proto::link_header(external_url.trim_end_matches('/'), path, &page, rel);
+            let value = proto::link_header(external_url.trim_end_matches('/'), &path, &page, rel);
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.append(header::LINK, value);
             }
         }
     }
     headers
+}
+
+/// `path` with each segment percent-encoded (names may hold spaces, `#`, non-ASCII, ...), so a
+/// `Link` header is always a valid header value and a valid URL.
+pub fn encode_path(path: &str) -> String {
+    let mut encoded = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_paths_are_percent_encoded() {
+        assert_eq!(
+            encode_path("/api/v1/teams/main/pipelines/my pipe/résumé#1/versions"),
+            "/api/v1/teams/main/pipelines/my%20pipe/r%C3%A9sum%C3%A9%231/versions"
+        );
+        let pagination = Pagination {
+            next: Some(Page {
+                to: Some(4),
+                limit: Some(2),
+                from: None,
+            }),
+            previous: None,
+        };
+        let headers = link_headers("http://ci", "/x/a b", &pagination);
+        let link = headers
+            .get(header::LINK)
+            .expect("a Link header")
+            .to_str()
+            .unwrap();
+        assert!(link.starts_with("<http://ci/x/a%20b?"), "{link}");
+    }
 }
