@@ -228,7 +228,7 @@ pub fn link_headers(external_url: &str, path: &str, pagination: &Pagination) -> 
 
 /// `path` with each segment percent-encoded (names may hold spaces, `#`, non-ASCII, ...), so a
 /// `Link` header is always a valid header value and a valid URL.
-pub fn encode_path(path: &str) -> String {
+fn encode_path(path: &str) -> String {
     let mut encoded = String::with_capacity(path.len());
     for byte in path.bytes() {
         if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {

@@ -1,20 +1,13 @@
 //! Validation results as the API reports them: errors grouped as Concourse's
 //! `invalid <group>:` strings, warnings as `{type, message}`.
 
-use concorde_config::{Diagnostic, Severity};
+use concorde_config::{Diagnostic, Severity, error_groups};
 use concorde_proto::{ConfigWarning, SaveConfigResponse};
 
 /// Validation results as the API reports them: errors as one `invalid <group>:\n\t<msg>\n`
 /// string per group, warnings as `{type, message}`.
 pub fn validation_response(diagnostics: &[Diagnostic]) -> SaveConfigResponse {
-    let mut groups: Vec<_> = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| d.group)
-        .collect();
-    groups.sort();
-    groups.dedup();
-    let errors = groups
+    let errors = error_groups(diagnostics)
         .into_iter()
         .map(|group| {
             let mut text = format!("invalid {}:\n", group.header());

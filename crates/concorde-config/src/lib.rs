@@ -26,7 +26,8 @@ pub use encode::{pipeline_to_json, step_to_json, task_config_to_json};
 pub use format::{FormatError, format_pipeline, json_to_yaml, sort_keys};
 pub use node::{Location, Node, Value};
 pub use validate::{
-    Diagnostic, ErrorGroup, Severity, WarningKind, render_fly_report, validate_pipeline,
+    Diagnostic, ErrorGroup, Severity, WarningKind, error_groups, render_fly_report,
+    validate_pipeline,
 };
 pub use yaml::{MAX_DEPTH, MAX_SOURCE_BYTES, YamlError, parse_yaml, parse_yaml_bytes};
 

@@ -127,6 +127,18 @@ impl Diagnostic {
     }
 }
 
+/// The groups that have errors, each once, in Concourse's order (`invalid <group>:` blocks).
+pub fn error_groups(diagnostics: &[Diagnostic]) -> Vec<ErrorGroup> {
+    let mut groups: Vec<ErrorGroup> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.group)
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
 /// Renders diagnostics as `fly validate-pipeline` prints them on stderr: warnings under
 /// `DEPRECATION WARNING:`, errors grouped as `invalid <group>:` blocks.
 pub fn render_fly_report(diagnostics: &[Diagnostic]) -> String {
@@ -150,13 +162,7 @@ pub fn render_fly_report(diagnostics: &[Diagnostic]) -> String {
             );
         }
     }
-    let mut groups: Vec<ErrorGroup> = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| d.group)
-        .collect();
-    groups.sort();
-    groups.dedup();
+    let groups = error_groups(diagnostics);
     if !groups.is_empty() {
         out.push_str("\nWARNING:\nError loading existing config:\n");
         for group in groups {

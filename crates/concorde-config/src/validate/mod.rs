@@ -12,7 +12,9 @@ mod steps;
 mod var_sources;
 
 pub use crate::glob::{GroupGlob, has_glob_meta, path_match};
-pub use diagnostic::{Diagnostic, ErrorGroup, Severity, WarningKind, render_fly_report};
+pub use diagnostic::{
+    Diagnostic, ErrorGroup, Severity, WarningKind, error_groups, render_fly_report,
+};
 pub use identifier::identifier_problem;
 
 use crate::model::Pipeline;
