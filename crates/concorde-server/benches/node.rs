@@ -3,7 +3,12 @@
 //! - manual trigger to build started, p50 and p99 (target p99 < 100 ms);
 //! - webhook to the first log line of the triggered build;
 //! - idle memory (RSS) of quickstart (target < 40 MB);
-//! - CPU used while 1,000 resources are checked every minute.
+//! - CPU used while 1,000 resources are checked every minute;
+//! - with 200 clients following build logs, on SQLite and on PostgreSQL: latency of another
+//!   route and trigger to finished (target: other routes under 100 ms).
+//!
+//! `cargo bench -p concorde-server --bench node -- streams` runs only the sections whose name
+//! contains `streams` (names: idle, trigger, webhook, resources, streams).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +28,11 @@ impl Drop for Node {
 }
 
 fn start_node() -> Node {
+    start_node_on(None)
+}
+
+/// A node on SQLite, or on PostgreSQL at `postgres_url`.
+fn start_node_on(postgres_url: Option<&str>) -> Node {
     let data = tempfile::tempdir().expect("tempdir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")
@@ -30,7 +40,8 @@ fn start_node() -> Node {
         .expect("addr")
         .port();
     let bind = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_concorde"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_concorde"));
+    command
         .args([
             "quickstart",
             "--bind",
@@ -43,9 +54,11 @@ fn start_node() -> Node {
         .arg("--data-dir")
         .arg(data.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("quickstart starts");
+        .stderr(Stdio::null());
+    if let Some(url) = postgres_url {
+        command.args(["--postgres-url", url]);
+    }
+    let child = command.spawn().expect("quickstart starts");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(&bind).is_err() {
         assert!(Instant::now() < deadline, "node did not start");
@@ -268,12 +281,99 @@ fn thousand_resources(node: &Node) {
     );
 }
 
+/// Opens `GET /api/v1/builds/:id/events` and reads until its `end` event; the connection
+/// stays open, as a browser tab following a log would keep it.
+fn follow_events(node: &Node, build_id: i64) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let address = node.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let request = format!(
+        "GET /api/v1/builds/{build_id}/events HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\r\n",
+        node.token
+    );
+    stream.write_all(request.as_bytes()).expect("request");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 8192];
+    while !String::from_utf8_lossy(&received).contains("event: end") {
+        let read = stream.read(&mut buffer).expect("read the stream");
+        assert!(read > 0, "stream closed early");
+        received.extend_from_slice(&buffer[..read]);
+    }
+    stream
+}
+
+fn run_and_wait(node: &Node) -> Duration {
+    let started = Instant::now();
+    let build = node.post("/api/v1/teams/main/pipelines/streams/jobs/quick/builds");
+    let id = build["id"].as_i64().expect("build id");
+    let done = wait_until(Duration::from_secs(60), || {
+        node.get(&format!("/api/v1/builds/{id}"))["status"] == "succeeded"
+    });
+    assert!(done, "build {id} did not succeed within 60 s");
+    started.elapsed()
+}
+
+fn two_hundred_streams(node: &Node, backend: &str) {
+    node.set_pipeline("streams", "jobs:\n- name: quick\n  plan:\n  - task: t\n    config: {platform: linux, run: {path: echo, args: [hello]}}\n");
+    run_and_wait(node);
+    let first = node.get("/api/v1/teams/main/pipelines/streams/jobs/quick/builds")[0]["id"]
+        .as_i64()
+        .expect("build id");
+    let opening = Instant::now();
+    let streams: Vec<_> = (0..200).map(|_| follow_events(node, first)).collect();
+    let opened = opening.elapsed();
+    let mut latencies = Vec::new();
+    let mut builds = Vec::new();
+    for round in 0..100 {
+        let started = Instant::now();
+        node.get("/api/v1/teams/main/pipelines");
+        latencies.push(started.elapsed());
+        if round % 10 == 0 {
+            builds.push(run_and_wait(node));
+        }
+    }
+    println!(
+        "{backend}, 200 open event streams (opened in {:.0} ms): GET pipelines p50 {:.1} ms, p99 {:.1} ms (target < 100 ms); trigger -> succeeded p50 {:.0} ms over {} builds",
+        opened.as_secs_f64() * 1e3,
+        percentile(&mut latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&mut latencies, 0.99).as_secs_f64() * 1e3,
+        percentile(&mut builds, 0.5).as_secs_f64() * 1e3,
+        builds.len()
+    );
+    drop(streams);
+}
+
 fn main() {
-    let node = start_node();
-    idle_memory(&node);
-    trigger_to_started(&node);
-    webhook_to_first_log(&node);
-    drop(node);
-    let node = start_node();
-    thousand_resources(&node);
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    if wanted("idle") || wanted("trigger") || wanted("webhook") {
+        let node = start_node();
+        if wanted("idle") {
+            idle_memory(&node);
+        }
+        if wanted("trigger") {
+            trigger_to_started(&node);
+        }
+        if wanted("webhook") {
+            webhook_to_first_log(&node);
+        }
+    }
+    if wanted("resources") {
+        thousand_resources(&start_node());
+    }
+    if wanted("streams") {
+        two_hundred_streams(&start_node(), "SQLite");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let database = runtime.block_on(concorde_store::testing::postgres_store(
+            concorde_store::testing::Flavour::Fast,
+        ));
+        two_hundred_streams(&start_node_on(Some(&database.location)), "PostgreSQL");
+        runtime.block_on(database.cleanup());
+    }
 }

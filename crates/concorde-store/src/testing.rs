@@ -339,3 +339,13 @@ impl RunChecked for Command {
 
 /// How long a test may wait for a notification before failing.
 pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The next notification `listener` hears. Panics after [`NOTIFY_TIMEOUT`], on an error, and
+/// on a "may have missed some" wake-up, which no test provokes.
+pub async fn next_notification(listener: &mut crate::Listener) -> crate::Notification {
+    tokio::time::timeout(NOTIFY_TIMEOUT, listener.recv())
+        .await
+        .expect("a notification within NOTIFY_TIMEOUT")
+        .expect("the listener works")
+        .expect("a notification, not a missed-notifications wake-up")
+}

@@ -70,10 +70,7 @@ async fn build_plan_abort(h: &Harness) {
         h.put(&format!("{uri}/abort"), Some(&h.admin)).await.status,
         StatusCode::NO_CONTENT
     );
-    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, aborts.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let note = concorde_store::testing::next_notification(&mut aborts).await;
     assert_eq!(note.topic, concorde_store::Topic::BuildAbort(build.id));
     assert!(h.store().build(build.id).await.unwrap().aborted);
 

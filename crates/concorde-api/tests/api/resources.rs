@@ -202,10 +202,7 @@ async fn checks_and_webhook(h: &Harness) {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     assert_eq!(reply.json()["name"], "check");
     assert_eq!(reply.json()["resource_name"], "repo");
-    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, checks.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let note = concorde_store::testing::next_notification(&mut checks).await;
     assert_eq!(expect_check(note.payload).await, resource.id.to_string());
     let bad = h
         .call(
@@ -237,10 +234,7 @@ async fn checks_and_webhook(h: &Harness) {
             .status,
         StatusCode::CREATED
     );
-    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, checks.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let note = concorde_store::testing::next_notification(&mut checks).await;
     assert_eq!(note.payload, resource.id.to_string());
 
     assert_eq!(

@@ -348,3 +348,23 @@ pub fn a_login_flood_is_bounded_and_answered_429(backend: Backend) {
     let wait: u64 = retry.expect("Retry-After").parse().expect("seconds");
     assert!(wait <= 300, "{wait}");
 }
+
+/// Two hundred clients following build logs cost no database connection each: every stream
+/// is served, a new build still runs to its end and is watched live, and other routes answer.
+pub fn two_hundred_event_streams_starve_nothing(backend: Backend) {
+    let server = Server::start(backend);
+    let repo = Repo::new();
+    server.set_pipeline("demo", &chain_pipeline(&repo, "  check_every: 1s\n", ""));
+    server.wait_for("the first build", LONG, || finished(&server, "unit", 1));
+    let builds = server.get_json("/api/v1/teams/main/pipelines/demo/jobs/unit/builds");
+    let id = builds[0]["id"].as_i64().expect("a build id");
+    let streams: Vec<_> = (0..200).map(|_| server.follow_events(id)).collect();
+    let watched = server.fly_ok(&["trigger-job", "-j", "demo/unit", "-w"]);
+    assert!(watched.contains("content:"), "{watched}");
+    assert!(watched.contains("succeeded"), "{watched}");
+    for _ in 0..20 {
+        let pipelines = server.get_json("/api/v1/teams/main/pipelines");
+        assert_eq!(pipelines[0]["name"], "demo");
+    }
+    assert_eq!(streams.len(), 200);
+}

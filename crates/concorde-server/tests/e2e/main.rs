@@ -27,4 +27,5 @@ on_both_backends!(
     the_local_worker_is_registered_and_listed,
     anonymous_callers_see_only_the_public_plan,
     a_login_flood_is_bounded_and_answered_429,
+    two_hundred_event_streams_starve_nothing,
 );

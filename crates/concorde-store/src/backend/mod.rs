@@ -3,6 +3,7 @@
 
 pub(crate) mod lock;
 pub(crate) mod notify;
+pub(crate) mod pg_hub;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 

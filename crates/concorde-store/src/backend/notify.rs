@@ -1,8 +1,11 @@
-//! Wake-up notifications between nodes: LISTEN/NOTIFY on PostgreSQL, an in-process broadcast
-//! channel on SQLite. Notifications are hints ("look again"), never the data itself: a listener
-//! that misses one still finds the work on its next poll.
+//! Wake-up notifications between nodes. Every node has one in-process bus that its listeners
+//! subscribe to: on SQLite the store publishes straight onto it; on PostgreSQL it publishes with
+//! NOTIFY and the node's single LISTEN session ([`super::pg_hub`]) relays what it hears onto
+//! the bus, so a thousand listeners cost one database connection, not a thousand.
+//!
+//! Notifications are hints ("look again"), never the data itself: a listener that misses one
+//! still finds the work on its next look, and is told when it may have missed some.
 
-use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 
 use crate::Store;
@@ -32,48 +35,83 @@ pub struct Notification {
     pub payload: String,
 }
 
+/// What travels on a node's bus.
+#[derive(Debug, Clone)]
+pub(crate) enum Signal {
+    Heard(Notification),
+    /// Notifications may have been lost (the LISTEN session was re-established): every
+    /// listener should look again.
+    Resync,
+}
+
+/// A node's in-process bus.
+pub(crate) type Bus = broadcast::Sender<Signal>;
+
+/// A new bus. Its capacity bounds memory only: a listener that falls further behind is told
+/// it missed notifications rather than slowing anyone down.
+pub(crate) fn new_bus() -> Bus {
+    broadcast::channel(1024).0
+}
+
+/// The PostgreSQL channels, one per kind of topic; build topics carry the build id first in
+/// their payload so that one LISTEN session hears every build.
+pub(crate) const PG_CHANNELS: [&str; 4] = [
+    "concorde_build_events",
+    "concorde_job_scheduling",
+    "concorde_check_requested",
+    "concorde_build_abort",
+];
+
 impl Topic {
-    fn channel(&self) -> String {
+    /// The PostgreSQL channel and payload that carry `payload` on this topic.
+    fn pg_message(&self, payload: &str) -> (&'static str, String) {
         match self {
-            Topic::BuildEvents(id) => format!("concorde_build_events_{id}"),
-            Topic::JobScheduling => "concorde_job_scheduling".to_owned(),
-            Topic::CheckRequested => "concorde_check_requested".to_owned(),
-            Topic::BuildAbort(id) => format!("concorde_build_abort_{id}"),
-        }
-    }
-
-    fn from_channel(channel: &str) -> Option<Topic> {
-        let build = |rest: &str| rest.parse().ok().map(BuildId);
-        if let Some(rest) = channel.strip_prefix("concorde_build_events_") {
-            build(rest).map(Topic::BuildEvents)
-        } else if let Some(rest) = channel.strip_prefix("concorde_build_abort_") {
-            build(rest).map(Topic::BuildAbort)
-        } else {
-            match channel {
-                "concorde_job_scheduling" => Some(Topic::JobScheduling),
-                "concorde_check_requested" => Some(Topic::CheckRequested),
-                _ => None,
-            }
+            Topic::BuildEvents(id) => (PG_CHANNELS[0], format!("{id}:{payload}")),
+            Topic::JobScheduling => (PG_CHANNELS[1], payload.to_owned()),
+            Topic::CheckRequested => (PG_CHANNELS[2], payload.to_owned()),
+            Topic::BuildAbort(id) => (PG_CHANNELS[3], format!("{id}:{payload}")),
         }
     }
 }
 
-/// A subscription to some topics; dropping it unsubscribes.
+impl Notification {
+    /// The notification a PostgreSQL message carries; `None` for a channel or payload this
+    /// node does not know (a newer node's, say).
+    pub(crate) fn from_pg(channel: &str, payload: &str) -> Option<Notification> {
+        let for_build = |wrap: fn(BuildId) -> Topic| {
+            let (id, rest) = payload.split_once(':')?;
+            Some(Notification {
+                topic: wrap(BuildId(id.parse().ok()?)),
+                payload: rest.to_owned(),
+            })
+        };
+        let plain = |topic| {
+            Some(Notification {
+                topic,
+                payload: payload.to_owned(),
+            })
+        };
+        match channel {
+            "concorde_build_events" => for_build(Topic::BuildEvents),
+            "concorde_build_abort" => for_build(Topic::BuildAbort),
+            "concorde_job_scheduling" => plain(Topic::JobScheduling),
+            "concorde_check_requested" => plain(Topic::CheckRequested),
+            _ => None,
+        }
+    }
+}
+
+/// A subscription to some topics; dropping it unsubscribes. It holds no database connection.
 pub struct Listener {
-    inner: ListenerInner,
-}
-
-enum ListenerInner {
-    Pg(PgListener),
-    Local {
-        rx: broadcast::Receiver<Notification>,
-        topics: Vec<Topic>,
-    },
+    rx: broadcast::Receiver<Signal>,
+    topics: Vec<Topic>,
 }
 
 impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listener").finish_non_exhaustive()
+        f.debug_struct("Listener")
+            .field("topics", &self.topics)
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,14 +121,15 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(db) => {
                 // No receivers is fine: nobody is waiting.
-                let _receivers = db.shared.bus.send(Notification {
+                let _receivers = db.shared.bus.send(Signal::Heard(Notification {
                     topic,
                     payload: payload.into(),
-                });
+                }));
             }
             Backend::Postgres(db) => {
+                let (channel, payload) = topic.pg_message(payload);
                 sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(topic.channel())
+                    .bind(channel)
                     .bind(payload)
                     .execute(&db.pool)
                     .await?;
@@ -101,46 +140,35 @@ impl Store {
 
     /// Subscribes to `topics`. Notifications sent after this returns are delivered.
     pub async fn listen(&self, topics: &[Topic]) -> StoreResult<Listener> {
-        let inner = match &self.backend {
-            Backend::Sqlite(db) => ListenerInner::Local {
-                rx: db.shared.bus.subscribe(),
-                topics: topics.to_vec(),
-            },
-            Backend::Postgres(db) => {
-                let mut listener = PgListener::connect_with(&db.pool).await?;
-                let channels: Vec<String> = topics.iter().map(Topic::channel).collect();
-                listener
-                    .listen_all(channels.iter().map(String::as_str))
-                    .await?;
-                ListenerInner::Pg(listener)
-            }
+        let rx = match &self.backend {
+            Backend::Sqlite(db) => db.shared.bus.subscribe(),
+            Backend::Postgres(db) => db.hub.subscribe(),
         };
-        Ok(Listener { inner })
+        Ok(Listener {
+            rx,
+            topics: topics.to_vec(),
+        })
     }
 }
 
 impl Listener {
-    /// Waits for the next notification on a subscribed topic.
-    pub async fn recv(&mut self) -> StoreResult<Notification> {
-        match &mut self.inner {
-            ListenerInner::Pg(listener) => loop {
-                let received = listener.recv().await?;
-                if let Some(topic) = Topic::from_channel(received.channel()) {
-                    return Ok(Notification {
-                        topic,
-                        payload: received.payload().to_owned(),
-                    });
+    /// Waits for the next notification on a subscribed topic. `Ok(None)` says notifications
+    /// may have been missed (this listener fell behind, or the database connection was
+    /// re-established): look again at whatever this listener watches.
+    pub async fn recv(&mut self) -> StoreResult<Option<Notification>> {
+        loop {
+            match self.rx.recv().await {
+                Ok(Signal::Heard(note)) if self.topics.contains(&note.topic) => {
+                    return Ok(Some(note));
                 }
-            },
-            ListenerInner::Local { rx, topics } => loop {
-                match rx.recv().await {
-                    Ok(note) if topics.contains(&note.topic) => return Ok(note),
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => {
-                        return Err(StoreError::Database(sqlx::Error::PoolClosed));
-                    }
+                Ok(Signal::Heard(_)) => {}
+                Ok(Signal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    return Ok(None);
                 }
-            },
+                Err(broadcast::error::RecvError::Closed) => {
+                    return Err(StoreError::Database(sqlx::Error::PoolClosed));
+                }
+            }
         }
     }
 }

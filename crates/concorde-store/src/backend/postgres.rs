@@ -1,5 +1,5 @@
 //! The PostgreSQL backend: a pool for domain queries, one dedicated session that holds this
-//! node's advisory locks, and LISTEN/NOTIFY for notifications.
+//! node's advisory locks, and one LISTEN session ([`super::pg_hub`]) for notifications.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -10,12 +10,15 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
 use crate::backend::lock::LockKey;
+use crate::backend::pg_hub::PgHub;
 use crate::error::StoreResult;
 
 /// An open PostgreSQL database.
 pub(crate) struct PgDb {
     pub(crate) pool: sqlx::PgPool,
     pub(crate) options: PgConnectOptions,
+    /// Relays NOTIFY messages to this node's listeners.
+    pub(crate) hub: PgHub,
     /// The session holding every advisory lock this store took. Held across `.await` while a
     /// lock query runs, hence the tokio mutex.
     lock_session: tokio::sync::Mutex<Option<PgConnection>>,
@@ -32,8 +35,10 @@ impl PgDb {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
+        let hub = PgHub::start(&options).await?;
         Ok(PgDb {
             pool,
+            hub,
             options,
             lock_session: tokio::sync::Mutex::new(None),
             held: Mutex::new(HashSet::new()),
@@ -44,6 +49,7 @@ impl PgDb {
         if let Some(conn) = self.lock_session.lock().await.take() {
             let _closed = conn.close().await;
         }
+        self.hub.close().await;
         self.pool.close().await;
     }
 

@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use tokio::sync::broadcast;
 
 use crate::backend::lock::LockKey;
-use crate::backend::notify::Notification;
+use crate::backend::notify::{Bus, new_bus};
 use crate::error::{StoreError, StoreResult};
 
 /// File name of the database inside the data directory.
@@ -30,7 +29,7 @@ pub(crate) struct Shared {
     /// Keys currently held by any store on this file. Invariant: a key is present exactly while
     /// some `Lock` guard for it is alive and unreleased.
     pub(crate) held: Mutex<HashSet<LockKey>>,
-    pub(crate) bus: broadcast::Sender<Notification>,
+    pub(crate) bus: Bus,
 }
 
 /// Registry of open files, so two stores on one file share locks and notifications.
@@ -103,7 +102,7 @@ fn shared_for(path: PathBuf) -> Arc<Shared> {
     {
         return existing;
     }
-    let (bus, _) = broadcast::channel(1024);
+    let bus = new_bus();
     let shared = Arc::new(Shared {
         path,
         held: Mutex::new(HashSet::new()),

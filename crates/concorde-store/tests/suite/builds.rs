@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use concorde_sched::{InputConfig, JobId as SchedJob, ResourceId as SchedResource};
-use concorde_store::testing::{NOTIFY_TIMEOUT, TestStore};
+use concorde_store::testing::{NOTIFY_TIMEOUT, TestStore, next_notification};
 use concorde_store::{
     BuildStatus, EventPayload, LockKey, LogRetention, NewBuild, NewBuildEvent, NewVersion,
     NextBuildInput, RecordedVersion, StoreError, Timestamp, Topic, version_digest,
@@ -21,6 +21,7 @@ store_test!(
     two_nodes_never_hold_one_lock,
     killed_transaction_leaves_nothing,
     notifications_reach_other_nodes,
+    many_listeners_share_one_connection,
     versions_view_resolves_passed_inputs
 );
 
@@ -544,10 +545,7 @@ async fn notifications_reach_other_nodes(db: &TestStore) {
         .await
         .unwrap();
     db.store.notify(Topic::JobScheduling, "42").await.unwrap();
-    let note = tokio::time::timeout(NOTIFY_TIMEOUT, listener.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let note = next_notification(&mut listener).await;
     assert_eq!(
         (note.topic, note.payload.as_str()),
         (Topic::JobScheduling, "42")
@@ -556,14 +554,40 @@ async fn notifications_reach_other_nodes(db: &TestStore) {
         .notify(Topic::BuildEvents(concorde_store::BuildId(1)), "7")
         .await
         .unwrap();
-    let note = tokio::time::timeout(NOTIFY_TIMEOUT, listener.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let note = next_notification(&mut listener).await;
     assert_eq!(note.topic, Topic::BuildEvents(concorde_store::BuildId(1)));
-    // The listener holds a pooled connection; closing the pool waits for it.
     drop(listener);
     other.close().await;
+}
+
+/// A listener costs no database connection: far more listeners than the pool has connections
+/// each hear their notification, and queries still run meanwhile.
+async fn many_listeners_share_one_connection(db: &TestStore) {
+    let store = &db.store;
+    let (_, p) = simple_pipeline(store).await;
+    let mut listeners = Vec::new();
+    for build in 0..100 {
+        let topic = Topic::BuildEvents(concorde_store::BuildId(build));
+        let listener = tokio::time::timeout(NOTIFY_TIMEOUT, store.listen(&[topic]))
+            .await
+            .expect("listening does not wait for a pooled connection")
+            .unwrap();
+        listeners.push(listener);
+    }
+    assert_eq!(store.list_jobs(p.id).await.unwrap().len(), 2);
+    for build in 0..100 {
+        store
+            .notify(Topic::BuildEvents(concorde_store::BuildId(build)), "1")
+            .await
+            .unwrap();
+    }
+    for (build, listener) in (0..).zip(listeners.iter_mut()) {
+        let note = next_notification(listener).await;
+        assert_eq!(
+            (note.topic, note.payload.as_str()),
+            (Topic::BuildEvents(concorde_store::BuildId(build)), "1")
+        );
+    }
 }
 
 async fn versions_view_resolves_passed_inputs(db: &TestStore) {

@@ -274,10 +274,7 @@ async fn updating_a_pipeline_requests_checks_and_scheduling(db: &TestStore) {
         .unwrap();
     let mut seen = Vec::new();
     while seen.len() < 2 {
-        let note = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
-            .await
-            .expect("notifications arrive")
-            .unwrap();
+        let note = concorde_store::testing::next_notification(&mut listener).await;
         seen.push((note.topic, note.payload));
     }
     assert!(
@@ -622,10 +619,7 @@ async fn resource_checks_scopes_and_pins(db: &TestStore) {
         .await
         .unwrap();
     store.request_check(repo.id).await.unwrap();
-    let note = tokio::time::timeout(concorde_store::testing::NOTIFY_TIMEOUT, listener.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let note = concorde_store::testing::next_notification(&mut listener).await;
     assert_eq!(note.payload, repo.id.to_string());
     assert!(store.list_resource_types(p.id).await.unwrap().is_empty());
     let missing = concorde_store::ResourceId(999);

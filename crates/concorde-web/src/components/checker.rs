@@ -65,11 +65,12 @@ impl Checker {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     received = listener.recv() => match received {
-                        Ok(notification) => {
+                        Ok(Some(notification)) => {
                             if let (Ok(id), Ok(mut set)) = (notification.payload.parse::<i64>(), collected.lock()) {
                                 set.insert(ResourceId(id));
                             }
                         }
+                        Ok(None) => warn!("check requests may have been missed; they run at their next interval"),
                         Err(_) => break,
                     },
                 }

@@ -148,9 +148,18 @@ impl BuildRun {
         env.pipeline_setter = self.setter.clone();
         let abort = env.abort.clone();
         let mut abort_listener = store.listen(&[Topic::BuildAbort(build_id)]).await?;
+        let watched = store.clone();
         let watcher = tokio::spawn(async move {
-            if abort_listener.recv().await.is_ok() {
-                abort.cancel();
+            // A notification is a hint: the build's row says whether abort was asked for.
+            while abort_listener.recv().await.is_ok() {
+                if watched
+                    .build(build_id)
+                    .await
+                    .is_ok_and(|build| build.aborted)
+                {
+                    abort.cancel();
+                    break;
+                }
             }
         });
         // An abort requested between the tracker's check and the listener is caught here.
