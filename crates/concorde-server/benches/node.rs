@@ -10,8 +10,13 @@
 //! `cargo bench -p concorde-server --bench node -- streams` runs only the sections whose name
 //! contains `streams` (names: idle, trigger, webhook, resources, streams).
 
+#[path = "../tests/support/follow_events.rs"]
+mod follow_events;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use follow_events::follow_events;
 
 struct Node {
     child: Child,
@@ -281,30 +286,6 @@ fn thousand_resources(node: &Node) {
     );
 }
 
-/// Opens `GET /api/v1/builds/:id/events` and reads until its `end` event; the connection
-/// stays open, as a browser tab following a log would keep it.
-fn follow_events(node: &Node, build_id: i64) -> std::net::TcpStream {
-    use std::io::{Read, Write};
-    let address = node.url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let request = format!(
-        "GET /api/v1/builds/{build_id}/events HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\r\n",
-        node.token
-    );
-    stream.write_all(request.as_bytes()).expect("request");
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 8192];
-    while !String::from_utf8_lossy(&received).contains("event: end") {
-        let read = stream.read(&mut buffer).expect("read the stream");
-        assert!(read > 0, "stream closed early");
-        received.extend_from_slice(&buffer[..read]);
-    }
-    stream
-}
-
 fn run_and_wait(node: &Node) -> Duration {
     let started = Instant::now();
     let build = node.post("/api/v1/teams/main/pipelines/streams/jobs/quick/builds");
@@ -323,7 +304,9 @@ fn two_hundred_streams(node: &Node, backend: &str) {
         .as_i64()
         .expect("build id");
     let opening = Instant::now();
-    let streams: Vec<_> = (0..200).map(|_| follow_events(node, first)).collect();
+    let streams: Vec<_> = (0..200)
+        .map(|_| follow_events(node.url.trim_start_matches("http://"), &node.token, first))
+        .collect();
     let opened = opening.elapsed();
     let mut latencies = Vec::new();
     let mut builds = Vec::new();

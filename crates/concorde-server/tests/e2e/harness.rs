@@ -277,40 +277,9 @@ impl Server {
         }
     }
 
-    /// Opens `GET /api/v1/builds/:id/events` on a raw connection and reads until the stream
-    /// has sent the build's `end` event; returns the connection, still open (as Concourse, the
-    /// server keeps it open until the client leaves).
+    /// Follows build `build_id`'s log to its `end`; the connection stays open.
     pub fn follow_events(&self, build_id: i64) -> std::net::TcpStream {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&self.bind).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("read timeout");
-        let request = format!(
-            "GET /api/v1/builds/{build_id}/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\n\r\n",
-            self.bind,
-            self.token()
-        );
-        stream.write_all(request.as_bytes()).expect("send request");
-        let mut received = Vec::new();
-        let mut buffer = [0u8; 8192];
-        while !String::from_utf8_lossy(&received).contains("event: end") {
-            let read = stream.read(&mut buffer).unwrap_or_else(|err| {
-                panic!(
-                    "reading the event stream of build {build_id}: {err}; got {}",
-                    String::from_utf8_lossy(&received)
-                )
-            });
-            assert!(
-                read > 0,
-                "the stream closed early: {}",
-                String::from_utf8_lossy(&received)
-            );
-            received.extend_from_slice(&buffer[..read]);
-        }
-        let text = String::from_utf8_lossy(&received);
-        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-        stream
+        crate::follow_events::follow_events(&self.bind, &self.token(), build_id)
     }
 
     fn token(&self) -> String {

@@ -2,6 +2,8 @@
 //! repositories and real processes, on SQLite and on PostgreSQL.
 
 mod flows;
+#[path = "../support/follow_events.rs"]
+mod follow_events;
 mod harness;
 
 /// Declares each flow once per backend.

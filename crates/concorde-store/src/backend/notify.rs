@@ -53,23 +53,24 @@ pub(crate) fn new_bus() -> Bus {
     broadcast::channel(1024).0
 }
 
+const BUILD_EVENTS: &str = "concorde_build_events";
+const JOB_SCHEDULING: &str = "concorde_job_scheduling";
+const CHECK_REQUESTED: &str = "concorde_check_requested";
+const BUILD_ABORT: &str = "concorde_build_abort";
+
 /// The PostgreSQL channels, one per kind of topic; build topics carry the build id first in
 /// their payload so that one LISTEN session hears every build.
-pub(crate) const PG_CHANNELS: [&str; 4] = [
-    "concorde_build_events",
-    "concorde_job_scheduling",
-    "concorde_check_requested",
-    "concorde_build_abort",
-];
+pub(crate) const PG_CHANNELS: [&str; 4] =
+    [BUILD_EVENTS, JOB_SCHEDULING, CHECK_REQUESTED, BUILD_ABORT];
 
 impl Topic {
     /// The PostgreSQL channel and payload that carry `payload` on this topic.
     fn pg_message(&self, payload: &str) -> (&'static str, String) {
         match self {
-            Topic::BuildEvents(id) => (PG_CHANNELS[0], format!("{id}:{payload}")),
-            Topic::JobScheduling => (PG_CHANNELS[1], payload.to_owned()),
-            Topic::CheckRequested => (PG_CHANNELS[2], payload.to_owned()),
-            Topic::BuildAbort(id) => (PG_CHANNELS[3], format!("{id}:{payload}")),
+            Topic::BuildEvents(id) => (BUILD_EVENTS, format!("{id}:{payload}")),
+            Topic::JobScheduling => (JOB_SCHEDULING, payload.to_owned()),
+            Topic::CheckRequested => (CHECK_REQUESTED, payload.to_owned()),
+            Topic::BuildAbort(id) => (BUILD_ABORT, format!("{id}:{payload}")),
         }
     }
 }
@@ -92,10 +93,10 @@ impl Notification {
             })
         };
         match channel {
-            "concorde_build_events" => for_build(Topic::BuildEvents),
-            "concorde_build_abort" => for_build(Topic::BuildAbort),
-            "concorde_job_scheduling" => plain(Topic::JobScheduling),
-            "concorde_check_requested" => plain(Topic::CheckRequested),
+            BUILD_EVENTS => for_build(Topic::BuildEvents),
+            BUILD_ABORT => for_build(Topic::BuildAbort),
+            JOB_SCHEDULING => plain(Topic::JobScheduling),
+            CHECK_REQUESTED => plain(Topic::CheckRequested),
             _ => None,
         }
     }
