@@ -3,7 +3,10 @@
 //! `cargo xtask test` checks formatting (`cargo fmt --check`) and lints
 //! (`cargo clippy --all-targets -- -D warnings`), runs the whole workspace suite with nextest
 //! (this crate's tidy tests included), then the scheduling conformance suite
-//! (`debug resolve-inputs` piped into the shared `compare.py`).
+//! (`debug resolve-inputs` piped into the shared `compare.py`), then every fuzz target for
+//! [`CI_FUZZ_SECONDS`] each. `cargo xtask fuzz` runs the fuzz targets alone (see `fuzz.rs`).
+
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +18,10 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("conformance") => conformance(),
-        _ => bail!("usage: cargo xtask test [NEXTEST ARGS...] | cargo xtask conformance"),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
+        _ => bail!(
+            "usage: cargo xtask test [NEXTEST ARGS...] | cargo xtask conformance | cargo xtask fuzz [--seconds N] [TARGET...]"
+        ),
     }
 }
 
@@ -62,8 +68,16 @@ fn test(nextest_args: &[String]) -> anyhow::Result<()> {
         .current_dir(&root)
         .args(["nextest", "run", "--workspace", "--no-fail-fast"])
         .args(nextest_args))?;
-    conformance()
+    conformance()?;
+    let targets: Vec<String> = fuzz::TARGETS
+        .iter()
+        .map(|name| (*name).to_owned())
+        .collect();
+    fuzz::run_targets(&targets, CI_FUZZ_SECONDS)
 }
+
+/// How long `cargo xtask test` fuzzes each target.
+const CI_FUZZ_SECONDS: u64 = 30;
 
 /// Runs the shared scheduling conformance cases through our runner and `compare.py`.
 fn conformance() -> anyhow::Result<()> {

@@ -10,6 +10,12 @@ use crate::node::{Location, Node, Value};
 /// kilobytes; 16 MiB leaves room for generated configs and refuses accidental binaries early.
 pub const MAX_SOURCE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Most nodes (maps, lists and scalars) in one document. The API takes pipelines of up to
+/// 4 MiB, and the densest YAML (`[1,1,1,...]`) spends two bytes a node: a body the API accepts
+/// is never refused for its node count, and parsing the worst of them peaks near a few hundred
+/// megabytes, not more.
+pub const MAX_NODES: usize = 2_200_000;
+
 /// Deepest nesting of maps and lists accepted. Real pipelines nest a few dozen levels at most;
 /// the limit keeps every recursive walk over the tree far from the stack's end.
 pub const MAX_DEPTH: usize = 200;
@@ -107,6 +113,9 @@ fn options() -> serde_saphyr::Options {
     options.with_snippet = false;
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;
+    budget.max_nodes = MAX_NODES;
+    // Every node is at most two parser events (start and end), plus the document's own.
+    budget.max_events = 2 * MAX_NODES + 16;
     budget.max_reader_input_bytes = Some(MAX_SOURCE_BYTES);
     options.budget = Some(budget);
     options

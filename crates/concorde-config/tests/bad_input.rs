@@ -70,6 +70,31 @@ fn a_50_megabyte_file_is_refused_quickly() {
 }
 
 #[test]
+fn a_two_megabyte_pipeline_of_many_small_jobs_loads() {
+    let mut text = String::from("resources:\n- name: repo\n  type: mock\n  source: {}\njobs:\n");
+    let mut jobs = 0;
+    while text.len() < 2 * 1024 * 1024 {
+        text.push_str(&format!(
+            "- name: job-{jobs}\n  plan:\n  - get: repo\n    trigger: true\n  - task: t\n    config: {{platform: linux, run: {{path: sh, args: [-c, 'echo {jobs}']}}}}\n"
+        ));
+        jobs += 1;
+    }
+    let loaded = load(text.as_bytes()).expect("a 2 MB pipeline loads");
+    assert_eq!(loaded.pipeline.jobs.len(), jobs);
+}
+
+#[test]
+fn the_densest_yaml_an_api_body_can_hold_parses() {
+    // Two bytes a node, 4 MiB: the most nodes a pipeline the API accepts can have.
+    let mut text = String::from("x: [");
+    while text.len() < 4 * 1024 * 1024 - 4 {
+        text.push_str("1,");
+    }
+    text.push_str("1]\n");
+    concorde_config::parse_yaml(&text).expect("every node within the budget");
+}
+
+#[test]
 fn deep_nesting_is_refused_without_overflowing_the_stack() {
     let depth = 10_000;
     let flow = format!("user_data: {}{}\n", "[".repeat(depth), "]".repeat(depth));

@@ -8,9 +8,9 @@ use concorde_worker::Runtime;
 use tokio_util::sync::CancellationToken;
 
 use crate::env::{BuildContext, EngineLimits, NoCredentials, RunEnv};
-use crate::event::{BuildEvent, EventSink, now_unix};
+use crate::event::{BuildEvent, EventSink, Origin, now_unix};
 use crate::exec::{Exec, StepError, run_plan};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanId};
 use crate::resource_cache::CacheLocks;
 use crate::scope::VarScope;
 
@@ -33,6 +33,7 @@ impl RunEnv {
             pipeline_setter: None,
             recorder: None,
             abort: CancellationToken::new(),
+            interrupted: Mutex::default(),
             artifacts: Mutex::default(),
             put_versions: Mutex::default(),
             created: Mutex::default(),
@@ -57,7 +58,13 @@ pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
         scope: Arc::new(VarScope::default()),
     };
     let result = run_plan(&exec, plan).await;
+    let interrupted = env
+        .interrupted
+        .lock()
+        .ok()
+        .and_then(|reason| reason.clone());
     let status = match result {
+        _ if interrupted.is_some() => BuildStatus::Errored,
         _ if env.abort.is_cancelled() => BuildStatus::Aborted,
         Ok(true) => BuildStatus::Succeeded,
         Ok(false) => BuildStatus::Failed,
@@ -65,6 +72,15 @@ pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
         Err(StepError::Interrupted) => BuildStatus::Aborted,
     };
     cleanup(&env).await;
+    if let Some(message) = interrupted {
+        env.events
+            .emit(BuildEvent::Error {
+                origin: Origin::step(&PlanId(String::new())),
+                message,
+                time: now_unix(),
+            })
+            .await;
+    }
     env.events
         .emit(BuildEvent::Status {
             status,

@@ -63,7 +63,13 @@ pub async fn run_check(
     if output.exit_status != 0 {
         return Err(CheckError::Failed(output.exit_status));
     }
-    let versions: Option<Vec<VersionMap>> = first_json_value(&output.stdout, "/opt/resource/check")
+    parse_check_output(&output.stdout)
+}
+
+/// What a `check` script printed on stdout, as versions oldest first; Concourse's errors for
+/// output that is not a list of non-empty versions. Never panics, whatever the bytes.
+pub fn parse_check_output(stdout: &[u8]) -> Result<Vec<VersionMap>, CheckError> {
+    let versions: Option<Vec<VersionMap>> = first_json_value(stdout, "/opt/resource/check")
         .map_err(|err| CheckError::Errored(err.to_string()))?;
     let versions = versions.unwrap_or_default();
     if versions.iter().any(VersionMap::is_empty) {

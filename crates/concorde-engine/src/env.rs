@@ -135,8 +135,10 @@ pub struct RunEnv {
     pub pipeline_setter: Option<Arc<dyn PipelineSetter>>,
     /// Records inputs and outputs.
     pub recorder: Option<Arc<dyn BuildRecorder>>,
-    /// Cancelled when the build is aborted.
+    /// Cancelled when the build is aborted (or interrupted: see [`RunEnv::interrupt`]).
     pub abort: CancellationToken,
+    /// Why the build was interrupted, if it was.
+    pub interrupted: Mutex<Option<String>>,
     /// Artifacts of the build by name.
     pub artifacts: Mutex<HashMap<String, VolumeHandle>>,
     /// Versions produced by put steps, by plan id, for their implicit gets.
@@ -219,6 +221,15 @@ impl RunEnv {
             );
         }
         env
+    }
+
+    /// Stops the build as an abort does, except that it ends `errored` with `reason` as its
+    /// error: for builds stopped by the system (the node shutting down), not by a user.
+    pub fn interrupt(&self, reason: &str) {
+        if let Ok(mut interrupted) = self.interrupted.lock() {
+            interrupted.get_or_insert_with(|| reason.to_owned());
+        }
+        self.abort.cancel();
     }
 
     /// Remembers a container for cleanup.

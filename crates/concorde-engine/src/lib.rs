@@ -17,9 +17,10 @@ pub mod plan;
 mod public_plan;
 mod resource_cache;
 mod scope;
+mod volume_names;
 
 pub use build::{BuildStatus, run_build};
-pub use check::{CheckError, run_check};
+pub use check::{CheckError, parse_check_output, run_check};
 pub use compile::{
     CompileError, compile_job_plan, image_get_plan, resource_type_plans, type_image,
 };
@@ -29,5 +30,7 @@ pub use env::{
 };
 pub use event::{BuildEvent, CollectingSink, EventSink, MetadataField, Origin};
 pub use exec::StepError;
+pub use exec::script::parse_version_result;
 pub use plan::{Plan, PlanId, PlanStep};
 pub use resource_cache::CacheLocks;
+pub use volume_names::kept_across_restarts;

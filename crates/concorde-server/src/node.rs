@@ -19,10 +19,13 @@ use concorde_web::components::reaper::Reaper;
 use concorde_web::components::scheduler::Scheduler;
 use concorde_web::components::tracker::{Tracker, TrackerConfig};
 use concorde_web::components::{Component, Statuses, run_component};
-use concorde_web::worker::{LocalWorker, RuntimeChoice};
+use concorde_web::worker::{KILL_GRACE, LocalWorker, Reclaimed, RuntimeChoice};
 
 /// How long running builds get to finish when the node stops.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// How long builds stopped at the deadline get to wind down: their processes' kill grace, and
+/// a little for their last events.
+const STOP_DEADLINE: Duration = Duration::from_secs(KILL_GRACE.as_secs() + 5);
 
 /// Flags of `concorde quickstart` and `concorde web`.
 #[derive(Debug, Clone, clap::Args)]
@@ -37,8 +40,14 @@ pub struct NodeArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub runtime: RuntimeChoice,
     /// A local user, `NAME:PASSWORD` (repeatable); local users are owners of the main team.
+    /// To keep passwords out of the process list, use `CONCORDE_ADD_LOCAL_USER`
+    /// (`NAME:PASSWORD[,NAME:PASSWORD...]`) or `--local-users-file`.
     #[arg(long = "add-local-user", value_name = "NAME:PASSWORD")]
     pub add_local_user: Vec<String>,
+    /// A file of local users, one `NAME:PASSWORD` per line (blank lines and `#` comments are
+    /// skipped; a password may hold any character but a line break).
+    #[arg(long = "local-users-file", value_name = "FILE")]
+    pub local_users_file: Option<PathBuf>,
     /// Base resource types in Concourse's layout (`<type>/resource_metadata.json` + `rootfs/`),
     /// overriding the built-in ones.
     #[arg(long = "resource-types", value_name = "DIR")]
@@ -92,16 +101,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     let store = Store::open(&store_config)
         .await
         .context("could not open the database")?;
-    let local_users = args
-        .add_local_user
-        .iter()
-        .map(|flag| {
-            let (name, password) = flag
-                .split_once(':')
-                .with_context(|| format!("--add-local-user {flag}: expected NAME:PASSWORD"))?;
-            LocalUser::new(name, password).map_err(anyhow::Error::from)
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let local_users = local_users(&args)?;
     ensure_main_team(&store, &local_users)
         .await
         .context("could not set up the main team")?;
@@ -110,6 +110,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
         args.runtime,
         args.resource_types.as_deref(),
     )?;
+    reclaim(&worker, "left by an earlier run").await;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("could not listen on {}", args.bind))?;
@@ -119,6 +120,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
     let tasks = TaskTracker::new();
+    let stop_builds = CancellationToken::new();
     let setter = concorde_web::pipeline_setter(store.clone());
     let components: Vec<Arc<dyn Component>> = vec![
         Arc::new(
@@ -136,6 +138,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
             worker.clone(),
             TrackerConfig {
                 external_url: external_url.clone(),
+                stop_builds: stop_builds.clone(),
             },
             Some(setter),
             tasks.clone(),
@@ -180,8 +183,18 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
         .await
         .is_err()
     {
-        warn!("some builds did not finish before the shutdown deadline");
+        warn!("stopping the builds that did not finish before the shutdown deadline");
+        stop_builds.cancel();
+        if tokio::time::timeout(STOP_DEADLINE, tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!("some builds did not stop; their processes are killed");
+        }
     }
+    // Nothing runs on the local worker once its builds and checks are done; whatever a stuck
+    // one still holds goes now rather than outliving the node.
+    reclaim(&worker, "at shutdown").await;
     // Event streams stay open until their clients leave, so the server gets a deadline too.
     let server_abort = server.abort_handle();
     match tokio::time::timeout(SHUTDOWN_DEADLINE, server).await {
@@ -192,6 +205,57 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     }
     store.close().await;
     Ok(())
+}
+
+/// The environment variable holding local users, comma-separated.
+const LOCAL_USERS_ENV: &str = "CONCORDE_ADD_LOCAL_USER";
+
+/// The local users of `--add-local-user`, `CONCORDE_ADD_LOCAL_USER` and `--local-users-file`,
+/// in that order.
+fn local_users(args: &NodeArgs) -> anyhow::Result<Vec<LocalUser>> {
+    let mut entries: Vec<(String, String)> = args
+        .add_local_user
+        .iter()
+        .map(|flag| ("--add-local-user".to_owned(), flag.clone()))
+        .collect();
+    if let Ok(list) = std::env::var(LOCAL_USERS_ENV) {
+        entries.extend(
+            list.split(',')
+                .filter(|entry| !entry.trim().is_empty())
+                .map(|entry| (LOCAL_USERS_ENV.to_owned(), entry.trim().to_owned())),
+        );
+    }
+    if let Some(file) = &args.local_users_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("could not read {}", file.display()))?;
+        entries.extend(
+            text.lines()
+                .enumerate()
+                .filter(|(_, line)| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+                .map(|(index, line)| {
+                    (format!("{}:{}", file.display(), index + 1), line.to_owned())
+                }),
+        );
+    }
+    entries
+        .into_iter()
+        .map(|(from, entry)| LocalUser::parse(&entry).with_context(|| from.clone()))
+        .collect()
+}
+
+/// Destroys the local worker's leftover containers (and their processes) and volumes.
+async fn reclaim(worker: &LocalWorker, when: &str) {
+    match worker.reclaim_leftovers().await {
+        Ok(reclaimed) if reclaimed == Reclaimed::default() => {}
+        Ok(reclaimed) => info!(
+            containers = reclaimed.containers,
+            volumes = reclaimed.volumes,
+            "destroyed containers and volumes {when}"
+        ),
+        Err(err) => {
+            warn!(error = %format!("{err:#}"), "could not list the local worker's containers and volumes")
+        }
+    }
 }
 
 fn announce(url: &str, users: &[LocalUser], worker: &LocalWorker) {

@@ -13,6 +13,8 @@ mod follow_events;
 #[allow(dead_code, reason = "this flow uses part of the shared e2e harness")]
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "support/processes.rs"]
+mod processes;
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,7 +36,7 @@ fn require_runc() {
     );
 }
 
-/// A minimal rootfs in `dir`: a static busybox as `sh`, `cat` and `readlink`.
+/// A minimal rootfs in `dir`: a static busybox as `sh`, `cat`, `readlink` and `sleep`.
 fn busybox_rootfs(dir: &Path) {
     let busybox = Path::new("/bin/busybox");
     assert!(
@@ -44,7 +46,7 @@ fn busybox_rootfs(dir: &Path) {
     std::fs::create_dir_all(dir.join("bin")).unwrap();
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     std::fs::copy(busybox, dir.join("bin/busybox")).unwrap();
-    for applet in ["sh", "cat", "readlink"] {
+    for applet in ["sh", "cat", "readlink", "sleep"] {
         std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).unwrap();
     }
 }
@@ -90,5 +92,53 @@ fn a_git_get_and_a_task_run_in_runc_containers() {
     assert!(
         !mounts.contains(data),
         "a stopped node left mounts in {data}:\n{mounts}"
+    );
+}
+
+/// A runc container's processes die with their build when the node stops (SIGTERM), and
+/// those of a node killed with kill -9 die when it starts again.
+#[test]
+fn no_container_process_outlives_the_node() {
+    require_runc();
+    let image = tempfile::tempdir().unwrap();
+    busybox_rootfs(image.path());
+    let mut server = Server::start_with(Backend::Sqlite, WorkerRuntime::Runc);
+    let marker = format!("runc-{}", std::process::id());
+    let pipeline = format!(
+        "jobs:\n- name: sleeps\n  plan:\n  - task: sleepers\n    config:\n      platform: linux\n      \
+         rootfs_uri: raw://{rootfs}\n      params: {{PROBE: {marker}}}\n      \
+         run: {{path: sh, args: [-c, 'sleep 1000 & wait']}}\n",
+        rootfs = image.path().display(),
+    );
+    server.set_pipeline("demo", &pipeline);
+    let start = |server: &Server| {
+        server.fly_ok(&["trigger-job", "-j", "demo/sleeps"]);
+        server.wait_for("the container's processes", Duration::from_secs(60), || {
+            processes::processes_marked(&marker) > 0
+        });
+    };
+    let none_left = |server: &Server, what: &str| {
+        server.wait_for(what, Duration::from_secs(15), || {
+            processes::processes_marked(&marker) == 0
+        });
+    };
+
+    start(&server);
+    server.kill();
+    assert!(
+        processes::processes_marked(&marker) > 0,
+        "a crash stops nothing by itself"
+    );
+    server.spawn();
+    none_left(&server, "the crashed node's container processes to die");
+
+    start(&server);
+    server.stop();
+    none_left(&server, "the stopped node's container processes to die");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let data = server.data.path().to_str().unwrap();
+    assert!(
+        !mounts.contains(data),
+        "a stopped node left mounts in {data}"
     );
 }

@@ -72,6 +72,22 @@ pub enum EventPayload {
     },
 }
 
+impl EventPayload {
+    /// Roughly how many bytes it holds.
+    fn size(&self) -> usize {
+        match self {
+            EventPayload::Log { origin, output, .. } => origin.len() + output.len(),
+            EventPayload::Other { kind, data, .. } => kind.len() + data.len(),
+        }
+    }
+}
+
+/// How much log output one page of [`Store::build_events`] holds at most (plus one event).
+pub const PAGE_BYTES: usize = 1024 * 1024;
+
+/// Chunk rows fetched per query while filling a page.
+const CHUNKS_PER_READ: i64 = 4;
+
 /// A stored event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildEvent {
@@ -168,33 +184,49 @@ impl Store {
         Ok(first)
     }
 
-    /// Up to `limit` events of a build with id `>= from`, in order.
+    /// Up to `limit` events of a build with id `>= from`, in order: a page, which also ends
+    /// with the first event that takes its log output past [`PAGE_BYTES`], so a reader of a
+    /// huge log holds one page at a time whatever its `limit`. Read on from the last event's
+    /// id plus one.
     pub async fn build_events(
         &self,
         build: BuildId,
         from: i64,
         limit: usize,
     ) -> StoreResult<Vec<BuildEvent>> {
-        with_db!(self, |pool, pg| {
-            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-                "SELECT first_event_id, data FROM build_event_chunks
-                 WHERE build_id = $1 AND last_event_id >= $2 ORDER BY first_event_id LIMIT $3",
-            )
-            .bind(build)
-            .bind(from)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(pool)
-            .await?;
-            let mut events = Vec::new();
-            for (first, data) in rows {
+        let mut page = Vec::new();
+        let mut bytes = 0;
+        let mut next = from;
+        while page.len() < limit && bytes < PAGE_BYTES {
+            let rows: Vec<(i64, Vec<u8>)> = with_db!(self, |pool, pg| {
+                sqlx::query_as(
+                    "SELECT first_event_id, data FROM build_event_chunks
+                     WHERE build_id = $1 AND last_event_id >= $2 ORDER BY first_event_id LIMIT $3",
+                )
+                .bind(build)
+                .bind(next)
+                .bind(CHUNKS_PER_READ)
+                .fetch_all(pool)
+                .await?
+            });
+            if rows.is_empty() {
+                break;
+            }
+            'rows: for (first, data) in rows {
                 for (event_id, payload) in (first..).zip(decode(&data)?) {
-                    if event_id >= from && events.len() < limit {
-                        events.push(BuildEvent { event_id, payload });
+                    if event_id < next {
+                        continue;
                     }
+                    if page.len() >= limit || bytes >= PAGE_BYTES {
+                        break 'rows;
+                    }
+                    bytes += payload.size();
+                    next = event_id + 1;
+                    page.push(BuildEvent { event_id, payload });
                 }
             }
-            Ok(events)
-        })
+        }
+        Ok(page)
     }
 
     /// Applies a job's log retention: deletes the events of finished builds that the policy

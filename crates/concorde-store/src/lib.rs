@@ -51,7 +51,7 @@ pub use containers::{
     Container, ContainerFilter, ContainerMeta, ContainerOwner, ContainerState, NewContainer,
 };
 pub use error::{StoreError, StoreResult};
-pub use events::{BuildEvent, EventKind, EventPayload, LogRetention, NewBuildEvent};
+pub use events::{BuildEvent, EventKind, EventPayload, LogRetention, NewBuildEvent, PAGE_BYTES};
 pub use gc::{GcPolicy, OrphanedContainers};
 pub use ids::{
     ArtifactId, BuildId, ContainerHandle, ContainerId, JobId, PipelineId, ResourceCacheId,

@@ -9,6 +9,9 @@ use anyhow::Context;
 use concorde_engine::{BaseResourceType, CacheLocks, ScriptCommand};
 use concorde_worker::{ImageSpec, Runtime};
 
+/// How long a stopped process of the local worker gets between SIGTERM and SIGKILL.
+pub const KILL_GRACE: std::time::Duration = concorde_worker::DEFAULT_KILL_GRACE;
+
 /// Built-in resource types shipped inside the binary.
 pub const BUILTIN_TYPES: [&str; 4] = ["git", "time", "mock", "registry-image"];
 
@@ -72,6 +75,46 @@ impl LocalWorker {
             base_types,
             cache_locks: Arc::default(),
         })
+    }
+}
+
+/// What [`LocalWorker::reclaim_leftovers`] destroyed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Containers destroyed, with every process they still ran.
+    pub containers: usize,
+    /// Volumes destroyed.
+    pub volumes: usize,
+}
+
+impl LocalWorker {
+    /// Destroys what no build can use any more: every container (killing what runs in it)
+    /// and every volume but task caches. The local worker runs only this node's builds and
+    /// checks, and none outlives the node's process, so this is safe when the node starts
+    /// (after a crash, whatever the last process left) and once its builds have stopped at
+    /// shutdown. A failure to destroy one is logged and the rest carry on.
+    pub async fn reclaim_leftovers(&self) -> anyhow::Result<Reclaimed> {
+        let mut reclaimed = Reclaimed::default();
+        for container in self.runtime.list_containers().await? {
+            match self.runtime.destroy_container(&container).await {
+                Ok(()) => reclaimed.containers += 1,
+                Err(err) => {
+                    tracing::warn!(container = %container.0, error = %err, "could not destroy a leftover container");
+                }
+            }
+        }
+        for volume in self.runtime.list_volumes().await? {
+            if concorde_engine::kept_across_restarts(&volume) {
+                continue;
+            }
+            match self.runtime.destroy_volume(&volume).await {
+                Ok(()) => reclaimed.volumes += 1,
+                Err(err) => {
+                    tracing::warn!(volume = %volume.0, error = %err, "could not destroy a leftover volume");
+                }
+            }
+        }
+        Ok(reclaimed)
     }
 }
 

@@ -11,16 +11,15 @@
 //! becomes a symlink inside the outer volume; the user is honoured only when the worker runs as
 //! root and the user exists on the host, and then keeps root's supplementary groups.
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
+use crate::groups::{self, GroupStopper};
 use crate::paths::{Layout, relative_path};
 use crate::process::{Finished, Stopper, drive};
 use crate::state::{self, HostContainer};
@@ -41,9 +40,6 @@ pub struct HostRuntime {
     layout: Layout,
     volumes: VolumeStore,
     kill_grace: Duration,
-    /// The process groups running in each container, killed when it is destroyed.
-    /// A std mutex: it is never held across an await.
-    running: Mutex<HashMap<String, HashSet<i32>>>,
 }
 
 impl HostRuntime {
@@ -55,7 +51,6 @@ impl HostRuntime {
             layout,
             volumes,
             kill_grace: DEFAULT_KILL_GRACE,
-            running: Mutex::default(),
         })
     }
 
@@ -64,19 +59,6 @@ impl HostRuntime {
     pub fn with_kill_grace(mut self, grace: Duration) -> Self {
         self.kill_grace = grace;
         self
-    }
-
-    fn track(&self, handle: &str, pgid: i32, running: bool) {
-        let mut groups = self
-            .running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let set = groups.entry(handle.to_owned()).or_default();
-        if running {
-            set.insert(pgid);
-        } else {
-            set.remove(&pgid);
-        }
     }
 }
 
@@ -156,10 +138,18 @@ impl Backend for HostRuntime {
             .id()
             .and_then(|id| i32::try_from(id).ok())
             .unwrap_or(0);
-        self.track(&handle.0, pgid, true);
         let stopper = GroupStopper(Pid::from_raw(pgid));
+        // Killed if this run is dropped midway (a timeout around it, a shutdown), when no
+        // stop or reap of `drive` would run.
+        let mut guard = KillOnDrop(Some(stopper));
+        if let Err(err) = groups::record(&dir, pgid).await {
+            // Unrecorded, the group could outlive a crash of the worker: refuse to run it.
+            return Err(err.into());
+        }
         let finished = drive(child, io, &cancel, self.kill_grace, &stopper).await;
-        self.track(&handle.0, pgid, false);
+        // The leader has been waited for: its number may be reused from now on.
+        guard.0 = None;
+        groups::forget(&dir, pgid).await;
         match finished? {
             Finished {
                 cancelled: true, ..
@@ -170,14 +160,8 @@ impl Backend for HostRuntime {
 
     async fn destroy_container(&self, handle: &ContainerHandle) -> Result<(), WorkerError> {
         let dir = self.layout.container_dir(&handle.0)?;
-        let groups = self
-            .running
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&handle.0);
-        for pgid in groups.into_iter().flatten() {
-            GroupStopper(Pid::from_raw(pgid)).signal(Signal::SIGKILL);
-        }
+        // Recorded on disk, the groups of an earlier worker process are found too.
+        groups::kill_recorded(&dir).await;
         // Deleting removes the mount symlinks themselves, never what they point to.
         self.volumes.trash().discard(&dir).await?;
         Ok(())
@@ -265,17 +249,6 @@ fn set_user(command: &mut tokio::process::Command, user: &str) {
 }
 
 /// Stops a host process and everything it started: they share its process group.
-struct GroupStopper(Pid);
-
-impl GroupStopper {
-    fn signal(&self, signal: Signal) {
-        // Group 0 would be the worker's own group; a spawned child always has a real pid.
-        if self.0.as_raw() > 0 {
-            let _ = killpg(self.0, signal);
-        }
-    }
-}
-
 impl Stopper for GroupStopper {
     fn terminate(&self) -> bool {
         self.signal(Signal::SIGTERM);
@@ -288,5 +261,16 @@ impl Stopper for GroupStopper {
         // Like a container's pid namespace, the group does not outlive its first process:
         // leftovers would hold the output pipes open.
         self.signal(Signal::SIGKILL);
+    }
+}
+
+/// Kills a process group when dropped, unless emptied first.
+struct KillOnDrop(Option<GroupStopper>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            group.signal(Signal::SIGKILL);
+        }
     }
 }

@@ -13,6 +13,7 @@ mod backend;
 mod cow;
 mod detect;
 mod error;
+mod groups;
 mod host;
 mod paths;
 mod process;

@@ -553,3 +553,91 @@ async fn a_host_user_is_honoured_when_root() {
         me
     );
 }
+
+/// Polls until `file` holds a process id.
+async fn pid_in(file: &std::path::Path) -> i32 {
+    for _ in 0..500 {
+        if let Some(pid) = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+        {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no pid in {}", file.display());
+}
+
+/// Whether `pid` is a live process (a zombie is not: it has ended and only awaits its parent).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat[stat.rfind(')')? + 1..].split_whitespace().next()?;
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
+/// Polls until `pid` has ended, failing after ten seconds.
+async fn ended(pid: i32) {
+    for _ in 0..500 {
+        if !alive(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("process {pid} outlived its run");
+}
+
+/// A script leaving a background process behind, whose pid it writes to `file`.
+fn leave_a_sleeper(file: &std::path::Path) -> ProcessSpec {
+    sh(&format!("sleep 1000 & echo $! > {}; wait", file.display()))
+}
+
+#[tokio::test]
+async fn a_dropped_run_kills_every_process_it_started() {
+    let (_dir, runtime) = runtime();
+    runtime
+        .create_container(spec("dropped", ImageSpec::None))
+        .await
+        .unwrap();
+    let pids = tempfile::tempdir().unwrap();
+    let file = pids.path().join("pid");
+    let running = run_with(&runtime, "dropped", leave_a_sleeper(&file), None);
+    // Whichever finishes first, the other is dropped: the run, once its sleeper is known.
+    let sleeper = tokio::select! {
+        out = running => panic!("the run ended: {:?}", out.map(|out| out.status)),
+        pid = pid_in(&file) => pid,
+    };
+    ended(sleeper).await;
+}
+
+#[tokio::test]
+async fn a_restarted_worker_kills_the_processes_of_a_crashed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // The crashed worker is never dropped: its runs are abandoned as a killed process's are.
+    let crashed: &'static HostRuntime = Box::leak(Box::new(HostRuntime::new(dir.path()).unwrap()));
+    crashed
+        .create_container(spec("orphan", ImageSpec::None))
+        .await
+        .unwrap();
+    let pids = tempfile::tempdir().unwrap();
+    let file = pids.path().join("pid");
+    let mut running = Box::pin(run_with(crashed, "orphan", leave_a_sleeper(&file), None));
+    let sleeper = tokio::select! {
+        out = &mut running => panic!("the run ended: {:?}", out.map(|out| out.status)),
+        pid = pid_in(&file) => pid,
+    };
+    std::mem::forget(running);
+    assert!(alive(sleeper), "a crash kills nothing by itself");
+
+    let restarted = HostRuntime::new(dir.path()).unwrap();
+    assert_eq!(
+        restarted.list_containers().await.unwrap(),
+        vec![ctr("orphan")]
+    );
+    restarted.destroy_container(&ctr("orphan")).await.unwrap();
+    ended(sleeper).await;
+    assert!(restarted.list_containers().await.unwrap().is_empty());
+}

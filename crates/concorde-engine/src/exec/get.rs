@@ -13,6 +13,7 @@ use crate::exec::script::{ScriptRun, first_json_value, parse_version_result, run
 use crate::exec::{Exec, StepError, StepResult, with_step_timeout};
 use crate::plan::{GetPlan, PlanId};
 use crate::resource_cache::cache_key;
+use crate::volume_names::RESOURCE_CACHE_PREFIX;
 
 /// A fetched version in a volume.
 pub(crate) struct Fetched {
@@ -94,7 +95,7 @@ async fn fetch_inner(
     let key = cache_key(&get.kind, &source, &version, &params);
     let cache_lock = exec.env.cache_locks.lock_for(&key);
     let _held = cache_lock.lock().await;
-    let volume = VolumeHandle(format!("cache-{key}"));
+    let volume = VolumeHandle(format!("{RESOURCE_CACHE_PREFIX}{key}"));
     let runtime = &exec.env.runtime;
     if let Some((cached_version, metadata)) = exec.env.cache_locks.result(&key)
         && runtime

@@ -164,8 +164,9 @@ pub(crate) fn first_json_value<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Parses an `in`/`out` result, with Concourse's rules for empty and null versions.
-pub(crate) fn parse_version_result(
+/// Parses what an `in`/`out` script printed, with Concourse's rules for empty and null
+/// versions. Never panics, whatever the bytes.
+pub fn parse_version_result(
     stdout: &[u8],
     script: &str,
 ) -> Result<(VersionMap, Vec<MetadataField>), StepError> {

@@ -17,6 +17,7 @@ use crate::event::{BuildEvent, Origin, now_unix};
 use crate::exec::{Exec, StepError, StepResult, read_artifact_file, with_step_timeout};
 use crate::io::LogWriter;
 use crate::plan::{PlanId, TaskPlan};
+use crate::volume_names::TASK_CACHE_PREFIX;
 
 pub(crate) async fn run_task(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
     with_step_timeout(exec, id, task.timeout.as_deref(), |sub| async move {
@@ -304,7 +305,7 @@ async fn cache_volume(exec: &Exec, task: &TaskPlan, path: &str) -> Result<Volume
         return Ok(volume);
     };
     let digest = sha256_hex(format!("{scope}\n{}\n{path}", task.name).as_bytes());
-    let volume = VolumeHandle(format!("taskcache-{digest}"));
+    let volume = VolumeHandle(format!("{TASK_CACHE_PREFIX}{digest}"));
     if runtime
         .lookup_volume(&volume)
         .await

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::harness::{Backend, Repo, Server, WorkerRuntime, chain_pipeline};
+use crate::harness::{Backend, Repo, Server, WorkerRuntime, base_type_script, chain_pipeline};
+pub use crate::huge_log::a_huge_log_read_by_eight_followers_holds_little_memory;
+pub use crate::process_cleanup::no_process_outlives_its_step;
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -222,19 +224,13 @@ pub fn a_restart_mid_build_fails_it_cleanly_and_the_node_carries_on(backend: Bac
 /// `/opt/resource` scripts check, fetch and push.
 pub fn a_resource_types_directory_provides_base_types(backend: Backend) {
     let types = tempfile::tempdir().expect("tempdir");
-    let scripts = types.path().join("counter/rootfs/opt/resource");
-    std::fs::create_dir_all(&scripts).expect("mkdir");
-    std::fs::write(
-        types.path().join("counter/resource_metadata.json"),
-        r#"{"type": "counter", "version": "1.0"}"#,
-    )
-    .expect("metadata");
-    let write_script = |name: &str, body: &str| {
-        let path = scripts.join(name);
-        std::fs::write(&path, format!("#!/bin/sh\nread -r request\n{body}\n")).expect("script");
-        let mut permissions = std::fs::metadata(&path).expect("meta").permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-        std::fs::set_permissions(&path, permissions).expect("chmod");
+    let write_script = |action: &str, body: &str| {
+        base_type_script(
+            types.path(),
+            "counter",
+            action,
+            &format!("#!/bin/sh\nread -r request\n{body}\n"),
+        );
     };
     write_script("check", "echo '[{\"n\":\"41\"},{\"n\":\"42\"}]'");
     write_script(

@@ -278,7 +278,7 @@ impl Server {
     }
 
     /// Follows build `build_id`'s log to its `end`; the connection stays open.
-    pub fn follow_events(&self, build_id: i64) -> std::net::TcpStream {
+    pub fn follow_events(&self, build_id: i64) -> crate::follow_events::Followed {
         crate::follow_events::follow_events(&self.bind, &self.token(), build_id)
     }
 
@@ -390,4 +390,22 @@ pub fn chain_pipeline(repo: &Repo, resource_extra: &str, extra_unit_step: &str) 
         "resources:\n- name: repo\n  type: git\n{resource_extra}  source: {{uri: {uri}, branch: main}}\njobs:\n- name: unit\n  plan:\n  - get: repo\n    trigger: true\n  - task: test\n    config:\n      platform: linux\n      inputs: [{{name: repo}}]\n      run: {{path: sh, args: [-c, 'echo content: $(cat repo/file)']}}\n{extra_unit_step}- name: deploy\n  plan:\n  - get: repo\n    trigger: true\n    passed: [unit]\n  - task: deploy\n    config:\n      platform: linux\n      inputs: [{{name: repo}}]\n      run: {{path: sh, args: [-c, 'echo deployed $(cat repo/file)']}}\n",
         uri = repo.uri()
     )
+}
+
+/// Writes `<types>/<type_name>/rootfs/opt/resource/<action>`, an executable holding `script`,
+/// and the type's `resource_metadata.json`: a base type in Concourse's layout, for
+/// `--resource-types`.
+pub fn base_type_script(types: &Path, type_name: &str, action: &str, script: &str) {
+    let scripts = types.join(type_name).join("rootfs/opt/resource");
+    std::fs::create_dir_all(&scripts).expect("mkdir");
+    std::fs::write(
+        types.join(type_name).join("resource_metadata.json"),
+        format!(r#"{{"type": "{type_name}", "version": "1.0"}}"#),
+    )
+    .expect("metadata");
+    let path = scripts.join(action);
+    std::fs::write(&path, script).expect("script");
+    let mut permissions = std::fs::metadata(&path).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&path, permissions).expect("chmod");
 }

@@ -5,6 +5,10 @@ mod flows;
 #[path = "../support/follow_events.rs"]
 mod follow_events;
 mod harness;
+mod huge_log;
+mod process_cleanup;
+#[path = "../support/processes.rs"]
+mod processes;
 
 /// Declares each flow once per backend.
 macro_rules! on_both_backends {
@@ -30,4 +34,6 @@ on_both_backends!(
     anonymous_callers_see_only_the_public_plan,
     a_login_flood_is_bounded_and_answered_429,
     two_hundred_event_streams_starve_nothing,
+    no_process_outlives_its_step,
+    a_huge_log_read_by_eight_followers_holds_little_memory,
 );

@@ -16,6 +16,7 @@ store_test!(
     build_lifecycle_and_reruns,
     inputs_outputs_pipes,
     build_events_roundtrip_and_retention,
+    a_huge_log_is_read_a_page_at_a_time,
     next_build_inputs_roundtrip,
     concurrent_writers_get_distinct_build_names,
     two_nodes_never_hold_one_lock,
@@ -257,6 +258,51 @@ fn log(line: &str) -> NewBuildEvent {
         time: Timestamp(5),
         output: line.as_bytes().to_vec(),
     }
+}
+
+async fn a_huge_log_is_read_a_page_at_a_time(db: &TestStore) {
+    let store = &db.store;
+    let (_, p) = simple_pipeline(store).await;
+    let unit = store.job_by_name(p.id, "unit").await.unwrap();
+    let build = store.create_job_build(&new_build(unit.id)).await.unwrap();
+    // Ten 300 KiB lines in two stored chunks: pages end once past PAGE_BYTES (1 MiB).
+    let line = |n: usize| format!("{n}{}", "x".repeat(300 * 1024));
+    let lines: Vec<NewBuildEvent> = (0..10).map(|n| log(&line(n))).collect();
+    store
+        .append_build_events(build.id, &lines[..6])
+        .await
+        .unwrap();
+    store
+        .append_build_events(build.id, &lines[6..])
+        .await
+        .unwrap();
+    let mut pages = Vec::new();
+    let mut next = 0;
+    loop {
+        let page = store.build_events(build.id, next, 1000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        next = last.event_id + 1;
+        pages.push(page);
+    }
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        [4, 4, 2],
+        "a page stops after the event that passes 1 MiB"
+    );
+    let read: Vec<String> = pages
+        .into_iter()
+        .flatten()
+        .map(|event| match event.payload {
+            EventPayload::Log { output, .. } => output,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        read,
+        (0..10).map(line).collect::<Vec<_>>(),
+        "every line, in order"
+    );
 }
 
 async fn build_events_roundtrip_and_retention(db: &TestStore) {

@@ -39,10 +39,12 @@ pub struct Checker {
     tasks: TaskTracker,
 }
 
-/// What one check needs: the store and the worker it runs on.
+/// What one check needs: the store, the worker it runs on, and the node's shutdown, which
+/// interrupts it.
 struct CheckRunner {
     store: Store,
     worker: LocalWorker,
+    stop: tokio_util::sync::CancellationToken,
 }
 
 impl Checker {
@@ -60,6 +62,7 @@ impl Checker {
             .await
             .context("could not listen for check requests")?;
         let collected = requested.clone();
+        let stop = shutdown.clone();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -78,7 +81,11 @@ impl Checker {
         });
         Ok(Checker {
             store: store.clone(),
-            runner: Arc::new(CheckRunner { store, worker }),
+            runner: Arc::new(CheckRunner {
+                store,
+                worker,
+                stop,
+            }),
             requested,
             in_flight: Arc::default(),
             slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS)),
@@ -157,7 +164,11 @@ impl Component for Checker {
                 self.in_flight.clone(),
             );
             self.tasks.spawn(async move {
-                if let Ok(_slot) = slots.acquire().await
+                let slot = tokio::select! {
+                    slot = slots.acquire() => slot.ok(),
+                    () = runner.stop.cancelled() => None,
+                };
+                if let Some(_slot) = slot
                     && let Err(err) = runner.check(&model, &resource).await
                 {
                     warn!(resource = %resource.name, resource_id = %resource.id, error = %format!("{err:#}"), "check failed to run");
@@ -262,23 +273,30 @@ impl CheckRunner {
             // A setting the config could not give (say, an unresolved var) fails the check
             // visibly rather than turning into a default.
             Err(message) => Some(message),
-            Ok(timeout) => match tokio::time::timeout(
-                timeout,
-                run_check(Arc::new(env), &plan_id, &image, &source, from.as_ref()),
-            )
-            .await
-            {
-                Err(_) => {
-                    abort.cancel();
-                    Some("timeout exceeded".to_owned())
+            Ok(timeout) => {
+                let run = run_check(Arc::new(env), &plan_id, &image, &source, from.as_ref());
+                tokio::pin!(run);
+                let stopped = tokio::select! {
+                    ran = &mut run => Ok(ran),
+                    () = tokio::time::sleep(timeout) => Err("timeout exceeded"),
+                    () = self.stop.cancelled() => Err("interrupted: the web node stopped"),
+                };
+                match stopped {
+                    Err(reason) => {
+                        // Cancelled, the check stops its script's processes and destroys its
+                        // container before it returns; dropping it midway would leave them.
+                        abort.cancel();
+                        let _ = run.await;
+                        Some(reason.to_owned())
+                    }
+                    Ok(Err(err)) => Some(
+                        format!("{err}\n{}", events.log_text())
+                            .trim_end()
+                            .to_owned(),
+                    ),
+                    Ok(Ok(versions)) => self.save_found(scope, resource, &versions).await?,
                 }
-                Ok(Err(err)) => Some(
-                    format!("{err}\n{}", events.log_text())
-                        .trim_end()
-                        .to_owned(),
-                ),
-                Ok(Ok(versions)) => self.save_found(scope, resource, &versions).await?,
-            },
+            }
         };
         self.store
             .finish_resource_check(

@@ -83,6 +83,7 @@ impl Harness {
     pub fn tracker_on(&self, store: &Store) -> Tracker {
         let config = TrackerConfig {
             external_url: "http://localhost:8080".to_owned(),
+            stop_builds: tokio_util::sync::CancellationToken::new(),
         };
         Tracker::new(
             store.clone(),

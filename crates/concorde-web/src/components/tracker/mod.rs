@@ -26,6 +26,9 @@ use crate::worker::LocalWorker;
 pub struct TrackerConfig {
     /// The web node's external URL, for `ATC_EXTERNAL_URL`.
     pub external_url: String,
+    /// Cancelled when the node stops and its running builds must stop too: they end
+    /// `errored`, as a build of a node that went away does.
+    pub stop_builds: tokio_util::sync::CancellationToken,
 }
 
 /// The build tracker component.
@@ -203,6 +206,7 @@ impl Tracker {
                 versions,
                 setter: self.setter.clone(),
                 running: self.running.clone(),
+                stop: self.config.stop_builds.clone(),
             };
             start.spawn(lock, &self.tasks).await?;
         }
@@ -238,15 +242,8 @@ impl Tracker {
         let current = self.store.build(build.id).await?;
         if current.status == BuildStatus::Started && !self.is_running(build.id) {
             info!(build = %build.id, "failing a build whose node went away");
-            let data = serde_json::json!({"message": "the web node running this build stopped; the build cannot be resumed", "origin": {"id": ""}, "time": crate::now().0 / 1000});
             self.store
-                .append_build_events(
-                    build.id,
-                    &[NewBuildEvent::Other {
-                        kind: EventKind::Error,
-                        data,
-                    }],
-                )
+                .append_build_events(build.id, &[node_stopped_event()])
                 .await?;
             self.store
                 .finish_build(build.id, BuildStatus::Errored, crate::now())
@@ -297,5 +294,17 @@ impl Tracker {
                 .count();
         }
         Ok(i64::try_from(running).unwrap_or(i64::MAX) < limit)
+    }
+}
+
+/// Why a build whose node stopped while running it errored.
+const NODE_STOPPED: &str = "the web node running this build stopped; the build cannot be resumed";
+
+/// The error event of a build whose node went away while running it.
+fn node_stopped_event() -> NewBuildEvent {
+    let data = serde_json::json!({"message": NODE_STOPPED, "origin": {"id": ""}, "time": crate::now().0 / 1000});
+    NewBuildEvent::Other {
+        kind: EventKind::Error,
+        data,
     }
 }

@@ -31,6 +31,8 @@ pub struct BuildRun {
     pub versions: Vec<ChosenInput>,
     pub setter: Option<Arc<dyn concorde_engine::PipelineSetter>>,
     pub running: Arc<Mutex<HashSet<BuildId>>>,
+    /// Cancelled when the node stops its builds.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 impl BuildRun {
@@ -146,19 +148,29 @@ impl BuildRun {
         env.worker_name = self.worker.name.clone();
         env.recorder = Some(outputs.clone());
         env.pipeline_setter = self.setter.clone();
-        let abort = env.abort.clone();
+        let env = Arc::new(env);
+        let watched_env = env.clone();
         let mut abort_listener = store.listen(&[Topic::BuildAbort(build_id)]).await?;
         let watched = store.clone();
+        let stop = self.stop.clone();
         let watcher = tokio::spawn(async move {
-            // A notification is a hint: the build's row says whether abort was asked for.
-            while abort_listener.recv().await.is_ok() {
-                if watched
-                    .build(build_id)
-                    .await
-                    .is_ok_and(|build| build.aborted)
-                {
-                    abort.cancel();
-                    break;
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => {
+                        watched_env.interrupt(super::NODE_STOPPED);
+                        break;
+                    }
+                    heard = abort_listener.recv() => {
+                        if heard.is_err() {
+                            break;
+                        }
+                        // A notification is a hint: the build's row says whether abort was
+                        // asked for.
+                        if watched.build(build_id).await.is_ok_and(|build| build.aborted) {
+                            watched_env.abort.cancel();
+                            break;
+                        }
+                    }
                 }
             }
         });
@@ -166,7 +178,7 @@ impl BuildRun {
         if store.build(build_id).await?.aborted {
             env.abort.cancel();
         }
-        let status = run_build(Arc::new(env), &plan).await;
+        let status = run_build(env, &plan).await;
         watcher.abort();
         sink.close();
         let _ = writer.await;

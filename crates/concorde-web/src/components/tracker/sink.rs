@@ -15,6 +15,9 @@ use tracing::{error, warn};
 
 /// Most events written in one batch.
 const BATCH: usize = 1000;
+/// Most log output in one batch (plus one event): a batch is one stored row, decoded whole by
+/// every reader of the log.
+const BATCH_BYTES: usize = 1024 * 1024;
 /// Events queued for the writer before `emit` waits.
 const QUEUE: usize = 4 * BATCH;
 /// The longest wait between retries of a batch the store refused for a transient reason.
@@ -97,17 +100,29 @@ async fn write_batches(store: Store, build: BuildId, mut receiver: mpsc::Receive
         let Some(first) = receiver.recv().await else {
             break;
         };
+        let mut bytes = output_len(&first);
         batch.push(first);
         let deadline = tokio::time::Instant::now() + LINGER;
-        while batch.len() < BATCH {
+        while batch.len() < BATCH && bytes < BATCH_BYTES {
             match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(event)) => batch.push(event),
+                Ok(Some(event)) => {
+                    bytes += output_len(&event);
+                    batch.push(event);
+                }
                 Ok(None) | Err(_) => break,
             }
         }
         flush(&store, build, &mut batch).await;
     }
     flush(&store, build, &mut batch).await;
+}
+
+/// The log output an event carries.
+fn output_len(event: &NewBuildEvent) -> usize {
+    match event {
+        NewBuildEvent::Log { output, .. } => output.len(),
+        NewBuildEvent::Other { .. } => 0,
+    }
 }
 
 /// Stores a batch, retrying with backoff while the store fails for a reason that can pass (a
