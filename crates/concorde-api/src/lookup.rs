@@ -241,13 +241,13 @@ impl Names {
             }),
             None => None,
         };
-        Ok(present::build(
-            build,
-            team_name,
-            job_name,
-            pipeline.as_ref(),
-            rerun_of,
-        ))
+        let resource_name = match build.resource_id {
+            Some(resource) => Some(store.resource(resource).await?.name),
+            None => None,
+        };
+        let mut presented = present::build(build, team_name, job_name, pipeline.as_ref(), rerun_of);
+        presented.resource_name = resource_name;
+        Ok(presented)
     }
 
     /// The wire form of several builds.

@@ -99,7 +99,7 @@ fn type_image_without<'a>(
     excluded.push(&custom.name);
     let id = PlanId(format!("{owner}/image-get"));
     let inner = type_image_without(types, &custom.kind, &id, excluded);
-    let source = merge_defaults(types, &custom.kind, &custom.source);
+    let source = effective_source(types, &custom.kind, &custom.source);
     let get = GetPlan {
         name: custom.name.clone(),
         kind: custom.kind.clone(),
@@ -123,8 +123,8 @@ fn type_image_without<'a>(
     }
 }
 
-/// A source laid over its type's `defaults`.
-fn merge_defaults(types: &[ResourceTypePlan], kind: &str, source: &JsonMap) -> JsonMap {
+/// A source as scripts of type `kind` receive it: laid over the type's `defaults`.
+pub fn effective_source(types: &[ResourceTypePlan], kind: &str, source: &JsonMap) -> JsonMap {
     let mut merged = types
         .iter()
         .find(|t| t.name == kind)
@@ -141,7 +141,7 @@ pub fn image_get_plan(task_id: &PlanId, image: &ImageResource, types: &[Resource
         name: "image".to_owned(),
         kind: image.kind.clone(),
         resource: None,
-        source: merge_defaults(
+        source: effective_source(
             types,
             &image.kind,
             &image.source.clone().unwrap_or_default(),
@@ -234,7 +234,7 @@ impl Compiler<'_> {
                     name: get.name.clone(),
                     kind: resource.kind.clone(),
                     resource: Some(resource.name.clone()),
-                    source: merge_defaults(
+                    source: effective_source(
                         &self.types,
                         &resource.kind,
                         &resource.source.clone().unwrap_or_default(),
@@ -255,7 +255,7 @@ impl Compiler<'_> {
             StepBody::Put(put) => {
                 let id = self.next_id();
                 let resource = self.resource(put.resource_name())?.clone();
-                let source = merge_defaults(
+                let source = effective_source(
                     &self.types,
                     &resource.kind,
                     &resource.source.clone().unwrap_or_default(),

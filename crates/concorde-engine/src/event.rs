@@ -132,6 +132,15 @@ pub enum BuildEvent {
         /// Unix seconds.
         time: i64,
     },
+    /// `initialize-check`: a check build's step, with what it checks.
+    InitializeCheck {
+        /// The step.
+        origin: Origin,
+        /// The resource's or resource type's name.
+        name: String,
+        /// Unix seconds.
+        time: i64,
+    },
     /// `set-pipeline-changed`.
     SetPipelineChanged {
         /// The step.
@@ -163,6 +172,7 @@ impl BuildEvent {
             BuildEvent::Finish { .. } => EventKind::Finish,
             BuildEvent::FinishTask { .. } => EventKind::FinishTask,
             BuildEvent::SelectedWorker { .. } => EventKind::SelectedWorker,
+            BuildEvent::InitializeCheck { .. } => EventKind::InitializeCheck,
             BuildEvent::SetPipelineChanged { .. } => EventKind::SetPipelineChanged,
             BuildEvent::AcrossSubsteps { .. } => EventKind::AcrossSubsteps,
         }
@@ -225,6 +235,9 @@ impl BuildEvent {
                 time,
             } => {
                 json!({"origin": origin, "time": time, "selected_worker": worker})
+            }
+            BuildEvent::InitializeCheck { origin, name, time } => {
+                json!({"origin": origin, "time": time, "name": name})
             }
             BuildEvent::SetPipelineChanged { origin, changed } => {
                 json!({"origin": origin, "changed": changed})

@@ -22,7 +22,8 @@ mod volume_names;
 pub use build::{BuildStatus, run_build};
 pub use check::{CheckError, parse_check_output, run_check};
 pub use compile::{
-    CompileError, compile_job_plan, image_get_plan, resource_type_plans, type_image,
+    CompileError, compile_job_plan, effective_source, image_get_plan, resource_type_plans,
+    type_image,
 };
 pub use env::{
     BaseResourceType, BuildContext, BuildRecorder, PipelineSetter, RunEnv, ScriptCommand,

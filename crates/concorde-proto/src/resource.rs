@@ -43,6 +43,10 @@ pub struct Resource {
     /// The latest check build, absent if the resource was never checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<BuildSummary>,
+    /// Why the last finished check failed, with the end of its script's stderr; absent when
+    /// it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_error: Option<String>,
 }
 
 /// A resource type, as `GET .../resource-types` returns it.

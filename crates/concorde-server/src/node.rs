@@ -123,15 +123,12 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     let stop_builds = CancellationToken::new();
     let setter = concorde_web::pipeline_setter(store.clone());
     let components: Vec<Arc<dyn Component>> = vec![
-        Arc::new(
-            Checker::new(
-                store.clone(),
-                worker.clone(),
-                shutdown.clone(),
-                tasks.clone(),
-            )
-            .await?,
-        ),
+        Arc::new(Checker::new(
+            store.clone(),
+            worker.clone(),
+            shutdown.clone(),
+            tasks.clone(),
+        )),
         Arc::new(Scheduler::new(store.clone())),
         Arc::new(Tracker::new(
             store.clone(),

@@ -7,11 +7,11 @@ use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 pub use concorde_core::BuildStatus;
 
-use crate::ids::{BuildId, JobId, PipelineId, ResourceId, TeamId, Timestamp};
+use crate::ids::{BuildId, JobId, PipelineId, ResourceId, ResourceTypeId, TeamId, Timestamp};
 use crate::json_column::JsonColumn;
 use crate::{Store, with_db};
 
-/// A build.
+/// A build: of a job, one-off (`fly execute`) or a check.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Build {
     /// Its id; grows with creation time.
@@ -26,8 +26,12 @@ pub struct Build {
     pub team_id: TeamId,
     /// Pipeline, `None` for one-off builds.
     pub pipeline_id: Option<PipelineId>,
-    /// Job, `None` for one-off builds.
+    /// Job, `None` for one-off and check builds.
     pub job_id: Option<JobId>,
+    /// The resource a check build checks.
+    pub resource_id: Option<ResourceId>,
+    /// The resource type a check build checks.
+    pub resource_type_id: Option<ResourceTypeId>,
     /// The build plan, once known.
     #[sqlx(try_from = "JsonColumn<Option<serde_json::Value>>")]
     pub plan: Option<serde_json::Value>,
@@ -76,8 +80,9 @@ pub struct RecordedVersion {
 /// The original of a rerun: id, name, team, pipeline, job.
 type OriginalBuild = (BuildId, String, TeamId, Option<PipelineId>, Option<JobId>);
 
-pub(crate) const BUILD_COLUMNS: &str = "id, name, status, team_id, pipeline_id, job_id, plan, \
-    manually_triggered, created_by, rerun_of, rerun_number, aborted, create_time, start_time, end_time";
+pub(crate) const BUILD_COLUMNS: &str = "id, name, status, team_id, pipeline_id, job_id, \
+    resource_id, resource_type_id, plan, manually_triggered, created_by, rerun_of, rerun_number, \
+    aborted, create_time, start_time, end_time";
 
 impl Store {
     /// Creates the next pending build of a job, named by the job's counter, which never goes

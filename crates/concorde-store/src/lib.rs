@@ -13,6 +13,7 @@ mod backend;
 mod build_records;
 mod builds;
 mod caches;
+mod check_builds;
 mod components;
 mod containers;
 mod error;
@@ -46,6 +47,7 @@ pub use backend::lock::{Lock, LockKey};
 pub use backend::notify::{Listener, Notification, Topic};
 pub use builds::{Build, BuildStatus, NewBuild, RecordedVersion};
 pub use caches::{CacheUser, NewResourceCache, ResourceCache, TaskCache, params_hash};
+pub use check_builds::{CHECK_PLAN_ID, CheckBuild, CheckTarget, NewCheckBuild};
 pub use components::Component;
 pub use containers::{
     Container, ContainerFilter, ContainerMeta, ContainerOwner, ContainerState, NewContainer,

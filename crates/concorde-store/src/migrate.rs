@@ -37,10 +37,16 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_runtime_objects.sql"),
         postgres: include_str!("../migrations/postgres/0003_runtime_objects.sql"),
     },
+    Migration {
+        version: 4,
+        name: "check_builds",
+        sqlite: include_str!("../migrations/sqlite/0004_check_builds.sql"),
+        postgres: include_str!("../migrations/postgres/0004_check_builds.sql"),
+    },
 ];
 
 /// The schema version this binary brings the database to.
-pub const LATEST_SCHEMA_VERSION: i64 = 3;
+pub const LATEST_SCHEMA_VERSION: i64 = 4;
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

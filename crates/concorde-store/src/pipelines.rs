@@ -5,6 +5,7 @@ use concorde_config::canonical_json;
 use concorde_config::model::JsonMap;
 
 use crate::backend::WritePool;
+use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, unique_to_exists};
 use crate::ids::{PipelineId, TeamId, Timestamp};
 use crate::json_column::JsonColumn;
@@ -114,7 +115,8 @@ impl Store {
         })
     }
 
-    /// Pauses (recording who) or unpauses a pipeline. Unpausing requests scheduling of its jobs.
+    /// Pauses (recording who) or unpauses a pipeline. Unpausing requests scheduling of its jobs
+    /// and wakes the checker.
     pub async fn set_pipeline_paused(
         &self,
         id: PipelineId,
@@ -141,8 +143,14 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
-            Ok(())
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        if paused_by.is_none() {
+            // Its resources were not checked while it was paused: they are due now.
+            self.notify(Topic::CheckRequested, "").await?;
+            self.notify(Topic::JobScheduling, "").await?;
+        }
+        Ok(())
     }
 
     /// Makes a pipeline visible (or not) without logging in.

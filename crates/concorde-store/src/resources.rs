@@ -1,9 +1,11 @@
 //! Resources and resource types: lookups, check bookkeeping, scope pointers and pins.
 
 use crate::backend::WritePool;
-use crate::backend::notify::Topic;
+use crate::check_builds::CheckTarget;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
-use crate::ids::{PipelineId, ResourceConfigId, ResourceId, ResourceTypeId, ScopeId, Timestamp};
+use crate::ids::{
+    BuildId, PipelineId, ResourceConfigId, ResourceId, ResourceTypeId, ScopeId, Timestamp,
+};
 use crate::json_column::{CheckEveryColumn, JsonColumn};
 use crate::teams::expect_one;
 use concorde_config::canonical_json;
@@ -42,6 +44,8 @@ pub struct Resource {
     pub last_check_end: Option<Timestamp>,
     /// The last check's error, `None` if it succeeded.
     pub last_check_error: Option<String>,
+    /// The last check build (pending, running or finished).
+    pub last_check_build_id: Option<BuildId>,
     /// Version pinned through the API.
     #[sqlx(try_from = "JsonColumn<Option<VersionMap>>")]
     pub api_pinned_version: Option<VersionMap>,
@@ -83,8 +87,12 @@ pub struct ResourceType {
     pub check_every: Option<CheckEvery>,
     /// The scope whose versions it uses.
     pub scope_id: Option<ScopeId>,
+    /// When the last check started.
+    pub last_check_start: Option<Timestamp>,
     /// The last check's error.
     pub last_check_error: Option<String>,
+    /// The last check build (pending, running or finished).
+    pub last_check_build_id: Option<BuildId>,
 }
 
 /// How a check ended.
@@ -98,9 +106,9 @@ pub struct CheckOutcome {
 
 const RESOURCE_COLUMNS: &str = "id, pipeline_id, name, type, config, active, check_every, \
     resource_config_id, scope_id, last_check_start, last_check_end, last_check_error, \
-    api_pinned_version, pin_comment, config_pinned_version";
-const TYPE_COLUMNS: &str =
-    "id, pipeline_id, name, type, config, active, check_every, scope_id, last_check_error";
+    last_check_build_id, api_pinned_version, pin_comment, config_pinned_version";
+const TYPE_COLUMNS: &str = "id, pipeline_id, name, type, config, active, check_every, scope_id, \
+    last_check_start, last_check_error, last_check_build_id";
 
 impl Store {
     /// A resource by id.
@@ -141,6 +149,18 @@ impl Store {
                 .bind(pipeline)
                 .fetch_all(pool)
                 .await?)
+        })
+    }
+
+    /// A resource type by id.
+    pub async fn resource_type(&self, id: ResourceTypeId) -> StoreResult<ResourceType> {
+        with_db!(self, |pool, pg| {
+            let sql = format!("SELECT {TYPE_COLUMNS} FROM resource_types WHERE id = $1");
+            sqlx::query_as::<_, ResourceType>(&sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .ok_or_else(|| StoreError::not_found("resource type", id))
         })
     }
 
@@ -196,53 +216,34 @@ impl Store {
         })
     }
 
-    /// Records that a check of the resource started.
-    pub async fn start_resource_check(&self, id: ResourceId, now: Timestamp) -> StoreResult<()> {
+    /// Records that a check of the resource (or type) started.
+    pub async fn start_check(&self, target: CheckTarget, now: Timestamp) -> StoreResult<()> {
+        let (table, id) = target.row();
         with_db!(self, |pool, pg| {
-            let res = sqlx::query("UPDATE resources SET last_check_start = $1 WHERE id = $2")
-                .bind(now)
+            let sql = format!("UPDATE {table} SET last_check_start = $1 WHERE id = $2");
+            let res = sqlx::query(&sql).bind(now).bind(id).execute(pool).await?;
+            expect_one(res.rows_affected(), target.kind(), id)
+        })
+    }
+
+    /// Records how a check of the resource (or type) ended.
+    pub async fn finish_check(
+        &self,
+        target: CheckTarget,
+        outcome: &CheckOutcome,
+    ) -> StoreResult<()> {
+        let (table, id) = target.row();
+        with_db!(self, |pool, pg| {
+            let sql = format!(
+                "UPDATE {table} SET last_check_end = $1, last_check_error = $2 WHERE id = $3"
+            );
+            let res = sqlx::query(&sql)
+                .bind(outcome.ended)
+                .bind(&outcome.error)
                 .bind(id)
                 .execute(pool)
                 .await?;
-            expect_one(res.rows_affected(), "resource", id)
-        })
-    }
-
-    /// Records how a check of the resource ended.
-    pub async fn finish_resource_check(
-        &self,
-        id: ResourceId,
-        outcome: &CheckOutcome,
-    ) -> StoreResult<()> {
-        with_db!(self, |pool, pg| {
-            let res = sqlx::query(
-                "UPDATE resources SET last_check_end = $1, last_check_error = $2 WHERE id = $3",
-            )
-            .bind(outcome.ended)
-            .bind(&outcome.error)
-            .bind(id)
-            .execute(pool)
-            .await?;
-            expect_one(res.rows_affected(), "resource", id)
-        })
-    }
-
-    /// Records how a check of the resource type ended.
-    pub async fn finish_resource_type_check(
-        &self,
-        id: ResourceTypeId,
-        outcome: &CheckOutcome,
-    ) -> StoreResult<()> {
-        with_db!(self, |pool, pg| {
-            let res = sqlx::query(
-                "UPDATE resource_types SET last_check_end = $1, last_check_error = $2 WHERE id = $3",
-            )
-            .bind(outcome.ended)
-            .bind(&outcome.error)
-            .bind(id)
-            .execute(pool)
-            .await?;
-            expect_one(res.rows_affected(), "resource type", id)
+            expect_one(res.rows_affected(), target.kind(), id)
         })
     }
 
@@ -258,12 +259,6 @@ impl Store {
             );
             Ok(sqlx::query_as::<_, Resource>(&sql).fetch_all(pool).await?)
         })
-    }
-
-    /// Asks the checkers to check a resource now.
-    pub async fn request_check(&self, id: ResourceId) -> StoreResult<()> {
-        self.resource(id).await?;
-        self.notify(Topic::CheckRequested, &id.to_string()).await
     }
 
     /// Pins (`Some(version)`) or unpins (`None`) a resource through the API, with a

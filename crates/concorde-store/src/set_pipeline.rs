@@ -2,8 +2,8 @@
 //! `set_pipeline` step. Validation, the main-team rule, unchanged detection, optimistic
 //! concurrency, the pause state of a new pipeline, every job, resource, type and job input,
 //! and the scheduling request all happen in one transaction: a crash or a lost connection
-//! anywhere in it leaves nothing half-set. Check requests for the resources of an updated
-//! pipeline are sent when it commits.
+//! anywhere in it leaves nothing half-set. Resources whose config or type changed become due
+//! for a check at once; the checker is woken when it commits.
 
 use std::collections::HashMap;
 
@@ -196,7 +196,10 @@ impl Store {
                      VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT (pipeline_id, name) DO UPDATE SET type = excluded.type,
                        config = excluded.config, check_every = excluded.check_every,
-                       config_pinned_version = excluded.config_pinned_version, active = TRUE
+                       config_pinned_version = excluded.config_pinned_version, active = TRUE,
+                       last_check_start = CASE
+                         WHEN resources.type = excluded.type AND resources.config = excluded.config
+                         THEN resources.last_check_start END
                      RETURNING id",
                 )
                 .bind(pipeline_id)
@@ -209,7 +212,28 @@ impl Store {
                 .await?;
                 resource_ids.insert(spec.name.as_str(), id);
             }
+            // A resource whose type changed is checked again at once, as is one whose own
+            // config changed (above): its versions may come from elsewhere now.
+            let old_types: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT name, type, config FROM resource_types WHERE pipeline_id = $1",
+            )
+            .bind(pipeline_id)
+            .fetch_all(&mut *tx)
+            .await?;
             for spec in &spec.resource_types {
+                let unchanged = old_types.iter().any(|(name, kind, config)| {
+                    name == &spec.name && kind == &spec.type_name && config == &spec.config
+                });
+                if !unchanged {
+                    sqlx::query(
+                        "UPDATE resources SET last_check_start = NULL
+                         WHERE pipeline_id = $1 AND type = $2",
+                    )
+                    .bind(pipeline_id)
+                    .bind(&spec.name)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 sqlx::query(
                     "INSERT INTO resource_types (pipeline_id, name, type, config, check_every)
                      VALUES ($1, $2, $3, $4, $5)
@@ -293,21 +317,14 @@ impl Store {
         Ok(set)
     }
 
-    /// After a commit: the components learn that jobs want scheduling and, for an updated
-    /// pipeline, that its resources want checking with their new config. Notifications are
-    /// hints: a lost one delays work by one component interval at most.
+    /// After a commit: the components learn that jobs want scheduling and the checker that
+    /// resources may be due (a new pipeline's, and those whose config changed, are due at
+    /// once). Notifications are hints: a lost one delays work by one component interval.
     async fn announce_set(&self, set: &PipelineSet) -> StoreResult<()> {
         if set.outcome == SetOutcome::Unchanged {
             return Ok(());
         }
-        if set.outcome == SetOutcome::Updated {
-            for resource in self.list_resources(set.pipeline.id).await? {
-                if resource.active {
-                    self.notify(Topic::CheckRequested, &resource.id.to_string())
-                        .await?;
-                }
-            }
-        }
+        self.notify(Topic::CheckRequested, "").await?;
         self.notify(Topic::JobScheduling, "").await
     }
 }

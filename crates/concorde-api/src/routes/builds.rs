@@ -18,7 +18,8 @@ use crate::present;
 use crate::state::ApiState;
 
 /// Who may read a build: `build-read-any` (any build of a public pipeline) or `build-read-job`
-/// (for public pipelines only builds of public jobs). One-off builds need a role on the team.
+/// (for public pipelines only builds of public jobs). One-off and check builds need a role on
+/// the team: a check's log may show what its source holds.
 pub(crate) async fn readable_build(
     state: &ApiState,
     caller: &Caller,
@@ -32,7 +33,9 @@ pub(crate) async fn readable_build(
     if caller.can_view(&team) {
         return Ok((build, names));
     }
+    let check = build.resource_id.is_some() || build.resource_type_id.is_some();
     let public = match build.pipeline_id {
+        Some(_) if check => false,
         Some(pipeline) => {
             let pipeline = names.pipeline(store, pipeline).await?.clone();
             pipeline.public && (!job_level || job_is_public(store, &pipeline, build.job_id).await?)

@@ -143,9 +143,6 @@ pub async fn unpause(
     store
         .set_pipeline_paused(scoped.pipeline.id, None, Timestamp::now())
         .await?;
-    store
-        .notify(concorde_store::Topic::JobScheduling, "")
-        .await?;
     Ok(StatusCode::OK)
 }
 

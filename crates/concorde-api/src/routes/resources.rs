@@ -5,28 +5,24 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use concorde_proto::{self as proto, CheckRequest};
-use concorde_store::{self as store, Topic};
+use concorde_store::{self as store, CheckTarget, NewCheckBuild};
 use tracing::instrument;
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, PipelinePath, QueryParams, ResourcePath};
-use crate::lookup::{self, Scoped};
+use crate::lookup::{self, Names, Scoped};
 use crate::present;
 use crate::state::ApiState;
 
-/// The wire form of a resource. `build` stands for the last check: a build summary named
-/// `check`, `started` while a check runs, then `succeeded` or `failed`.
-fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
+/// The wire form of a resource. `build` is its last check build (`last_check`), and
+/// `check_error` what the last finished check failed with, its script's stderr included.
+fn resource(
+    resource: &store::Resource,
+    scoped: &Scoped,
+    last_check: Option<&store::Build>,
+) -> proto::Resource {
     let config = &resource.config;
-    let check_status = match (resource.last_check_start, resource.last_check_end) {
-        (Some(start), end) if end.is_none_or(|end| end < start) => {
-            Some(proto::BuildStatus::Started)
-        }
-        (_, Some(_)) if resource.last_check_error.is_some() => Some(proto::BuildStatus::Failed),
-        (_, Some(_)) => Some(proto::BuildStatus::Succeeded),
-        _ => None,
-    };
     proto::Resource {
         name: resource.name.clone(),
         pipeline_id: scoped.pipeline.id,
@@ -45,23 +41,40 @@ fn resource(resource: &store::Resource, scoped: &Scoped) -> proto::Resource {
             .pin_comment
             .clone()
             .filter(|_| resource.config_pinned_version.is_none()),
-        build: check_status.map(|status| proto::BuildSummary {
-            id: proto::BuildId(0),
-            name: "check".into(),
-            status,
-            start_time: resource.last_check_start.map(present::secs),
-            end_time: resource
-                .last_check_end
-                .map(present::secs)
-                .filter(|_| status.is_finished()),
+        build: last_check.map(|build| proto::BuildSummary {
+            id: build.id,
+            name: build.name.clone(),
+            status: build.status,
+            start_time: build.start_time.map(present::secs),
+            end_time: build.end_time.map(present::secs),
             team_name: scoped.team.name.clone(),
             pipeline_id: scoped.pipeline.id,
             pipeline_name: scoped.pipeline.name.clone(),
             pipeline_instance_vars: scoped.pipeline.instance_vars.clone(),
             job_name: None,
-            plan: None,
+            plan: build.plan.clone(),
         }),
+        check_error: resource.last_check_error.clone(),
     }
+}
+
+/// The wire form of resources, with their last check builds read in one query.
+async fn resources(
+    store: &store::Store,
+    found: &[store::Resource],
+    scoped: &Scoped,
+) -> ApiResult<Vec<proto::Resource>> {
+    let ids: Vec<store::BuildId> = found.iter().filter_map(|r| r.last_check_build_id).collect();
+    let checks = store.builds_by_id(&ids).await?;
+    Ok(found
+        .iter()
+        .map(|r| {
+            let last = r
+                .last_check_build_id
+                .and_then(|id| checks.iter().find(|build| build.id == id));
+            resource(r, scoped, last)
+        })
+        .collect())
 }
 
 /// `GET /api/v1/resources`: resources of every pipeline the caller may see.
@@ -73,8 +86,8 @@ pub async fn list_all(
     let store = state.store();
     let mut out = Vec::new();
     for scoped in lookup::visible_pipelines(store, &caller, store.list_teams().await?).await? {
-        let resources = store.list_resources(scoped.pipeline.id).await?;
-        out.extend(resources.iter().map(|r| resource(r, &scoped)));
+        let found = store.list_resources(scoped.pipeline.id).await?;
+        out.extend(resources(store, &found, &scoped).await?);
     }
     Ok(Json(out))
 }
@@ -94,10 +107,8 @@ pub async fn list(
         &query,
     )
     .await?;
-    let resources = state.store().list_resources(scoped.pipeline.id).await?;
-    Ok(Json(
-        resources.iter().map(|r| resource(r, &scoped)).collect(),
-    ))
+    let found = state.store().list_resources(scoped.pipeline.id).await?;
+    Ok(Json(resources(state.store(), &found, &scoped).await?))
 }
 
 /// `GET .../pipelines/:pipeline_name/resource-types`.
@@ -163,31 +174,30 @@ pub async fn get(
     )
     .await?;
     let found = lookup::resource(state.store(), &scoped, &path.resource_name).await?;
-    Ok(Json(resource(&found, &scoped)))
+    Ok(Json(
+        resources(state.store(), &[found], &scoped).await?.remove(0),
+    ))
 }
 
-/// The build-shaped answer to a check request. Checks run in the checker component and have
-/// no build row, so the id is 0 and the status `started`.
-fn check_build(scoped: &Scoped, resource_name: &str) -> proto::Build {
-    proto::Build {
-        id: proto::BuildId(0),
-        team_name: scoped.team.name.clone(),
-        name: "check".into(),
-        status: proto::BuildStatus::Started,
-        api_url: "/api/v1/builds/0".into(),
-        comment: None,
-        job_name: None,
-        resource_name: Some(resource_name.to_owned()),
-        pipeline_id: Some(scoped.pipeline.id),
-        pipeline_name: Some(scoped.pipeline.name.clone()),
-        pipeline_instance_vars: scoped.pipeline.instance_vars.clone(),
-        start_time: None,
-        end_time: None,
-        reap_time: None,
-        rerun_number: None,
-        rerun_of: None,
-        created_by: None,
-    }
+/// Creates a manually triggered check build of `target` and answers it, 201.
+async fn start_check(
+    state: &ApiState,
+    target: CheckTarget,
+    from: Option<&proto::Version>,
+    created_by: Option<&str>,
+) -> ApiResult<(StatusCode, Json<proto::Build>)> {
+    let store = state.store();
+    let build = store
+        .create_check_build(&NewCheckBuild {
+            target,
+            from,
+            manually_triggered: true,
+            created_by,
+            now: store::Timestamp::now(),
+        })
+        .await?;
+    let presented = Names::load(store).await?.build(store, &build).await?;
+    Ok((StatusCode::CREATED, Json(presented)))
 }
 
 fn check_body(body: &Bytes) -> ApiResult<CheckRequest> {
@@ -198,7 +208,8 @@ fn check_body(body: &Bytes) -> ApiResult<CheckRequest> {
         .map_err(|err| ApiError::BadRequest(format!("malformed check request: {err}")))
 }
 
-/// `POST .../resources/:resource_name/check`: asks the checker to check now; 201.
+/// `POST .../resources/:resource_name/check`: a check build of the resource, from the
+/// body's `from` version if given; 201.
 #[instrument(skip_all)]
 pub async fn check(
     State(state): State<ApiState>,
@@ -211,10 +222,15 @@ pub async fn check(
     let scoped =
         lookup::authorized_pipeline(&state, &caller, pair, &query, Role::PipelineOperator).await?;
     scoped.reject_archived()?;
-    check_body(&body)?;
+    let request = check_body(&body)?;
     let found = lookup::resource(state.store(), &scoped, &path.resource_name).await?;
-    state.store().request_check(found.id).await?;
-    Ok((StatusCode::CREATED, Json(check_build(&scoped, &found.name))))
+    start_check(
+        &state,
+        CheckTarget::Resource(found.id),
+        request.from.as_ref(),
+        caller.user_name(),
+    )
+    .await
 }
 
 /// `POST .../resources/:resource_name/check/webhook?webhook_token=`: no login; the token must
@@ -244,12 +260,10 @@ pub async fn webhook(
     if !same_secret(expected, token) {
         return Err(ApiError::Unauthorized);
     }
-    store.request_check(found.id).await?;
-    Ok((StatusCode::CREATED, Json(check_build(&scoped, &found.name))))
+    start_check(&state, CheckTarget::Resource(found.id), None, None).await
 }
 
-/// `POST .../resource-types/:resource_type_name/check`: asks the checker to check the type;
-/// 201. The notification's payload is `type:<id>`.
+/// `POST .../resource-types/:resource_type_name/check`: a check build of the type; 201.
 #[instrument(skip_all)]
 pub async fn check_type(
     State(state): State<ApiState>,
@@ -262,7 +276,7 @@ pub async fn check_type(
     let scoped =
         lookup::authorized_pipeline(&state, &caller, pair, &query, Role::PipelineOperator).await?;
     scoped.reject_archived()?;
-    check_body(&body)?;
+    let request = check_body(&body)?;
     let store = state.store();
     let kind = store
         .list_resource_types(scoped.pipeline.id)
@@ -270,12 +284,13 @@ pub async fn check_type(
         .into_iter()
         .find(|kind| kind.name == path.resource_name)
         .ok_or_else(|| ApiError::NotFound("resource type".into()))?;
-    store
-        .notify(Topic::CheckRequested, &format!("type:{}", kind.id))
-        .await?;
-    let mut build = check_build(&scoped, &kind.name);
-    build.resource_name = None;
-    Ok((StatusCode::CREATED, Json(build)))
+    start_check(
+        &state,
+        CheckTarget::ResourceType(kind.id),
+        request.from.as_ref(),
+        caller.user_name(),
+    )
+    .await
 }
 
 /// Whether two secrets are equal, looking at every byte whatever the first difference.

@@ -30,6 +30,7 @@ macro_rules! store_test {
 mod atomicity;
 mod builds;
 mod caches;
+mod check_builds;
 mod containers;
 mod fixtures;
 mod gc;

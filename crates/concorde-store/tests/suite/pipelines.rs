@@ -2,8 +2,8 @@
 
 use concorde_store::testing::TestStore;
 use concorde_store::{
-    CheckOutcome, MAX_CONFIG_BYTES, NewVersion, PipelineRef, SetBy, SetOutcome, SetPipeline,
-    StoreError, Timestamp, Topic, version_digest,
+    CheckOutcome, CheckTarget, MAX_CONFIG_BYTES, NewVersion, PipelineRef, SetBy, SetOutcome,
+    SetPipeline, StoreError, Timestamp, Topic, version_digest,
 };
 
 use crate::fixtures::{config, set_by_user, set_simple, simple_config, simple_pipeline, team};
@@ -576,7 +576,7 @@ async fn resource_checks_scopes_and_pins(db: &TestStore) {
     let (_, p) = simple_pipeline(store).await;
     let repo = store.list_resources(p.id).await.unwrap().remove(0);
     store
-        .start_resource_check(repo.id, Timestamp(1))
+        .start_check(CheckTarget::Resource(repo.id), Timestamp(1))
         .await
         .unwrap();
     let outcome = CheckOutcome {
@@ -584,7 +584,7 @@ async fn resource_checks_scopes_and_pins(db: &TestStore) {
         error: Some("boom".into()),
     };
     store
-        .finish_resource_check(repo.id, &outcome)
+        .finish_check(CheckTarget::Resource(repo.id), &outcome)
         .await
         .unwrap();
     let checked = store.resource(repo.id).await.unwrap();
@@ -614,13 +614,6 @@ async fn resource_checks_scopes_and_pins(db: &TestStore) {
         store.resource(repo.id).await.unwrap().pinned_version(),
         None
     );
-    let mut listener = store
-        .listen(&[concorde_store::Topic::CheckRequested])
-        .await
-        .unwrap();
-    store.request_check(repo.id).await.unwrap();
-    let note = concorde_store::testing::next_notification(&mut listener).await;
-    assert_eq!(note.payload, repo.id.to_string());
     assert!(store.list_resource_types(p.id).await.unwrap().is_empty());
     let missing = concorde_store::ResourceId(999);
     assert!(matches!(
@@ -628,11 +621,9 @@ async fn resource_checks_scopes_and_pins(db: &TestStore) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        store.start_resource_check(missing, Timestamp(1)).await,
-        Err(StoreError::NotFound { .. })
-    ));
-    assert!(matches!(
-        store.request_check(missing).await,
+        store
+            .start_check(CheckTarget::Resource(missing), Timestamp(1))
+            .await,
         Err(StoreError::NotFound { .. })
     ));
 }

@@ -2,6 +2,7 @@
 //! the interval, the pause switch in the components table, the cluster-wide tick lock, event
 //! wake-ups, error backoff and the status the API shows.
 
+pub(crate) mod abort_watch;
 pub mod checker;
 pub mod heartbeat;
 pub mod reaper;

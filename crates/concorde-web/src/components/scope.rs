@@ -28,12 +28,11 @@ pub async fn ensure_scope(
         anyhow::anyhow!("resource {} is not in its pipeline's config", resource.name)
     })?;
     let types = concorde_engine::resource_type_plans(model);
-    let mut source: JsonMap = types
-        .iter()
-        .find(|t| t.name == config.kind)
-        .map(|t| t.defaults.clone())
-        .unwrap_or_default();
-    source.extend(config.source.clone().unwrap_or_default());
+    let source = concorde_engine::effective_source(
+        &types,
+        &config.kind,
+        &config.source.clone().unwrap_or_default(),
+    );
     let image = concorde_engine::type_image(&types, &config.kind, plan_id);
     let now = crate::now();
     let config_id = store

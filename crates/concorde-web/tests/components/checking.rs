@@ -36,7 +36,7 @@ async fn a_hung_check_delays_no_other_check(h: &Harness) {
 
     // A manual check of r, on a later tick, is not held behind the hung check either.
     h.write_versions("r", &["1", "2"]);
-    h.store.request_check(r).await.unwrap();
+    h.request_check(r).await;
     eventually("the manual check of r", || async {
         node.checker.tick().await.unwrap();
         versions(h, r).await == 2

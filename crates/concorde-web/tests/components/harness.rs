@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use concorde_store::testing::TestStore;
 use concorde_store::{
-    Build, BuildId, BuildStatus, EventPayload, Job, NewBuild, Pipeline, SetBy, SetPipeline, Store,
-    Team, VersionKey,
+    Build, BuildId, BuildStatus, CheckTarget, EventPayload, Job, NewBuild, NewCheckBuild, Pipeline,
+    ResourceId, SetBy, SetPipeline, Store, Team, VersionKey,
 };
 use concorde_web::components::Component;
 use concorde_web::components::checker::Checker;
@@ -94,17 +94,29 @@ impl Harness {
         )
     }
 
-    /// A checker, listening for check requests until the harness finishes, running its checks
-    /// on `checks`.
-    pub async fn checker(&self, checks: TaskTracker) -> Checker {
+    /// A checker running its checks on `checks`, interrupted when the harness finishes.
+    pub fn checker(&self, checks: TaskTracker) -> Checker {
         Checker::new(
             self.store.clone(),
             self.worker.clone(),
             self.shutdown.clone(),
             checks,
         )
-        .await
-        .expect("checker")
+    }
+
+    /// What `check-resource` and a webhook do: a manually triggered check build of
+    /// `resource`, which the checker runs.
+    pub async fn request_check(&self, resource: ResourceId) -> Build {
+        self.store
+            .create_check_build(&NewCheckBuild {
+                target: CheckTarget::Resource(resource),
+                from: None,
+                manually_triggered: true,
+                created_by: None,
+                now: concorde_store::Timestamp::now(),
+            })
+            .await
+            .expect("check build")
     }
 
     /// A log reaper.
@@ -163,7 +175,7 @@ impl Harness {
     pub async fn node(&self) -> Node {
         let checks = TaskTracker::new();
         Node {
-            checker: self.checker(checks.clone()).await,
+            checker: self.checker(checks.clone()),
             checks,
             scheduler: self.scheduler(),
             tracker: self.tracker(),
@@ -436,8 +448,11 @@ fn write_version_type(dir: &Path) {
         r#"{"type": "vtype", "version": "1.0"}"#,
     )
     .expect("metadata");
-    // The request is one line of compact JSON; sed picks the fields out.
+    // The request is one line of compact JSON; sed picks the fields out. A check keeps its
+    // request beside the versions file, and fails with `<file>.fail` as its stderr if present.
     let check = r#"file=$(printf '%s' "$request" | sed -n 's/.*"file":"\([^"]*\)".*/\1/p')
+printf '%s\n' "$request" > "$file.request"
+if [ -f "$file.fail" ]; then cat "$file.fail" >&2; exit 1; fi
 cat "$file" 2>/dev/null || echo '[]'"#;
     let get = r#"version=$(printf '%s' "$request" | sed -n 's/.*"version":\({[^}]*}\).*/\1/p')
 printf '%s\n' "$version" > "$1/version"

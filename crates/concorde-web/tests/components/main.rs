@@ -26,6 +26,7 @@ macro_rules! component_test {
     )*};
 }
 
+mod check_builds;
 mod checking;
 mod concurrency;
 mod harness;

@@ -71,7 +71,7 @@ async fn a_paused_pipeline_checks_on_webhook_and_builds_after_unpause(h: &Harnes
 
     // What `POST .../resources/r/check/webhook` does once the token matches (the token is the
     // API's business; `concorde-api` tests it).
-    h.store.request_check(resource.id).await.unwrap();
+    h.request_check(resource.id).await;
     let node = &node;
     eventually("the webhook's check", move || async move {
         node.check().await;

@@ -12,10 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use concorde_store::{
-    Build, BuildId, BuildStatus, EventKind, Job, JobId, LockKey, NewBuildEvent, Pipeline, Store,
-    Topic,
-};
+use concorde_store::{Build, BuildId, BuildStatus, Job, JobId, LockKey, Pipeline, Store, Topic};
 use tracing::{info, warn};
 
 use crate::components::{Component, Tick};
@@ -243,7 +240,10 @@ impl Tracker {
         if current.status == BuildStatus::Started && !self.is_running(build.id) {
             info!(build = %build.id, "failing a build whose node went away");
             self.store
-                .append_build_events(build.id, &[node_stopped_event()])
+                .append_build_events(
+                    build.id,
+                    &[crate::components::abort_watch::node_stopped_event()],
+                )
                 .await?;
             self.store
                 .finish_build(build.id, BuildStatus::Errored, crate::now())
@@ -294,17 +294,5 @@ impl Tracker {
                 .count();
         }
         Ok(i64::try_from(running).unwrap_or(i64::MAX) < limit)
-    }
-}
-
-/// Why a build whose node stopped while running it errored.
-const NODE_STOPPED: &str = "the web node running this build stopped; the build cannot be resumed";
-
-/// The error event of a build whose node went away while running it.
-fn node_stopped_event() -> NewBuildEvent {
-    let data = serde_json::json!({"message": NODE_STOPPED, "origin": {"id": ""}, "time": crate::now().0 / 1000});
-    NewBuildEvent::Other {
-        kind: EventKind::Error,
-        data,
     }
 }

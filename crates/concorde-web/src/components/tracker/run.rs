@@ -149,35 +149,14 @@ impl BuildRun {
         env.recorder = Some(outputs.clone());
         env.pipeline_setter = self.setter.clone();
         let env = Arc::new(env);
-        let watched_env = env.clone();
-        let mut abort_listener = store.listen(&[Topic::BuildAbort(build_id)]).await?;
-        let watched = store.clone();
-        let stop = self.stop.clone();
-        let watcher = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => {
-                        watched_env.interrupt(super::NODE_STOPPED);
-                        break;
-                    }
-                    heard = abort_listener.recv() => {
-                        if heard.is_err() {
-                            break;
-                        }
-                        // A notification is a hint: the build's row says whether abort was
-                        // asked for.
-                        if watched.build(build_id).await.is_ok_and(|build| build.aborted) {
-                            watched_env.abort.cancel();
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        // An abort requested between the tracker's check and the listener is caught here.
-        if store.build(build_id).await?.aborted {
-            env.abort.cancel();
-        }
+        let watcher = crate::components::abort_watch::watch(
+            &store,
+            build_id,
+            env.clone(),
+            self.stop.clone(),
+            crate::components::abort_watch::NODE_STOPPED,
+        )
+        .await?;
         let status = run_build(env, &plan).await;
         watcher.abort();
         sink.close();

@@ -1,0 +1,20 @@
+-- Version 4: every check is a build. A check build has a builds row named `check` with its
+-- resource or resource type, the version it starts from, and its events in build_events;
+-- resources and resource types point at their last check build. Forward-only: never edit
+-- after merge; add 0005_*.sql.
+
+ALTER TABLE builds ADD COLUMN resource_id BIGINT REFERENCES resources (id) ON DELETE CASCADE;
+ALTER TABLE builds ADD COLUMN resource_type_id BIGINT
+    REFERENCES resource_types (id) ON DELETE CASCADE;
+-- Canonical JSON of the version a check starts from (`check-resource --from`).
+ALTER TABLE builds ADD COLUMN check_from TEXT;
+CREATE INDEX builds_resource_checks ON builds (resource_id, id) WHERE resource_id IS NOT NULL;
+CREATE INDEX builds_resource_type_checks ON builds (resource_type_id, id)
+    WHERE resource_type_id IS NOT NULL;
+CREATE INDEX builds_unfinished_checks ON builds (id)
+    WHERE NOT completed AND (resource_id IS NOT NULL OR resource_type_id IS NOT NULL);
+
+ALTER TABLE resources ADD COLUMN last_check_build_id BIGINT
+    REFERENCES builds (id) ON DELETE SET NULL;
+ALTER TABLE resource_types ADD COLUMN last_check_build_id BIGINT
+    REFERENCES builds (id) ON DELETE SET NULL;
