@@ -162,6 +162,33 @@ impl Ctx<'_, '_> {
         writeln!(self.io.stdout, "{line}")?;
         Ok(())
     }
+
+    /// Writes one line to stderr: what a person should know beside the command's output,
+    /// which scripts parse.
+    pub fn note(&mut self, line: impl std::fmt::Display) -> anyhow::Result<()> {
+        writeln!(self.io.stderr, "{line}")?;
+        Ok(())
+    }
+
+    /// Tells on stderr why `resource`'s last check failed, with its script's output.
+    pub fn note_check_error(&mut self, resource: &concorde_proto::Resource) -> anyhow::Result<()> {
+        let (Some(build), Some(error)) = (&resource.build, &resource.check_error) else {
+            return Ok(());
+        };
+        if !build.status.is_finished() || build.status == concorde_proto::BuildStatus::Succeeded {
+            return Ok(());
+        }
+        self.note(format_args!(
+            "{}: last check {} (build {}):",
+            resource.name,
+            build.status.as_str(),
+            build.id
+        ))?;
+        for line in error.lines() {
+            self.note(format_args!("  {line}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// Pause or unpause, for the commands that come in such a pair.

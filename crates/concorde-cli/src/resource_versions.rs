@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use concorde_proto::ResourceVersion;
+use concorde_proto::{Resource, ResourceVersion};
 
 use crate::fly::client::ClientError;
 use crate::fly::flags::{PipelineChild, resource_arg};
@@ -26,7 +26,7 @@ pub struct ResourceVersionsArgs {
     pub team: Option<String>,
 }
 
-/// Prints `id version enabled`.
+/// Prints `id version enabled`, then on stderr why the last check failed, if it did.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &ResourceVersionsArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
     let raw = list_versions(
@@ -56,6 +56,13 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &ResourceVersionsArgs) -> anyhow::Result
         ]);
     }
     ctx.render(&table)?;
+    // Versions that stopped coming usually mean a failing check: say why, on stderr.
+    let path = args.resource.path(session.team_or(&args.team), "resources");
+    if let Ok(raw) = session.client.get(&path, args.resource.pipeline.query())
+        && let Ok(resource) = serde_json::from_value::<Resource>(raw)
+    {
+        ctx.note_check_error(&resource)?;
+    }
     Ok(0)
 }
 

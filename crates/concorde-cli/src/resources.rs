@@ -20,7 +20,7 @@ pub struct ResourcesArgs {
     pub team: Option<String>,
 }
 
-/// Prints `name type pinned check status`.
+/// Prints `name type pinned check status`, then on stderr why failed checks failed.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &ResourcesArgs) -> anyhow::Result<u8> {
     let session = ctx.session()?;
     let raw = session.pipeline_list(&args.pipeline, &args.team, "resources")?;
@@ -53,5 +53,8 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &ResourcesArgs) -> anyhow::Result<u8> {
         ]);
     }
     ctx.render(&table)?;
+    for resource in &resources {
+        ctx.note_check_error(resource)?;
+    }
     Ok(0)
 }

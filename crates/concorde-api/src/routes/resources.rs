@@ -126,36 +126,43 @@ pub async fn list_types(
         &query,
     )
     .await?;
-    let config = scoped.config(state.store())?;
-    let types = state
-        .store()
-        .list_resource_types(scoped.pipeline.id)
-        .await?;
-    Ok(Json(
-        types
-            .iter()
-            .map(|kind| {
-                let configured = config.resource_types.iter().find(|c| c.name == kind.name);
-                proto::ResourceType {
-                    name: kind.name.clone(),
-                    type_name: kind.type_name.clone(),
-                    tags: configured.map(|c| c.tags.clone()).unwrap_or_default(),
-                    privileged: configured.is_some_and(|c| c.privileged),
-                    check_every: kind
-                        .check_every
-                        .as_ref()
-                        .map(|every| every.as_str().to_owned()),
-                    source: configured
-                        .and_then(|c| c.source.clone())
-                        .map(serde_json::Value::Object),
-                    params: configured
-                        .and_then(|c| c.params.clone())
-                        .map(serde_json::Value::Object),
-                    version: None,
-                }
-            })
-            .collect(),
-    ))
+    let store = state.store();
+    let config = scoped.config(store)?;
+    // Sources and params may hold credentials: only the team sees them.
+    let member = caller.can_view(&scoped.team.name);
+    let mut out = Vec::new();
+    for kind in store.list_resource_types(scoped.pipeline.id).await? {
+        let configured = config.resource_types.iter().find(|c| c.name == kind.name);
+        let version = match kind.scope_id {
+            Some(scope) => store
+                .list_versions(scope, None, 1)
+                .await?
+                .into_iter()
+                .next()
+                .map(|latest| latest.version),
+            None => None,
+        };
+        out.push(proto::ResourceType {
+            name: kind.name.clone(),
+            type_name: kind.type_name.clone(),
+            tags: configured.map(|c| c.tags.clone()).unwrap_or_default(),
+            privileged: configured.is_some_and(|c| c.privileged),
+            check_every: kind
+                .check_every
+                .as_ref()
+                .map(|every| every.as_str().to_owned()),
+            source: configured
+                .and_then(|c| c.source.clone())
+                .filter(|_| member)
+                .map(serde_json::Value::Object),
+            params: configured
+                .and_then(|c| c.params.clone())
+                .filter(|_| member)
+                .map(serde_json::Value::Object),
+            version,
+        });
+    }
+    Ok(Json(out))
 }
 
 /// `GET .../resources/:resource_name`.

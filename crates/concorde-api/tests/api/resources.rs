@@ -189,7 +189,6 @@ async fn checks_and_webhook(h: &Harness) {
         .unwrap()
         .remove(0);
     let mut checks = h.store().listen(&[Topic::CheckRequested]).await.unwrap();
-    let expect_check = |payload: String| async move { payload };
 
     let reply = h
         .call(
@@ -200,10 +199,37 @@ async fn checks_and_webhook(h: &Harness) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-    assert_eq!(reply.json()["name"], "check");
-    assert_eq!(reply.json()["resource_name"], "repo");
+    let check = reply.json();
+    assert_eq!(
+        (&check["name"], &check["resource_name"], &check["status"]),
+        (&json!("check"), &json!("repo"), &json!("pending"))
+    );
+    let id = check["id"].as_i64().expect("a check build id");
     let note = concorde_store::testing::next_notification(&mut checks).await;
-    assert_eq!(expect_check(note.payload).await, resource.id.to_string());
+    assert_eq!(note.payload, id.to_string());
+    assert_eq!(
+        h.get(&format!("/api/v1/builds/{id}"), Some(&h.admin))
+            .await
+            .json(),
+        check,
+        "the answer is the build the API serves"
+    );
+    let shown = h
+        .get(&format!("{RESOURCES}/repo"), Some(&h.admin))
+        .await
+        .json();
+    assert_eq!(
+        (&shown["build"]["id"], &shown["build"]["status"]),
+        (&json!(id), &json!("pending"))
+    );
+    assert_eq!(
+        h.store()
+            .build(concorde_store::BuildId(id))
+            .await
+            .unwrap()
+            .resource_id,
+        Some(resource.id)
+    );
     let bad = h
         .call(
             Method::POST,
@@ -228,14 +254,14 @@ async fn checks_and_webhook(h: &Harness) {
             .status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        h.post(&format!("{webhook}?webhook_token=s3cret"), None)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    let hooked = h
+        .post(&format!("{webhook}?webhook_token=s3cret"), None)
+        .await;
+    assert_eq!(hooked.status, StatusCode::CREATED);
+    let hooked_id = hooked.json()["id"].as_i64().expect("a check build id");
+    assert!(hooked_id > id);
     let note = concorde_store::testing::next_notification(&mut checks).await;
-    assert_eq!(note.payload, resource.id.to_string());
+    assert_eq!(note.payload, hooked_id.to_string());
 
     assert_eq!(
         h.get(

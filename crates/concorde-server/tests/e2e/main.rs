@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `concorde quickstart` process, real HTTP, the real CLI, real git
 //! repositories and real processes, on SQLite and on PostgreSQL.
 
+mod check_builds;
 mod flows;
 #[path = "../support/follow_events.rs"]
 mod follow_events;
@@ -36,4 +37,5 @@ on_both_backends!(
     two_hundred_event_streams_starve_nothing,
     no_process_outlives_its_step,
     a_huge_log_read_by_eight_followers_holds_little_memory,
+    check_resource_runs_a_real_check_build,
 );

@@ -199,7 +199,7 @@ async fn superseded_check_builds_are_forgotten_but_the_last_is_kept(db: &TestSto
 
 async fn resource_types_have_check_builds_too(db: &TestStore) {
     let store = &db.store;
-    let (_, custom) = setup(db).await;
+    let (repo, custom) = setup(db).await;
     let target = CheckTarget::ResourceType(custom.id);
     let build = store
         .create_check_build(&manual(target, None, 1))
@@ -226,5 +226,20 @@ async fn resource_types_have_check_builds_too(db: &TestStore) {
             .unwrap()
             .last_check_start,
         Some(Timestamp(2))
+    );
+
+    // A resource whose custom type changed is due at once.
+    store
+        .start_check(CheckTarget::Resource(repo.id), Timestamp(3))
+        .await
+        .unwrap();
+    let main = store.team_by_name("main").await.unwrap();
+    let changed = YAML.replace("secret/image", "other/image");
+    set_by_user(store, &main, "p", &config(&changed), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.resource(repo.id).await.unwrap().last_check_start,
+        None
     );
 }

@@ -265,6 +265,8 @@ async fn updating_a_pipeline_requests_checks_and_scheduling(db: &TestStore) {
     let store = &db.store;
     let (team, p) = simple_pipeline(store).await;
     let repo = store.list_resources(p.id).await.unwrap()[0].id;
+    let target = CheckTarget::Resource(repo);
+    store.start_check(target, Timestamp(1)).await.unwrap();
     let mut listener = store
         .listen(&[Topic::CheckRequested, Topic::JobScheduling])
         .await
@@ -275,15 +277,40 @@ async fn updating_a_pipeline_requests_checks_and_scheduling(db: &TestStore) {
     let mut seen = Vec::new();
     while seen.len() < 2 {
         let note = concorde_store::testing::next_notification(&mut listener).await;
-        seen.push((note.topic, note.payload));
+        seen.push(note.topic);
     }
-    assert!(
-        seen.contains(&(Topic::CheckRequested, repo.to_string())),
-        "{seen:?}"
+    assert!(seen.contains(&Topic::CheckRequested), "{seen:?}");
+    assert!(seen.contains(&Topic::JobScheduling), "{seen:?}");
+    assert_eq!(
+        store.resource(repo).await.unwrap().last_check_start,
+        Some(Timestamp(1)),
+        "a resource whose config did not change is not due again"
     );
-    assert!(
-        seen.iter().any(|(topic, _)| *topic == Topic::JobScheduling),
-        "{seen:?}"
+
+    let moved = config(
+        "resources:\n- name: repo\n  type: git\n  source: {uri: elsewhere}\njobs:\n- name: unit\n  plan:\n  - get: repo\n",
+    );
+    set_by_user(store, &team, "p", &moved, 2).await.unwrap();
+    assert_eq!(
+        store.resource(repo).await.unwrap().last_check_start,
+        None,
+        "a resource whose source changed is due at once"
+    );
+
+    store
+        .set_pipeline_paused(p.id, Some("ann"), Timestamp(3))
+        .await
+        .unwrap();
+    let mut listener = store.listen(&[Topic::CheckRequested]).await.unwrap();
+    store
+        .set_pipeline_paused(p.id, None, Timestamp(4))
+        .await
+        .unwrap();
+    let note = concorde_store::testing::next_notification(&mut listener).await;
+    assert_eq!(
+        note.topic,
+        Topic::CheckRequested,
+        "unpausing wakes the checker"
     );
 }
 
