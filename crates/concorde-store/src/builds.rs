@@ -102,10 +102,11 @@ impl Store {
             .await?;
             let (number, pipeline, team) =
                 row.ok_or_else(|| StoreError::not_found("job", new.job))?;
+            let id = next_build_id(&mut tx).await?;
             let sql = format!(
-                "INSERT INTO builds (name, status, team_id, pipeline_id, job_id, manually_triggered,
-                   created_by, create_time) VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7)
-                 RETURNING {BUILD_COLUMNS}"
+                "INSERT INTO builds (id, name, status, team_id, pipeline_id, job_id,
+                   manually_triggered, created_by, create_time)
+                 VALUES ($8, $1, 'pending', $2, $3, $4, $5, $6, $7) RETURNING {BUILD_COLUMNS}"
             );
             let build = sqlx::query_as::<_, Build>(&sql)
                 .bind(number.to_string())
@@ -115,6 +116,7 @@ impl Store {
                 .bind(new.manually_triggered)
                 .bind(&new.created_by)
                 .bind(new.now)
+                .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
             refresh_job_builds(&mut tx, new.job).await?;
@@ -160,10 +162,12 @@ impl Store {
                 .bind(original)
                 .fetch_one(&mut *tx)
                 .await?;
+            let id = next_build_id(&mut tx).await?;
             let sql = format!(
-                "INSERT INTO builds (name, status, team_id, pipeline_id, job_id, manually_triggered,
-                   created_by, rerun_of, rerun_number, create_time)
-                 VALUES ($1, 'pending', $2, $3, $4, TRUE, $5, $6, $7, $8) RETURNING {BUILD_COLUMNS}"
+                "INSERT INTO builds (id, name, status, team_id, pipeline_id, job_id,
+                   manually_triggered, created_by, rerun_of, rerun_number, create_time)
+                 VALUES ($9, $1, 'pending', $2, $3, $4, TRUE, $5, $6, $7, $8)
+                 RETURNING {BUILD_COLUMNS}"
             );
             let rerun = sqlx::query_as::<_, Build>(&sql)
                 .bind(format!("{name}.{}", count + 1))
@@ -174,6 +178,7 @@ impl Store {
                 .bind(original)
                 .bind(count + 1)
                 .bind(now)
+                .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
             refresh_job_builds(&mut tx, job).await?;
@@ -199,10 +204,11 @@ impl Store {
             )
             .fetch_one(&mut *tx)
             .await?;
+            let id = next_build_id(&mut tx).await?;
             let sql = format!(
-                "INSERT INTO builds (name, status, team_id, plan, manually_triggered, created_by,
-                   create_time, start_time) VALUES ($1, 'started', $2, $3, TRUE, $4, $5, $5)
-                 RETURNING {BUILD_COLUMNS}"
+                "INSERT INTO builds (id, name, status, team_id, plan, manually_triggered,
+                   created_by, create_time, start_time)
+                 VALUES ($6, $1, 'started', $2, $3, TRUE, $4, $5, $5) RETURNING {BUILD_COLUMNS}"
             );
             let build = sqlx::query_as::<_, Build>(&sql)
                 .bind(number.to_string())
@@ -210,6 +216,7 @@ impl Store {
                 .bind(&plan)
                 .bind(created_by)
                 .bind(now)
+                .bind(id)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(fk_to_not_found("team", team))?;
@@ -360,6 +367,26 @@ impl Store {
             Err(err) => err,
         }
     }
+}
+
+/// The id of a new build: the next value of the `build_id` counter, so an id is never given
+/// twice, even after the newest builds were deleted (SQLite would otherwise reuse it).
+pub(crate) async fn next_build_id<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+) -> StoreResult<BuildId>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let (id,): (i64,) = sqlx::query_as(
+        "UPDATE counters SET value = value + 1 WHERE name = 'build_id' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(BuildId(id))
 }
 
 /// Recomputes a job's latest completed and next (oldest unfinished) builds.

@@ -9,7 +9,7 @@ use concorde_config::model::VersionMap;
 
 use crate::backend::WritePool;
 use crate::backend::notify::Topic;
-use crate::builds::{BUILD_COLUMNS, Build};
+use crate::builds::{BUILD_COLUMNS, Build, next_build_id};
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{BuildId, PipelineId, ResourceId, ResourceTypeId, TeamId, Timestamp};
 use crate::json_column::JsonColumn;
@@ -128,10 +128,11 @@ impl Store {
             let (pipeline, team, name, kind) =
                 owner.ok_or_else(|| StoreError::not_found(new.target.kind(), target_id))?;
             let plan = new.target.public_plan(&name, &kind).to_string();
+            let id = next_build_id(&mut tx).await?;
             let sql = format!(
-                "INSERT INTO builds (name, status, team_id, pipeline_id, {}, plan,
+                "INSERT INTO builds (id, name, status, team_id, pipeline_id, {}, plan,
                    manually_triggered, created_by, check_from, create_time)
-                 VALUES ('check', 'pending', $1, $2, $3, $4, $5, $6, $7, $8)
+                 VALUES ($9, 'check', 'pending', $1, $2, $3, $4, $5, $6, $7, $8)
                  RETURNING {BUILD_COLUMNS}",
                 new.target.build_column()
             );
@@ -144,6 +145,7 @@ impl Store {
                 .bind(new.created_by)
                 .bind(&from)
                 .bind(new.now)
+                .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
             let sql = format!("UPDATE {table} SET last_check_build_id = $1 WHERE id = $2");

@@ -149,6 +149,11 @@ macro_rules! import_into {
         insert_rows!(tx, $db, "INSERT INTO successful_build_output_entries (build_id, idx, resource_id, version_digest) ", entries, |b, e| {
             b.push_bind(e.0).push_bind(e.1).push_bind(e.2).push_bind(e.3.clone());
         });
+        // Builds made later through the store take ids after the imported ones.
+        sqlx::query("UPDATE counters SET value = (SELECT MAX(id) FROM builds) WHERE name = 'build_id'")
+            .execute(&mut *tx)
+            .await
+            .expect("build id counter");
         tx.commit().await.expect("commit");
         versions.len() + builds.len() + outputs.len() + inputs.len() + entries.len()
     }};

@@ -18,3 +18,7 @@ ALTER TABLE resources ADD COLUMN last_check_build_id BIGINT
     REFERENCES builds (id) ON DELETE SET NULL;
 ALTER TABLE resource_types ADD COLUMN last_check_build_id BIGINT
     REFERENCES builds (id) ON DELETE SET NULL;
+
+-- Build ids are never reused, even after the newest builds are deleted (destroyed pipelines,
+-- forgotten check builds): every insert takes the next value of this counter.
+INSERT INTO counters (name, value) SELECT 'build_id', COALESCE(MAX(id), 0) FROM builds;

@@ -10,6 +10,7 @@ store_test!(
     a_check_build_is_pending_until_one_checker_starts_it,
     superseded_check_builds_are_forgotten_but_the_last_is_kept,
     resource_types_have_check_builds_too,
+    build_ids_are_never_reused,
 );
 
 const YAML: &str = "resource_types:
@@ -242,4 +243,43 @@ async fn resource_types_have_check_builds_too(db: &TestStore) {
         store.resource(repo.id).await.unwrap().last_check_start,
         None
     );
+}
+
+async fn build_ids_are_never_reused(db: &TestStore) {
+    let store = &db.store;
+    let (repo, _) = setup(db).await;
+    let target = CheckTarget::Resource(repo.id);
+    let first = store
+        .create_check_build(&manual(target, None, 1))
+        .await
+        .unwrap();
+    let newest = store
+        .create_check_build(&manual(target, None, 2))
+        .await
+        .unwrap();
+    for build in [&first, &newest] {
+        assert!(
+            store
+                .start_check_build(build.id, Timestamp(2))
+                .await
+                .unwrap()
+        );
+        store
+            .finish_build(build.id, BuildStatus::Succeeded, Timestamp(3))
+            .await
+            .unwrap();
+    }
+    // The newest build goes with its pipeline; SQLite would hand its id out again.
+    let main = store.team_by_name("main").await.unwrap();
+    let pipeline = store.pipeline(repo.pipeline_id).await.unwrap();
+    store.delete_pipeline(pipeline.id).await.unwrap();
+    let again = set_by_user(store, &main, "p", &config(YAML), 0)
+        .await
+        .unwrap();
+    let repo = store.list_resources(again.id).await.unwrap().remove(0);
+    let next = store
+        .create_check_build(&manual(CheckTarget::Resource(repo.id), None, 4))
+        .await
+        .unwrap();
+    assert!(next.id > newest.id, "{:?} after {:?}", next.id, newest.id);
 }
