@@ -7,7 +7,7 @@ use concorde_config::model::JsonMap;
 use crate::backend::WritePool;
 use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, unique_to_exists};
-use crate::ids::{PipelineId, TeamId, Timestamp};
+use crate::ids::{BuildId, PipelineId, TeamId, Timestamp};
 use crate::json_column::JsonColumn;
 use crate::teams::expect_one;
 use crate::{Store, with_db};
@@ -217,14 +217,27 @@ impl Store {
         })
     }
 
-    /// Deletes a pipeline and everything in it, builds and logs included.
+    /// Deletes a pipeline and everything in it, builds and logs included. Its unfinished
+    /// builds (job and check builds) are told to abort: whoever runs them stops.
     pub async fn delete_pipeline(&self, id: PipelineId) -> StoreResult<()> {
-        with_db!(self, |pool, pg| {
+        let unfinished: Vec<BuildId> = with_db!(self, |pool, pg| {
+            let mut tx = pool.begin_write().await?;
+            let unfinished: Vec<BuildId> =
+                sqlx::query_scalar("SELECT id FROM builds WHERE pipeline_id = $1 AND NOT completed")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
             let res = sqlx::query("DELETE FROM pipelines WHERE id = $1")
                 .bind(id)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
-            expect_one(res.rows_affected(), "pipeline", id)
-        })
+            expect_one(res.rows_affected(), "pipeline", id)?;
+            tx.commit().await?;
+            unfinished
+        });
+        for build in unfinished {
+            self.notify(Topic::BuildAbort(build), "").await?;
+        }
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! No process a step starts outlives the step: not after a step timeout, an abort, a check
-//! timeout, a SIGTERM of the node or a kill -9 of it (the next start kills them). Each step
+//! timeout, a SIGTERM of the node or a kill -9 of it (the next start kills them), nor when
+//! its pipeline is destroyed. Each step
 //! leaves a background process behind on purpose; they are counted by a marker in their
 //! environment.
 
@@ -67,11 +68,12 @@ pub fn no_process_outlives_its_step(backend: Backend) {
     let mut server =
         Server::start_with_args(backend, WorkerRuntime::Host, &["--resource-types", &dir]);
     let pipeline = format!(
-        "resources:\n- name: hung\n  type: hang\n  check_every: 1h\n  check_timeout: 2s\n  source: {{}}\njobs:\n- name: waits\n  plan:\n  - get: hung\n    trigger: true\n{}{}{}{}",
+        "resources:\n- name: hung\n  type: hang\n  check_every: 1h\n  check_timeout: 2s\n  source: {{}}\njobs:\n- name: waits\n  plan:\n  - get: hung\n    trigger: true\n{}{}{}{}{}",
         sleeper_job("timed", &marker("timed"), "    timeout: 2s\n"),
         sleeper_job("aborted", &marker("aborted"), ""),
         sleeper_job("stopped", &marker("stopped"), ""),
         sleeper_job("crashed", &marker("crashed"), ""),
+        sleeper_job("destroyed", &marker("destroyed"), ""),
     );
     server.set_pipeline("probe", &pipeline);
 
@@ -138,4 +140,13 @@ pub fn no_process_outlives_its_step(backend: Backend) {
         &marker("crashed"),
     );
     assert_eq!(containers_left(&server), 0, "containers left after a crash");
+
+    // Destroying the pipeline stops its running build.
+    start_and_wait_for_its_processes(&server, "destroyed", &marker("destroyed"));
+    server.fly_ok(&["destroy-pipeline", "-p", "probe", "-n"]);
+    wait_for_none(
+        &server,
+        "the destroyed pipeline's processes to go",
+        &marker("destroyed"),
+    );
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use concorde_engine::RunEnv;
-use concorde_store::{BuildId, EventKind, NewBuildEvent, Store, Topic};
+use concorde_store::{BuildId, EventKind, NewBuildEvent, Store, StoreError, Topic};
 use tokio_util::sync::CancellationToken;
 
 /// Starts watching `build`; abort the returned task when the run ends. An abort requested
@@ -32,8 +32,13 @@ pub async fn watch(
                         break;
                     }
                     // A notification is a hint: the build's row says whether abort was
-                    // asked for.
-                    if watched.build(build).await.is_ok_and(|build| build.aborted) {
+                    // asked for, or that the build is gone with its pipeline.
+                    let gone_or_aborted = match watched.build(build).await {
+                        Ok(build) => build.aborted,
+                        Err(StoreError::NotFound { .. }) => true,
+                        Err(_) => false,
+                    };
+                    if gone_or_aborted {
                         watched_env.abort.cancel();
                         break;
                     }

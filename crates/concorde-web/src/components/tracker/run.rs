@@ -162,14 +162,16 @@ impl BuildRun {
         sink.close();
         let _ = writer.await;
         self.save_outputs(&outputs.take()).await;
+        // The tracking lock, held until this returns, keeps the build from being taken for
+        // an orphan; a build whose pipeline was destroyed meanwhile fails to finish below.
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&build_id);
+        }
         store.finish_build(build_id, status, crate::now()).await?;
         // Downstream jobs were asked to schedule; wake the scheduler rather than wait a tick.
         store
             .notify(Topic::JobScheduling, &self.job.id.to_string())
             .await?;
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(&build_id);
-        }
         info!(build = %build_id, status = status.as_str(), "finished build");
         Ok(())
     }
