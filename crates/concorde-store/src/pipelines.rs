@@ -222,11 +222,12 @@ impl Store {
     pub async fn delete_pipeline(&self, id: PipelineId) -> StoreResult<()> {
         let unfinished: Vec<BuildId> = with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
-            let unfinished: Vec<BuildId> =
-                sqlx::query_scalar("SELECT id FROM builds WHERE pipeline_id = $1 AND NOT completed")
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
+            let unfinished: Vec<BuildId> = sqlx::query_scalar(
+                "SELECT id FROM builds WHERE pipeline_id = $1 AND NOT completed",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
             let res = sqlx::query("DELETE FROM pipelines WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)

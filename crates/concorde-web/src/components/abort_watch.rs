@@ -1,6 +1,7 @@
 //! Watching a running build (a job's or a check) for an abort request and for the node's
-//! shutdown: an abort cancels the run, a shutdown interrupts it with a reason; and the error
-//! a build gets when the node running it went away.
+//! shutdown: an abort cancels the run, a shutdown interrupts it with a reason; and the events
+//! the web node itself records (a build's own error, the status of a build the engine never
+//! ran).
 
 use std::sync::Arc;
 
@@ -58,9 +59,23 @@ pub(crate) const NODE_STOPPED: &str =
 
 /// The error event of a build whose node went away while running it.
 pub(crate) fn node_stopped_event() -> NewBuildEvent {
-    let data = serde_json::json!({"message": NODE_STOPPED, "origin": {"id": ""}, "time": crate::now().0 / 1000});
+    build_error_event(NODE_STOPPED)
+}
+
+/// An error of the whole build (no step's), as the web node records it.
+pub(crate) fn build_error_event(message: &str) -> NewBuildEvent {
+    let data = serde_json::json!({"message": message, "origin": {"id": ""}, "time": crate::now().0 / 1000});
     NewBuildEvent::Other {
         kind: EventKind::Error,
+        data,
+    }
+}
+
+/// A `status` event, as the web node records it for a build the engine never ran.
+pub(crate) fn status_event(status: concorde_store::BuildStatus) -> NewBuildEvent {
+    let data = serde_json::json!({"status": status.as_str(), "time": crate::now().0 / 1000});
+    NewBuildEvent::Other {
+        kind: EventKind::Status,
         data,
     }
 }

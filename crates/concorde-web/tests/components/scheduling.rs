@@ -1,6 +1,7 @@
 //! The scheduler and the tracker together: a job has at most one pending scheduled build however
 //! many versions arrive while it waits, that build takes the newest inputs when it starts, and a
-//! started build keeps the inputs it started with.
+//! started build keeps the inputs it started with; a build whose plan cannot be compiled ends
+//! errored with the reason in its events.
 
 use concorde_store::BuildStatus::{Pending, Started, Succeeded};
 use concorde_web::components::Component;
@@ -10,6 +11,7 @@ use crate::harness::{GET_R, Harness, SHOW_R, named, version};
 component_test!(
     new_versions_leave_at_most_one_pending_build,
     a_build_keeps_the_inputs_it_started_with,
+    a_build_whose_plan_cannot_compile_says_why,
 );
 
 async fn new_versions_leave_at_most_one_pending_build(h: &Harness) {
@@ -105,4 +107,36 @@ async fn a_build_keeps_the_inputs_it_started_with(h: &Harness) {
         "{second_log}"
     );
     assert_eq!(h.inputs(first.id).await, [("r".to_owned(), version("1"))]);
+}
+
+async fn a_build_whose_plan_cannot_compile_says_why(h: &Harness) {
+    // The experimental `run` step validates but the engine does not run it.
+    let yaml = "prototypes:\n- name: proto\n  type: registry-image\n  source: {repository: x}\njobs:\n- name: j\n  plan:\n  - run: hello\n    type: proto\n";
+    let job = h.running_job(yaml).await;
+    let build = h.trigger(&job).await;
+    let node = h.node().await;
+    node.tracker.tick().await.unwrap();
+    let ended = h.store.build(build.id).await.unwrap();
+    assert_eq!(ended.status, concorde_store::BuildStatus::Errored);
+    let events: Vec<(String, String)> = h
+        .store
+        .build_events(build.id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|event| match event.payload {
+            concorde_store::EventPayload::Other { kind, data, .. } => Some((kind, data)),
+            concorde_store::EventPayload::Log { .. } => None,
+        })
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0].0, "error");
+    assert!(
+        events[0]
+            .1
+            .contains("run step (prototype 'proto') is not supported"),
+        "{events:?}"
+    );
+    assert_eq!(events[1].0, "status");
+    assert!(events[1].1.contains("errored"), "{events:?}");
 }

@@ -14,6 +14,7 @@ use concorde_store::{
 };
 use tracing::{info, warn};
 
+use crate::components::abort_watch;
 use crate::components::tracker::inputs::ChosenInput;
 use crate::components::tracker::sink::{OutputCollector, StoreEventSink};
 use crate::worker::LocalWorker;
@@ -72,6 +73,12 @@ impl BuildRun {
             Ok(ready) => ready,
             Err(err) => {
                 warn!(build = %build_id, error = %err, "could not prepare the build");
+                // Whoever watches the build learns why it ended.
+                let events = [
+                    abort_watch::build_error_event(&err),
+                    abort_watch::status_event(BuildStatus::Errored),
+                ];
+                store.append_build_events(build_id, &events).await?;
                 store
                     .finish_build(build_id, BuildStatus::Errored, crate::now())
                     .await?;
@@ -149,12 +156,12 @@ impl BuildRun {
         env.recorder = Some(outputs.clone());
         env.pipeline_setter = self.setter.clone();
         let env = Arc::new(env);
-        let watcher = crate::components::abort_watch::watch(
+        let watcher = abort_watch::watch(
             &store,
             build_id,
             env.clone(),
             self.stop.clone(),
-            crate::components::abort_watch::NODE_STOPPED,
+            abort_watch::NODE_STOPPED,
         )
         .await?;
         let status = run_build(env, &plan).await;
