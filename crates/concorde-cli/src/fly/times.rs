@@ -59,13 +59,30 @@ pub fn go_duration(seconds: i64) -> String {
     }
 }
 
-/// The duration column of `builds`: end − start, `<elapsed>+` while running, `n/a` before start.
+/// The duration column of `builds`: end − start, `<elapsed>+` while running, `n/a` for a build
+/// that never started (even one that ended, errored or aborted while pending).
 pub fn build_duration(start: Option<i64>, end: Option<i64>, now: Timestamp) -> String {
     match (start.filter(|start| *start > 0), end.filter(|end| *end > 0)) {
-        (None, None) => "n/a".to_owned(),
+        (None, _) => "n/a".to_owned(),
         (Some(start), Some(end)) => go_duration(end - start),
-        (None, Some(end)) => go_duration(end),
         (Some(start), None) => format!("{}+", go_duration(now.as_second() - start)),
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn a_build_that_never_started_has_no_duration() {
+        let now = Timestamp::from_second(1_796_000_000).unwrap();
+        assert_eq!(build_duration(None, Some(1_795_999_990), now), "n/a");
+        assert_eq!(build_duration(None, None, now), "n/a");
+        assert_eq!(
+            build_duration(Some(1_795_999_000), Some(1_795_999_090), now),
+            "1m30s"
+        );
+        assert_eq!(build_duration(Some(1_795_999_990), None, now), "10s+");
     }
 }
 
