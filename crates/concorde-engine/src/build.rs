@@ -32,6 +32,7 @@ impl RunEnv {
             credentials: Arc::new(NoCredentials),
             pipeline_setter: None,
             recorder: None,
+            artifact_store: None,
             abort: CancellationToken::new(),
             interrupted: Mutex::default(),
             artifacts: Mutex::default(),

@@ -107,6 +107,16 @@ pub trait BuildRecorder: Send + Sync {
     fn output_produced(&self, resource: &str, version: &VersionMap, metadata: &[MetadataField]);
 }
 
+/// Where a one-off build's uploaded inputs come from and its requested outputs go
+/// (`fly execute -i` / `-o`).
+#[async_trait::async_trait]
+pub trait ArtifactStore: Send + Sync {
+    /// The volume holding uploaded artifact `artifact_id`, or why there is none.
+    async fn input(&self, artifact_id: i64) -> Result<VolumeHandle, String>;
+    /// Keeps `volume`, the build's artifact `name`, past the build's end for download.
+    async fn output(&self, name: &str, volume: &VolumeHandle) -> Result<(), String>;
+}
+
 /// No credential manager: every non-local var is unknown.
 #[derive(Debug, Default)]
 pub struct NoCredentials;
@@ -135,6 +145,8 @@ pub struct RunEnv {
     pub pipeline_setter: Option<Arc<dyn PipelineSetter>>,
     /// Records inputs and outputs.
     pub recorder: Option<Arc<dyn BuildRecorder>>,
+    /// Uploaded inputs and kept outputs of one-off builds.
+    pub artifact_store: Option<Arc<dyn ArtifactStore>>,
     /// Cancelled when the build is aborted (or interrupted: see [`RunEnv::interrupt`]).
     pub abort: CancellationToken,
     /// Why the build was interrupted, if it was.
@@ -243,6 +255,13 @@ impl RunEnv {
     pub fn track_volume(&self, handle: &VolumeHandle) {
         if let Ok(mut created) = self.created.lock() {
             created.volumes.push(handle.clone());
+        }
+    }
+
+    /// Keeps a volume the build created past its end (no longer destroyed by its cleanup).
+    pub fn keep_volume(&self, handle: &VolumeHandle) {
+        if let Ok(mut created) = self.created.lock() {
+            created.volumes.retain(|volume| volume != handle);
         }
     }
 

@@ -26,8 +26,8 @@ pub use compile::{
     type_image,
 };
 pub use env::{
-    BaseResourceType, BuildContext, BuildRecorder, PipelineSetter, RunEnv, ScriptCommand,
-    SetPipelineOutcome, SetPipelineRequest,
+    ArtifactStore, BaseResourceType, BuildContext, BuildRecorder, PipelineSetter, RunEnv,
+    ScriptCommand, SetPipelineOutcome, SetPipelineRequest,
 };
 pub use event::{BuildEvent, CollectingSink, EventSink, MetadataField, Origin};
 pub use exec::StepError;

@@ -69,6 +69,26 @@ pub enum PlanStep {
     OnAbort(OnAbortPlan),
     /// A hook that always runs.
     Ensure(EnsurePlan),
+    /// Files uploaded for a one-off build (`fly execute -i`), as an artifact.
+    ArtifactInput(ArtifactInputPlan),
+    /// An artifact kept after a one-off build, for `fly execute -o` to download.
+    ArtifactOutput(ArtifactOutputPlan),
+}
+
+/// `artifact_input`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactInputPlan {
+    /// The uploaded artifact.
+    pub artifact_id: i64,
+    /// The artifact name it takes in the build.
+    pub name: String,
+}
+
+/// `artifact_output`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactOutputPlan {
+    /// The build's artifact to keep.
+    pub name: String,
 }
 
 /// How a resource's type is run: a base type of the worker, or a custom type whose image is
@@ -369,7 +389,11 @@ impl Plan {
                     image.for_each_id_mut(rewrite);
                 }
             }
-            PlanStep::Task(_) | PlanStep::SetPipeline(_) | PlanStep::LoadVar(_) => {}
+            PlanStep::Task(_)
+            | PlanStep::SetPipeline(_)
+            | PlanStep::LoadVar(_)
+            | PlanStep::ArtifactInput(_)
+            | PlanStep::ArtifactOutput(_) => {}
             PlanStep::Do(steps) | PlanStep::Retry(steps) => {
                 steps.iter_mut().for_each(|s| s.for_each_id_mut(rewrite))
             }

@@ -43,6 +43,11 @@ fn public_step(step: &PlanStep) -> (&'static str, Json) {
             json!({"name": set.name, "team": set.team, "instance_vars": set.instance_vars}),
         ),
         PlanStep::LoadVar(load) => ("load_var", json!({"name": load.name})),
+        PlanStep::ArtifactInput(input) => (
+            "artifact_input",
+            json!({"artifact_id": input.artifact_id, "name": input.name}),
+        ),
+        PlanStep::ArtifactOutput(output) => ("artifact_output", json!({"name": output.name})),
         PlanStep::Do(steps) => ("do", public_list(steps)),
         PlanStep::Retry(steps) => ("retry", public_list(steps)),
         PlanStep::InParallel(parallel) => {

@@ -42,7 +42,14 @@ async fn log_ingestion(db: &TestStore) {
     for _ in 0..writers {
         builds.push(
             store
-                .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp::now())
+                .create_one_off_build(&concorde_store::NewOneOffBuild {
+                    team: team.id,
+                    pipeline: None,
+                    plan: &serde_json::json!({}),
+                    private_plan: &serde_json::json!({}),
+                    created_by: None,
+                    now: Timestamp::now(),
+                })
                 .await
                 .expect("build")
                 .id,

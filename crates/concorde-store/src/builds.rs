@@ -4,7 +4,7 @@
 
 use crate::backend::WritePool;
 use crate::backend::notify::Topic;
-use crate::error::{StoreError, StoreResult, fk_to_not_found};
+use crate::error::{StoreError, StoreResult};
 pub use concorde_core::BuildStatus;
 
 use crate::ids::{BuildId, JobId, PipelineId, ResourceId, ResourceTypeId, TeamId, Timestamp};
@@ -187,44 +187,6 @@ impl Store {
         })
     }
 
-    /// Creates a one-off build (`fly execute`), directly `started`, named by a global counter.
-    pub async fn create_one_off_build(
-        &self,
-        team: TeamId,
-        plan: &serde_json::Value,
-        created_by: Option<&str>,
-        now: Timestamp,
-    ) -> StoreResult<Build> {
-        let plan = plan.to_string();
-        with_db!(self, |pool, pg| {
-            let mut tx = pool.begin_write().await?;
-            let number: i64 = sqlx::query_scalar(
-                "INSERT INTO counters (name, value) VALUES ('one_off_name', 1)
-                 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let id = next_build_id(&mut tx).await?;
-            let sql = format!(
-                "INSERT INTO builds (id, name, status, team_id, plan, manually_triggered,
-                   created_by, create_time, start_time)
-                 VALUES ($6, $1, 'started', $2, $3, TRUE, $4, $5, $5) RETURNING {BUILD_COLUMNS}"
-            );
-            let build = sqlx::query_as::<_, Build>(&sql)
-                .bind(number.to_string())
-                .bind(team)
-                .bind(&plan)
-                .bind(created_by)
-                .bind(now)
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(fk_to_not_found("team", team))?;
-            tx.commit().await?;
-            Ok(build)
-        })
-    }
-
     /// A build by id.
     pub async fn build(&self, id: BuildId) -> StoreResult<Build> {
         with_db!(self, |pool, pg| {
@@ -286,7 +248,7 @@ impl Store {
         let finished = with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
             let row: Option<(Option<JobId>, Option<BuildId>)> = sqlx::query_as(
-                "UPDATE builds SET status = $1, end_time = $2, completed = TRUE
+                "UPDATE builds SET status = $1, end_time = $2, completed = TRUE, private_plan = NULL
                  WHERE id = $3 AND status IN ('pending', 'started') RETURNING job_id, rerun_of",
             )
             .bind(status.as_str())

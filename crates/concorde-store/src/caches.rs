@@ -1,15 +1,14 @@
 //! Resource caches (a version of a resource config fetched with given params), the uses that
-//! keep them alive, task caches (one `caches:` path of one task step of one job), and
-//! artifacts (`fly execute` uploads). Volumes point at these; when one goes, its volumes lose
-//! their owner and garbage collection takes them.
+//! keep them alive, and task caches (one `caches:` path of one task step of one job). Volumes
+//! point at these; when one goes, its volumes lose their owner and garbage collection takes
+//! them. Artifacts live in `one_off_builds.rs`.
 
 use concorde_config::model::VersionMap;
 
 use crate::backend::WritePool;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{
-    ArtifactId, BuildId, ContainerId, JobId, ResourceCacheId, ResourceConfigId, TaskCacheId,
-    Timestamp,
+    BuildId, ContainerId, JobId, ResourceCacheId, ResourceConfigId, TaskCacheId, Timestamp,
 };
 use crate::json_column::JsonColumn;
 use crate::teams::expect_one;
@@ -238,24 +237,6 @@ impl Store {
             .execute(pool)
             .await?;
             Ok(res.rows_affected())
-        })
-    }
-
-    /// Registers an artifact (files uploaded by `fly execute`), optionally for a build.
-    pub async fn create_artifact(
-        &self,
-        name: &str,
-        build: Option<BuildId>,
-        now: Timestamp,
-    ) -> StoreResult<ArtifactId> {
-        with_db!(self, |pool, pg| {
-            Ok(sqlx::query_scalar("INSERT INTO artifacts (name, build_id, created_at) VALUES ($1, $2, $3) RETURNING id")
-                .bind(name)
-                .bind(build)
-                .bind(now)
-                .fetch_one(pool)
-                .await
-                .map_err(fk_to_not_found("build", format!("{build:?}")))?)
         })
     }
 }

@@ -24,6 +24,7 @@ mod jobs;
 mod json_column;
 mod migrate;
 mod next_inputs;
+mod one_off_builds;
 mod pipeline_model;
 mod pipeline_spec;
 mod pipelines;
@@ -63,6 +64,7 @@ pub use ids::{
 pub use jobs::Job;
 pub use migrate::{LATEST_SCHEMA_VERSION, MigrateReport, MigrateTarget, migrate_command};
 pub use next_inputs::NextBuildInput;
+pub use one_off_builds::{Artifact, NewOneOffBuild, OneOffBuild};
 pub use pipelines::{Pipeline, PipelineRef};
 pub use put_outputs::PutOutput;
 pub use reports::ReportOutcome;

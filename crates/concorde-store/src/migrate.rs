@@ -39,9 +39,9 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        name: "check_builds",
-        sqlite: include_str!("../migrations/sqlite/0004_check_builds.sql"),
-        postgres: include_str!("../migrations/postgres/0004_check_builds.sql"),
+        name: "check_and_one_off_builds",
+        sqlite: include_str!("../migrations/sqlite/0004_check_and_one_off_builds.sql"),
+        postgres: include_str!("../migrations/postgres/0004_check_and_one_off_builds.sql"),
     },
 ];
 

@@ -5,6 +5,7 @@
 //! Wrappers decide what an interruption means; the build maps the final result to a status.
 
 mod across;
+mod artifacts;
 mod composite;
 mod files;
 mod get;
@@ -139,6 +140,8 @@ pub(crate) fn run_plan<'a>(exec: &'a Exec, plan: &'a Plan) -> BoxFuture<'a, Step
                 composite::run_on_abort(exec, &hook.step, &hook.on_abort).await
             }
             PlanStep::Ensure(hook) => composite::run_ensure(exec, &hook.step, &hook.ensure).await,
+            PlanStep::ArtifactInput(input) => artifacts::run_artifact_input(exec, input).await,
+            PlanStep::ArtifactOutput(output) => artifacts::run_artifact_output(exec, output).await,
         };
         if let Err(StepError::Errored(message)) = &result
             && is_leaf(&plan.step)
@@ -158,6 +161,8 @@ fn is_leaf(step: &PlanStep) -> bool {
             | PlanStep::Task(_)
             | PlanStep::SetPipeline(_)
             | PlanStep::LoadVar(_)
+            | PlanStep::ArtifactInput(_)
+            | PlanStep::ArtifactOutput(_)
     )
 }
 

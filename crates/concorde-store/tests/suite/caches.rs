@@ -12,7 +12,7 @@ use crate::fixtures::worker;
 
 store_test!(
     resource_caches_and_uses,
-    task_caches_and_artifacts,
+    task_caches,
     put_keeps_known_order_and_appends_new,
     concurrent_puts_get_distinct_orders
 );
@@ -127,9 +127,9 @@ async fn resource_caches_and_uses(db: &TestStore) {
     ));
 }
 
-async fn task_caches_and_artifacts(db: &TestStore) {
+async fn task_caches(db: &TestStore) {
     let store = &db.store;
-    let (p, build) = unit_build(store).await;
+    let (p, _) = unit_build(store).await;
     let unit = store.job_by_name(p.id, "unit").await.unwrap();
     let first = store
         .find_or_create_task_cache(unit.id, "test", "node_modules", Timestamp(1))
@@ -185,25 +185,6 @@ async fn task_caches_and_artifacts(db: &TestStore) {
             .await,
         Err(StoreError::NotFound { .. })
     ));
-
-    let artifact = store
-        .create_artifact("inputs", Some(build.id), Timestamp(5))
-        .await
-        .unwrap();
-    assert_ne!(
-        store
-            .create_artifact("inputs", None, Timestamp(5))
-            .await
-            .unwrap(),
-        artifact
-    );
-    let bad = store
-        .create_artifact("x", Some(concorde_store::BuildId(999)), Timestamp(5))
-        .await;
-    assert!(
-        matches!(bad, Err(StoreError::NotFound { kind: "build", .. })),
-        "{bad:?}"
-    );
 }
 
 fn v(version: &str) -> NewVersion {

@@ -86,7 +86,14 @@ async fn orphaned_containers_follow_their_builds(db: &TestStore) {
         .await
         .unwrap();
     let one_off = store
-        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(1))
+        .create_one_off_build(&concorde_store::NewOneOffBuild {
+            team: team.id,
+            pipeline: None,
+            plan: &serde_json::json!({}),
+            private_plan: &serde_json::json!({}),
+            created_by: None,
+            now: Timestamp(1),
+        })
         .await
         .unwrap();
     store
@@ -215,7 +222,14 @@ async fn failed_and_missing_containers(db: &TestStore) {
     let store = &db.store;
     let (team, _) = simple_pipeline(store).await;
     let build = store
-        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(1))
+        .create_one_off_build(&concorde_store::NewOneOffBuild {
+            team: team.id,
+            pipeline: None,
+            plan: &serde_json::json!({}),
+            private_plan: &serde_json::json!({}),
+            created_by: None,
+            now: Timestamp(1),
+        })
         .await
         .unwrap();
     store
@@ -281,7 +295,14 @@ async fn orphaned_failed_and_missing_volumes(db: &TestStore) {
     let store = &db.store;
     let (team, _) = simple_pipeline(store).await;
     let build = store
-        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(1))
+        .create_one_off_build(&concorde_store::NewOneOffBuild {
+            team: team.id,
+            pipeline: None,
+            plan: &serde_json::json!({}),
+            private_plan: &serde_json::json!({}),
+            created_by: None,
+            now: Timestamp(1),
+        })
         .await
         .unwrap();
     worker(store, "w").await;
@@ -436,7 +457,14 @@ async fn caches_configs_task_caches_and_artifacts(db: &TestStore) {
     };
 
     let running = store
-        .create_one_off_build(team.id, &serde_json::json!({}), None, Timestamp(1))
+        .create_one_off_build(&concorde_store::NewOneOffBuild {
+            team: team.id,
+            pipeline: None,
+            plan: &serde_json::json!({}),
+            private_plan: &serde_json::json!({}),
+            created_by: None,
+            now: Timestamp(1),
+        })
         .await
         .unwrap();
     let by_build = store
@@ -616,9 +644,10 @@ async fn caches_configs_task_caches_and_artifacts(db: &TestStore) {
 
     // Artifacts: kept for twelve hours.
     let artifact = store
-        .create_artifact("upload", None, Timestamp(HOUR))
+        .create_artifact(team.id, "upload", None, "artifact-volume", Timestamp(HOUR))
         .await
-        .unwrap();
+        .unwrap()
+        .id;
     store
         .create_volume(&new_volume(
             "artifact-volume",

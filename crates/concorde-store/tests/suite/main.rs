@@ -35,6 +35,7 @@ mod containers;
 mod fixtures;
 mod gc;
 mod migrations;
+mod one_off_builds;
 mod pipelines;
 mod teams;
 mod volumes;

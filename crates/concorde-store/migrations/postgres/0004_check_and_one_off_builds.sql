@@ -1,7 +1,7 @@
--- Version 4: every check is a build. A check build has a builds row named `check` with its
--- resource or resource type, the version it starts from, and its events in build_events;
--- resources and resource types point at their last check build. Forward-only: never edit
--- after merge; add 0005_*.sql.
+-- Version 4: check builds, one-off builds and never-reused build ids. Every check is a build:
+-- a builds row named `check` with its resource or resource type, the version it starts from,
+-- and its events in build_events; resources and resource types point at their last check
+-- build. Forward-only: never edit after merge; add 0005_*.sql.
 
 ALTER TABLE builds ADD COLUMN resource_id BIGINT REFERENCES resources (id) ON DELETE CASCADE;
 ALTER TABLE builds ADD COLUMN resource_type_id BIGINT
@@ -22,3 +22,12 @@ ALTER TABLE resource_types ADD COLUMN last_check_build_id BIGINT
 -- Build ids are never reused, even after the newest builds are deleted (destroyed pipelines,
 -- forgotten check builds): every insert takes the next value of this counter.
 INSERT INTO counters (name, value) SELECT 'build_id', COALESCE(MAX(id), 0) FROM builds;
+
+-- One-off builds (`fly execute`): created `started` without a start time until a tracker
+-- runs them; the plan they run is kept only until they finish (`plan` is the public form).
+ALTER TABLE builds ADD COLUMN private_plan TEXT;
+CREATE INDEX builds_unfinished_one_off ON builds (id)
+    WHERE NOT completed AND job_id IS NULL AND resource_id IS NULL AND resource_type_id IS NULL;
+-- Artifacts belong to a team and live in a worker volume.
+ALTER TABLE artifacts ADD COLUMN team_id BIGINT REFERENCES teams (id) ON DELETE CASCADE;
+ALTER TABLE artifacts ADD COLUMN volume TEXT;
