@@ -36,12 +36,20 @@ pub use validation::validation_response;
 /// The whole HTTP API: `/api/v1/...` and `/sky/issuer/token`.
 ///
 /// Layers, outermost first: tracing (logs every request, and the detail of 5xx errors), the
-/// body size limit (413 past `max_body_bytes`), and the `X-Concourse-Version` header.
+/// `X-Concourse-Version` header, and the body size limit (413 past `max_body_bytes`; artifact
+/// uploads, which stream, past `MAX_ARTIFACT_BYTES`).
 pub fn router(state: ApiState) -> Router {
     let max_body = state.config().max_body_bytes;
     let version = HeaderValue::from_str(&state.config().version)
         .unwrap_or(HeaderValue::from_static(DEFAULT_VERSION));
-    routes::routes()
+    let limited = routes::routes()
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body));
+    let uploads = routes::upload_routes()
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(routes::MAX_ARTIFACT_BYTES));
+    limited
+        .merge(uploads)
         .with_state(state)
         .layer(axum::middleware::map_response(
             move |mut response: Response<axum::body::Body>| {
@@ -54,8 +62,6 @@ pub fn router(state: ApiState) -> Router {
                 }
             },
         ))
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TraceLayer::new_for_http().on_response(log_response))
 }
 

@@ -160,3 +160,16 @@ pub struct CommentRequest {
     /// The comment.
     pub comment: String,
 }
+
+/// Files uploaded for a one-off build, or an output a build kept (`fly execute`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerArtifact {
+    /// Its id.
+    pub id: i64,
+    /// The build artifact name (empty for uploads).
+    pub name: String,
+    /// The build that kept it (0 for uploads).
+    pub build_id: i64,
+    /// When it was made, unix seconds.
+    pub created_at: i64,
+}

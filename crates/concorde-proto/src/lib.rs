@@ -21,7 +21,7 @@ mod worker;
 
 pub use build::{
     Build, BuildInput, BuildResourceInput, BuildResourceOutput, BuildResources, BuildStatus,
-    BuildSummary, CommentRequest, RerunOf,
+    BuildSummary, CommentRequest, RerunOf, WorkerArtifact,
 };
 pub use concorde_core::EventKind;
 pub use event::{END_EVENT, EVENT_STREAM_VERSION, EventEnvelope, LogOrigin, SSE_EVENT};

@@ -162,6 +162,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     let config = ApiConfig {
         local_users: local_users.clone(),
         external_url: external_url.clone(),
+        artifact_runtime: Some(worker.runtime.clone()),
         ..ApiConfig::default()
     };
     let api_shutdown = shutdown.clone();

@@ -209,6 +209,20 @@ impl Store {
         })
     }
 
+    /// Artifacts made before `before`, oldest first: uploads never used and outputs never
+    /// fetched, whose volumes are due to go.
+    pub async fn artifacts_created_before(&self, before: Timestamp) -> StoreResult<Vec<Artifact>> {
+        with_db!(self, |pool, pg| {
+            let sql = format!(
+                "SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE created_at < $1 ORDER BY id"
+            );
+            Ok(sqlx::query_as::<_, Artifact>(&sql)
+                .bind(before)
+                .fetch_all(pool)
+                .await?)
+        })
+    }
+
     /// Forgets an artifact (its volume is the caller's to destroy).
     pub async fn delete_artifact(&self, id: ArtifactId) -> StoreResult<()> {
         with_db!(self, |pool, pg| {

@@ -163,6 +163,9 @@ async fn builds_of_teams(
     caller: &Caller,
 ) -> ApiResult<Vec<store::Build>> {
     let mut builds = Vec::new();
+    for team in teams.iter().filter(|team| caller.can_view(&team.name)) {
+        builds.extend(store.list_one_off_builds(team.id).await?);
+    }
     for scoped in lookup::visible_pipelines(store, caller, teams).await? {
         builds.extend(builds_of_pipeline(store, &scoped.pipeline).await?);
     }

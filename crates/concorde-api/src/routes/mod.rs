@@ -1,13 +1,15 @@
-//! The route table: the paths of `reference/api.md` served so far (about half of its 108; the
-//! rest, such as teams, check builds, containers' hijack and artifacts, come with their
-//! issues), each with its handler. Paths use Concourse's parameter names so handlers' path
+//! The route table: the paths of `reference/api.md` served so far (over half of its 108; the
+//! rest, such as teams and containers' hijack, come with their issues), each with its
+//! handler. Paths use Concourse's parameter names so handlers' path
 //! types match the reference.
 
+mod artifacts;
 mod builds;
 mod config;
 mod events;
 mod info;
 mod jobs;
+mod one_off;
 mod pipelines;
 mod resources;
 mod versions;
@@ -15,6 +17,8 @@ mod workers;
 
 use axum::Router;
 use axum::routing::{get, post, put};
+
+pub use artifacts::MAX_ARTIFACT_BYTES;
 
 use crate::auth::token;
 use crate::state::ApiState;
@@ -50,7 +54,10 @@ pub fn routes() -> Router<ApiState> {
             &pipeline_path("/config"),
             get(config::get).put(config::save),
         )
-        .route(&pipeline_path("/builds"), get(builds::list_pipeline))
+        .route(
+            &pipeline_path("/builds"),
+            get(builds::list_pipeline).post(one_off::create_in_pipeline),
+        )
         .route("/api/v1/jobs", get(jobs::list_all))
         .route(&pipeline_path("/jobs"), get(jobs::list))
         .route(&pipeline_path("/jobs/{job_name}"), get(jobs::get))
@@ -73,7 +80,18 @@ pub fn routes() -> Router<ApiState> {
             put(jobs::schedule),
         )
         .route("/api/v1/builds", get(builds::list_all))
-        .route("/api/v1/teams/{team_name}/builds", get(builds::list_team))
+        .route(
+            "/api/v1/teams/{team_name}/builds",
+            get(builds::list_team).post(one_off::create),
+        )
+        .route(
+            "/api/v1/teams/{team_name}/artifacts/{artifact_id}",
+            get(artifacts::get),
+        )
+        .route(
+            "/api/v1/builds/{build_id}/artifacts",
+            get(one_off::list_artifacts),
+        )
         .route("/api/v1/builds/{build_id}", get(builds::get))
         .route("/api/v1/builds/{build_id}/plan", get(builds::plan))
         .route("/api/v1/builds/{build_id}/events", get(events::stream))
@@ -149,4 +167,13 @@ pub fn routes() -> Router<ApiState> {
             "/api/v1/teams/{team_name}/volumes",
             get(workers::list_volumes),
         )
+}
+
+/// Routes whose bodies stream past the API's usual body limit (artifact uploads), without
+/// state.
+pub fn upload_routes() -> Router<ApiState> {
+    Router::new().route(
+        "/api/v1/teams/{team_name}/artifacts",
+        post(artifacts::create),
+    )
 }

@@ -1,8 +1,9 @@
 //! The build tracker: starts pending builds when their job has a free slot and their inputs
-//! are known, runs them with the engine on the local worker, stores every event, and fails
-//! builds cleanly when the node that ran them is gone.
+//! are known, and one-off builds as they come, runs them with the engine on the local worker,
+//! stores every event, and fails builds cleanly when the node that ran them is gone.
 
 mod inputs;
+mod one_off;
 mod run;
 pub mod sink;
 
@@ -58,6 +59,16 @@ impl Tracker {
         }
     }
 
+    fn clone_parts(&self) -> one_off::TrackerParts {
+        one_off::TrackerParts {
+            store: self.store.clone(),
+            worker: self.worker.clone(),
+            external_url: self.config.external_url.clone(),
+            running: self.running.clone(),
+            stop: self.config.stop_builds.clone(),
+        }
+    }
+
     fn is_running(&self, build: BuildId) -> bool {
         self.running
             .lock()
@@ -82,6 +93,12 @@ impl Component for Tracker {
     /// Works only on the jobs the store says have an unfinished build (one claim query), not
     /// on every job of every pipeline.
     async fn tick(&self) -> anyhow::Result<Tick> {
+        if let Err(err) = self.track_one_offs().await {
+            warn!(error = %format!("{err:#}"), "could not track one-off builds");
+        }
+        if let Err(err) = self.expire_artifacts().await {
+            warn!(error = %format!("{err:#}"), "could not expire artifacts");
+        }
         let claimed = self.store.jobs_with_unfinished_builds().await?;
         if claimed.is_empty() {
             return Ok(Tick::Idle);
