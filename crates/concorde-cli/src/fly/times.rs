@@ -69,23 +69,6 @@ pub fn build_duration(start: Option<i64>, end: Option<i64>, now: Timestamp) -> S
     }
 }
 
-#[cfg(test)]
-mod duration_tests {
-    use super::*;
-
-    #[test]
-    fn a_build_that_never_started_has_no_duration() {
-        let now = Timestamp::from_second(1_796_000_000).unwrap();
-        assert_eq!(build_duration(None, Some(1_795_999_990), now), "n/a");
-        assert_eq!(build_duration(None, None, now), "n/a");
-        assert_eq!(
-            build_duration(Some(1_795_999_000), Some(1_795_999_090), now),
-            "1m30s"
-        );
-        assert_eq!(build_duration(Some(1_795_999_990), None, now), "10s+");
-    }
-}
-
 /// A worker's age: `<d>d`, `<h>h<m>m`, `<m>m<s>s` or `<s>s`; `n/a` without a start time.
 pub fn age(start: i64, now: Timestamp) -> String {
     if start <= 0 {
@@ -106,5 +89,22 @@ pub fn age(start: i64, now: Timestamp) -> String {
         format!("{minutes}m{rest}s")
     } else {
         format!("{rest}s")
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn a_build_that_never_started_has_no_duration() {
+        let now = Timestamp::from_second(1_796_000_000).unwrap();
+        assert_eq!(build_duration(None, Some(1_795_999_990), now), "n/a");
+        assert_eq!(build_duration(None, None, now), "n/a");
+        assert_eq!(
+            build_duration(Some(1_795_999_000), Some(1_795_999_090), now),
+            "1m30s"
+        );
+        assert_eq!(build_duration(Some(1_795_999_990), None, now), "10s+");
     }
 }
