@@ -18,6 +18,7 @@ mod check_resource;
 mod check_resource_type;
 mod containers;
 mod destroy_pipeline;
+mod execute;
 mod expose_pipeline;
 mod get_pipeline;
 mod jobs;
@@ -119,6 +120,9 @@ pub enum Command {
     /// Start a job in a pipeline.
     #[command(visible_alias = "tj")]
     TriggerJob(trigger_job::TriggerJobArgs),
+    /// Execute a one-off build using local bits.
+    #[command(visible_alias = "e")]
+    Execute(execute::ExecuteArgs),
     /// Stream a build's output.
     #[command(visible_alias = "w")]
     Watch(watch::WatchArgs),
@@ -257,6 +261,7 @@ fn dispatch(ctx: &mut Ctx<'_, '_>, command: Command) -> anyhow::Result<u8> {
         Command::PauseJob(args) => pause_job::run(ctx, &args, fly::Toggle::Pause),
         Command::UnpauseJob(args) => pause_job::run(ctx, &args, fly::Toggle::Unpause),
         Command::TriggerJob(args) => trigger_job::run(ctx, &args),
+        Command::Execute(args) => execute::run(ctx, &args),
         Command::Watch(args) => watch::run(ctx, &args),
         Command::Builds(args) => builds::run(ctx, &args),
         Command::AbortBuild(args) => abort_build::run(ctx, &args),

@@ -255,6 +255,56 @@ impl Client {
         self.send(request)?.ok()
     }
 
+    /// POSTs the bytes `body` yields as it is read (an artifact upload), without holding them
+    /// in memory; reads the answer.
+    pub fn upload(&self, path: &str, body: &mut dyn std::io::Read) -> Result<Reply, ClientError> {
+        let url = format!("{}{path}", self.url);
+        let request = Request::new(Method::Post, path);
+        let mut builder = self.agent.post(&url);
+        for (key, value) in self.headers(&request) {
+            builder = builder.header(key, value);
+        }
+        let mut response = builder
+            .content_type("application/octet-stream")
+            .send(ureq::SendBody::from_reader(body))
+            .map_err(|err| self.unreachable(&err))?;
+        let status = response.status().as_u16();
+        if status == 401 {
+            return Err(ClientError::Unauthorized(self.target.clone()));
+        }
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY_BYTES)
+            .read_to_vec()
+            .map_err(|err| self.unreachable(&err))?;
+        Reply {
+            status,
+            config_version: None,
+            body,
+        }
+        .ok()
+    }
+
+    /// GETs `path` as a byte stream (an artifact download), read as it arrives.
+    pub fn download(&self, path: &str) -> Result<Box<dyn std::io::Read + Send>, ClientError> {
+        let response = self.call(Request::new(Method::Get, path))?;
+        let status = response.status().as_u16();
+        let mut reader = response.into_body().into_reader();
+        if !(200..300).contains(&status) {
+            let mut body = Vec::new();
+            // The body only decorates the error; a failure to read it changes nothing.
+            let _ = (&mut reader).take(64 * 1024).read_to_end(&mut body);
+            Reply {
+                status,
+                config_version: None,
+                body,
+            }
+            .ok()?;
+        }
+        Ok(Box::new(Download(reader)))
+    }
+
     /// Opens a build's event stream, for [`super::events`] to read line by line.
     pub fn build_events(&self, build_id: i64) -> Result<Box<dyn BufRead + Send>, ClientError> {
         let path = format!("/api/v1/builds/{build_id}/events");
@@ -352,6 +402,15 @@ impl Client {
             target: self.target.clone(),
             message: err.to_string(),
         }
+    }
+}
+
+/// A download's body, with a nameable type behind the box.
+struct Download(ureq::BodyReader<'static>);
+
+impl std::io::Read for Download {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
     }
 }
 

@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 pub use crate::check_builds::check_resource_runs_a_real_check_build;
+pub use crate::execute::{
+    ctrl_c_aborts_an_executed_build, execute_runs_local_inputs_and_brings_outputs_back,
+};
 use crate::harness::{Backend, Repo, Server, WorkerRuntime, base_type_script, chain_pipeline};
 pub use crate::huge_log::a_huge_log_read_by_eight_followers_holds_little_memory;
 pub use crate::process_cleanup::no_process_outlives_its_step;

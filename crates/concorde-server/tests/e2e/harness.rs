@@ -174,15 +174,20 @@ impl Server {
         }
     }
 
-    /// Runs the CLI against this server.
-    pub fn fly(&self, args: &[&str]) -> Output {
-        Command::new(binary())
+    /// The CLI against this server, ready to run (or spawn) with `args`.
+    pub fn fly_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary());
+        command
             .args(["-t", "e2e"])
             .args(args)
             .env("HOME", self.home.path())
-            .stdin(Stdio::null())
-            .output()
-            .expect("cli runs")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs the CLI against this server.
+    pub fn fly(&self, args: &[&str]) -> Output {
+        self.fly_command(args).output().expect("cli runs")
     }
 
     /// Runs the CLI and returns stdout, asserting success.

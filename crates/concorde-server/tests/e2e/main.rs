@@ -2,6 +2,7 @@
 //! repositories and real processes, on SQLite and on PostgreSQL.
 
 mod check_builds;
+mod execute;
 mod flows;
 #[path = "../support/follow_events.rs"]
 mod follow_events;
@@ -38,4 +39,6 @@ on_both_backends!(
     no_process_outlives_its_step,
     a_huge_log_read_by_eight_followers_holds_little_memory,
     check_resource_runs_a_real_check_build,
+    execute_runs_local_inputs_and_brings_outputs_back,
+    ctrl_c_aborts_an_executed_build,
 );

@@ -107,7 +107,10 @@ async fn artifacts_belong_to_a_team_and_a_build(db: &TestStore) {
         (upload.team_id, upload.volume.as_deref(), upload.build_id),
         (Some(main.id), Some("artifact-a"), None)
     );
-    assert_eq!(store.build_artifacts(build.id).await.unwrap(), vec![kept.clone()]);
+    assert_eq!(
+        store.build_artifacts(build.id).await.unwrap(),
+        vec![kept.clone()]
+    );
     store.delete_artifact(kept.id).await.unwrap();
     assert!(matches!(
         store.artifact(kept.id).await,
