@@ -53,27 +53,44 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 
 fn test(nextest_args: &[String]) -> anyhow::Result<()> {
     let root = repo_root();
-    run(Command::new("cargo")
-        .current_dir(&root)
-        .args(["fmt", "--all", "--check"]))?;
-    run(Command::new("cargo").current_dir(&root).args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    run(Command::new("cargo")
-        .current_dir(&root)
-        .args(["nextest", "run", "--workspace", "--no-fail-fast"])
-        .args(nextest_args))?;
-    conformance()?;
+    timed("fmt", || {
+        run(Command::new("cargo")
+            .current_dir(&root)
+            .args(["fmt", "--all", "--check"]))
+    })?;
+    timed("clippy", || {
+        run(Command::new("cargo").current_dir(&root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    timed("nextest", || {
+        run(Command::new("cargo")
+            .current_dir(&root)
+            .args(["nextest", "run", "--workspace", "--no-fail-fast"])
+            .args(nextest_args))
+    })?;
+    timed("conformance", conformance)?;
     let targets: Vec<String> = fuzz::TARGETS
         .iter()
         .map(|name| (*name).to_owned())
         .collect();
-    fuzz::run_targets(&targets, CI_FUZZ_SECONDS)
+    timed("fuzz", || fuzz::run_targets(&targets, CI_FUZZ_SECONDS))
+}
+
+/// Runs one stage of `test` and says how long it took, so a slow CI run shows where.
+fn timed(stage: &str, work: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let result = work();
+    eprintln!(
+        "xtask: stage {stage} took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    result
 }
 
 /// How long `cargo xtask test` fuzzes each target.

@@ -147,7 +147,7 @@ impl Store {
         })?;
         if paused_by.is_none() {
             // Its resources were not checked while it was paused: they are due now.
-            self.notify(Topic::CheckRequested, "").await?;
+            self.notify(Topic::CheckRequested, &id.to_string()).await?;
             self.notify(Topic::JobScheduling, "").await?;
         }
         Ok(())

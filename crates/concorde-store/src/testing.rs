@@ -349,3 +349,15 @@ pub async fn next_notification(listener: &mut crate::Listener) -> crate::Notific
         .expect("the listener works")
         .expect("a notification, not a missed-notifications wake-up")
 }
+
+/// The next notification `listener` hears that names something, skipping bare wake-ups
+/// (empty payload), such as the one setting a pipeline sends, which on PostgreSQL may reach a
+/// listener made after the pipeline was set.
+pub async fn next_named_notification(listener: &mut crate::Listener) -> crate::Notification {
+    loop {
+        let note = next_notification(listener).await;
+        if !note.payload.is_empty() {
+            return note;
+        }
+    }
+}

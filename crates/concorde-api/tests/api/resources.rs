@@ -205,7 +205,7 @@ async fn checks_and_webhook(h: &Harness) {
         (&json!("check"), &json!("repo"), &json!("pending"))
     );
     let id = check["id"].as_i64().expect("a check build id");
-    let note = concorde_store::testing::next_notification(&mut checks).await;
+    let note = concorde_store::testing::next_named_notification(&mut checks).await;
     assert_eq!(note.payload, id.to_string());
     assert_eq!(
         h.get(&format!("/api/v1/builds/{id}"), Some(&h.admin))

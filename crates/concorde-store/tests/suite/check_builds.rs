@@ -66,7 +66,7 @@ async fn a_check_build_is_pending_until_one_checker_starts_it(db: &TestStore) {
         .create_check_build(&manual(target, Some(&from), 5))
         .await
         .unwrap();
-    let note = concorde_store::testing::next_notification(&mut listener).await;
+    let note = concorde_store::testing::next_named_notification(&mut listener).await;
     assert_eq!(note.payload, build.id.to_string());
     assert_eq!(
         (

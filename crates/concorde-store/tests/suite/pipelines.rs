@@ -306,10 +306,10 @@ async fn updating_a_pipeline_requests_checks_and_scheduling(db: &TestStore) {
         .set_pipeline_paused(p.id, None, Timestamp(4))
         .await
         .unwrap();
-    let note = concorde_store::testing::next_notification(&mut listener).await;
+    let note = concorde_store::testing::next_named_notification(&mut listener).await;
     assert_eq!(
-        note.topic,
-        Topic::CheckRequested,
+        note.payload,
+        p.id.to_string(),
         "unpausing wakes the checker"
     );
 }
