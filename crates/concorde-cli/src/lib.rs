@@ -13,6 +13,7 @@ mod validate_pipeline;
 pub mod fly;
 
 mod abort_build;
+mod archive_pipeline;
 mod builds;
 mod check_resource;
 mod check_resource_type;
@@ -99,6 +100,9 @@ pub enum Command {
     /// Un-pause a pipeline.
     #[command(visible_alias = "up")]
     UnpausePipeline(pause_pipeline::PausePipelineArgs),
+    /// Archive a pipeline: its configuration goes, its build history stays.
+    #[command(visible_alias = "ap")]
+    ArchivePipeline(archive_pipeline::ArchivePipelineArgs),
     /// Make a pipeline publicly viewable.
     #[command(visible_alias = "ep")]
     ExposePipeline(expose_pipeline::ExposePipelineArgs),
@@ -257,6 +261,7 @@ fn dispatch(ctx: &mut Ctx<'_, '_>, command: Command) -> anyhow::Result<u8> {
             expose_pipeline::run(ctx, &args, expose_pipeline::Visibility::Hide)
         }
         Command::OrderPipelines(args) => order_pipelines::run(ctx, &args),
+        Command::ArchivePipeline(args) => archive_pipeline::run(ctx, &args),
         Command::Jobs(args) => jobs::run(ctx, &args),
         Command::PauseJob(args) => pause_job::run(ctx, &args, fly::Toggle::Pause),
         Command::UnpauseJob(args) => pause_job::run(ctx, &args, fly::Toggle::Unpause),

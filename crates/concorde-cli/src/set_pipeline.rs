@@ -81,13 +81,16 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
         return Ok(1);
     }
 
+    // `-i` vars make the pipeline an instance, beside those given with `-p name/k:v`.
+    let mut pipeline = args.pipeline.clone();
+    pipeline.instance_vars.extend(args.vars.instance_vars()?);
     let session = ctx.session()?;
     let team = session.team_or(&args.team).to_owned();
-    let pipeline_path = args.pipeline.path(&team);
+    let pipeline_path = pipeline.path(&team);
     let config_path = format!("{pipeline_path}/config");
     let existing = session
         .client
-        .send(Request::new(Method::Get, &config_path).queries(args.pipeline.query()))?;
+        .send(Request::new(Method::Get, &config_path).queries(pipeline.query()))?;
     let (old_config, version) = match existing.status {
         404 => (Value::Null, None),
         _ => {
@@ -108,11 +111,11 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
     ctx.say(format_args!(
         "{}{}",
         Style::Bold.paint("pipeline name: ", color),
-        args.pipeline.name
+        pipeline.name
     ))?;
-    if !args.pipeline.instance_vars.is_empty() {
+    if !pipeline.instance_vars.is_empty() {
         ctx.say(Style::Bold.paint("pipeline instance vars:", color))?;
-        let yaml = json_to_yaml(&Value::Object(args.pipeline.instance_vars.clone()))?;
+        let yaml = json_to_yaml(&Value::Object(pipeline.instance_vars.clone()))?;
         for line in yaml.lines() {
             ctx.say(format_args!("  {line}"))?;
         }
@@ -122,7 +125,7 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
         ctx.say("Dry-run mode was set, exiting.")?;
         return Ok(0);
     }
-    if let Some(pipeline) = fetch_pipeline(&session, &pipeline_path, &args.pipeline)?
+    if let Some(pipeline) = fetch_pipeline(&session, &pipeline_path, &pipeline)?
         && pipeline.parent_job_id.is_some()
         && pipeline.parent_build_id.is_some()
     {
@@ -142,7 +145,7 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
 
     let yaml = json_to_yaml(&node_to_json(&loaded.evaluated))?;
     let mut request = Request::new(Method::Put, &config_path)
-        .queries(args.pipeline.query())
+        .queries(pipeline.query())
         .body(Body {
             content_type: "application/x-yaml",
             bytes: yaml.into_bytes(),
@@ -180,16 +183,16 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
     }
     if created {
         ctx.say("pipeline created!")?;
-        let query = crate::fly::client::encode_query(&args.pipeline.query());
+        let query = crate::fly::client::encode_query(&pipeline.query());
         let url = format!(
             "{}/teams/{team}/pipelines/{}{query}",
-            session.client.url, args.pipeline.name
+            session.client.url, pipeline.name
         );
         ctx.say(format_args!("you can view your pipeline here: {url}"))?;
     } else {
         ctx.say("configuration updated")?;
     }
-    let paused = fetch_pipeline(&session, &pipeline_path, &args.pipeline)?
+    let paused = fetch_pipeline(&session, &pipeline_path, &pipeline)?
         .is_some_and(|pipeline| pipeline.paused);
     if paused {
         ctx.say("")?;
@@ -197,7 +200,7 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &SetPipelineArgs) -> anyhow::Result<u8> 
         ctx.say("  - run the unpause-pipeline command:")?;
         let mut command = format!(
             "concorde -t {} unpause-pipeline -p {}",
-            session.name, args.pipeline
+            session.name, pipeline
         );
         if let Some(team) = &args.team {
             command.push_str(&format!(" --team {team}"));

@@ -37,4 +37,60 @@ impl StaticVarFlags {
         }
         Ok(vars)
     }
+
+    /// The `-i` flags as instance vars (`-i a.b=1` is `{"a": {"b": 1}}`), in the order given.
+    pub fn instance_vars(&self) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+        let mut vars = serde_json::Map::new();
+        for flag in &self.instance_var {
+            let (name, yaml) = flag
+                .split_once('=')
+                .with_context(|| format!("-i {flag}: expected NAME=YAML"))?;
+            let value: serde_json::Value = serde_saphyr::from_str(yaml)
+                .with_context(|| format!("-i {flag}: the value is not YAML"))?;
+            let mut path = name.split('.').peekable();
+            let mut level = &mut vars;
+            while let Some(key) = path.next() {
+                if key.is_empty() {
+                    anyhow::bail!("-i {flag}: empty field name");
+                }
+                if path.peek().is_none() {
+                    level.insert(key.to_owned(), value.clone());
+                    break;
+                }
+                let entry = level
+                    .entry(key.to_owned())
+                    .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+                if !entry.is_object() {
+                    *entry = serde_json::Value::Object(serde_json::Map::new());
+                }
+                let Some(next) = entry.as_object_mut() else {
+                    break;
+                };
+                level = next;
+            }
+        }
+        Ok(vars)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_vars_nest_dotted_names_and_parse_yaml() {
+        let flags = StaticVarFlags {
+            instance_var: vec!["branch=main".into(), "a.b=1".into(), "a.c=[x]".into()],
+            ..StaticVarFlags::default()
+        };
+        assert_eq!(
+            serde_json::Value::Object(flags.instance_vars().unwrap()),
+            serde_json::json!({"branch": "main", "a": {"b": 1, "c": ["x"]}})
+        );
+        let bad = StaticVarFlags {
+            instance_var: vec!["novalue".into()],
+            ..StaticVarFlags::default()
+        };
+        assert!(bad.instance_vars().is_err());
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+pub use crate::archiving::instances_are_set_with_dash_i_and_archived_one_by_one;
 pub use crate::check_builds::check_resource_runs_a_real_check_build;
 pub use crate::execute::{
     ctrl_c_aborts_an_executed_build, execute_runs_local_inputs_and_brings_outputs_back,

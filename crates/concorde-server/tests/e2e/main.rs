@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `concorde quickstart` process, real HTTP, the real CLI, real git
 //! repositories and real processes, on SQLite and on PostgreSQL.
 
+mod archiving;
 mod check_builds;
 mod execute;
 mod flows;
@@ -41,4 +42,5 @@ on_both_backends!(
     check_resource_runs_a_real_check_build,
     execute_runs_local_inputs_and_brings_outputs_back,
     ctrl_c_aborts_an_executed_build,
+    instances_are_set_with_dash_i_and_archived_one_by_one,
 );
