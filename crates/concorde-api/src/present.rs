@@ -39,8 +39,8 @@ pub fn pipeline(pipeline: &store::Pipeline, team_name: &str) -> proto::Pipeline 
             .get("user_data")
             .cloned()
             .filter(|data| !data.is_null()),
-        parent_build_id: None,
-        parent_job_id: None,
+        parent_build_id: pipeline.parent_build_id,
+        parent_job_id: pipeline.parent_job_id,
         last_updated: secs(pipeline.last_updated),
     }
 }

@@ -9,6 +9,7 @@ pub use concorde_core::BuildStatus;
 
 use crate::ids::{BuildId, JobId, PipelineId, ResourceId, ResourceTypeId, TeamId, Timestamp};
 use crate::json_column::JsonColumn;
+use crate::pipelines::archive_with_children;
 use crate::{Store, with_db};
 
 /// A build: of a job, one-off (`fly execute`) or a check.
@@ -235,7 +236,8 @@ impl Store {
 
     /// Finishes a pending or started build. For job builds: updates the job's latest and next
     /// builds, requests scheduling of downstream jobs, and on success records the
-    /// successful-build-outputs row (outputs first, then inputs).
+    /// successful-build-outputs row (outputs first, then inputs) and archives the pipelines
+    /// earlier builds of the job set and this one did not.
     pub async fn finish_build(
         &self,
         id: BuildId,
@@ -289,6 +291,17 @@ impl Store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                    // Pipelines an earlier build of this job set and this one did not.
+                    let stale: Vec<PipelineId> = sqlx::query_scalar(
+                        "SELECT id FROM pipelines WHERE NOT archived AND parent_job_id = $1
+                           AND parent_build_id < $2
+                           AND id <> (SELECT pipeline_id FROM jobs WHERE id = $1)",
+                    )
+                    .bind(job)
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    archive_with_children(&mut tx, stale, now).await?;
                 }
             }
             tx.commit().await?;

@@ -7,7 +7,7 @@ use concorde_config::model::JsonMap;
 use crate::backend::WritePool;
 use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, unique_to_exists};
-use crate::ids::{BuildId, PipelineId, TeamId, Timestamp};
+use crate::ids::{BuildId, JobId, PipelineId, TeamId, Timestamp};
 use crate::json_column::JsonColumn;
 use crate::teams::expect_one;
 use crate::{Store, with_db};
@@ -41,6 +41,10 @@ pub struct Pipeline {
     pub ordering: i64,
     /// When the config was last saved.
     pub last_updated: Timestamp,
+    /// The job whose `set_pipeline` step set it, if one did.
+    pub parent_job_id: Option<JobId>,
+    /// The build whose `set_pipeline` step last set it.
+    pub parent_build_id: Option<BuildId>,
 }
 
 /// How a caller names a pipeline: team, name, and instance vars (JSON) if instanced.
@@ -55,7 +59,7 @@ pub struct PipelineRef {
 }
 
 pub(crate) const PIPELINE_COLUMNS: &str = "id, team_id, name, instance_vars, config, config_version, paused, \
-    paused_by, public, archived, ordering, last_updated";
+    paused_by, public, archived, ordering, last_updated, parent_job_id, parent_build_id";
 
 /// The instance key: canonical JSON of the vars, or `""` for a plain pipeline.
 pub(crate) fn instance_key(vars: Option<&JsonMap>) -> String {
@@ -165,22 +169,18 @@ impl Store {
         })
     }
 
-    /// Archives a pipeline: paused, every job, resource and type inactive; history kept.
+    /// Archives a pipeline: paused, every job, resource and type inactive; history kept. The
+    /// pipelines its jobs set are archived with it.
     pub async fn archive_pipeline(&self, id: PipelineId, now: Timestamp) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
-            let res = sqlx::query(
-                "UPDATE pipelines SET archived = TRUE, paused = TRUE, paused_at = $1 WHERE id = $2",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            expect_one(res.rows_affected(), "pipeline", id)?;
-            for table in ["resources", "resource_types", "jobs"] {
-                let sql = format!("UPDATE {table} SET active = FALSE WHERE pipeline_id = $1");
-                sqlx::query(&sql).bind(id).execute(&mut *tx).await?;
-            }
+            let found: Option<PipelineId> =
+                sqlx::query_scalar("SELECT id FROM pipelines WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            found.ok_or_else(|| StoreError::not_found("pipeline", id))?;
+            archive_with_children(&mut tx, vec![id], now).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -228,6 +228,15 @@ impl Store {
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
+            // The pipelines its jobs set outlive it, archived.
+            let children: Vec<PipelineId> = sqlx::query_scalar(
+                "SELECT id FROM pipelines WHERE NOT archived AND id <> $1
+                   AND parent_job_id IN (SELECT id FROM jobs WHERE pipeline_id = $1)",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            archive_with_children(&mut tx, children, Timestamp::now()).await?;
             let res = sqlx::query("DELETE FROM pipelines WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -241,4 +250,43 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Archives `pipelines` and, level by level, the pipelines their jobs set (a pipeline setting
+/// itself is not its own child).
+pub(crate) async fn archive_with_children<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+    mut pipelines: Vec<PipelineId>,
+    now: Timestamp,
+) -> StoreResult<()>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    PipelineId: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    Timestamp: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (PipelineId,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    while let Some(id) = pipelines.pop() {
+        sqlx::query(
+            "UPDATE pipelines SET archived = TRUE, paused = TRUE, paused_at = $1 WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        for table in ["resources", "resource_types", "jobs"] {
+            let sql = format!("UPDATE {table} SET active = FALSE WHERE pipeline_id = $1");
+            sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        }
+        let children: Vec<(PipelineId,)> = sqlx::query_as(
+            "SELECT id FROM pipelines WHERE NOT archived AND id <> $1
+               AND parent_job_id IN (SELECT id FROM jobs WHERE pipeline_id = $1)",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+        pipelines.extend(children.into_iter().map(|(child,)| child));
+    }
+    Ok(())
 }

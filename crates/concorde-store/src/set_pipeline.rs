@@ -13,8 +13,9 @@ use concorde_config::{Severity, canonical_json, validate_pipeline};
 use crate::backend::WritePool;
 use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, unique_to_exists};
-use crate::ids::{JobId, PipelineId, ResourceId, TeamId, Timestamp};
+use crate::ids::{BuildId, JobId, PipelineId, ResourceId, TeamId, Timestamp};
 use crate::pipeline_spec::pipeline_spec;
+use crate::pipelines::archive_with_children;
 use crate::pipelines::{PIPELINE_COLUMNS, Pipeline, instance_key};
 use crate::{Store, with_db};
 
@@ -37,6 +38,9 @@ pub enum SetBy {
     Step {
         /// The team of the build running the step.
         team: TeamId,
+        /// The job and build running the step, for a job's build: the pipeline is archived
+        /// when a later successful build of that job no longer sets it, or the job goes.
+        parent: Option<(JobId, BuildId)>,
     },
 }
 
@@ -98,7 +102,7 @@ impl Store {
         let vars = request.instance_vars.is_some().then(|| key.clone());
         let set = with_db!(self, |pool, pg| {
             let mut tx = pool.begin_write().await?;
-            if let SetBy::Step { team } = request.set_by
+            if let SetBy::Step { team, .. } = request.set_by
                 && team != request.team
             {
                 let setter: Option<(String, bool)> =
@@ -122,11 +126,14 @@ impl Store {
             if let (SetBy::Step { .. }, Some((id, _, stored, false))) = (request.set_by, &existing)
                 && same_config(stored, &spec.config)
             {
+                // Set again by this build: not a child its job stopped setting.
+                record_parent(&mut tx, *id, request.set_by).await?;
                 let sql = format!("SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE id = $1");
                 let pipeline = sqlx::query_as::<_, Pipeline>(&sql)
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 return Ok(PipelineSet {
                     pipeline,
                     outcome: SetOutcome::Unchanged,
@@ -182,6 +189,7 @@ impl Store {
                     (id, SetOutcome::Created)
                 }
             };
+            record_parent(&mut tx, pipeline_id, request.set_by).await?;
             for table in ["resources", "resource_types", "jobs"] {
                 let sql = format!("UPDATE {table} SET active = FALSE WHERE pipeline_id = $1");
                 sqlx::query(&sql)
@@ -305,6 +313,15 @@ impl Store {
                     }
                 }
             }
+            // Pipelines set by jobs that are gone from the config are archived.
+            let orphaned: Vec<PipelineId> = sqlx::query_scalar(
+                "SELECT id FROM pipelines WHERE NOT archived AND id <> $1 AND parent_job_id IN
+                   (SELECT id FROM jobs WHERE pipeline_id = $1 AND NOT active)",
+            )
+            .bind(pipeline_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            archive_with_children(&mut tx, orphaned, request.now).await?;
             let sql = format!("SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE id = $1");
             let pipeline = sqlx::query_as::<_, Pipeline>(&sql)
                 .bind(pipeline_id)
@@ -327,6 +344,37 @@ impl Store {
         self.notify(Topic::CheckRequested, "").await?;
         self.notify(Topic::JobScheduling, "").await
     }
+}
+
+/// Records who set a pipeline: the job and build of a `set_pipeline` step, or nobody (a
+/// user's `set-pipeline` takes the pipeline over from any job that set it).
+async fn record_parent<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+    pipeline: PipelineId,
+    set_by: SetBy,
+) -> StoreResult<()>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    PipelineId: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<JobId>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<BuildId>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let (job, build) = match set_by {
+        SetBy::Step {
+            parent: Some((job, build)),
+            ..
+        } => (Some(job), Some(build)),
+        SetBy::Step { parent: None, .. } | SetBy::User { .. } => (None, None),
+    };
+    sqlx::query("UPDATE pipelines SET parent_job_id = $1, parent_build_id = $2 WHERE id = $3")
+        .bind(job)
+        .bind(build)
+        .bind(pipeline)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Whether two stored configs say the same, whatever their key order.

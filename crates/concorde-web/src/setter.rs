@@ -39,6 +39,7 @@ impl PipelineSetter for StorePipelineSetter {
                 config: &request.config,
                 set_by: SetBy::Step {
                     team: build.team_id,
+                    parent: build.job_id.map(|job| (job, build.id)),
                 },
                 now: crate::now(),
             })

@@ -31,3 +31,10 @@ CREATE INDEX builds_unfinished_one_off ON builds (id)
 -- Artifacts belong to a team and live in a worker volume.
 ALTER TABLE artifacts ADD COLUMN team_id BIGINT REFERENCES teams (id) ON DELETE CASCADE;
 ALTER TABLE artifacts ADD COLUMN volume TEXT;
+
+-- Pipelines set by a `set_pipeline` step remember the job and build that set them: they are
+-- archived when a later successful build of that job no longer sets them, when the job goes,
+-- and when the parent pipeline is archived or destroyed.
+ALTER TABLE pipelines ADD COLUMN parent_job_id BIGINT;
+ALTER TABLE pipelines ADD COLUMN parent_build_id BIGINT;
+CREATE INDEX pipelines_parent_job ON pipelines (parent_job_id) WHERE parent_job_id IS NOT NULL;

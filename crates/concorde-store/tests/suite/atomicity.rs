@@ -59,7 +59,10 @@ fn by_step<'a>(
         name: "p",
         instance_vars: None,
         config,
-        set_by: SetBy::Step { team: team.id },
+        set_by: SetBy::Step {
+            team: team.id,
+            parent: None,
+        },
         now: Timestamp(9_000),
     }
 }

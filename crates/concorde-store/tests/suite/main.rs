@@ -31,6 +31,7 @@ mod atomicity;
 mod builds;
 mod caches;
 mod check_builds;
+mod children;
 mod containers;
 mod fixtures;
 mod gc;

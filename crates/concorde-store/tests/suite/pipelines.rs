@@ -191,7 +191,10 @@ async fn set_pipeline_by_step_rules(db: &TestStore) {
             name: "child",
             instance_vars: None,
             config,
-            set_by: SetBy::Step { team: by.id },
+            set_by: SetBy::Step {
+                team: by.id,
+                parent: None,
+            },
             now: Timestamp(3_000),
         }
     }
