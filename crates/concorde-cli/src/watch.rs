@@ -7,6 +7,9 @@ use crate::fly::client::{ClientError, percent};
 use crate::fly::flags::{PipelineChild, job_arg};
 use crate::fly::{Ctx, Session, StreamOptions};
 
+/// How often `watch -j` looks for the first build of a job that has none.
+const FIRST_BUILD_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Arguments of `watch`.
 #[derive(Debug, clap::Args)]
 pub struct WatchArgs {
@@ -38,8 +41,9 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &WatchArgs) -> anyhow::Result<u8> {
     ctx.stream_build(&session.client, build_id, options)
 }
 
-/// `-j -b`: the job's build by name; `-j`: its next build, else its finished one; `-b`: a build
-/// id; neither: the most recent one-off build.
+/// `-j -b`: the job's build by name; `-j`: its next build, else its finished one (waiting for
+/// the first build of a job that has none); `-b`: a build id; neither: the most recent one-off
+/// build.
 fn pick_build(session: &Session, args: &WatchArgs) -> anyhow::Result<i64> {
     let team = session.team_or(&args.team);
     match (&args.job, &args.build) {
@@ -51,7 +55,7 @@ fn pick_build(session: &Session, args: &WatchArgs) -> anyhow::Result<i64> {
             };
             Ok(build.id.0)
         }
-        (Some(job), None) => {
+        (Some(job), None) => loop {
             let found: Job = match session
                 .client
                 .get(&job.path(team, "jobs"), job.pipeline.query())
@@ -59,12 +63,12 @@ fn pick_build(session: &Session, args: &WatchArgs) -> anyhow::Result<i64> {
                 Err(ClientError::NotFound) => anyhow::bail!("job not found"),
                 other => other?,
             };
-            let build = found
-                .next_build
-                .or(found.finished_build)
-                .ok_or_else(|| anyhow::anyhow!("job has no builds"))?;
-            Ok(build.id.0)
-        }
+            // A job without a build yet: wait for its first one, as fly does.
+            match found.next_build.or(found.finished_build) {
+                Some(build) => break Ok(build.id.0),
+                None => std::thread::sleep(FIRST_BUILD_POLL),
+            }
+        },
         (None, Some(id)) => id
             .parse()
             .map_err(|_| anyhow::anyhow!("build id must be a number, got '{id}'")),

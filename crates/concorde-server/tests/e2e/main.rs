@@ -12,6 +12,7 @@ mod huge_log;
 mod process_cleanup;
 #[path = "../support/processes.rs"]
 mod processes;
+mod watch;
 
 /// Declares each flow once per backend.
 macro_rules! on_both_backends {
@@ -43,4 +44,5 @@ on_both_backends!(
     execute_runs_local_inputs_and_brings_outputs_back,
     ctrl_c_aborts_an_executed_build,
     instances_are_set_with_dash_i_and_archived_one_by_one,
+    watch_waits_for_a_jobs_first_build,
 );
