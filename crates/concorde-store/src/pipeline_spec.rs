@@ -23,6 +23,8 @@ pub(crate) struct PipelineSpec {
 #[derive(Debug, Clone)]
 pub(crate) struct JobSpec {
     pub name: String,
+    /// `old_name:`: a previous name whose history this job inherits.
+    pub old_name: Option<String>,
     /// The job's config, as JSON.
     pub config: String,
     /// Its `get` steps, for scheduling.
@@ -43,6 +45,8 @@ pub(crate) struct JobInputSpec {
 #[derive(Debug, Clone)]
 pub(crate) struct ResourceSpec {
     pub name: String,
+    /// `old_name:` of a resource: a previous name whose history it inherits.
+    pub old_name: Option<String>,
     pub type_name: String,
     /// Its config, as JSON.
     pub config: String,
@@ -69,6 +73,7 @@ pub(crate) fn pipeline_spec(config: &Pipeline) -> StoreResult<PipelineSpec> {
         .map(|(index, job)| {
             Ok(JobSpec {
                 name: job.name.clone(),
+                old_name: job.old_name.clone(),
                 config: section("jobs", index)?,
                 inputs: job
                     .get_steps()
@@ -90,6 +95,7 @@ pub(crate) fn pipeline_spec(config: &Pipeline) -> StoreResult<PipelineSpec> {
         .map(|(index, resource)| {
             Ok(ResourceSpec {
                 name: resource.name.clone(),
+                old_name: resource.old_name.clone(),
                 type_name: resource.kind.clone(),
                 config: section("resources", index)?,
                 check_every: check_every(resource.check_every.as_ref()),
@@ -107,6 +113,7 @@ pub(crate) fn pipeline_spec(config: &Pipeline) -> StoreResult<PipelineSpec> {
         .map(|(index, kind)| {
             Ok(ResourceSpec {
                 name: kind.name.clone(),
+                old_name: None,
                 type_name: kind.kind.clone(),
                 config: section("resource_types", index)?,
                 check_every: check_every(kind.check_every.as_ref()),

@@ -190,6 +190,32 @@ impl Store {
                 }
             };
             record_parent(&mut tx, pipeline_id, request.set_by).await?;
+            // `old_name:` renames the row, so the new name inherits its history (builds,
+            // versions), unless the new name already has a row of its own.
+            let renames = spec
+                .jobs
+                .iter()
+                .map(|job| ("jobs", &job.name, &job.old_name))
+                .chain(
+                    spec.resources
+                        .iter()
+                        .map(|resource| ("resources", &resource.name, &resource.old_name)),
+                );
+            for (table, name, old_name) in renames {
+                let Some(old_name) = old_name.as_ref().filter(|old| *old != name) else {
+                    continue;
+                };
+                let sql = format!(
+                    "UPDATE {table} SET name = $1 WHERE pipeline_id = $2 AND name = $3
+                       AND NOT EXISTS (SELECT 1 FROM {table} WHERE pipeline_id = $2 AND name = $1)"
+                );
+                sqlx::query(&sql)
+                    .bind(name)
+                    .bind(pipeline_id)
+                    .bind(old_name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for table in ["resources", "resource_types", "jobs"] {
                 let sql = format!("UPDATE {table} SET active = FALSE WHERE pipeline_id = $1");
                 sqlx::query(&sql)

@@ -38,6 +38,7 @@ mod gc;
 mod migrations;
 mod one_off_builds;
 mod pipelines;
+mod renames;
 mod teams;
 mod volumes;
 mod workers;
