@@ -18,6 +18,7 @@ mod builds;
 mod check_resource;
 mod check_resource_type;
 mod containers;
+mod curl;
 mod destroy_pipeline;
 mod execute;
 mod expose_pipeline;
@@ -124,6 +125,9 @@ pub enum Command {
     /// Start a job in a pipeline.
     #[command(visible_alias = "tj")]
     TriggerJob(trigger_job::TriggerJobArgs),
+    /// Run curl against the target's API with its token.
+    #[command(visible_alias = "c")]
+    Curl(curl::CurlArgs),
     /// Execute a one-off build using local bits.
     #[command(visible_alias = "e")]
     Execute(execute::ExecuteArgs),
@@ -267,6 +271,7 @@ fn dispatch(ctx: &mut Ctx<'_, '_>, command: Command) -> anyhow::Result<u8> {
         Command::UnpauseJob(args) => pause_job::run(ctx, &args, fly::Toggle::Unpause),
         Command::TriggerJob(args) => trigger_job::run(ctx, &args),
         Command::Execute(args) => execute::run(ctx, &args),
+        Command::Curl(args) => curl::run(ctx, &args),
         Command::Watch(args) => watch::run(ctx, &args),
         Command::Builds(args) => builds::run(ctx, &args),
         Command::AbortBuild(args) => abort_build::run(ctx, &args),

@@ -262,3 +262,35 @@ fn session_errors_read_as_fly_prints_them() {
         status.stderr
     );
 }
+
+#[test]
+fn curl_calls_the_api_with_the_targets_token() {
+    let server = Server::start();
+    server.route(
+        "GET",
+        "/api/v1/info",
+        Reply::json(200, json!({"version": "7.14.0"})),
+    );
+    let env = Env::with_target(&server.url);
+    let out = env.run(&["-t", "ci", "curl", "/api/v1/info", "--", "-s"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, r#"{"version":"7.14.0"}"#)
+    );
+    let asked = &server.find("GET", "/api/v1/info")[0];
+    assert_eq!(asked.header("authorization"), Some("bearer TOKEN"));
+    let printed = env.run(&["-t", "ci", "curl", "--print-and-exit", "api/v1/info"]);
+    assert!(
+        printed
+            .stdout
+            .starts_with("curl -H 'Authorization: bearer TOKEN' "),
+        "{}",
+        printed.stdout
+    );
+    assert!(
+        printed
+            .stdout
+            .trim_end()
+            .ends_with(&format!("{}/api/v1/info", server.url))
+    );
+}
