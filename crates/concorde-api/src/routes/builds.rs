@@ -67,8 +67,22 @@ async fn page_response(
     builds: Vec<store::Build>,
 ) -> ApiResult<(HeaderMap, Json<Vec<proto::Build>>)> {
     let page = query.page()?;
-    let (shown, pagination) = present::paginate(builds, |build| build.id.0, &page);
     let store = state.store();
+    if query.get("timestamps").is_some_and(|flag| flag == "true") {
+        // `fly builds --since/--until`: `from` and `to` are unix seconds of when builds
+        // started (created, for those that never did); newest first, no page links.
+        let at = |build: &store::Build| build.start_time.unwrap_or(build.create_time).0 / 1000;
+        let limit = usize::try_from(page.limit_or_default()).unwrap_or(usize::MAX);
+        let shown: Vec<store::Build> = builds
+            .into_iter()
+            .filter(|build| page.from.is_none_or(|from| at(build) >= from))
+            .filter(|build| page.to.is_none_or(|to| at(build) <= to))
+            .take(limit)
+            .collect();
+        let presented = Names::load(store).await?.builds(store, &shown).await?;
+        return Ok((HeaderMap::new(), Json(presented)));
+    }
+    let (shown, pagination) = present::paginate(builds, |build| build.id.0, &page);
     let presented = Names::load(store).await?.builds(store, &shown).await?;
     Ok((
         present::link_headers(&state.config().external_url, path, &pagination),

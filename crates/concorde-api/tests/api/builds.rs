@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::both_backends;
 use crate::support::Harness;
 
-both_backends!(build_plan_abort, build_ids_and_access);
+both_backends!(build_plan_abort, build_ids_and_access, builds_by_start_time);
 
 /// A pending build of job `build`.
 pub async fn new_build(h: &Harness) -> concorde_store::Build {
@@ -123,4 +123,49 @@ async fn build_ids_and_access(h: &Harness) {
         h.get(&format!("{uri}/plan"), Some(&h.admin)).await.status,
         StatusCode::OK
     );
+}
+
+/// `builds --since/--until` ask with `timestamps=true`: `from`/`to` are unix seconds.
+async fn builds_by_start_time(h: &Harness) {
+    let store = h.store();
+    let team = store.team_by_name("main").await.unwrap();
+    let plan = json!({});
+    let mut ids = Vec::new();
+    for started in [1_000_i64, 2_000, 3_000] {
+        let build = store
+            .create_one_off_build(&concorde_store::NewOneOffBuild {
+                team: team.id,
+                pipeline: None,
+                plan: &plan,
+                private_plan: &plan,
+                created_by: None,
+                now: Timestamp(started * 1000),
+            })
+            .await
+            .unwrap();
+        store
+            .begin_one_off_build(build.id, Timestamp(started * 1000))
+            .await
+            .unwrap();
+        ids.push(build.id.0);
+    }
+    let listed = |query: &'static str| async move {
+        let reply = h
+            .get(
+                &format!("/api/v1/teams/main/builds?{query}"),
+                Some(&h.admin),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|build| build["id"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listed("timestamps=true&from=1500&to=2500").await, [ids[1]]);
+    assert_eq!(listed("timestamps=true&from=1500").await, [ids[2], ids[1]]);
+    assert_eq!(listed("timestamps=true&to=2000&limit=1").await, [ids[1]]);
 }
