@@ -17,6 +17,7 @@ mod archive_pipeline;
 mod builds;
 mod check_resource;
 mod check_resource_type;
+mod clear_versions;
 mod containers;
 mod curl;
 mod destroy_pipeline;
@@ -125,6 +126,9 @@ pub enum Command {
     /// Start a job in a pipeline.
     #[command(visible_alias = "tj")]
     TriggerJob(trigger_job::TriggerJobArgs),
+    /// Clear the version history of a resource or a resource type.
+    #[command(visible_alias = "cv")]
+    ClearVersions(clear_versions::ClearVersionsArgs),
     /// Run curl against the target's API with its token.
     #[command(visible_alias = "c")]
     Curl(curl::CurlArgs),
@@ -272,6 +276,7 @@ fn dispatch(ctx: &mut Ctx<'_, '_>, command: Command) -> anyhow::Result<u8> {
         Command::TriggerJob(args) => trigger_job::run(ctx, &args),
         Command::Execute(args) => execute::run(ctx, &args),
         Command::Curl(args) => curl::run(ctx, &args),
+        Command::ClearVersions(args) => clear_versions::run(ctx, &args),
         Command::Watch(args) => watch::run(ctx, &args),
         Command::Builds(args) => builds::run(ctx, &args),
         Command::AbortBuild(args) => abort_build::run(ctx, &args),

@@ -5,6 +5,7 @@ use concorde_config::model::{JsonMap, VersionMap};
 use concorde_config::{canonical_json, resource_config_digest, sha256_hex};
 
 use crate::backend::WritePool;
+use crate::backend::notify::Topic;
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
 use crate::ids::{ResourceCacheId, ResourceConfigId, ResourceId, ScopeId, Timestamp, VersionId};
 use crate::json_column::JsonColumn;
@@ -69,6 +70,30 @@ pub fn version_digest(version: &VersionMap) -> StoreResult<(String, String)> {
 }
 
 impl Store {
+    /// Deletes every version of a scope (`fly clear-versions`), so its next check starts
+    /// from nothing; the resources using it are due for a check and their jobs are
+    /// rescheduled. How many versions went.
+    pub async fn clear_versions(&self, scope: ScopeId, now: Timestamp) -> StoreResult<u64> {
+        let removed = with_db!(self, |pool, pg| {
+            let mut tx = pool.begin_write().await?;
+            let removed = sqlx::query("DELETE FROM resource_config_versions WHERE scope_id = $1")
+                .bind(scope)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            for table in ["resources", "resource_types"] {
+                let sql = format!("UPDATE {table} SET last_check_start = NULL WHERE scope_id = $1");
+                sqlx::query(&sql).bind(scope).execute(&mut *tx).await?;
+            }
+            request_schedule_for_scope(&mut tx, scope, now).await?;
+            tx.commit().await?;
+            removed
+        });
+        self.notify(Topic::CheckRequested, "").await?;
+        self.notify(Topic::JobScheduling, "").await?;
+        Ok(removed)
+    }
+
     /// The resource config of a resource whose type `kind` runs on `base_type`, with
     /// `source` laid over the type's defaults; created if missing; touches `last_referenced`.
     /// Its identity is `concorde_config::resource_config_digest(kind, source)`, so the same

@@ -16,7 +16,7 @@ mod versions;
 mod workers;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 pub use artifacts::MAX_ARTIFACT_BYTES;
 
@@ -132,7 +132,11 @@ pub fn routes() -> Router<ApiState> {
         )
         .route(
             &pipeline_path("/resources/{resource_name}/versions"),
-            get(versions::list),
+            get(versions::list).delete(versions::clear),
+        )
+        .route(
+            &pipeline_path("/resource-types/{resource_type_name}/versions"),
+            delete(versions::clear_type),
         )
         .route(
             &pipeline_path("/resources/{resource_name}/versions/{resource_config_version_id}"),

@@ -177,6 +177,61 @@ pub async fn disable(
     set_enabled(state, caller, path, query, false).await
 }
 
+/// `DELETE .../resources/:resource_name/versions` (admins only): the resource's version
+/// history goes; its next check starts from nothing. `{"versions_removed": n}`.
+#[instrument(skip_all)]
+pub async fn clear(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<ResourcePath>,
+    query: QueryParams,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require_admin()?;
+    let pair = (path.team_name.as_str(), path.pipeline_name.as_str());
+    let scoped = lookup::readable_pipeline(&state, &caller, pair, &query).await?;
+    let found = lookup::resource(state.store(), &scoped, &path.resource_name).await?;
+    let removed = match found.scope_id {
+        Some(scope) => {
+            state
+                .store()
+                .clear_versions(scope, Timestamp::now())
+                .await?
+        }
+        None => 0,
+    };
+    Ok(Json(serde_json::json!({ "versions_removed": removed })))
+}
+
+/// `DELETE .../resource-types/:resource_type_name/versions` (admins only).
+#[instrument(skip_all)]
+pub async fn clear_type(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<ResourcePath>,
+    query: QueryParams,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require_admin()?;
+    let pair = (path.team_name.as_str(), path.pipeline_name.as_str());
+    let scoped = lookup::readable_pipeline(&state, &caller, pair, &query).await?;
+    let kind = state
+        .store()
+        .list_resource_types(scoped.pipeline.id)
+        .await?
+        .into_iter()
+        .find(|kind| kind.name == path.resource_name)
+        .ok_or_else(|| ApiError::NotFound("resource type".into()))?;
+    let removed = match kind.scope_id {
+        Some(scope) => {
+            state
+                .store()
+                .clear_versions(scope, Timestamp::now())
+                .await?
+        }
+        None => 0,
+    };
+    Ok(Json(serde_json::json!({ "versions_removed": removed })))
+}
+
 fn refuse_config_pin(resource: &store::Resource) -> ApiResult<()> {
     if resource.config_pinned_version.is_some() {
         return Err(ApiError::Conflict(format!(

@@ -1,7 +1,8 @@
 //! Check builds through the real CLI and API: `check-resource` streams a real build and
 //! exits with its status, a failed check's stderr shows in its log, in `resources` and in the
 //! resource's JSON, `--from` starts the check from a version, `check-resource-type` checks a
-//! type, and non-members cannot read a check build of a public pipeline.
+//! type, non-members cannot read a check build of a public pipeline, and `clear-versions`
+//! empties a history so the next check starts from nothing.
 
 use crate::harness::{Backend, Server, WorkerRuntime, base_type_script};
 
@@ -119,4 +120,16 @@ pub fn check_resource_runs_a_real_check_build(backend: Backend) {
         serde_json::json!({"v": "2"}),
         "{kinds}"
     );
+
+    // clear-versions: the history goes, and the next check starts from nothing.
+    let cleared = server.fly_ok(&["clear-versions", "--resource", "p/r", "-n"]);
+    assert!(cleared.contains("2 versions removed"), "{cleared}");
+    let versions = server.fly_ok(&["resource-versions", "-r", "p/r"]);
+    assert_eq!(versions.trim(), "", "{versions}");
+    server.fly_ok(&["check-resource", "-r", "p/r"]);
+    let request = std::fs::read_to_string(state.path().join("request")).expect("request");
+    assert!(!request.contains("version"), "no version to start from: {request}");
+    assert_eq!(server.fly_ok(&["resource-versions", "-r", "p/r"]).lines().count(), 2);
+    let cleared = server.fly_ok(&["clear-versions", "--resource-type", "p/wrapped", "-n"]);
+    assert!(cleared.contains("2 versions removed"), "{cleared}");
 }
