@@ -186,20 +186,9 @@ pub async fn clear(
     ApiPath(path): ApiPath<ResourcePath>,
     query: QueryParams,
 ) -> ApiResult<Json<serde_json::Value>> {
-    caller.require_admin()?;
-    let pair = (path.team_name.as_str(), path.pipeline_name.as_str());
-    let scoped = lookup::readable_pipeline(&state, &caller, pair, &query).await?;
+    let scoped = admin_scoped(&state, &caller, &path, &query).await?;
     let found = lookup::resource(state.store(), &scoped, &path.resource_name).await?;
-    let removed = match found.scope_id {
-        Some(scope) => {
-            state
-                .store()
-                .clear_versions(scope, Timestamp::now())
-                .await?
-        }
-        None => 0,
-    };
-    Ok(Json(serde_json::json!({ "versions_removed": removed })))
+    clear_scope(&state, found.scope_id).await
 }
 
 /// `DELETE .../resource-types/:resource_type_name/versions` (admins only).
@@ -210,9 +199,7 @@ pub async fn clear_type(
     ApiPath(path): ApiPath<ResourcePath>,
     query: QueryParams,
 ) -> ApiResult<Json<serde_json::Value>> {
-    caller.require_admin()?;
-    let pair = (path.team_name.as_str(), path.pipeline_name.as_str());
-    let scoped = lookup::readable_pipeline(&state, &caller, pair, &query).await?;
+    let scoped = admin_scoped(&state, &caller, &path, &query).await?;
     let kind = state
         .store()
         .list_resource_types(scoped.pipeline.id)
@@ -220,7 +207,26 @@ pub async fn clear_type(
         .into_iter()
         .find(|kind| kind.name == path.resource_name)
         .ok_or_else(|| ApiError::NotFound("resource type".into()))?;
-    let removed = match kind.scope_id {
+    clear_scope(&state, kind.scope_id).await
+}
+
+async fn admin_scoped(
+    state: &ApiState,
+    caller: &Caller,
+    path: &ResourcePath,
+    query: &QueryParams,
+) -> ApiResult<Scoped> {
+    caller.require_admin()?;
+    let pair = (path.team_name.as_str(), path.pipeline_name.as_str());
+    lookup::readable_pipeline(state, caller, pair, query).await
+}
+
+/// Clears a scope's versions (none to clear before a first check).
+async fn clear_scope(
+    state: &ApiState,
+    scope: Option<store::ScopeId>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let removed = match scope {
         Some(scope) => {
             state
                 .store()

@@ -128,8 +128,17 @@ pub fn check_resource_runs_a_real_check_build(backend: Backend) {
     assert_eq!(versions.trim(), "", "{versions}");
     server.fly_ok(&["check-resource", "-r", "p/r"]);
     let request = std::fs::read_to_string(state.path().join("request")).expect("request");
-    assert!(!request.contains("version"), "no version to start from: {request}");
-    assert_eq!(server.fly_ok(&["resource-versions", "-r", "p/r"]).lines().count(), 2);
+    assert!(
+        !request.contains("version"),
+        "no version to start from: {request}"
+    );
+    assert_eq!(
+        server
+            .fly_ok(&["resource-versions", "-r", "p/r"])
+            .lines()
+            .count(),
+        2
+    );
     let cleared = server.fly_ok(&["clear-versions", "--resource-type", "p/wrapped", "-n"]);
     assert!(cleared.contains("2 versions removed"), "{cleared}");
 }
