@@ -175,3 +175,19 @@ async fn run_one_tick(
         }
     }
 }
+
+/// A job's scheduling lock, which the scheduler (resolving inputs) and the tracker (starting
+/// builds) take in turn. Each holds it for milliseconds and both wake on the same
+/// notifications, so a busy lock is retried briefly rather than left for the next interval.
+pub(crate) async fn job_lock(
+    store: &Store,
+    job: concorde_store::JobId,
+) -> anyhow::Result<Option<concorde_store::Lock>> {
+    for _ in 0..40 {
+        if let Some(lock) = store.try_lock(LockKey::JobScheduling(job)).await? {
+            return Ok(Some(lock));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Ok(None)
+}

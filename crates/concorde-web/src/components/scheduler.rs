@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use concorde_config::model::{GetVersion, Pipeline};
 use concorde_sched::{InputConfig, PinnedVersion};
-use concorde_store::{JobId, LockKey, NewBuild, NextBuildInput, Resource, Store, Topic};
+use concorde_store::{JobId, NewBuild, NextBuildInput, Resource, Store, Topic};
 use tracing::{debug, warn};
 
 use crate::components::{Component, Tick};
@@ -49,7 +49,11 @@ impl Component for Scheduler {
             .await?;
         let busy = i64::try_from(jobs.len()).unwrap_or(0) >= JOBS_PER_TICK;
         for job in jobs {
-            let Some(lock) = self.store.try_lock(LockKey::JobScheduling(job)).await? else {
+            let Some(lock) = crate::components::job_lock(&self.store, job).await? else {
+                // The tracker is starting this job's builds. The claim above consumed the
+                // request: ask again, or a build waiting for these inputs would wait until
+                // something else asked (a manual trigger left pending for minutes).
+                self.store.request_job_schedule(job, crate::now()).await?;
                 continue;
             };
             if let Err(err) = self.schedule(job).await {

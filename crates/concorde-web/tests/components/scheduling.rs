@@ -12,6 +12,7 @@ component_test!(
     new_versions_leave_at_most_one_pending_build,
     a_build_keeps_the_inputs_it_started_with,
     a_build_whose_plan_cannot_compile_says_why,
+    a_schedule_request_survives_a_busy_job_lock,
 );
 
 async fn new_versions_leave_at_most_one_pending_build(h: &Harness) {
@@ -139,4 +140,35 @@ async fn a_build_whose_plan_cannot_compile_says_why(h: &Harness) {
     );
     assert_eq!(events[1].0, "status");
     assert!(events[1].1.contains("errored"), "{events:?}");
+}
+
+async fn a_schedule_request_survives_a_busy_job_lock(h: &Harness) {
+    // A non-trigger input: the next inputs change, no build is created.
+    let job = h.running_job(&h.pipeline_with_r("", "  - get: r\n")).await;
+    let node = h.node().await;
+    h.write_versions("r", &["1"]);
+    node.check_and_schedule().await;
+    // The tracker holds the job (starting a build) while version 2 asks for scheduling.
+    let held = h
+        .store
+        .try_lock(concorde_store::LockKey::JobScheduling(job.id))
+        .await
+        .unwrap()
+        .expect("the job's lock is free");
+    h.write_versions("r", &["1", "2"]);
+    node.check().await;
+    node.scheduler.tick().await.unwrap();
+    held.release().await.unwrap();
+    node.scheduler.tick().await.unwrap();
+    let next = h.store.next_build_inputs(job.id).await.unwrap();
+    let two: concorde_config::model::VersionMap =
+        [("v".to_owned(), "2".to_owned())].into_iter().collect();
+    let (_, digest) = concorde_store::version_digest(&two).unwrap();
+    assert_eq!(
+        next.iter()
+            .map(|input| input.version_digest.clone())
+            .collect::<Vec<_>>(),
+        [Some(digest)],
+        "the request the busy lock turned away was asked again"
+    );
 }

@@ -161,7 +161,7 @@ impl Tracker {
         // Starting builds and creating them (the scheduler) must not interleave for one job, or
         // a build created from a resolution made just before another build took the same
         // inputs would run them again.
-        let Some(job_lock) = self.job_lock(job.id).await? else {
+        let Some(job_lock) = crate::components::job_lock(&self.store, job.id).await? else {
             return Ok(());
         };
         let result = self
@@ -225,19 +225,6 @@ impl Tracker {
             start.spawn(lock, &self.tasks).await?;
         }
         Ok(())
-    }
-
-    /// The job's scheduling lock. The scheduler holds it for milliseconds and wakes on the same
-    /// notifications as the tracker, so a busy lock is retried briefly rather than left for the
-    /// next tick, which would delay a manual trigger by a whole interval.
-    async fn job_lock(&self, job: JobId) -> anyhow::Result<Option<concorde_store::Lock>> {
-        for _ in 0..40 {
-            if let Some(lock) = self.store.try_lock(LockKey::JobScheduling(job)).await? {
-                return Ok(Some(lock));
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        Ok(None)
     }
 
     /// A started build that no node holds the tracking lock for was being run by a node that
