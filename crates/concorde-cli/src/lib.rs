@@ -27,6 +27,7 @@ mod get_pipeline;
 mod jobs;
 mod login;
 mod logout;
+mod order_instanced_pipelines;
 mod order_pipelines;
 mod pause_job;
 mod pause_pipeline;
@@ -114,6 +115,9 @@ pub enum Command {
     /// Order pipelines.
     #[command(visible_alias = "op")]
     OrderPipelines(order_pipelines::OrderPipelinesArgs),
+    /// Order the instances of a pipeline name.
+    #[command(visible_alias = "oip")]
+    OrderInstancedPipelines(order_instanced_pipelines::OrderInstancedPipelinesArgs),
     /// List the jobs in a pipeline.
     #[command(visible_alias = "js")]
     Jobs(jobs::JobsArgs),
@@ -269,6 +273,7 @@ fn dispatch(ctx: &mut Ctx<'_, '_>, command: Command) -> anyhow::Result<u8> {
             expose_pipeline::run(ctx, &args, expose_pipeline::Visibility::Hide)
         }
         Command::OrderPipelines(args) => order_pipelines::run(ctx, &args),
+        Command::OrderInstancedPipelines(args) => order_instanced_pipelines::run(ctx, &args),
         Command::ArchivePipeline(args) => archive_pipeline::run(ctx, &args),
         Command::Jobs(args) => jobs::run(ctx, &args),
         Command::PauseJob(args) => pause_job::run(ctx, &args, fly::Toggle::Pause),

@@ -101,7 +101,8 @@ impl Store {
     pub async fn list_pipelines(&self, team: TeamId) -> StoreResult<Vec<Pipeline>> {
         with_db!(self, |pool, pg| {
             let sql = format!(
-                "SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE team_id = $1 ORDER BY ordering, name, instance_key"
+                "SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE team_id = $1
+                 ORDER BY ordering, name, secondary_ordering, instance_key"
             );
             Ok(sqlx::query_as::<_, Pipeline>(&sql)
                 .bind(team)
@@ -196,6 +197,38 @@ impl Store {
                 .await
                 .map_err(unique_to_exists("pipeline", new_name))?;
             expect_one(res.rows_affected(), "pipeline", id)
+        })
+    }
+
+    /// Orders the instances of pipeline `name`: those with these instance vars first, in the
+    /// given order. `NotFound` names the first that does not exist (nothing is changed then).
+    pub async fn order_instances(
+        &self,
+        team: TeamId,
+        name: &str,
+        instances: &[JsonMap],
+    ) -> StoreResult<()> {
+        with_db!(self, |pool, pg| {
+            let mut tx = pool.begin_write().await?;
+            for (position, vars) in instances.iter().enumerate() {
+                let ordering = i64::try_from(position).unwrap_or(i64::MAX);
+                let res = sqlx::query(
+                    "UPDATE pipelines SET secondary_ordering = $1
+                     WHERE team_id = $2 AND name = $3 AND instance_key = $4",
+                )
+                .bind(ordering)
+                .bind(team)
+                .bind(name)
+                .bind(instance_key(Some(vars)))
+                .execute(&mut *tx)
+                .await?;
+                if res.rows_affected() == 0 {
+                    let shown = serde_json::Value::Object(vars.clone());
+                    return Err(StoreError::not_found("pipeline", format!("{name}/{shown}")));
+                }
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 

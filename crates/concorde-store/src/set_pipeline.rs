@@ -166,9 +166,14 @@ impl Store {
                     let paused = matches!(request.set_by, SetBy::User { .. });
                     let id = sqlx::query_scalar::<_, PipelineId>(
                         "INSERT INTO pipelines (team_id, name, instance_vars, instance_key, config,
-                           config_version, paused, ordering, last_updated)
+                           config_version, paused, ordering, secondary_ordering, last_updated)
                          VALUES ($1, $2, $3, $4, $5, 1, $6,
-                           (SELECT COALESCE(MAX(ordering), 0) + 1 FROM pipelines WHERE team_id = $1), $7)
+                           COALESCE(
+                             (SELECT MIN(ordering) FROM pipelines WHERE team_id = $1 AND name = $2),
+                             (SELECT COALESCE(MAX(ordering), 0) + 1 FROM pipelines WHERE team_id = $1)),
+                           (SELECT COALESCE(MAX(secondary_ordering), -1) + 1 FROM pipelines
+                              WHERE team_id = $1 AND name = $2),
+                           $7)
                          RETURNING id",
                     )
                     .bind(request.team)

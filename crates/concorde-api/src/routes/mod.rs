@@ -47,6 +47,7 @@ pub fn routes() -> Router<ApiState> {
         .route(&pipeline_path("/pause"), put(pipelines::pause))
         .route(&pipeline_path("/unpause"), put(pipelines::unpause))
         .route(&pipeline_path("/archive"), put(pipelines::archive))
+        .route(&pipeline_path("/ordering"), put(pipelines::order_instances))
         .route(&pipeline_path("/expose"), put(pipelines::expose))
         .route(&pipeline_path("/hide"), put(pipelines::hide))
         .route(&pipeline_path("/rename"), put(pipelines::rename))

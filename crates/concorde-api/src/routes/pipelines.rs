@@ -111,6 +111,30 @@ pub async fn order(
     Ok(StatusCode::OK)
 }
 
+/// `PUT .../pipelines/:pipeline_name/ordering`: orders the instances of the pipeline name by
+/// the body's list of instance vars; 400 when one does not exist.
+#[instrument(skip_all)]
+pub async fn order_instances(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<PipelinePath>,
+    JsonBody(instances): JsonBody<Vec<concorde_proto::InstanceVars>>,
+) -> ApiResult<StatusCode> {
+    caller.require_role(&path.team_name, Role::Member)?;
+    let team = lookup::team(state.store(), &path.team_name).await?;
+    match state
+        .store()
+        .order_instances(team.id, &path.pipeline_name, &instances)
+        .await
+    {
+        Ok(()) => Ok(StatusCode::OK),
+        Err(concorde_store::StoreError::NotFound { id, .. }) => {
+            Err(ApiError::BadRequest(format!("pipeline {id} not found")))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// `PUT .../pause`.
 #[instrument(skip_all)]
 pub async fn pause(

@@ -1,6 +1,7 @@
 //! Instanced pipelines and archiving through the real CLI: `set-pipeline -i` makes an
 //! instance (not a plain pipeline), instances of one name are listed apart, and
-//! `archive-pipeline` archives one of them, which then keeps its builds and runs nothing.
+//! `order-instanced-pipelines` orders them, and `archive-pipeline` archives one of them, which
+//! then keeps its builds and runs nothing.
 
 use crate::harness::{Backend, Server};
 
@@ -44,6 +45,40 @@ pub fn instances_are_set_with_dash_i_and_archived_one_by_one(backend: Backend) {
         table.contains("p/branch:main") && table.contains("p/branch:dev"),
         "{table}"
     );
+
+    let ordered = |server: &Server| -> Vec<String> {
+        server
+            .get_json("/api/v1/teams/main/pipelines")
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|p| {
+                p["instance_vars"]["branch"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(
+        ordered(&server),
+        ["main", "dev"],
+        "a new instance comes last in its group"
+    );
+    let said = server.fly_ok(&[
+        "order-instanced-pipelines",
+        "-g",
+        "p",
+        "-p",
+        "branch:dev",
+        "-p",
+        "branch:main",
+    ]);
+    assert!(said.contains("ordered instanced pipelines"), "{said}");
+    assert_eq!(ordered(&server), ["dev", "main"]);
+    let unknown = server.fly(&["order-instanced-pipelines", "-g", "p", "-p", "branch:nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not found"));
 
     server.fly_ok(&["unpause-pipeline", "-p", "p/branch:dev"]);
     let watched = server.fly_ok(&["trigger-job", "-w", "-j", "p/branch:dev/j"]);

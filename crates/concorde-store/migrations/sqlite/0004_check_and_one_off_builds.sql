@@ -38,3 +38,6 @@ ALTER TABLE artifacts ADD COLUMN volume TEXT;
 ALTER TABLE pipelines ADD COLUMN parent_job_id BIGINT;
 ALTER TABLE pipelines ADD COLUMN parent_build_id BIGINT;
 CREATE INDEX pipelines_parent_job ON pipelines (parent_job_id) WHERE parent_job_id IS NOT NULL;
+
+-- The order of the instances of one pipeline name (`order-instanced-pipelines`).
+ALTER TABLE pipelines ADD COLUMN secondary_ordering BIGINT NOT NULL DEFAULT 0;

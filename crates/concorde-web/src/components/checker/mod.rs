@@ -123,14 +123,14 @@ impl Checker {
                 .append_build_events(id, &[node_stopped_event()])
                 .await?;
             let now = crate::now();
-            self.store
-                .finish_build(id, BuildStatus::Errored, now)
-                .await?;
             let outcome = CheckOutcome {
                 ended: now,
                 error: Some(NODE_STOPPED.to_owned()),
             };
             self.store.finish_check(check.target, &outcome).await?;
+            self.store
+                .finish_build(id, BuildStatus::Errored, now)
+                .await?;
         }
         lock.release().await?;
         Ok(())

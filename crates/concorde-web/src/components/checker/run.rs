@@ -198,9 +198,8 @@ impl CheckRunner {
         sink.close();
         let _ = writer.await;
         let now = crate::now();
-        self.store
-            .finish_build(build.id, ending.status, now)
-            .await?;
+        // The resource shows the outcome before the build ends: whoever watched the build
+        // to its end then reads the resource as this check left it.
         self.store
             .finish_check(
                 target,
@@ -209,6 +208,9 @@ impl CheckRunner {
                     error: ending.error,
                 },
             )
+            .await?;
+        self.store
+            .finish_build(build.id, ending.status, now)
             .await?;
         let keep_ms = i64::try_from(KEEP_FINISHED.as_millis()).unwrap_or(i64::MAX);
         self.store
