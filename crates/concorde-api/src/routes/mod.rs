@@ -4,6 +4,7 @@
 //! types match the reference.
 
 mod artifacts;
+mod badges;
 mod builds;
 mod config;
 mod events;
@@ -48,6 +49,12 @@ pub fn routes() -> Router<ApiState> {
         .route(&pipeline_path("/unpause"), put(pipelines::unpause))
         .route(&pipeline_path("/archive"), put(pipelines::archive))
         .route(&pipeline_path("/ordering"), put(pipelines::order_instances))
+        .route(&pipeline_path("/badge"), get(badges::pipeline))
+        .route(&pipeline_path("/jobs/{job_name}/badge"), get(badges::job))
+        .route(
+            "/api/v1/pipelines/{pipeline_name}/jobs/{job_name}/badge",
+            get(badges::main_job),
+        )
         .route(&pipeline_path("/expose"), put(pipelines::expose))
         .route(&pipeline_path("/hide"), put(pipelines::hide))
         .route(&pipeline_path("/rename"), put(pipelines::rename))

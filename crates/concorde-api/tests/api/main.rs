@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod badges;
 mod builds;
 mod config;
 mod events;
