@@ -221,6 +221,33 @@ impl Store {
         })
     }
 
+    /// The builds that took version `digest` of `resource` as an input (`outputs`: that
+    /// produced it), newest first.
+    pub async fn builds_with_version(
+        &self,
+        resource: ResourceId,
+        digest: &str,
+        outputs: bool,
+    ) -> StoreResult<Vec<Build>> {
+        let table = if outputs {
+            "build_outputs"
+        } else {
+            "build_inputs"
+        };
+        with_db!(self, |pool, pg| {
+            let sql = format!(
+                "SELECT {BUILD_COLUMNS} FROM builds WHERE id IN
+                   (SELECT build_id FROM {table} WHERE resource_id = $1 AND version_digest = $2)
+                 ORDER BY id DESC"
+            );
+            Ok(sqlx::query_as::<_, Build>(&sql)
+                .bind(resource)
+                .bind(digest)
+                .fetch_all(pool)
+                .await?)
+        })
+    }
+
     /// A job's pending builds, oldest first.
     pub async fn pending_builds(&self, job: JobId) -> StoreResult<Vec<Build>> {
         with_db!(self, |pool, pg| {

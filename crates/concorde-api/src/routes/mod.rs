@@ -166,6 +166,18 @@ pub fn routes() -> Router<ApiState> {
             &pipeline_path("/resources/{resource_name}/versions/{resource_config_version_id}/pin"),
             put(versions::pin),
         )
+        .route(
+            &pipeline_path(
+                "/resources/{resource_name}/versions/{resource_config_version_id}/input_to",
+            ),
+            get(versions::input_to),
+        )
+        .route(
+            &pipeline_path(
+                "/resources/{resource_name}/versions/{resource_config_version_id}/output_of",
+            ),
+            get(versions::output_of),
+        )
         .route("/api/v1/workers", get(workers::list_workers))
         .route(
             "/api/v1/teams/{team_name}/containers",

@@ -155,6 +155,51 @@ async fn set_enabled(
     Ok(StatusCode::OK)
 }
 
+/// `GET .../versions/:id/input_to`: the builds that took the version as an input.
+#[instrument(skip_all)]
+pub async fn input_to(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<VersionPath>,
+    query: QueryParams,
+) -> ApiResult<Json<Vec<proto::Build>>> {
+    builds_with_version(&state, &caller, &path, &query, false).await
+}
+
+/// `GET .../versions/:id/output_of`: the builds that produced the version.
+#[instrument(skip_all)]
+pub async fn output_of(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<VersionPath>,
+    query: QueryParams,
+) -> ApiResult<Json<Vec<proto::Build>>> {
+    builds_with_version(&state, &caller, &path, &query, true).await
+}
+
+async fn builds_with_version(
+    state: &ApiState,
+    caller: &Caller,
+    path: &VersionPath,
+    query: &QueryParams,
+    outputs: bool,
+) -> ApiResult<Json<Vec<proto::Build>>> {
+    let pair = (path.team_name.as_str(), path.pipeline_name.as_str());
+    let scoped = lookup::readable_pipeline(state, caller, pair, query).await?;
+    let store = state.store();
+    let resource = lookup::resource(store, &scoped, &path.resource_name).await?;
+    let version = lookup::version(store, &resource, path.resource_config_version_id).await?;
+    let builds = store
+        .builds_with_version(resource.id, &version.version_digest, outputs)
+        .await?;
+    Ok(Json(
+        lookup::Names::load(store)
+            .await?
+            .builds(store, &builds)
+            .await?,
+    ))
+}
+
 /// `PUT .../versions/:id/enable`.
 #[instrument(skip_all)]
 pub async fn enable(

@@ -8,7 +8,11 @@ use serde_json::json;
 use crate::both_backends;
 use crate::support::{Harness, PIPELINE};
 
-both_backends!(versions_pins_and_switches, checks_and_webhook);
+both_backends!(
+    versions_pins_and_switches,
+    checks_and_webhook,
+    builds_of_a_version
+);
 
 const RESOURCES: &str = "/api/v1/teams/main/pipelines/p/resources";
 
@@ -295,4 +299,58 @@ async fn checks_and_webhook(h: &Harness) {
         .status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// `input_to` and `output_of`: the builds that took a version and the ones that made it.
+async fn builds_of_a_version(h: &Harness) {
+    h.pipeline().await;
+    let ids = versions(h).await;
+    let store = h.store();
+    let pipeline = h.pipeline_ref().await;
+    let repo = store.list_resources(pipeline.id).await.unwrap().remove(0);
+    let job = store.job_by_name(pipeline.id, "build").await.unwrap();
+    let build = store
+        .create_job_build(&concorde_store::NewBuild {
+            job: job.id,
+            manually_triggered: true,
+            created_by: None,
+            now: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    let newest: concorde_config::model::VersionMap = [("ref".to_owned(), "c".to_owned())].into();
+    let (_, digest) = concorde_store::version_digest(&newest).unwrap();
+    store
+        .start_build(&concorde_store::StartBuild {
+            id: build.id,
+            inputs: &[concorde_store::RecordedVersion {
+                name: "repo".into(),
+                resource_id: repo.id,
+                version_digest: digest,
+            }],
+            pipes: &[],
+            plan: &json!({"id": "1", "do": []}),
+            now: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    let listed = |route: String| async move {
+        let reply = h.get(&route, Some(&h.admin)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let version = format!("{RESOURCES}/repo/versions/{}", ids[0]);
+    assert_eq!(listed(format!("{version}/input_to")).await, [build.id.0]);
+    assert_eq!(
+        listed(format!("{version}/output_of")).await,
+        Vec::<i64>::new()
+    );
+    let older = format!("{RESOURCES}/repo/versions/{}", ids[1]);
+    assert_eq!(listed(format!("{older}/input_to")).await, Vec::<i64>::new());
 }
