@@ -68,7 +68,7 @@ async fn page_response(
 ) -> ApiResult<(HeaderMap, Json<Vec<proto::Build>>)> {
     let page = query.page()?;
     let store = state.store();
-    if query.get("timestamps").is_some_and(|flag| flag == "true") {
+    if query.get("timestamps").is_some() {
         // `fly builds --since/--until`: `from` and `to` are unix seconds of when builds
         // started (created, for those that never did); newest first, no page links.
         let at = |build: &store::Build| build.start_time.unwrap_or(build.create_time).0 / 1000;

@@ -12,6 +12,7 @@ mod info;
 mod jobs;
 mod one_off;
 mod pipelines;
+mod preparation;
 mod resources;
 mod versions;
 mod workers;
@@ -102,6 +103,10 @@ pub fn routes() -> Router<ApiState> {
         )
         .route("/api/v1/builds/{build_id}", get(builds::get))
         .route("/api/v1/builds/{build_id}/plan", get(builds::plan))
+        .route(
+            "/api/v1/builds/{build_id}/preparation",
+            get(preparation::get),
+        )
         .route("/api/v1/builds/{build_id}/events", get(events::stream))
         .route(
             "/api/v1/builds/{build_id}/resources",

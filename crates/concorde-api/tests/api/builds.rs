@@ -7,7 +7,12 @@ use serde_json::json;
 use crate::both_backends;
 use crate::support::Harness;
 
-both_backends!(build_plan_abort, build_ids_and_access, builds_by_start_time);
+both_backends!(
+    build_plan_abort,
+    build_ids_and_access,
+    builds_by_start_time,
+    a_pending_build_says_what_it_waits_for
+);
 
 /// A pending build of job `build`.
 pub async fn new_build(h: &Harness) -> concorde_store::Build {
@@ -168,4 +173,48 @@ async fn builds_by_start_time(h: &Harness) {
     assert_eq!(listed("timestamps=true&from=1500&to=2500").await, [ids[1]]);
     assert_eq!(listed("timestamps=true&from=1500").await, [ids[2], ids[1]]);
     assert_eq!(listed("timestamps=true&to=2000&limit=1").await, [ids[1]]);
+}
+
+/// `preparation`: what a pending build waits for; nothing once it is not pending.
+async fn a_pending_build_says_what_it_waits_for(h: &Harness) {
+    let pipeline = h.pipeline().await;
+    let build = new_build(h).await;
+    let uri = format!("/api/v1/builds/{}/preparation", build.id);
+    let waiting = h.get(&uri, Some(&h.admin)).await.json();
+    assert_eq!(
+        (
+            &waiting["paused_pipeline"],
+            &waiting["paused_job"],
+            &waiting["max_running_builds"],
+            &waiting["inputs"]["repo"],
+            &waiting["inputs_satisfied"],
+        ),
+        (
+            &json!("blocking"),
+            &json!("not_blocking"),
+            &json!("not_blocking"),
+            &json!("blocking"),
+            &json!("blocking"),
+        ),
+        "{waiting}"
+    );
+    assert!(
+        waiting["missing_input_reasons"]["repo"].is_string(),
+        "{waiting}"
+    );
+    h.store()
+        .set_pipeline_paused(pipeline.id, None, Timestamp::now())
+        .await
+        .unwrap();
+    let unpaused = h.get(&uri, Some(&h.admin)).await.json();
+    assert_eq!(unpaused["paused_pipeline"], "not_blocking");
+    h.store()
+        .finish_build(build.id, BuildStatus::Aborted, Timestamp::now())
+        .await
+        .unwrap();
+    let done = h.get(&uri, Some(&h.admin)).await.json();
+    assert_eq!(
+        (&done["inputs_satisfied"], &done["inputs"]),
+        (&json!("not_blocking"), &json!({}))
+    );
 }
