@@ -76,39 +76,25 @@ pub async fn get(
 }
 
 /// Whether the job already runs as many builds as `serial`, `serial_groups` or
-/// `max_in_flight` allow.
+/// `max_in_flight` allow (the rule is the config's, as the tracker applies it).
 async fn at_limit(
     store: &Store,
     model: &concorde_config::model::Pipeline,
     config: &concorde_config::model::Job,
     job: &concorde_store::Job,
 ) -> ApiResult<bool> {
-    let limit = if config.serial || !config.serial_groups.is_empty() {
-        1
-    } else {
-        config.max_in_flight
-    };
-    if limit <= 0 {
+    let Some(limit) = config.max_running_builds() else {
         return Ok(false);
-    }
-    let mut sharing = vec![job.id];
-    if !config.serial_groups.is_empty() {
-        for other in store.list_jobs(job.pipeline_id).await? {
-            let shares = model.jobs.iter().any(|candidate| {
-                candidate.name == other.name
-                    && other.id != job.id
-                    && candidate
-                        .serial_groups
-                        .iter()
-                        .any(|group| config.serial_groups.contains(group))
-            });
-            if shares {
-                sharing.push(other.id);
-            }
+    };
+    let sharing = model.jobs_sharing_serial_groups(config);
+    let mut counted = vec![job.id];
+    for other in store.list_jobs(job.pipeline_id).await? {
+        if sharing.iter().any(|shared| shared.name == other.name) {
+            counted.push(other.id);
         }
     }
     let mut running = 0_i64;
-    for id in sharing {
+    for id in counted {
         let builds = store.list_job_builds(id, None, 100).await?;
         let started = builds
             .iter()

@@ -225,9 +225,35 @@ impl Job {
         }
         gets
     }
+
+    /// How many builds of the job (together with the jobs sharing a serial group with it) may
+    /// run at once: one with `serial` or `serial_groups`, else `max_in_flight`; `None` when
+    /// unlimited.
+    pub fn max_running_builds(&self) -> Option<i64> {
+        if self.serial || !self.serial_groups.is_empty() {
+            Some(1)
+        } else {
+            Some(self.max_in_flight).filter(|limit| *limit > 0)
+        }
+    }
 }
 
 impl Pipeline {
+    /// The other jobs sharing a serial group with `job`: their running builds count against
+    /// its limit.
+    pub fn jobs_sharing_serial_groups<'a>(&'a self, job: &Job) -> Vec<&'a Job> {
+        self.jobs
+            .iter()
+            .filter(|other| other.name != job.name)
+            .filter(|other| {
+                other
+                    .serial_groups
+                    .iter()
+                    .any(|group| job.serial_groups.contains(group))
+            })
+            .collect()
+    }
+
     /// The names of the jobs a `passed` entry names: a plain name matches itself; an entry with
     /// glob characters (Go's `path.Match`) is expanded against the pipeline's jobs.
     pub fn jobs_matching(&self, entry: &str) -> Vec<&str> {
@@ -243,5 +269,38 @@ impl Pipeline {
             })
             .map(|job| job.name.as_str())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::vars::StaticVars;
+    use crate::{UnknownKeys, load_pipeline};
+
+    #[test]
+    fn running_build_limits_and_serial_group_partners() {
+        let yaml = "jobs:
+- {name: free, plan: [{task: t, config: {platform: linux, run: {path: x}}}]}
+- {name: capped, max_in_flight: 3, plan: [{task: t, config: {platform: linux, run: {path: x}}}]}
+- {name: one, serial: true, plan: [{task: t, config: {platform: linux, run: {path: x}}}]}
+- {name: a, serial_groups: [deploy], plan: [{task: t, config: {platform: linux, run: {path: x}}}]}
+- {name: b, serial_groups: [deploy, other], plan: [{task: t, config: {platform: linux, run: {path: x}}}]}
+";
+        let pipeline = load_pipeline(yaml.as_bytes(), &StaticVars::default(), UnknownKeys::Reject)
+            .unwrap()
+            .pipeline;
+        let job = |name: &str| pipeline.jobs.iter().find(|j| j.name == name).unwrap();
+        let limits: Vec<Option<i64>> = ["free", "capped", "one", "a"]
+            .iter()
+            .map(|name| job(name).max_running_builds())
+            .collect();
+        assert_eq!(limits, [None, Some(3), Some(1), Some(1)]);
+        let partners: Vec<&str> = pipeline
+            .jobs_sharing_serial_groups(job("a"))
+            .iter()
+            .map(|j| j.name.as_str())
+            .collect();
+        assert_eq!(partners, ["b"]);
+        assert!(pipeline.jobs_sharing_serial_groups(job("one")).is_empty());
     }
 }

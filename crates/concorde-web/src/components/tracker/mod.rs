@@ -265,30 +265,19 @@ impl Tracker {
         all_jobs: &[Job],
         model: &concorde_config::model::Pipeline,
     ) -> anyhow::Result<bool> {
-        let limit = if config.serial || !config.serial_groups.is_empty() {
-            1
-        } else {
-            config.max_in_flight
-        };
-        if limit <= 0 {
+        let Some(limit) = config.max_running_builds() else {
             return Ok(true);
-        }
-        let mut sharing: Vec<JobId> = vec![job.id];
-        if !config.serial_groups.is_empty() {
-            for other in all_jobs.iter().filter(|other| other.id != job.id) {
-                let shares = crate::pipeline_model::job(model, &other.name).is_some_and(|other| {
-                    other
-                        .serial_groups
-                        .iter()
-                        .any(|group| config.serial_groups.contains(group))
-                });
-                if shares {
-                    sharing.push(other.id);
-                }
-            }
-        }
+        };
+        let sharing = model.jobs_sharing_serial_groups(config);
+        let mut counted: Vec<JobId> = vec![job.id];
+        counted.extend(
+            all_jobs
+                .iter()
+                .filter(|other| sharing.iter().any(|shared| shared.name == other.name))
+                .map(|other| other.id),
+        );
         let mut running = 0;
-        for job_id in sharing {
+        for job_id in counted {
             running += self
                 .store
                 .list_job_builds(job_id, None, 50)
