@@ -288,28 +288,20 @@ impl Client {
 
     /// GETs `path` as a byte stream (an artifact download), read as it arrives.
     pub fn download(&self, path: &str) -> Result<Box<dyn std::io::Read + Send>, ClientError> {
-        let response = self.call(Request::new(Method::Get, path))?;
-        let status = response.status().as_u16();
-        let mut reader = response.into_body().into_reader();
-        if !(200..300).contains(&status) {
-            let mut body = Vec::new();
-            // The body only decorates the error; a failure to read it changes nothing.
-            let _ = (&mut reader).take(64 * 1024).read_to_end(&mut body);
-            Reply {
-                status,
-                config_version: None,
-                body,
-            }
-            .ok()?;
-        }
-        Ok(Box::new(Download(reader)))
+        Ok(Box::new(self.stream(Request::new(Method::Get, path))?))
     }
 
     /// Opens a build's event stream, for [`super::events`] to read line by line.
     pub fn build_events(&self, build_id: i64) -> Result<Box<dyn BufRead + Send>, ClientError> {
         let path = format!("/api/v1/builds/{build_id}/events");
-        let response =
-            self.call(Request::new(Method::Get, &path).header("Accept", "text/event-stream"))?;
+        let request = Request::new(Method::Get, &path).header("Accept", "text/event-stream");
+        Ok(Box::new(BufReader::new(self.stream(request)?)))
+    }
+
+    /// Sends `request` and hands back its body to read as it arrives; an error status is the
+    /// usual typed error (with the start of the body).
+    fn stream(&self, request: Request<'_>) -> Result<Download, ClientError> {
+        let response = self.call(request)?;
         let status = response.status().as_u16();
         let mut reader = response.into_body().into_reader();
         if !(200..300).contains(&status) {
@@ -323,15 +315,7 @@ impl Client {
             }
             .ok()?;
         }
-        return Ok(Box::new(BufReader::new(EventBody(reader))));
-
-        /// Keeps the reader type nameable behind the box.
-        struct EventBody(ureq::BodyReader<'static>);
-        impl std::io::Read for EventBody {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0.read(buf)
-            }
-        }
+        Ok(Download(reader))
     }
 
     fn call(&self, request: Request<'_>) -> Result<ureq::http::Response<ureq::Body>, ClientError> {
@@ -405,7 +389,7 @@ impl Client {
     }
 }
 
-/// A download's body, with a nameable type behind the box.
+/// A streamed body (a download, an event stream), with a nameable type behind the box.
 struct Download(ureq::BodyReader<'static>);
 
 impl std::io::Read for Download {

@@ -107,25 +107,11 @@ async fn build_lifecycle_and_reruns(db: &TestStore) {
         .collect();
     assert_eq!(names, ["3", "1.2"]);
     let one_off = store
-        .create_one_off_build(&concorde_store::NewOneOffBuild {
-            team: team.id,
-            pipeline: None,
-            plan: &serde_json::json!({}),
-            private_plan: &serde_json::json!({}),
-            created_by: None,
-            now: Timestamp(17),
-        })
+        .create_one_off_build(&crate::fixtures::one_off(team.id, Timestamp(17)))
         .await
         .unwrap();
     let second = store
-        .create_one_off_build(&concorde_store::NewOneOffBuild {
-            team: team.id,
-            pipeline: None,
-            plan: &serde_json::json!({}),
-            private_plan: &serde_json::json!({}),
-            created_by: None,
-            now: Timestamp(17),
-        })
+        .create_one_off_build(&crate::fixtures::one_off(team.id, Timestamp(17)))
         .await
         .unwrap();
     assert_eq!(
@@ -157,14 +143,10 @@ async fn build_lifecycle_and_reruns(db: &TestStore) {
     ));
     assert!(matches!(
         store
-            .create_one_off_build(&concorde_store::NewOneOffBuild {
-                team: concorde_store::TeamId(999),
-                pipeline: None,
-                plan: &serde_json::json!({}),
-                private_plan: &serde_json::json!({}),
-                created_by: None,
-                now: Timestamp(1)
-            })
+            .create_one_off_build(&crate::fixtures::one_off(
+                concorde_store::TeamId(999),
+                Timestamp(1)
+            ))
             .await,
         Err(StoreError::NotFound { .. })
     ));

@@ -131,3 +131,19 @@ pub fn assert_refused(err: StoreError, kind: &str, from: &str) {
         "expected a refused {kind} transition from {from}, got {err}"
     );
 }
+
+/// A one-off build of `team` created at `now`, with an empty plan.
+pub fn one_off(
+    team: concorde_store::TeamId,
+    now: Timestamp,
+) -> concorde_store::NewOneOffBuild<'static> {
+    const EMPTY: &serde_json::Value = &serde_json::Value::Null;
+    concorde_store::NewOneOffBuild {
+        team,
+        pipeline: None,
+        plan: EMPTY,
+        private_plan: EMPTY,
+        created_by: None,
+        now,
+    }
+}

@@ -86,14 +86,7 @@ async fn orphaned_containers_follow_their_builds(db: &TestStore) {
         .await
         .unwrap();
     let one_off = store
-        .create_one_off_build(&concorde_store::NewOneOffBuild {
-            team: team.id,
-            pipeline: None,
-            plan: &serde_json::json!({}),
-            private_plan: &serde_json::json!({}),
-            created_by: None,
-            now: Timestamp(1),
-        })
+        .create_one_off_build(&crate::fixtures::one_off(team.id, Timestamp(1)))
         .await
         .unwrap();
     store
@@ -222,14 +215,7 @@ async fn failed_and_missing_containers(db: &TestStore) {
     let store = &db.store;
     let (team, _) = simple_pipeline(store).await;
     let build = store
-        .create_one_off_build(&concorde_store::NewOneOffBuild {
-            team: team.id,
-            pipeline: None,
-            plan: &serde_json::json!({}),
-            private_plan: &serde_json::json!({}),
-            created_by: None,
-            now: Timestamp(1),
-        })
+        .create_one_off_build(&crate::fixtures::one_off(team.id, Timestamp(1)))
         .await
         .unwrap();
     store
@@ -295,14 +281,7 @@ async fn orphaned_failed_and_missing_volumes(db: &TestStore) {
     let store = &db.store;
     let (team, _) = simple_pipeline(store).await;
     let build = store
-        .create_one_off_build(&concorde_store::NewOneOffBuild {
-            team: team.id,
-            pipeline: None,
-            plan: &serde_json::json!({}),
-            private_plan: &serde_json::json!({}),
-            created_by: None,
-            now: Timestamp(1),
-        })
+        .create_one_off_build(&crate::fixtures::one_off(team.id, Timestamp(1)))
         .await
         .unwrap();
     worker(store, "w").await;
@@ -457,14 +436,7 @@ async fn caches_configs_task_caches_and_artifacts(db: &TestStore) {
     };
 
     let running = store
-        .create_one_off_build(&concorde_store::NewOneOffBuild {
-            team: team.id,
-            pipeline: None,
-            plan: &serde_json::json!({}),
-            private_plan: &serde_json::json!({}),
-            created_by: None,
-            now: Timestamp(1),
-        })
+        .create_one_off_build(&crate::fixtures::one_off(team.id, Timestamp(1)))
         .await
         .unwrap();
     let by_build = store

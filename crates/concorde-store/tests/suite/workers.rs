@@ -263,14 +263,7 @@ async fn draining_waits_for_non_interruptible_builds(db: &TestStore) {
         now: Timestamp(2),
     };
     let one_off = store
-        .create_one_off_build(&concorde_store::NewOneOffBuild {
-            team: main.id,
-            pipeline: None,
-            plan: &serde_json::json!({}),
-            private_plan: &serde_json::json!({}),
-            created_by: None,
-            now: Timestamp(2),
-        })
+        .create_one_off_build(&crate::fixtures::one_off(main.id, Timestamp(2)))
         .await
         .unwrap();
     let deploy_build = store.create_job_build(&new_build(deploy.id)).await.unwrap();
