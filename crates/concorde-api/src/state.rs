@@ -29,7 +29,7 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// The worker runtime artifact uploads and downloads go to (the node's local worker);
     /// without one, artifact routes answer 500.
-    pub artifact_runtime: Option<std::sync::Arc<dyn concorde_worker::Runtime>>,
+    pub artifact_worker: Option<concorde_workers::RecordedWorker>,
 }
 
 impl Default for ApiConfig {
@@ -42,7 +42,7 @@ impl Default for ApiConfig {
             version: DEFAULT_VERSION.to_owned(),
             worker_version: "2.5".to_owned(),
             max_body_bytes: concorde_store::MAX_CONFIG_BYTES,
-            artifact_runtime: None,
+            artifact_worker: None,
         }
     }
 }

@@ -13,6 +13,9 @@ use concorde_engine::{
 };
 use concorde_worker::{HostRuntime, RuncRuntime, Runtime};
 
+#[path = "../tests/common/unrecorded.rs"]
+mod unrecorded;
+
 fn pipeline(rootfs: Option<&std::path::Path>) -> String {
     let image = rootfs.map_or(String::new(), |path| {
         format!("      rootfs_uri: raw://{}\n", path.display())
@@ -37,7 +40,8 @@ async fn measure(label: &str, runtime: Arc<dyn Runtime>, yaml: &str) {
             build_name: build_id.to_string(),
             ..BuildContext::default()
         };
-        let env = RunEnv::new(context, runtime.clone(), events.clone(), locks.clone());
+        let worker = Arc::new(unrecorded::UnrecordedWorker::new(runtime.clone(), None));
+        let env = RunEnv::new(context, worker, events.clone(), locks.clone());
         let status = run_build(Arc::new(env), &plan).await;
         assert_eq!(status, BuildStatus::Succeeded, "{}", events.log_text());
         samples.push(started.elapsed());

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use concorde_core::BuildStatus;
-use concorde_worker::Runtime;
 use tokio_util::sync::CancellationToken;
 
 use crate::env::{BuildContext, EngineLimits, NoCredentials, RunEnv};
@@ -13,20 +12,20 @@ use crate::exec::{Exec, StepError, run_plan};
 use crate::plan::{Plan, PlanId};
 use crate::resource_cache::CacheLocks;
 use crate::scope::VarScope;
+use crate::worker_client::WorkerClient;
 
 impl RunEnv {
     /// An environment with no credentials, no pipeline setter and no recorder; set those
     /// fields as needed.
     pub fn new(
         context: BuildContext,
-        runtime: Arc<dyn Runtime>,
+        worker: Arc<dyn WorkerClient>,
         events: Arc<dyn EventSink>,
         cache_locks: Arc<CacheLocks>,
     ) -> RunEnv {
         RunEnv {
             context,
-            worker_name: "local".to_owned(),
-            runtime,
+            worker,
             base_types: HashMap::new(),
             events,
             credentials: Arc::new(NoCredentials),
@@ -91,19 +90,21 @@ pub async fn run_build(env: Arc<RunEnv>, plan: &Plan) -> BuildStatus {
     status
 }
 
-async fn cleanup(env: &RunEnv) {
+/// Destroys the containers the run created, then its volumes newest first (a copy-on-write
+/// child always comes after its parent); caches and kept volumes stay.
+pub(crate) async fn cleanup(env: &RunEnv) {
     let created = env
         .created
         .lock()
         .map(|mut created| std::mem::take(&mut *created))
         .unwrap_or_default();
     for container in created.containers {
-        if let Err(err) = env.runtime.destroy_container(&container).await {
+        if let Err(err) = env.worker.destroy_container(&container).await {
             tracing::warn!(container = %container.0, error = %err, "could not destroy container");
         }
     }
-    for volume in created.volumes {
-        if let Err(err) = env.runtime.destroy_volume(&volume).await {
+    for volume in created.volumes.into_iter().rev() {
+        if let Err(err) = env.worker.destroy_volume(&volume).await {
             tracing::warn!(volume = %volume.0, error = %err, "could not destroy volume");
         }
     }

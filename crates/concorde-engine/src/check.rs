@@ -25,12 +25,27 @@ pub enum CheckError {
     Interrupted,
 }
 
-/// Runs `check` for a resource of `image`'s type with `source` (vars resolved here), starting
-/// from `from` (absent on the first check). Returns the versions oldest first, as printed.
-/// The script's stderr becomes `log` events on `env.events` under `id`.
+/// Runs `check` for resource (or resource type) `name` of `image`'s type with `source` (vars
+/// resolved here), starting from `from` (absent on the first check). Returns the versions
+/// oldest first, as printed. The script's stderr becomes `log` events on `env.events` under
+/// `id`. The containers and volumes it made are destroyed before it returns.
 pub async fn run_check(
     env: Arc<RunEnv>,
     id: &PlanId,
+    name: &str,
+    image: &TypeImage,
+    source: &JsonMap,
+    from: Option<&VersionMap>,
+) -> Result<Vec<VersionMap>, CheckError> {
+    let result = check_once(&env, id, name, image, source, from).await;
+    crate::build::cleanup(&env).await;
+    result
+}
+
+async fn check_once(
+    env: &Arc<RunEnv>,
+    id: &PlanId,
+    name: &str,
     image: &TypeImage,
     source: &JsonMap,
     from: Option<&VersionMap>,
@@ -50,9 +65,13 @@ pub async fn run_check(
     let run = ScriptRun {
         id,
         image,
+        name,
+        role: crate::worker_client::ContainerRole::Step,
+        resolved: None,
         action: "check",
         dir: None,
         stdin,
+        volumes: Vec::new(),
         mounts: Vec::new(),
         expose_created_by: false,
     };

@@ -1,4 +1,4 @@
-//! What a running build needs from the outside world: its identity, a worker runtime, the
+//! What a running build needs from the outside world: its identity, a worker client, the
 //! base resource types, credentials, a way to set pipelines, and a place for events.
 
 use std::collections::HashMap;
@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use concorde_config::model::{JsonMap, Pipeline, VersionMap};
 use concorde_config::vars::{VarError, VarRef, Variables};
-use concorde_worker::{ContainerHandle, ImageSpec, Runtime, VolumeHandle};
+use concorde_worker::{ContainerHandle, ImageSpec, VolumeHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{EventSink, MetadataField};
 use crate::plan::PlanId;
+use crate::worker_client::WorkerClient;
 
 /// Who a build is: the values behind the `BUILD_*` environment variables.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -32,8 +33,6 @@ pub struct BuildContext {
     pub external_url: String,
     /// Who triggered the build, when known.
     pub created_by: Option<String>,
-    /// Job id and cache scope: task caches are kept per job and step; `None` for one-off builds.
-    pub cache_scope: Option<String>,
 }
 
 /// How the worker runs a base resource type's scripts.
@@ -131,10 +130,8 @@ impl Variables for NoCredentials {
 pub struct RunEnv {
     /// The build.
     pub context: BuildContext,
-    /// The worker's name, for `selected-worker`.
-    pub worker_name: String,
-    /// The worker runtime.
-    pub runtime: Arc<dyn Runtime>,
+    /// The worker the build runs on, through the client that records what it makes there.
+    pub worker: Arc<dyn WorkerClient>,
     /// Base resource types by name.
     pub base_types: HashMap<String, BaseResourceType>,
     /// Where events go.
@@ -192,7 +189,7 @@ impl std::fmt::Debug for RunEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunEnv")
             .field("context", &self.context)
-            .field("worker", &self.worker_name)
+            .field("worker", &self.worker.name())
             .finish_non_exhaustive()
     }
 }

@@ -1,9 +1,9 @@
 //! Build execution: a job's config compiled into a [`Plan`], and the plan run on a worker
-//! [`concorde_worker::Runtime`] with Concourse's step semantics.
+//! (through a [`WorkerClient`]) with Concourse's step semantics.
 //!
 //! [`compile_job_plan`] bakes the scheduler's versions into a plan; [`run_build`] runs it,
 //! emitting [`BuildEvent`]s to an [`EventSink`] and returning the build's status. The engine
-//! reaches the rest of the system only through traits in [`env`]: the runtime, credentials,
+//! reaches the rest of the system only through traits: the worker client, credentials,
 //! the pipeline setter, the input/output recorder.
 
 mod build;
@@ -12,12 +12,13 @@ mod compile;
 pub mod env;
 pub mod event;
 mod exec;
+mod handles;
 mod io;
 pub mod plan;
 mod public_plan;
 mod resource_cache;
 mod scope;
-mod volume_names;
+mod worker_client;
 
 pub use build::{BuildStatus, run_build};
 pub use check::{CheckError, parse_check_output, run_check};
@@ -33,5 +34,7 @@ pub use event::{BuildEvent, CollectingSink, EventSink, MetadataField, Origin};
 pub use exec::StepError;
 pub use exec::script::parse_version_result;
 pub use plan::{Plan, PlanId, PlanStep};
-pub use resource_cache::CacheLocks;
-pub use volume_names::kept_across_restarts;
+pub use resource_cache::{CacheLocks, cache_key};
+pub use worker_client::{
+    CacheIdentity, CachedFetch, ContainerPurpose, ContainerRole, ContainerVolume, WorkerClient,
+};

@@ -1,53 +1,38 @@
-//! Resource caches: a fetched version kept in a volume on the worker, reused by later gets of
-//! the same type, source, version and params.
+//! One fetch at a time per resource cache: concurrent gets of the same type, source, version
+//! and params in this process wait for the first, then reuse what it cached.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use concorde_config::model::VersionMap;
+use crate::worker_client::CacheIdentity;
 
-use crate::event::MetadataField;
-
-/// Per-cache locks (one fetch at a time per cache) and the results of fetches this process
-/// made. Shared by every build the engine runs.
+/// Per-cache locks, shared by every build and check the node runs.
 #[derive(Debug, Default)]
 pub struct CacheLocks {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    results: Mutex<HashMap<String, (VersionMap, Vec<MetadataField>)>>,
 }
 
 impl CacheLocks {
-    /// The lock for one cache key.
-    pub(crate) fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    /// The lock for one cache.
+    pub(crate) fn lock_for(&self, identity: &CacheIdentity) -> Arc<tokio::sync::Mutex<()>> {
         let Ok(mut locks) = self.locks.lock() else {
             return Arc::default();
         };
-        locks.entry(key.to_owned()).or_default().clone()
-    }
-
-    /// The version and metadata a cache holds, if this process filled it.
-    pub(crate) fn result(&self, key: &str) -> Option<(VersionMap, Vec<MetadataField>)> {
-        self.results
-            .lock()
-            .ok()
-            .and_then(|results| results.get(key).cloned())
-    }
-
-    pub(crate) fn remember(&self, key: &str, version: &VersionMap, metadata: &[MetadataField]) {
-        if let Ok(mut results) = self.results.lock() {
-            results.insert(key.to_owned(), (version.clone(), metadata.to_vec()));
-        }
+        // Locks of caches nobody fetches any more go; a held one has another reference.
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        locks.entry(cache_key(identity)).or_default().clone()
     }
 }
 
-/// The cache key: a hash of everything that determines the fetched bits.
-pub(crate) fn cache_key(
-    kind: &str,
-    source: &serde_json::Value,
-    version: &VersionMap,
-    params: &serde_json::Value,
-) -> String {
-    let identity =
-        serde_json::json!({"type": kind, "source": source, "version": version, "params": params});
-    concorde_config::json_digest(&identity)
+/// A hash of everything that determines the fetched bits.
+pub fn cache_key(identity: &CacheIdentity) -> String {
+    let whole = serde_json::json!({
+        "type": identity.type_name,
+        "base": identity.base_type,
+        "image": identity.type_image.as_ref().map(|volume| volume.0.as_str()),
+        "source": identity.source,
+        "version": identity.version,
+        "params": identity.params,
+    });
+    concorde_config::json_digest(&whole)
 }

@@ -106,6 +106,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
         .await
         .context("could not set up the main team")?;
     let worker = LocalWorker::start(
+        &store,
         &args.data_dir.join("worker"),
         args.runtime,
         args.resource_types.as_deref(),
@@ -162,7 +163,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     let config = ApiConfig {
         local_users: local_users.clone(),
         external_url: external_url.clone(),
-        artifact_runtime: Some(worker.runtime.clone()),
+        artifact_worker: Some(worker.records.clone()),
         ..ApiConfig::default()
     };
     let api_shutdown = shutdown.clone();

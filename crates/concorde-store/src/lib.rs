@@ -40,6 +40,7 @@ mod versions;
 mod versions_view;
 mod volumes;
 mod worker_lifecycle;
+mod worker_records;
 mod workers;
 
 use std::path::PathBuf;
@@ -74,7 +75,9 @@ pub use start_build::StartBuild;
 pub use teams::{AccessToken, Team, User};
 pub use versions::{NewVersion, ResourceVersion, SaveVersionsOutcome, VersionKey, version_digest};
 pub use versions_view::{SqlVersionsView, VIEW_PAGE_SIZE};
-pub use volumes::{NewVolume, Volume, VolumeFilter, VolumeKind, VolumeOwner, VolumeState};
+pub use volumes::{
+    NewVolume, Volume, VolumeDisplay, VolumeFilter, VolumeKind, VolumeOwner, VolumeState,
+};
 pub use worker_lifecycle::{DrainedWorkers, ExpiredWorkers, PlacementQuery};
 pub use workers::{Heartbeat, Worker, WorkerResourceType, WorkerSpec, WorkerState};
 

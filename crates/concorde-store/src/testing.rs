@@ -361,3 +361,28 @@ pub async fn next_named_notification(listener: &mut crate::Listener) -> crate::N
         }
     }
 }
+
+/// Declares `mod $name { sqlite, postgres }` running the async fn `$name(&TestStore)` of the
+/// enclosing module on a fresh store of each backend, cleaned up afterwards: how every suite
+/// over a bare store runs each test body on both backends.
+#[macro_export]
+macro_rules! store_test {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::testing::sqlite_store().await;
+                super::$name(&db).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let flavour = $crate::testing::Flavour::Fast;
+                let db = $crate::testing::postgres_store(flavour).await;
+                super::$name(&db).await;
+                db.cleanup().await;
+            }
+        }
+    )*};
+}

@@ -14,6 +14,7 @@ use crate::ids::{
     ArtifactId, ContainerId, ResourceCacheId, TaskCacheId, TeamId, Timestamp, VolumeHandle,
     VolumeId, WorkerName,
 };
+use crate::json_column::JsonColumn;
 use crate::states::state_enum;
 use crate::{Store, with_db};
 
@@ -113,6 +114,31 @@ pub struct Volume {
     pub missing_since: Option<Timestamp>,
     /// When the row was created.
     pub created_at: Timestamp,
+    /// What `fly volumes` shows of its owners.
+    #[sqlx(flatten)]
+    pub shown: VolumeDisplay,
+}
+
+/// The names `fly volumes` shows for a volume's owners, read with it. Display only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct VolumeDisplay {
+    /// Handle of the container it is mounted in.
+    pub container_handle: Option<String>,
+    /// Handle of its copy-on-write parent.
+    pub parent_handle: Option<String>,
+    /// For a resource cache: the cached version.
+    #[sqlx(try_from = "JsonColumn<Option<serde_json::Value>>")]
+    pub cache_version: Option<serde_json::Value>,
+    /// For a resource cache of a base type's resource: that base type.
+    pub cache_base_type: Option<String>,
+    /// For a task cache: its pipeline.
+    pub task_cache_pipeline_id: Option<i64>,
+    /// For a task cache: its pipeline's name.
+    pub task_cache_pipeline: Option<String>,
+    /// For a task cache: its job's name.
+    pub task_cache_job: Option<String>,
+    /// For a task cache: its step's name.
+    pub task_cache_step: Option<String>,
 }
 
 impl Volume {
@@ -139,17 +165,33 @@ impl Volume {
 pub struct VolumeFilter {
     /// Only this worker's.
     pub worker: Option<WorkerName>,
-    /// Only this team's.
+    /// Only this team's (and, with `shared`, those of no team).
     pub team: Option<TeamId>,
+    /// With `team`: also the volumes no team owns (resource caches, base type images), which
+    /// every team's builds share.
+    pub shared: bool,
     /// Only this container's.
     pub container: Option<ContainerId>,
 }
 
 const VOLUME_SELECT: &str = "SELECT v.id, v.handle, v.worker_name, v.state, v.team_id, v.path, \
     v.container_id, v.resource_cache_id, v.task_cache_id, bt.name AS resource_type, v.artifact_id, \
-    v.parent_id, v.missing_since, v.created_at FROM volumes v \
+    v.parent_id, v.missing_since, v.created_at, \
+    c.handle AS container_handle, parent.handle AS parent_handle, \
+    rc.version AS cache_version, cbt.name AS cache_base_type, \
+    tp.id AS task_cache_pipeline_id, tp.name AS task_cache_pipeline, tj.name AS task_cache_job, \
+    tc.step_name AS task_cache_step \
+    FROM volumes v \
     LEFT JOIN worker_base_resource_types wbt ON wbt.id = v.worker_base_resource_type_id \
-    LEFT JOIN base_resource_types bt ON bt.id = wbt.base_resource_type_id";
+    LEFT JOIN base_resource_types bt ON bt.id = wbt.base_resource_type_id \
+    LEFT JOIN containers c ON c.id = v.container_id \
+    LEFT JOIN volumes parent ON parent.id = v.parent_id \
+    LEFT JOIN resource_caches rc ON rc.id = v.resource_cache_id \
+    LEFT JOIN resource_configs rcfg ON rcfg.id = rc.resource_config_id \
+    LEFT JOIN base_resource_types cbt ON cbt.id = rcfg.base_resource_type_id \
+    LEFT JOIN task_caches tc ON tc.id = v.task_cache_id \
+    LEFT JOIN jobs tj ON tj.id = tc.job_id \
+    LEFT JOIN pipelines tp ON tp.id = tj.pipeline_id";
 
 impl Store {
     /// Creates a volume row in state `creating`. A copy-on-write child needs a `created`
@@ -282,13 +324,15 @@ impl Store {
     pub async fn list_volumes(&self, filter: &VolumeFilter) -> StoreResult<Vec<Volume>> {
         with_db!(self, |pool, pg| {
             let sql = format!(
-                "{VOLUME_SELECT} WHERE ($1 IS NULL OR v.worker_name = $1) AND ($2 IS NULL OR v.team_id = $2)
+                "{VOLUME_SELECT} WHERE ($1 IS NULL OR v.worker_name = $1)
+                   AND ($2 IS NULL OR v.team_id = $2 OR ($4 AND v.team_id IS NULL))
                    AND ($3 IS NULL OR v.container_id = $3) ORDER BY v.id"
             );
             Ok(sqlx::query_as::<_, Volume>(&sql)
                 .bind(&filter.worker)
                 .bind(filter.team)
                 .bind(filter.container)
+                .bind(filter.shared)
                 .fetch_all(pool)
                 .await?)
         })

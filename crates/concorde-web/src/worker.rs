@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use concorde_engine::{BaseResourceType, CacheLocks, ScriptCommand};
+use concorde_store::{Store, WorkerName};
 use concorde_worker::{ImageSpec, Runtime};
+pub use concorde_workers::Reclaimed;
+use concorde_workers::RecordedWorker;
 
 /// How long a stopped process of the local worker gets between SIGTERM and SIGKILL.
 pub const KILL_GRACE: std::time::Duration = concorde_worker::DEFAULT_KILL_GRACE;
@@ -33,6 +36,9 @@ pub struct LocalWorker {
     pub name: String,
     /// Its runtime.
     pub runtime: Arc<dyn Runtime>,
+    /// The worker reached in-process, through the client that records every container and
+    /// volume made on it: the only way builds, checks and the API make anything there.
+    pub records: RecordedWorker,
     /// Base resource types by name.
     pub base_types: HashMap<String, BaseResourceType>,
     /// Resource cache locks shared by all builds and checks.
@@ -52,6 +58,7 @@ impl LocalWorker {
     /// Sets up the worker's runtime under `work_dir` and its base types: the built-ins (run by
     /// this binary), overridden by any found in `resource_types_dir` (Concourse's layout).
     pub fn start(
+        store: &Store,
         work_dir: &Path,
         choice: RuntimeChoice,
         resource_types_dir: Option<&Path>,
@@ -69,8 +76,10 @@ impl LocalWorker {
             }
         }
         let name = hostname();
+        let records = RecordedWorker::new(store.clone(), WorkerName::new(&name), runtime.clone());
         Ok(LocalWorker {
             name,
+            records,
             runtime,
             base_types,
             cache_locks: Arc::default(),
@@ -78,43 +87,14 @@ impl LocalWorker {
     }
 }
 
-/// What [`LocalWorker::reclaim_leftovers`] destroyed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Reclaimed {
-    /// Containers destroyed, with every process they still ran.
-    pub containers: usize,
-    /// Volumes destroyed.
-    pub volumes: usize,
-}
-
 impl LocalWorker {
-    /// Destroys what no build can use any more: every container (killing what runs in it)
-    /// and every volume but task caches. The local worker runs only this node's builds and
-    /// checks, and none outlives the node's process, so this is safe when the node starts
-    /// (after a crash, whatever the last process left) and once its builds have stopped at
-    /// shutdown. A failure to destroy one is logged and the rest carry on.
+    /// Destroys what no build can use any more: every container and every volume but the
+    /// caches on record (see [`RecordedWorker::reclaim_leftovers`]). The local worker runs
+    /// only this node's builds and checks, and none outlives the node's process, so this is
+    /// safe when the node starts (after a crash, whatever the last process left) and once its
+    /// builds have stopped at shutdown.
     pub async fn reclaim_leftovers(&self) -> anyhow::Result<Reclaimed> {
-        let mut reclaimed = Reclaimed::default();
-        for container in self.runtime.list_containers().await? {
-            match self.runtime.destroy_container(&container).await {
-                Ok(()) => reclaimed.containers += 1,
-                Err(err) => {
-                    tracing::warn!(container = %container.0, error = %err, "could not destroy a leftover container");
-                }
-            }
-        }
-        for volume in self.runtime.list_volumes().await? {
-            if concorde_engine::kept_across_restarts(&volume) {
-                continue;
-            }
-            match self.runtime.destroy_volume(&volume).await {
-                Ok(()) => reclaimed.volumes += 1,
-                Err(err) => {
-                    tracing::warn!(volume = %volume.0, error = %err, "could not destroy a leftover volume");
-                }
-            }
-        }
-        Ok(reclaimed)
+        Ok(self.records.reclaim_leftovers().await?)
     }
 }
 

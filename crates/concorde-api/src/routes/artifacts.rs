@@ -1,8 +1,6 @@
 //! Artifacts: `fly execute` uploads each input as a tar.gz, which lands in a new volume of the
-//! local worker, and downloads the outputs a build kept as tar.gz. Both stream: neither holds
+//! local worker (recorded as the artifact's before it is made), and downloads the outputs a build kept as tar.gz. Both stream: neither holds
 //! an artifact in memory, whatever its size.
-
-use std::sync::Arc;
 
 use async_compression::tokio::bufread::{GzipDecoder, GzipEncoder};
 use axum::Json;
@@ -12,7 +10,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use concorde_proto as proto;
 use concorde_store::{Artifact, ArtifactId, Timestamp};
-use concorde_worker::{Runtime, VolumeHandle, VolumeStrategy};
+use concorde_worker::VolumeHandle;
+use concorde_workers::RecordedWorker;
 use futures::TryStreamExt;
 use serde::Deserialize;
 use tokio::io::BufReader;
@@ -47,10 +46,10 @@ pub fn present(artifact: &Artifact) -> proto::WorkerArtifact {
     }
 }
 
-fn runtime(state: &ApiState) -> ApiResult<Arc<dyn Runtime>> {
+fn worker(state: &ApiState) -> ApiResult<RecordedWorker> {
     state
         .config()
-        .artifact_runtime
+        .artifact_worker
         .clone()
         .ok_or_else(|| ApiError::Internal("this node has no worker to hold artifacts".into()))
 }
@@ -65,31 +64,40 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<proto::WorkerArtifact>)> {
     caller.require_role(&path.team_name, Role::Member)?;
     let team = lookup::team(state.store(), &path.team_name).await?;
-    let runtime = runtime(&state)?;
+    let worker = worker(&state)?;
     let volume = VolumeHandle(format!("artifact-{}", unique_suffix()));
-    runtime
-        .create_volume(&volume, VolumeStrategy::Empty)
+    let artifact = state
+        .store()
+        .create_artifact(team.id, "", None, &volume.0, Timestamp::now())
+        .await?;
+    let discard = |worker: RecordedWorker, volume: VolumeHandle| async move {
+        let _ = worker.destroy_volume(&volume).await;
+        if let Err(err) = state.store().delete_artifact(artifact.id).await {
+            warn!(artifact = %artifact.id, error = %err, "could not forget a failed upload");
+        }
+    };
+    if let Err(err) = worker
+        .create_artifact_volume(&volume, team.id, artifact.id)
         .await
-        .map_err(|err| ApiError::Internal(format!("could not create a volume: {err}")))?;
+    {
+        discard(worker, volume).await;
+        return Err(ApiError::Internal(format!(
+            "could not create a volume: {err}"
+        )));
+    }
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let tar = GzipDecoder::new(BufReader::new(StreamReader::new(stream)));
-    if let Err(err) = runtime.stream_in(&volume, ".", Box::new(tar)).await {
-        let _ = runtime.destroy_volume(&volume).await;
+    if let Err(err) = worker
+        .transport()
+        .stream_in(&volume, ".", Box::new(tar))
+        .await
+    {
+        discard(worker, volume).await;
         return Err(ApiError::BadRequest(format!(
             "could not unpack the upload (a tar.gz is expected): {err}"
         )));
     }
-    let created = state
-        .store()
-        .create_artifact(team.id, "", None, &volume.0, Timestamp::now())
-        .await;
-    match created {
-        Ok(artifact) => Ok((StatusCode::CREATED, Json(present(&artifact)))),
-        Err(err) => {
-            let _ = runtime.destroy_volume(&volume).await;
-            Err(err.into())
-        }
-    }
+    Ok((StatusCode::CREATED, Json(present(&artifact))))
 }
 
 /// `GET /api/v1/teams/:team_name/artifacts/:artifact_id`: the artifact as tar.gz.
@@ -107,7 +115,7 @@ pub async fn get(
         .filter(|_| artifact.team_id == Some(team.id))
         .map(VolumeHandle)
         .ok_or_else(|| ApiError::NotFound("artifact".into()))?;
-    let runtime = runtime(&state)?;
+    let runtime = worker(&state)?.transport().clone();
     let exists = runtime
         .lookup_volume(&volume)
         .await

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use concorde_proto::{self as proto, BaseResourceType};
+use concorde_proto::{self as proto, BaseResourceType, VolumeResourceType};
 use concorde_store::{
     self as store, ContainerFilter, ContainerOwner, Timestamp, VolumeFilter, VolumeKind,
 };
@@ -219,6 +219,7 @@ pub async fn list_volumes(
     let volumes = store
         .list_volumes(&VolumeFilter {
             team: Some(team.id),
+            shared: true,
             ..VolumeFilter::default()
         })
         .await?;
@@ -233,15 +234,35 @@ fn present_volume(volume: &store::Volume) -> proto::Volume {
         Some(VolumeKind::ResourceType) => "resource-type",
         Some(VolumeKind::Artifact) => "artifact",
     };
+    let shown = &volume.shown;
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let cached = shown
+        .cache_version
+        .as_ref()
+        .map(|version| VolumeResourceType {
+            resource_type: None,
+            base_resource_type: shown.cache_base_type.as_ref().map(|name| BaseResourceType {
+                name: name.clone(),
+                version: String::new(),
+            }),
+            version: serde_json::from_value(version.clone()).unwrap_or_default(),
+        });
     proto::Volume {
         id: volume.handle.as_str().to_owned(),
         worker_name: volume.worker_name.as_str().to_owned(),
         kind: kind.to_owned(),
+        container_handle: text(&shown.container_handle),
         path: volume.path.clone(),
+        parent_handle: text(&shown.parent_handle),
+        resource_type: cached,
         base_resource_type: volume.resource_type.as_ref().map(|name| BaseResourceType {
             name: name.clone(),
             version: String::new(),
         }),
-        ..proto::Volume::default()
+        pipeline_id: shown.task_cache_pipeline_id.unwrap_or_default(),
+        pipeline_name: text(&shown.task_cache_pipeline),
+        pipeline_instance_vars: None,
+        job_name: text(&shown.task_cache_job),
+        step_name: text(&shown.task_cache_step),
     }
 }

@@ -3,17 +3,20 @@
 
 use concorde_config::model::VersionMap;
 use concorde_config::vars::{Missing, interpolate_json};
-use concorde_worker::{Mount, VolumeHandle, VolumeStrategy};
+use concorde_worker::{ImageSpec, VolumeHandle, VolumeStrategy};
 use futures::future::BoxFuture;
 
 use concorde_core::EventKind;
 
+use crate::env::ScriptCommand;
 use crate::event::{BuildEvent, MetadataField, Origin, now_unix};
-use crate::exec::script::{ScriptRun, first_json_value, parse_version_result, run_script};
+use crate::exec::script::{
+    ScriptRun, first_json_value, parse_version_result, resolve_type, run_script,
+};
 use crate::exec::{Exec, StepError, StepResult, with_step_timeout};
+use crate::handles::new_volume_handle;
 use crate::plan::{GetPlan, PlanId};
-use crate::resource_cache::cache_key;
-use crate::volume_names::RESOURCE_CACHE_PREFIX;
+use crate::worker_client::{CacheIdentity, ContainerRole, ContainerVolume};
 
 /// A fetched version in a volume.
 pub(crate) struct Fetched {
@@ -81,6 +84,7 @@ async fn fetch_inner(
         .map_err(|err| StepError::Errored(err.to_string()))?;
     interpolate_json(&mut params, &exec.vars(), Missing::Error)
         .map_err(|err| StepError::Errored(err.to_string()))?;
+    let resolved = resolve_type(exec, &get.image).await?;
     let version = match (&get.version, &get.version_from) {
         (Some(version), _) => version.clone(),
         (None, Some(from)) => exec
@@ -90,19 +94,27 @@ async fn fetch_inner(
             .ok()
             .and_then(|versions| versions.get(from).cloned())
             .ok_or_else(|| StepError::Errored(format!("no version was produced by step {from}")))?,
-        (None, None) => latest_version(exec, id, get, &source).await?,
+        (None, None) => latest_version(exec, id, get, report, &resolved, &source).await?,
     };
-    let key = cache_key(&get.kind, &source, &version, &params);
-    let cache_lock = exec.env.cache_locks.lock_for(&key);
+    let type_image = match &resolved.0 {
+        ImageSpec::Volume(volume) if get.image.get_plan.is_some() => Some(volume.clone()),
+        _ => None,
+    };
+    let identity = CacheIdentity {
+        type_name: get.kind.clone(),
+        base_type: type_image.is_none().then(|| get.image.base_type.clone()),
+        type_image,
+        source: source.clone(),
+        version: version.clone(),
+        params: params.clone(),
+    };
+    let cache_lock = exec.env.cache_locks.lock_for(&identity);
     let _held = cache_lock.lock().await;
-    let volume = VolumeHandle(format!("{RESOURCE_CACHE_PREFIX}{key}"));
-    let runtime = &exec.env.runtime;
-    if let Some((cached_version, metadata)) = exec.env.cache_locks.result(&key)
-        && runtime
-            .lookup_volume(&volume)
-            .await
-            .map_err(|err| StepError::Errored(err.to_string()))?
-            .is_some()
+    let worker = &exec.env.worker;
+    if let Some(cached) = worker
+        .find_resource_cache(&identity)
+        .await
+        .map_err(|err| StepError::Errored(err.to_string()))?
     {
         let log = Origin {
             id: id.clone(),
@@ -114,16 +126,20 @@ async fn fetch_inner(
             time: now_unix(),
         })
         .await;
-        finish(exec, id, get, report, 0, Some(&cached_version), &metadata).await;
-        return Ok(Some(Fetched { volume }));
+        finish(
+            exec,
+            id,
+            get,
+            report,
+            0,
+            Some(&cached.version),
+            &cached.metadata,
+        )
+        .await;
+        return Ok(Some(Fetched {
+            volume: cached.volume,
+        }));
     }
-    // A volume without a remembered result is left over from an interrupted fetch or an earlier
-    // process: its contents cannot be trusted.
-    let _ = runtime.destroy_volume(&volume).await;
-    runtime
-        .create_volume(&volume, VolumeStrategy::Empty)
-        .await
-        .map_err(|err| StepError::Errored(err.to_string()))?;
     if report {
         exec.emit_lifecycle(id, EventKind::StartGet).await;
     }
@@ -133,42 +149,43 @@ async fn fetch_inner(
     {
         map.insert("params".to_owned(), params.clone());
     }
+    let volume = new_volume_handle(exec.env.context.build_id, id, "get");
     let run = ScriptRun {
         id,
         image: &get.image,
+        name: &get.name,
+        role: if report {
+            ContainerRole::Step
+        } else {
+            ContainerRole::ImageGet
+        },
+        resolved: Some(resolved),
         action: "in",
         dir: Some("/tmp/build/get"),
         stdin,
-        mounts: vec![Mount {
-            volume: volume.clone(),
+        volumes: vec![ContainerVolume {
+            handle: volume.clone(),
+            strategy: VolumeStrategy::Empty,
             path: "/tmp/build/get".to_owned(),
-            read_only: false,
         }],
+        mounts: Vec::new(),
         expose_created_by: false,
     };
-    let output = match run_script(exec, run).await {
-        Ok(output) => output,
-        Err(err) => {
-            let _ = runtime.destroy_volume(&volume).await;
-            return Err(err);
-        }
-    };
+    // Until it is a cache, the volume is the build's, destroyed with its other volumes.
+    let output = run_script(exec, run).await;
+    exec.env.track_volume(&volume);
+    let output = output?;
     if output.exit_status != 0 {
-        let _ = runtime.destroy_volume(&volume).await;
         finish(exec, id, get, report, output.exit_status, None, &[]).await;
         return Ok(None);
     }
     let (fetched_version, metadata) =
-        parse_version_result(&output.stdout, "/opt/resource/in /tmp/build/get").inspect_err(
-            |_| {
-                let runtime = runtime.clone();
-                let volume = volume.clone();
-                tokio::spawn(async move { runtime.destroy_volume(&volume).await });
-            },
-        )?;
-    exec.env
-        .cache_locks
-        .remember(&key, &fetched_version, &metadata);
+        parse_version_result(&output.stdout, "/opt/resource/in /tmp/build/get")?;
+    worker
+        .init_resource_cache(&volume, &identity, &fetched_version, &metadata)
+        .await
+        .map_err(|err| StepError::Errored(err.to_string()))?;
+    exec.env.keep_volume(&volume);
     finish(exec, id, get, report, 0, Some(&fetched_version), &metadata).await;
     Ok(Some(Fetched { volume }))
 }
@@ -205,14 +222,24 @@ async fn latest_version(
     exec: &Exec,
     id: &PlanId,
     get: &GetPlan,
+    report: bool,
+    resolved: &(ImageSpec, ScriptCommand),
     source: &serde_json::Value,
 ) -> Result<VersionMap, StepError> {
     let run = ScriptRun {
         id,
         image: &get.image,
+        name: &get.name,
+        role: if report {
+            ContainerRole::Step
+        } else {
+            ContainerRole::ImageCheck
+        },
+        resolved: Some(resolved.clone()),
         action: "check",
         dir: None,
         stdin: serde_json::json!({"source": source}),
+        volumes: Vec::new(),
         mounts: Vec::new(),
         expose_created_by: false,
     };

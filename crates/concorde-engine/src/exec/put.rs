@@ -40,9 +40,13 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
     let run = ScriptRun {
         id,
         image: &put.image,
+        name: &put.name,
+        role: crate::worker_client::ContainerRole::Step,
+        resolved: None,
         action: "out",
         dir: Some("/tmp/build/put"),
         stdin: serde_json::json!({"source": source, "params": params}),
+        volumes: Vec::new(),
         mounts,
         expose_created_by: put.expose_build_created_by,
     };

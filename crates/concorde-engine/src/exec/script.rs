@@ -1,29 +1,38 @@
 //! Running a resource type's `check`, `in` or `out` in a container, with the exact protocol:
 //! JSON on stdin, only the first JSON value of stdout read, stderr streamed to the build log.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use concorde_config::model::VersionMap;
 use concorde_worker::{
-    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec,
+    ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec,
 };
 use serde::Deserialize;
 
 use crate::env::ScriptCommand;
 use crate::event::MetadataField;
 use crate::exec::{Exec, StepError};
+use crate::handles::new_container_handle;
 use crate::io::{CappedBuffer, LogWriter};
 use crate::plan::{PlanId, TypeImage};
+use crate::worker_client::{ContainerPurpose, ContainerRole, ContainerVolume};
 
 /// A script invocation.
 pub(crate) struct ScriptRun<'a> {
     pub id: &'a PlanId,
     pub image: &'a TypeImage,
+    /// The step's (or the checked resource's) name, for `fly containers`.
+    pub name: &'a str,
+    /// Whether the container does the step's work or fetches its image.
+    pub role: ContainerRole,
+    /// The type's image and command when the caller resolved them already.
+    pub resolved: Option<(ImageSpec, ScriptCommand)>,
     /// `check`, `in` or `out`.
     pub action: &'static str,
     /// The directory argument (`/tmp/build/get`, `/tmp/build/put`), if any.
     pub dir: Option<&'static str>,
     pub stdin: serde_json::Value,
+    /// Volumes made with the container and mounted in it (a get's fetch).
+    pub volumes: Vec<ContainerVolume>,
+    /// Existing volumes mounted in it (a put's inputs).
     pub mounts: Vec<Mount>,
     pub expose_created_by: bool,
 }
@@ -41,8 +50,6 @@ pub(crate) struct VersionResult {
     #[serde(default)]
     pub metadata: Option<Vec<MetadataField>>,
 }
-
-static CONTAINER_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Resolves the image and command a type's scripts run with. Custom types fetch their image
 /// first (a nested get), so this may run other scripts.
@@ -70,25 +77,40 @@ pub(crate) async fn resolve_type(
 
 /// Runs a script to completion. A non-zero exit is not an error here; the caller decides.
 pub(crate) async fn run_script(exec: &Exec, run: ScriptRun<'_>) -> Result<ScriptOutput, StepError> {
-    let (image, command) = resolve_type(exec, run.image).await?;
-    let runtime = &exec.env.runtime;
-    let nonce = CONTAINER_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let handle = ContainerHandle(format!(
-        "{}-{}-{}-{nonce}",
-        exec.env.context.build_id,
-        run.id.0.replace('/', "_"),
-        run.action
-    ));
+    let (image, command) = match run.resolved {
+        Some(resolved) => resolved,
+        None => resolve_type(exec, run.image).await?,
+    };
+    let worker = &exec.env.worker;
+    let handle = new_container_handle(exec.env.context.build_id, run.id, run.action);
+    let mut mounts = run.mounts;
+    mounts.extend(run.volumes.iter().map(|volume| Mount {
+        volume: volume.handle.clone(),
+        path: volume.path.clone(),
+        read_only: false,
+    }));
     let spec = ContainerSpec {
         handle: handle.clone(),
         image,
-        mounts: run.mounts,
+        mounts,
         env: exec.env.build_env(run.expose_created_by),
         privileged: run.image.privileged,
         limits: Limits::default(),
     };
-    runtime
-        .create_container(spec)
+    let purpose = ContainerPurpose {
+        plan_id: run.id.clone(),
+        role: run.role,
+        step_type: match run.action {
+            "in" => "get",
+            "out" => "put",
+            _ => "check",
+        },
+        step_name: run.name.to_owned(),
+        working_directory: run.dir.unwrap_or("/").to_owned(),
+        user: String::new(),
+    };
+    worker
+        .create_container(&purpose, spec, run.volumes)
         .await
         .map_err(|err| StepError::Errored(err.to_string()))?;
     exec.env.track_container(&handle);
@@ -119,8 +141,8 @@ pub(crate) async fn run_script(exec: &Exec, run: ScriptRun<'_>) -> Result<Script
         dir: None,
         user: None,
     };
-    let status = runtime.run(&handle, process, io, exec.cancel.clone()).await;
-    let _ = runtime.destroy_container(&handle).await;
+    // The container stays until the build ends, with the volumes it made.
+    let status = worker.run(&handle, process, io, exec.cancel.clone()).await;
     let status = status.map_err(|err| StepError::Errored(err.to_string()))?;
     let exit_status = match status {
         ExitStatus::Exited(code) => code,

@@ -6,8 +6,7 @@ use concorde_config::sha256_hex;
 use concorde_config::vars::{Missing, StaticVars, interpolate_json, interpolate_node};
 use concorde_config::{load_task_config, node_to_json, parse_yaml_bytes, validate_task_config};
 use concorde_worker::{
-    ContainerHandle, ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec,
-    VolumeHandle, VolumeStrategy,
+    ContainerSpec, ExitStatus, ImageSpec, Limits, Mount, ProcessIo, ProcessSpec, VolumeStrategy,
 };
 use serde_json::{Value as Json, json};
 
@@ -15,9 +14,10 @@ use concorde_core::EventKind;
 
 use crate::event::{BuildEvent, Origin, now_unix};
 use crate::exec::{Exec, StepError, StepResult, read_artifact_file, with_step_timeout};
+use crate::handles::{new_container_handle, new_volume_handle};
 use crate::io::LogWriter;
 use crate::plan::{PlanId, TaskPlan};
-use crate::volume_names::TASK_CACHE_PREFIX;
+use crate::worker_client::{ContainerPurpose, ContainerRole, ContainerVolume};
 
 pub(crate) async fn run_task(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
     with_step_timeout(exec, id, task.timeout.as_deref(), |sub| async move {
@@ -34,8 +34,10 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
     let config = load_config(exec, task).await?;
     let image = resolve_image(exec, id, task, &config).await?;
     let work_dir = format!("/tmp/build/{}", short_hash(&task.name));
-    let runtime = exec.env.runtime.clone();
-    let mut mounts = Vec::new();
+    let build_id = exec.env.context.build_id;
+    let mut volumes = Vec::new();
+    // Each mount in order: a job's task cache, or `None` for the next of `volumes`.
+    let mut order: Vec<Option<Mount>> = Vec::new();
     let mut missing = Vec::new();
     for input in &config.inputs {
         let artifact_name = task.input_mapping.get(&input.name).unwrap_or(&input.name);
@@ -45,23 +47,12 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
             }
             continue;
         };
-        let copy = VolumeHandle(format!(
-            "{}-{}-input-{}",
-            exec.env.context.build_id,
-            id.0.replace('/', "_"),
-            input.name
-        ));
-        let _ = runtime.destroy_volume(&copy).await;
-        runtime
-            .create_volume(&copy, VolumeStrategy::CopyOnWrite(artifact))
-            .await
-            .map_err(errored)?;
-        exec.env.track_volume(&copy);
         let path = input.path.as_deref().unwrap_or(&input.name);
-        mounts.push(Mount {
-            volume: copy,
+        order.push(None);
+        volumes.push(ContainerVolume {
+            handle: new_volume_handle(build_id, id, &format!("input-{}", input.name)),
+            strategy: VolumeStrategy::CopyOnWrite(artifact),
             path: format!("{work_dir}/{}", clean_relative(path)),
-            read_only: false,
         });
     }
     if !missing.is_empty() {
@@ -72,34 +63,60 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
     }
     let mut outputs = Vec::new();
     for output in &config.outputs {
-        let volume = VolumeHandle(format!(
-            "{}-{}-output-{}",
-            exec.env.context.build_id,
-            id.0.replace('/', "_"),
-            output.name
-        ));
-        let _ = runtime.destroy_volume(&volume).await;
-        runtime
-            .create_volume(&volume, VolumeStrategy::Empty)
-            .await
-            .map_err(errored)?;
-        exec.env.track_volume(&volume);
+        let handle = new_volume_handle(build_id, id, &format!("output-{}", output.name));
         let path = output.path.as_deref().unwrap_or(&output.name);
-        mounts.push(Mount {
-            volume: volume.clone(),
+        order.push(None);
+        volumes.push(ContainerVolume {
+            handle: handle.clone(),
+            strategy: VolumeStrategy::Empty,
             path: format!("{work_dir}/{}", clean_relative(path)),
-            read_only: false,
         });
-        outputs.push((output.name.clone(), volume));
+        outputs.push((output.name.clone(), handle));
     }
     for cache in &config.caches {
-        let volume = cache_volume(exec, task, &cache.path).await?;
-        mounts.push(Mount {
-            volume,
-            path: format!("{work_dir}/{}", clean_relative(&cache.path)),
-            read_only: false,
-        });
+        let path = format!("{work_dir}/{}", clean_relative(&cache.path));
+        match exec
+            .env
+            .worker
+            .task_cache(&task.name, &cache.path)
+            .await
+            .map_err(errored)?
+        {
+            Some(volume) => order.push(Some(Mount {
+                volume,
+                path,
+                read_only: false,
+            })),
+            // No job to keep it for: the cache lasts this build.
+            None => {
+                order.push(None);
+                volumes.push(ContainerVolume {
+                    handle: new_volume_handle(build_id, id, "cache"),
+                    strategy: VolumeStrategy::Empty,
+                    path,
+                });
+            }
+        }
     }
+    // Mounted in the config's order (inputs, outputs, caches), so a path inside another is
+    // mounted after it.
+    let mut made = volumes.iter();
+    let mut ordered = Vec::new();
+    for cache_or_volume in order {
+        match cache_or_volume {
+            Some(mount) => ordered.push(mount),
+            None => {
+                if let Some(volume) = made.next() {
+                    ordered.push(Mount {
+                        volume: volume.handle.clone(),
+                        path: volume.path.clone(),
+                        read_only: false,
+                    });
+                }
+            }
+        }
+    }
+    let mounts = ordered;
     let run = config.run.clone().unwrap_or_default();
     let summary = json!({
         "platform": config.platform,
@@ -109,7 +126,7 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
     });
     exec.emit(BuildEvent::SelectedWorker {
         origin: Origin::step(id),
-        worker: exec.env.worker_name.clone(),
+        worker: exec.env.worker.name().to_owned(),
         time: now_unix(),
     })
     .await;
@@ -133,12 +150,20 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
             cpu_shares: limits.cpu.filter(|cpu| *cpu > 0),
             memory_bytes: limits.memory.filter(|memory| *memory > 0),
         });
-    let handle = ContainerHandle(format!(
-        "{}-{}-task",
-        exec.env.context.build_id,
-        id.0.replace('/', "_")
-    ));
-    let _ = runtime.destroy_container(&handle).await;
+    let handle = new_container_handle(build_id, id, "task");
+    let dir = match run.dir.as_deref() {
+        Some(dir) if dir.starts_with('/') => dir.to_owned(),
+        Some(dir) => format!("{work_dir}/{}", clean_relative(dir)),
+        None => work_dir.clone(),
+    };
+    let purpose = ContainerPurpose {
+        plan_id: id.clone(),
+        role: ContainerRole::Step,
+        step_type: "task",
+        step_name: task.name.clone(),
+        working_directory: dir.clone(),
+        user: run.user.clone().unwrap_or_default(),
+    };
     let spec = ContainerSpec {
         handle: handle.clone(),
         image,
@@ -147,7 +172,16 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         privileged: task.privileged,
         limits,
     };
-    runtime.create_container(spec).await.map_err(errored)?;
+    let created = exec
+        .env
+        .worker
+        .create_container(&purpose, spec, volumes.clone())
+        .await;
+    // Whatever was made goes with the build's other volumes; outputs may outlive the task.
+    for volume in &volumes {
+        exec.env.track_volume(&volume.handle);
+    }
+    created.map_err(errored)?;
     exec.env.track_container(&handle);
     exec.emit(BuildEvent::TaskConfig {
         kind: EventKind::StartTask,
@@ -156,11 +190,6 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         time: now_unix(),
     })
     .await;
-    let dir = match run.dir.as_deref() {
-        Some(dir) if dir.starts_with('/') => dir.to_owned(),
-        Some(dir) => format!("{work_dir}/{}", clean_relative(dir)),
-        None => work_dir.clone(),
-    };
     let io = ProcessIo {
         stdin: None,
         stdout: Box::new(LogWriter::new(exec.env.events.clone(), id, "stdout")),
@@ -173,8 +202,12 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         dir: Some(dir),
         user: run.user.clone(),
     };
-    let status = runtime.run(&handle, process, io, exec.cancel.clone()).await;
-    let _ = runtime.destroy_container(&handle).await;
+    // The container stays until the build ends, with the volumes it made.
+    let status = exec
+        .env
+        .worker
+        .run(&handle, process, io, exec.cancel.clone())
+        .await;
     let exit_status = match status.map_err(errored)? {
         ExitStatus::Exited(code) => code,
         ExitStatus::Cancelled => return Err(StepError::Interrupted),
@@ -285,39 +318,6 @@ async fn resolve_image(
         };
     }
     Ok(ImageSpec::None)
-}
-
-/// A cache volume kept on the worker per job, step and path; one-off builds get a throwaway.
-async fn cache_volume(exec: &Exec, task: &TaskPlan, path: &str) -> Result<VolumeHandle, StepError> {
-    let runtime = &exec.env.runtime;
-    let Some(scope) = &exec.env.context.cache_scope else {
-        let volume = VolumeHandle(format!(
-            "{}-cache-{}",
-            exec.env.context.build_id,
-            short_hash(path)
-        ));
-        let _ = runtime.destroy_volume(&volume).await;
-        runtime
-            .create_volume(&volume, VolumeStrategy::Empty)
-            .await
-            .map_err(errored)?;
-        exec.env.track_volume(&volume);
-        return Ok(volume);
-    };
-    let digest = sha256_hex(format!("{scope}\n{}\n{path}", task.name).as_bytes());
-    let volume = VolumeHandle(format!("{TASK_CACHE_PREFIX}{digest}"));
-    if runtime
-        .lookup_volume(&volume)
-        .await
-        .map_err(errored)?
-        .is_none()
-    {
-        runtime
-            .create_volume(&volume, VolumeStrategy::Empty)
-            .await
-            .map_err(errored)?;
-    }
-    Ok(volume)
 }
 
 /// Task params as environment variables: strings verbatim, numbers as written, `null` empty,

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod unrecorded;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,6 +19,8 @@ use concorde_worker::{HostRuntime, Runtime};
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub runtime: Arc<dyn Runtime>,
+    /// The worker client every build of the harness shares (its resource caches with it).
+    pub worker: Arc<unrecorded::UnrecordedWorker>,
     pub cache_locks: Arc<CacheLocks>,
 }
 
@@ -52,9 +56,14 @@ impl Harness {
         let runtime = HostRuntime::new(dir.path())
             .expect("host runtime")
             .with_kill_grace(std::time::Duration::from_millis(200));
+        let runtime: Arc<dyn Runtime> = Arc::new(runtime);
         Harness {
             dir,
-            runtime: Arc::new(runtime),
+            worker: Arc::new(unrecorded::UnrecordedWorker::new(
+                runtime.clone(),
+                Some("pipeline/job"),
+            )),
+            runtime,
             cache_locks: Arc::default(),
         }
     }
@@ -67,12 +76,11 @@ impl Harness {
             job_name: Some("job".to_owned()),
             pipeline_name: Some("pipeline".to_owned()),
             team_name: "main".to_owned(),
-            cache_scope: Some("pipeline/job".to_owned()),
             ..BuildContext::default()
         };
         RunEnv::new(
             context,
-            self.runtime.clone(),
+            self.worker.clone(),
             events,
             self.cache_locks.clone(),
         )

@@ -126,20 +126,46 @@ impl Server {
             .arg(self.data.path())
             .env("CONCORDE_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(self.log_file());
         if let Some(url) = &self.postgres_url {
             command.args(["--postgres-url", url]);
         }
         command.args(&self.extra_args);
         self.child = Some(command.spawn().expect("server starts"));
+        // Ready means answering HTTP: a listening socket alone may belong to a process that
+        // is still starting, or failing to.
         let deadline = Instant::now() + Duration::from_secs(30);
+        let info = format!("{}/api/v1/info", self.url);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(&self.bind).is_ok() {
+            if ureq::get(&info).call().is_ok() {
                 return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|child| child.try_wait()) {
+                panic!("the server exited with {status}:\n{}", self.log_tail());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("server did not start listening on {}", self.bind);
+        panic!(
+            "server did not answer on {}:\n{}",
+            self.bind,
+            self.log_tail()
+        );
+    }
+
+    /// The server's stderr, kept across restarts in its data directory.
+    fn log_file(&self) -> std::fs::File {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data.path().join("server.log"))
+            .expect("server log")
+    }
+
+    /// The last lines the server logged, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// Stops the server with SIGTERM and waits for it to finish cleaning up (its containers and
@@ -223,7 +249,7 @@ impl Server {
         let response = ureq::get(&format!("{}{path}", self.url))
             .header("Authorization", &format!("Bearer {token}"))
             .call()
-            .unwrap_or_else(|err| panic!("GET {path}: {err}"));
+            .unwrap_or_else(|err| panic!("GET {path}: {err}\nserver log:\n{}", self.log_tail()));
         response.into_body().read_json().expect("json")
     }
 

@@ -13,6 +13,7 @@ mod process_cleanup;
 #[path = "../support/processes.rs"]
 mod processes;
 mod watch;
+mod worker_records;
 
 /// Declares each flow once per backend.
 macro_rules! on_both_backends {
@@ -45,4 +46,5 @@ on_both_backends!(
     ctrl_c_aborts_an_executed_build,
     instances_are_set_with_dash_i_and_archived_one_by_one,
     watch_waits_for_a_jobs_first_build,
+    containers_and_volumes_show_what_exists,
 );

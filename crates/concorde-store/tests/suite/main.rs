@@ -3,29 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// `store_test!` (exported by the store's `testing` module) in every module of the suite.
+#[macro_use]
+extern crate concorde_store;
+
 use concorde_store::testing::TestStore;
-
-/// Declares `mod $name { sqlite, postgres }` running the async fn `$name(&TestStore)`.
-macro_rules! store_test {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = concorde_store::testing::sqlite_store().await;
-                super::$name(&db).await;
-                db.cleanup().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let flavour = concorde_store::testing::Flavour::Fast;
-                let db = concorde_store::testing::postgres_store(flavour).await;
-                super::$name(&db).await;
-                db.cleanup().await;
-            }
-        }
-    )*};
-}
 
 mod atomicity;
 mod builds;
@@ -42,9 +24,6 @@ mod renames;
 mod teams;
 mod volumes;
 mod workers;
-
-#[allow(unused_imports)]
-pub(crate) use store_test;
 
 #[allow(dead_code)]
 fn _assert_type(_: &TestStore) {}

@@ -45,10 +45,17 @@ impl Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let types = dir.path().join("types");
         write_version_type(&types);
-        let worker =
-            LocalWorker::start(&dir.path().join("work"), RuntimeChoice::Host, Some(&types))
-                .expect("local worker");
         let store = db.store.clone();
+        let worker = LocalWorker::start(
+            &store,
+            &dir.path().join("work"),
+            RuntimeChoice::Host,
+            Some(&types),
+        )
+        .expect("local worker");
+        concorde_web::components::heartbeat::register_local_worker(&store, &worker)
+            .await
+            .expect("local worker registered");
         let team = store
             .create_team("main", true, &serde_json::json!({}))
             .await

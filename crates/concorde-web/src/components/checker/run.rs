@@ -2,6 +2,7 @@
 //! take the scope's lock, start the build, run `check` with its events stored, save what it
 //! found, and finish the build and the target's check record.
 
+use concorde_workers::BuildOwner;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -255,14 +256,23 @@ impl CheckRunner {
             build_name: build.name.clone(),
             ..BuildContext::default()
         };
+        let client = self.worker.records.for_build(BuildOwner {
+            build: build.id,
+            team: build.team_id,
+            pipeline: build.pipeline_id,
+            job: None,
+            pipeline_name: None,
+            job_name: None,
+            build_name: build.name.clone(),
+            check_scope: Some(prepared.scope),
+        });
         let mut env = RunEnv::new(
             context,
-            self.worker.runtime.clone(),
+            Arc::new(client),
             sink.clone(),
             self.worker.cache_locks.clone(),
         );
         env.base_types = self.worker.base_types.clone();
-        env.worker_name = self.worker.name.clone();
         let env = Arc::new(env);
         let watcher = abort_watch::watch(
             &self.store,
@@ -275,6 +285,7 @@ impl CheckRunner {
         let run = run_check(
             env.clone(),
             &origin.id,
+            &prepared.name,
             &prepared.image,
             &prepared.source,
             from.as_ref(),

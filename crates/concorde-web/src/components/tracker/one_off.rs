@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use concorde_engine::{ArtifactStore, BuildContext, Plan, RunEnv, run_build};
 use concorde_store::{ArtifactId, Build, BuildStatus, LockKey, OneOffBuild, Store, TeamId};
 use concorde_worker::VolumeHandle;
+use concorde_workers::BuildOwner;
 use tracing::{info, warn};
 
 use super::Tracker;
@@ -27,7 +28,7 @@ impl Tracker {
             if let Some(volume) = &artifact.volume
                 && let Err(err) = self
                     .worker
-                    .runtime
+                    .records
                     .destroy_volume(&VolumeHandle(volume.clone()))
                     .await
             {
@@ -146,7 +147,6 @@ impl OneOffRun {
             team_name,
             external_url: self.tracker.external_url.clone(),
             created_by: build.created_by.clone(),
-            cache_scope: None,
         };
         let worker = &self.tracker.worker;
         let artifacts = Arc::new(BuildArtifacts {
@@ -155,14 +155,23 @@ impl OneOffRun {
             build: build.clone(),
             inputs: Mutex::default(),
         });
+        let client = worker.records.for_build(BuildOwner {
+            build: build.id,
+            team: build.team_id,
+            pipeline: build.pipeline_id,
+            job: None,
+            pipeline_name: pipeline.as_ref().map(|p| p.name.clone()),
+            job_name: None,
+            build_name: build.name.clone(),
+            check_scope: None,
+        });
         let mut env = RunEnv::new(
             context,
-            worker.runtime.clone(),
+            Arc::new(client),
             sink.clone(),
             worker.cache_locks.clone(),
         );
         env.base_types = worker.base_types.clone();
-        env.worker_name = worker.name.clone();
         env.artifact_store = Some(artifacts.clone());
         let env = Arc::new(env);
         let watcher = abort_watch::watch(
@@ -178,7 +187,7 @@ impl OneOffRun {
         sink.close();
         let _ = writer.await;
         for (id, volume) in artifacts.take_inputs() {
-            if let Err(err) = worker.runtime.destroy_volume(&volume).await {
+            if let Err(err) = worker.records.destroy_volume(&volume).await {
                 warn!(volume = %volume.0, error = %err, "could not destroy an uploaded artifact");
             }
             store.delete_artifact(id).await?;
@@ -226,7 +235,8 @@ impl ArtifactStore for BuildArtifacts {
     }
 
     async fn output(&self, name: &str, volume: &VolumeHandle) -> Result<(), String> {
-        self.store
+        let artifact = self
+            .store
             .create_artifact(
                 self.team,
                 name,
@@ -235,7 +245,10 @@ impl ArtifactStore for BuildArtifacts {
                 crate::now(),
             )
             .await
-            .map(|_| ())
+            .map_err(|err| err.to_string())?;
+        self.store
+            .keep_volume_as_artifact(&concorde_store::VolumeHandle(volume.0.clone()), artifact.id)
+            .await
             .map_err(|err| err.to_string())
     }
 }

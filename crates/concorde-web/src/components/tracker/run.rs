@@ -2,6 +2,7 @@
 //! started (the store's `start_build`, one transaction), and run it on a task that stores its
 //! events and outputs and finishes it.
 
+use concorde_workers::BuildOwner;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -143,16 +144,24 @@ impl BuildRun {
             team_name: self.team_name.clone(),
             external_url: self.external_url.clone(),
             created_by: self.build.created_by.clone(),
-            cache_scope: Some(format!("{}/{}", self.pipeline.id, self.job.id)),
         };
+        let client = self.worker.records.for_build(BuildOwner {
+            build: build_id,
+            team: self.build.team_id,
+            pipeline: Some(self.pipeline.id),
+            job: Some(self.job.id),
+            pipeline_name: Some(self.pipeline.name.clone()),
+            job_name: Some(self.job.name.clone()),
+            build_name: self.build.name.clone(),
+            check_scope: None,
+        });
         let mut env = RunEnv::new(
             context,
-            self.worker.runtime.clone(),
+            Arc::new(client),
             sink.clone(),
             self.worker.cache_locks.clone(),
         );
         env.base_types = self.worker.base_types.clone();
-        env.worker_name = self.worker.name.clone();
         env.recorder = Some(outputs.clone());
         env.pipeline_setter = self.setter.clone();
         let env = Arc::new(env);
