@@ -44,6 +44,9 @@ pub enum WorkerError {
     /// A backend name that is not `auto`, `runc` or `host`.
     #[error("unknown worker backend {0:?} (expected auto, runc or host)")]
     UnknownBackend(String),
+    /// The worker could not be reached, or its answer could not be read.
+    #[error("{0}")]
+    Transport(String),
     /// The web node could not record a container or volume, so it was not made.
     #[error("could not record it: {0}")]
     Recording(String),

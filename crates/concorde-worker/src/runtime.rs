@@ -2,21 +2,25 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::WorkerError;
 
 /// A container's unique name on its worker.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ContainerHandle(pub String);
 
 /// A volume's unique name on its worker.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct VolumeHandle(pub String);
 
 /// How a new volume starts out.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "from", rename_all = "snake_case")]
 pub enum VolumeStrategy {
     /// Empty.
     Empty,
@@ -30,7 +34,7 @@ pub enum VolumeStrategy {
 }
 
 /// A volume as the runtime knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeInfo {
     /// Its handle.
     pub handle: VolumeHandle,
@@ -39,7 +43,8 @@ pub struct VolumeInfo {
 }
 
 /// The root filesystem of a container.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "from", rename_all = "snake_case")]
 pub enum ImageSpec {
     /// A volume holding `rootfs/` and optionally `metadata.json` (`{"env": [...], "user": ".."}`),
     /// as a `registry-image` get produces.
@@ -56,7 +61,7 @@ pub enum ImageSpec {
 }
 
 /// A volume mounted into a container.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {
     /// The volume.
     pub volume: VolumeHandle,
@@ -67,7 +72,7 @@ pub struct Mount {
 }
 
 /// CPU and memory limits; `None` means unlimited.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// CPU shares.
     pub cpu_shares: Option<u64>,
@@ -76,7 +81,7 @@ pub struct Limits {
 }
 
 /// Everything needed to create a container.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContainerSpec {
     /// Its handle.
     pub handle: ContainerHandle,
@@ -94,7 +99,7 @@ pub struct ContainerSpec {
 }
 
 /// A process to run in a container.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessSpec {
     /// The executable (a path inside the container, or a name found on `PATH`).
     pub path: String,
