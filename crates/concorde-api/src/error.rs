@@ -56,6 +56,9 @@ pub enum ApiError {
         /// Seconds until a new attempt may be admitted.
         retry_after: u64,
     },
+    /// Nothing can serve the request now (no worker fits); the message says what is missing.
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything else; the client sees "internal error".
     #[error("internal error: {0}")]
     Internal(String),
@@ -145,6 +148,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ConfigVersionMismatch | ApiError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -171,6 +175,7 @@ impl IntoResponse for ApiError {
                 response
             }
             ApiError::Internal(_) => (status, "internal error").into_response(),
+            ApiError::Unavailable(message) => (status, message.clone()).into_response(),
             other => (status, other.to_string()).into_response(),
         };
         if status.is_server_error() {

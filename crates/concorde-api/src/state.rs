@@ -27,9 +27,9 @@ pub struct ApiConfig {
     pub worker_version: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// The worker runtime artifact uploads and downloads go to (the node's local worker);
-    /// without one, artifact routes answer 500.
-    pub artifact_worker: Option<concorde_workers::RecordedWorker>,
+    /// The workers artifact uploads go to and downloads come from; without them, artifact
+    /// routes answer 500.
+    pub workers: Option<concorde_workers::WorkerPool>,
 }
 
 impl Default for ApiConfig {
@@ -42,7 +42,7 @@ impl Default for ApiConfig {
             version: DEFAULT_VERSION.to_owned(),
             worker_version: "2.5".to_owned(),
             max_body_bytes: concorde_store::MAX_CONFIG_BYTES,
-            artifact_worker: None,
+            workers: None,
         }
     }
 }

@@ -6,6 +6,7 @@
 mod build_status;
 mod event_kind;
 mod ids;
+mod worker_resource_type;
 
 pub use build_status::BuildStatus;
 pub use event_kind::EventKind;
@@ -13,6 +14,7 @@ pub use ids::{
     ArtifactId, BuildId, ContainerId, JobId, PipelineId, ResourceCacheId, ResourceConfigId,
     ResourceId, ResourceTypeId, ScopeId, TaskCacheId, TeamId, VersionId, VolumeId,
 };
+pub use worker_resource_type::WorkerResourceType;
 
 /// A stored or received word that names no value of the type it should name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -124,6 +124,13 @@ pub enum BuildEvent {
         time: i64,
     },
     /// `selected-worker`.
+    /// No worker fits (yet); the build waits for one.
+    WaitingForWorker {
+        /// The step (the whole build: an empty id).
+        origin: Origin,
+        /// Unix seconds.
+        time: i64,
+    },
     SelectedWorker {
         /// The step.
         origin: Origin,
@@ -171,6 +178,7 @@ impl BuildEvent {
             | BuildEvent::TaskConfig { kind, .. } => *kind,
             BuildEvent::Finish { .. } => EventKind::Finish,
             BuildEvent::FinishTask { .. } => EventKind::FinishTask,
+            BuildEvent::WaitingForWorker { .. } => EventKind::WaitingForWorker,
             BuildEvent::SelectedWorker { .. } => EventKind::SelectedWorker,
             BuildEvent::InitializeCheck { .. } => EventKind::InitializeCheck,
             BuildEvent::SetPipelineChanged { .. } => EventKind::SetPipelineChanged,
@@ -228,6 +236,9 @@ impl BuildEvent {
                 time,
             } => {
                 json!({"origin": origin, "time": time, "exit_status": exit_status})
+            }
+            BuildEvent::WaitingForWorker { origin, time } => {
+                json!({"origin": origin, "time": time})
             }
             BuildEvent::SelectedWorker {
                 origin,

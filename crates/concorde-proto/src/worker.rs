@@ -65,24 +65,7 @@ pub struct Worker {
     pub state: String,
 }
 
-/// A base resource type a worker provides.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkerResourceType {
-    /// The type's name, e.g. `git`.
-    #[serde(rename = "type")]
-    pub type_name: String,
-    /// Path of its image (`rootfs.tgz` or directory) on the worker.
-    pub image: String,
-    /// The type's version.
-    #[serde(default)]
-    pub version: String,
-    /// Its containers run privileged.
-    #[serde(default)]
-    pub privileged: bool,
-    /// Versions are shared between all resources of equal source.
-    #[serde(default)]
-    pub unique_version_history: bool,
-}
+pub use concorde_core::WorkerResourceType;
 
 /// A container, as `GET /api/v1/teams/:team/containers[/:id]` returns it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

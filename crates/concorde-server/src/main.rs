@@ -2,6 +2,7 @@
 
 mod node;
 mod observability;
+mod worker_node;
 
 use std::process::ExitCode;
 
@@ -22,12 +23,31 @@ struct Cli {
 enum TopCommand {
     /// Run a web node, a local worker and an embedded database in one process.
     Quickstart(node::NodeArgs),
-    /// Run a web node (use --postgres-url to share a database with other nodes).
+    /// Run a web node (use --postgres-url to share a database with other nodes); its builds
+    /// run on the workers that register through its TSA (--tsa-bind).
     Web(node::NodeArgs),
+    /// Run a worker that registers with a web node through its TSA.
+    Worker(worker_node::WorkerArgs),
+    /// Generate a key pair, as Concourse's `generate-key`.
+    GenerateKey(GenerateKeyArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
     #[command(flatten)]
     Client(concorde_cli::Command),
+}
+
+#[derive(Debug, clap::Args)]
+struct GenerateKeyArgs {
+    /// `ssh` (OpenSSH private key and FILE.pub, for the TSA and workers) or `rsa` (PKCS#1 PEM).
+    /// Long form only: `-t` names the target of every command.
+    #[arg(long = "type", value_enum)]
+    kind: concorde_tsa::KeyType,
+    /// Where to write the private key.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    file: std::path::PathBuf,
+    /// Key size in bits.
+    #[arg(short = 'b', long = "bits", default_value_t = 4096)]
+    bits: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,8 +64,22 @@ fn main() -> ExitCode {
     observability::init();
     let cli = Cli::parse();
     let result = match cli.command {
-        TopCommand::Quickstart(args) | TopCommand::Web(args) => {
-            block_on(node::run_node(args)).map(|()| ExitCode::SUCCESS)
+        TopCommand::Quickstart(args) => {
+            block_on(node::run_node(args, node::NodeMode::Quickstart)).map(|()| ExitCode::SUCCESS)
+        }
+        TopCommand::Web(args) => {
+            block_on(node::run_node(args, node::NodeMode::Web)).map(|()| ExitCode::SUCCESS)
+        }
+        TopCommand::Worker(args) => {
+            block_on(worker_node::run_worker(args)).map(|()| ExitCode::SUCCESS)
+        }
+        TopCommand::GenerateKey(args) => {
+            concorde_tsa::generate_key(args.kind, args.bits, &args.file)
+                .map(|()| {
+                    println!("wrote private key to {}", args.file.display());
+                    ExitCode::SUCCESS
+                })
+                .map_err(anyhow::Error::from)
         }
         TopCommand::Migrate(args) => block_on(migrate(args)),
         TopCommand::Client(command) => concorde_cli::run_with_globals(&cli.global, command),
@@ -76,4 +110,14 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let report = concorde_store::migrate_command(target).await?;
     println!("{report}");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

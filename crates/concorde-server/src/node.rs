@@ -14,11 +14,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+use concorde_tsa::TsaConfig;
 use concorde_web::components::checker::Checker;
 use concorde_web::components::reaper::Reaper;
 use concorde_web::components::scheduler::Scheduler;
 use concorde_web::components::tracker::{Tracker, TrackerConfig};
+use concorde_web::components::worker_lifecycle::WorkerLifecycle;
 use concorde_web::components::{Component, Statuses, run_component};
+use concorde_web::placement::NodeWorkers;
 use concorde_web::worker::{KILL_GRACE, LocalWorker, Reclaimed, RuntimeChoice};
 
 /// How long running builds get to finish when the node stops.
@@ -62,20 +65,99 @@ pub struct NodeArgs {
     /// The URL users reach this node at (defaults to `http://<bind>`).
     #[arg(long = "external-url", value_name = "URL")]
     pub external_url: Option<String>,
+    #[command(flatten)]
+    pub tsa: TsaArgs,
+}
+
+/// The TSA's flags: workers on other machines register through it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TsaArgs {
+    /// Run the TSA, the SSH server workers register through, on this address (off unless
+    /// given; `0.0.0.0:2222` when given without a value).
+    #[arg(
+        long = "tsa-bind",
+        value_name = "ADDR:PORT",
+        num_args = 0..=1,
+        default_missing_value = "0.0.0.0:2222"
+    )]
+    pub tsa_bind: Option<SocketAddr>,
+    /// The TSA's SSH host key (a private key file).
+    #[arg(long = "tsa-host-key", value_name = "FILE")]
+    pub tsa_host_key: Option<PathBuf>,
+    /// Public keys of workers that may register (one `authorized_keys` line each).
+    #[arg(long = "tsa-authorized-keys", value_name = "FILE")]
+    pub tsa_authorized_keys: Option<PathBuf>,
+    /// Public keys of a team's workers, which may register only workers of that team
+    /// (repeatable).
+    #[arg(long = "tsa-team-authorized-keys", value_name = "TEAM:FILE")]
+    pub tsa_team_authorized_keys: Vec<String>,
+    /// The address other web nodes reach this node's forwarded worker ports at.
+    #[arg(
+        long = "tsa-peer-address",
+        value_name = "ADDR",
+        default_value = "127.0.0.1"
+    )]
+    pub tsa_peer_address: String,
+}
+
+impl TsaArgs {
+    /// The TSA's configuration, or `None` when it is off.
+    fn config(&self) -> anyhow::Result<Option<(SocketAddr, TsaConfig)>> {
+        let Some(bind) = self.tsa_bind else {
+            return Ok(None);
+        };
+        let host_key = self
+            .tsa_host_key
+            .as_deref()
+            .context("--tsa-host-key is required with --tsa-bind")?;
+        let host_key = concorde_tsa::load_private_key(host_key)?;
+        let authorized_keys = match &self.tsa_authorized_keys {
+            Some(path) => concorde_tsa::load_public_keys(path)?,
+            None => Vec::new(),
+        };
+        let mut team_keys = Vec::new();
+        for entry in &self.tsa_team_authorized_keys {
+            let (team, path) = entry.split_once(':').with_context(|| {
+                format!("--tsa-team-authorized-keys {entry:?}: expected TEAM:FILE")
+            })?;
+            team_keys.push((
+                team.to_owned(),
+                concorde_tsa::load_public_keys(std::path::Path::new(path))?,
+            ));
+        }
+        Ok(Some((
+            bind,
+            TsaConfig {
+                host_key,
+                authorized_keys,
+                team_keys,
+                peer_address: self.tsa_peer_address.clone(),
+            },
+        )))
+    }
+}
+
+/// Which node: `quickstart` runs a worker of its own, `web` only the workers that register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeMode {
+    /// A web node with its own in-process worker.
+    Quickstart,
+    /// A web node whose workers register through the TSA.
+    Web,
 }
 
 /// Runs a node until Ctrl-C or SIGTERM.
-pub async fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+pub async fn run_node(args: NodeArgs, mode: NodeMode) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         signal.cancel();
     });
-    run_node_until(args, shutdown).await
+    run_node_until(args, mode, shutdown).await
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(mut term) => {
@@ -91,7 +173,12 @@ async fn wait_for_signal() {
 }
 
 /// Runs a node until `shutdown` is cancelled.
-pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run_node_until(
+    args: NodeArgs,
+    mode: NodeMode,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let tsa = args.tsa.config()?;
     let store_config = match &args.postgres_url {
         Some(url) => StoreConfig::Postgres { url: url.clone() },
         None => StoreConfig::Sqlite {
@@ -105,13 +192,19 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     ensure_main_team(&store, &local_users)
         .await
         .context("could not set up the main team")?;
-    let worker = LocalWorker::start(
-        &store,
-        &args.data_dir.join("worker"),
-        args.runtime,
-        args.resource_types.as_deref(),
-    )?;
-    reclaim(&worker, "left by an earlier run").await;
+    let local = match mode {
+        NodeMode::Quickstart => Some(LocalWorker::start(
+            &store,
+            &args.data_dir.join("worker"),
+            args.runtime,
+            args.resource_types.as_deref(),
+        )?),
+        NodeMode::Web => None,
+    };
+    if let Some(worker) = &local {
+        reclaim(worker, "left by an earlier run").await;
+    }
+    let workers = NodeWorkers::new(&store, local.as_ref());
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("could not listen on {}", args.bind))?;
@@ -126,14 +219,14 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     let components: Vec<Arc<dyn Component>> = vec![
         Arc::new(Checker::new(
             store.clone(),
-            worker.clone(),
+            workers.clone(),
             shutdown.clone(),
             tasks.clone(),
         )),
         Arc::new(Scheduler::new(store.clone())),
         Arc::new(Tracker::new(
             store.clone(),
-            worker.clone(),
+            workers.clone(),
             TrackerConfig {
                 external_url: external_url.clone(),
                 stop_builds: stop_builds.clone(),
@@ -142,15 +235,30 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
             tasks.clone(),
         )),
         Arc::new(Reaper::new(store.clone())),
+        Arc::new(WorkerLifecycle::new(store.clone())),
     ];
-    concorde_web::components::heartbeat::register_local_worker(&store, &worker)
-        .await
-        .context("could not register the local worker")?;
-    tasks.spawn(concorde_web::components::heartbeat::run_heartbeat(
-        store.clone(),
-        worker.clone(),
-        shutdown.clone(),
-    ));
+    if let Some(worker) = &local {
+        concorde_web::components::heartbeat::register_local_worker(&store, worker)
+            .await
+            .context("could not register the local worker")?;
+        tasks.spawn(concorde_web::components::heartbeat::run_heartbeat(
+            store.clone(),
+            worker.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if let Some((bind, config)) = tsa {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("the TSA could not listen on {bind}"))?;
+        info!(address = %listener.local_addr()?, "TSA listening");
+        let (store, stop) = (store.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            if let Err(err) = concorde_tsa::run_tsa(listener, config, store, stop).await {
+                warn!(error = %err, "the TSA stopped");
+            }
+        });
+    }
     let statuses = Statuses::default();
     for component in components {
         tasks.spawn(run_component(
@@ -163,7 +271,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     let config = ApiConfig {
         local_users: local_users.clone(),
         external_url: external_url.clone(),
-        artifact_worker: Some(worker.records.clone()),
+        workers: Some(workers.pool.clone()),
         ..ApiConfig::default()
     };
     let api_shutdown = shutdown.clone();
@@ -174,7 +282,7 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
             api_shutdown.cancelled().await;
         },
     ));
-    announce(&external_url, &local_users, &worker);
+    announce(&external_url, &local_users, local.as_ref());
     shutdown.cancelled().await;
     info!("shutting down");
     tasks.close();
@@ -193,7 +301,9 @@ pub async fn run_node_until(args: NodeArgs, shutdown: CancellationToken) -> anyh
     }
     // Nothing runs on the local worker once its builds and checks are done; whatever a stuck
     // one still holds goes now rather than outliving the node.
-    reclaim(&worker, "at shutdown").await;
+    if let Some(worker) = &local {
+        reclaim(worker, "at shutdown").await;
+    }
     // Event streams stay open until their clients leave, so the server gets a deadline too.
     let server_abort = server.abort_handle();
     match tokio::time::timeout(SHUTDOWN_DEADLINE, server).await {
@@ -257,13 +367,16 @@ async fn reclaim(worker: &LocalWorker, when: &str) {
     }
 }
 
-fn announce(url: &str, users: &[LocalUser], worker: &LocalWorker) {
+fn announce(url: &str, users: &[LocalUser], worker: Option<&LocalWorker>) {
     println!("concorde is listening on {url}");
-    println!(
-        "worker '{}' runs builds with the {} runtime",
-        worker.name,
-        worker.runtime.name()
-    );
+    match worker {
+        Some(worker) => println!(
+            "worker '{}' runs builds with the {} runtime",
+            worker.name,
+            worker.runtime.name()
+        ),
+        None => println!("builds run on the workers that register through the TSA"),
+    }
     match users.first() {
         Some(user) => println!(
             "log in with: concorde -t local login -c {url} -u {} -p <password>",

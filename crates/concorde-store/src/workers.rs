@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::backend::{WritePool, in_list, int_list};
 use crate::error::{StoreError, StoreResult, fk_to_not_found};
@@ -32,23 +32,7 @@ state_enum! {
     }
 }
 
-/// A base resource type a worker provides (an image bundled with the worker).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkerResourceType {
-    /// The type name (`git`, `time`, ...).
-    #[serde(rename = "type")]
-    pub type_name: String,
-    /// Where the image lives on the worker.
-    pub image: String,
-    /// The image version; a change replaces the worker's cached image volumes.
-    pub version: String,
-    /// Whether its containers run privileged.
-    #[serde(default)]
-    pub privileged: bool,
-    /// Whether each resource of this type keeps its own version history.
-    #[serde(default)]
-    pub unique_version_history: bool,
-}
+pub use concorde_core::WorkerResourceType;
 
 /// What a worker registers with (the worker JSON of the TSA protocol).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 
 pub mod components;
 pub mod pipeline_model;
+pub mod placement;
 mod setter;
 pub mod worker;
 

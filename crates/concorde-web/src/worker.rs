@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use concorde_engine::{BaseResourceType, CacheLocks, ScriptCommand};
+use concorde_engine::{BaseResourceType, ScriptCommand};
 use concorde_store::{Store, WorkerName};
 use concorde_worker::{ImageSpec, Runtime};
 pub use concorde_workers::Reclaimed;
@@ -41,8 +41,6 @@ pub struct LocalWorker {
     pub records: RecordedWorker,
     /// Base resource types by name.
     pub base_types: HashMap<String, BaseResourceType>,
-    /// Resource cache locks shared by all builds and checks.
-    pub cache_locks: Arc<CacheLocks>,
 }
 
 impl std::fmt::Debug for LocalWorker {
@@ -54,27 +52,59 @@ impl std::fmt::Debug for LocalWorker {
     }
 }
 
+/// The version a worker of this binary registers with.
+pub const WORKER_VERSION: &str = "2.5";
+
+/// The base types a worker advertises when it registers, sorted by name.
+pub fn advertised_types(
+    base_types: &HashMap<String, BaseResourceType>,
+) -> Vec<concorde_store::WorkerResourceType> {
+    let mut types: Vec<concorde_store::WorkerResourceType> = base_types
+        .values()
+        .map(|base| concorde_store::WorkerResourceType {
+            type_name: base.name.clone(),
+            image: base.image_uri(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            privileged: base.privileged,
+            unique_version_history: base.name == "time",
+        })
+        .collect();
+    types.sort_by(|a, b| a.type_name.cmp(&b.type_name));
+    types
+}
+
+/// A worker's runtime under `work_dir` and its base types: the built-ins (run by this binary),
+/// overridden by any found in `resource_types_dir` (Concourse's layout). What a node's local
+/// worker and `concorde worker` both start from.
+pub fn prepare_runtime(
+    work_dir: &Path,
+    choice: RuntimeChoice,
+    resource_types_dir: Option<&Path>,
+) -> anyhow::Result<(Arc<dyn Runtime>, HashMap<String, BaseResourceType>)> {
+    std::fs::create_dir_all(work_dir)
+        .with_context(|| format!("could not create {}", work_dir.display()))?;
+    let (runtime, image) = make_runtime(work_dir, choice)?;
+    let binary = std::env::current_exe().context("could not find the concorde binary")?;
+    let mut base_types = builtin_types(&binary, &image);
+    if let Some(dir) = resource_types_dir {
+        // The host runtime has no images: a type directory's scripts run in place there.
+        let runtime_has_images = image != ImageSpec::None;
+        for base in load_type_dir(dir, work_dir, runtime_has_images)? {
+            base_types.insert(base.name.clone(), base);
+        }
+    }
+    Ok((runtime, base_types))
+}
+
 impl LocalWorker {
-    /// Sets up the worker's runtime under `work_dir` and its base types: the built-ins (run by
-    /// this binary), overridden by any found in `resource_types_dir` (Concourse's layout).
+    /// Sets up the node's own worker (see [`prepare_runtime`]), recorded in `store`.
     pub fn start(
         store: &Store,
         work_dir: &Path,
         choice: RuntimeChoice,
         resource_types_dir: Option<&Path>,
     ) -> anyhow::Result<LocalWorker> {
-        std::fs::create_dir_all(work_dir)
-            .with_context(|| format!("could not create {}", work_dir.display()))?;
-        let (runtime, image) = make_runtime(work_dir, choice)?;
-        let binary = std::env::current_exe().context("could not find the concorde binary")?;
-        let mut base_types = builtin_types(&binary, &image);
-        if let Some(dir) = resource_types_dir {
-            // The host runtime has no images: a type directory's scripts run in place there.
-            let runtime_has_images = image != ImageSpec::None;
-            for base in load_type_dir(dir, work_dir, runtime_has_images)? {
-                base_types.insert(base.name.clone(), base);
-            }
-        }
+        let (runtime, base_types) = prepare_runtime(work_dir, choice, resource_types_dir)?;
         let name = hostname();
         let records = RecordedWorker::new(store.clone(), WorkerName::new(&name), runtime.clone());
         Ok(LocalWorker {
@@ -82,7 +112,6 @@ impl LocalWorker {
             records,
             runtime,
             base_types,
-            cache_locks: Arc::default(),
         })
     }
 }
@@ -193,7 +222,8 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-fn hostname() -> String {
+/// This machine's host name, the default name of its worker.
+pub fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|name| name.trim().to_owned())
         .ok()

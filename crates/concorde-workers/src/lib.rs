@@ -1,16 +1,20 @@
 //! The web node's side of its workers. A [`RecordedWorker`] is one worker as the web node
-//! reaches it: a transport (today the in-process runtime of a node's local worker) plus the
+//! reaches it: a transport (the in-process runtime of a node's local worker, or HTTP) plus the
 //! store, where every container and volume is recorded (`creating`) before the worker is asked
 //! for it and marked (`created`, `failed`, `destroying`, then forgotten) as the worker answers.
 //! [`BuildClient`] is that worker as one build or check sees it: the engine's
 //! [`concorde_engine::WorkerClient`], which knows what each container and volume is for
 //! (which build step, check, resource cache, task cache or artifact) and records its owner.
+//! [`WorkerPool`] holds every worker a node may place work on, local or remote (reached with
+//! `concorde-worker-http`'s client at the address the TSA registered).
 
 mod build_client;
 mod caches;
+mod pool;
 mod reclaim;
 mod recorded;
 
 pub use build_client::{BuildClient, BuildOwner};
+pub use pool::{LocalEntry, Placed, Requirements, WorkerPool};
 pub use reclaim::Reclaimed;
 pub use recorded::RecordedWorker;

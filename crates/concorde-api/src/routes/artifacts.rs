@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use concorde_proto as proto;
 use concorde_store::{Artifact, ArtifactId, Timestamp};
 use concorde_worker::VolumeHandle;
-use concorde_workers::RecordedWorker;
+use concorde_workers::{RecordedWorker, Requirements, WorkerPool};
 use futures::TryStreamExt;
 use serde::Deserialize;
 use tokio::io::BufReader;
@@ -46,12 +46,12 @@ pub fn present(artifact: &Artifact) -> proto::WorkerArtifact {
     }
 }
 
-fn worker(state: &ApiState) -> ApiResult<RecordedWorker> {
+fn pool(state: &ApiState) -> ApiResult<WorkerPool> {
     state
         .config()
-        .artifact_worker
+        .workers
         .clone()
-        .ok_or_else(|| ApiError::Internal("this node has no worker to hold artifacts".into()))
+        .ok_or_else(|| ApiError::Internal("this node reaches no workers".into()))
 }
 
 /// `POST /api/v1/teams/:team_name/artifacts`: the tar.gz body becomes a new volume; 201.
@@ -64,7 +64,15 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<proto::WorkerArtifact>)> {
     caller.require_role(&path.team_name, Role::Member)?;
     let team = lookup::team(state.store(), &path.team_name).await?;
-    let worker = worker(&state)?;
+    let needs = Requirements {
+        team: Some(team.id),
+        tags: Vec::new(),
+    };
+    let worker = pool(&state)?
+        .choose(&needs)
+        .await?
+        .ok_or_else(|| ApiError::Unavailable(needs.unsatisfied()))?
+        .worker;
     let volume = VolumeHandle(format!("artifact-{}", unique_suffix()));
     let artifact = state
         .store()
@@ -115,7 +123,17 @@ pub async fn get(
         .filter(|_| artifact.team_id == Some(team.id))
         .map(VolumeHandle)
         .ok_or_else(|| ApiError::NotFound("artifact".into()))?;
-    let runtime = worker(&state)?.transport().clone();
+    let row = state
+        .store()
+        .volume(&concorde_store::VolumeHandle(volume.0.clone()))
+        .await
+        .map_err(|_| ApiError::NotFound("artifact".into()))?;
+    let runtime = pool(&state)?
+        .named(&row.worker_name)
+        .await?
+        .worker
+        .transport()
+        .clone();
     let exists = runtime
         .lookup_volume(&volume)
         .await

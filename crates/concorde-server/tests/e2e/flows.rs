@@ -10,6 +10,7 @@ pub use crate::execute::{
 use crate::harness::{Backend, Repo, Server, WorkerRuntime, base_type_script, chain_pipeline};
 pub use crate::huge_log::a_huge_log_read_by_eight_followers_holds_little_memory;
 pub use crate::process_cleanup::no_process_outlives_its_step;
+pub use crate::remote_workers::a_worker_registers_through_the_tsa_and_runs_builds;
 pub use crate::watch::watch_waits_for_a_jobs_first_build;
 pub use crate::worker_records::containers_and_volumes_show_what_exists;
 

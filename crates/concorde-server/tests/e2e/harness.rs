@@ -26,6 +26,8 @@ pub enum WorkerRuntime {
 /// A running server and a logged-in CLI home.
 pub struct Server {
     child: Option<Child>,
+    /// `quickstart` (a worker of its own) or `web` (workers register through its TSA).
+    command: &'static str,
     worker_runtime: WorkerRuntime,
     extra_args: Vec<String>,
     pub url: String,
@@ -37,11 +39,11 @@ pub struct Server {
     test_store: Option<concorde_store::testing::TestStore>,
 }
 
-fn binary() -> &'static str {
+pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_concorde")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     listener.local_addr().expect("local addr").port()
 }
@@ -63,6 +65,24 @@ impl Server {
         worker_runtime: WorkerRuntime,
         extra_args: &[&str],
     ) -> Server {
+        Server::start_node("quickstart", backend, worker_runtime, extra_args)
+    }
+
+    /// Starts `concorde web` (no worker of its own) with extra flags and logs the CLI in.
+    #[allow(
+        dead_code,
+        reason = "runc_quickstart.rs, which includes this harness, does not use it"
+    )]
+    pub fn start_web(backend: Backend, extra_args: &[&str]) -> Server {
+        Server::start_node("web", backend, WorkerRuntime::Host, extra_args)
+    }
+
+    fn start_node(
+        command: &'static str,
+        backend: Backend,
+        worker_runtime: WorkerRuntime,
+        extra_args: &[&str],
+    ) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -77,6 +97,7 @@ impl Server {
         let bind = format!("127.0.0.1:{}", free_port());
         let mut server = Server {
             child: None,
+            command,
             worker_runtime,
             extra_args: extra_args.iter().map(|arg| (*arg).to_owned()).collect(),
             url: format!("http://{bind}"),
@@ -114,7 +135,7 @@ impl Server {
         let mut command = Command::new(binary());
         command
             .args([
-                "quickstart",
+                self.command,
                 "--bind",
                 &self.bind,
                 "--runtime",

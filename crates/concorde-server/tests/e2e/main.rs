@@ -3,6 +3,7 @@
 
 mod archiving;
 mod check_builds;
+mod cluster;
 mod execute;
 mod flows;
 #[path = "../support/follow_events.rs"]
@@ -12,6 +13,7 @@ mod huge_log;
 mod process_cleanup;
 #[path = "../support/processes.rs"]
 mod processes;
+mod remote_workers;
 mod watch;
 mod worker_records;
 
@@ -47,4 +49,5 @@ on_both_backends!(
     instances_are_set_with_dash_i_and_archived_one_by_one,
     watch_waits_for_a_jobs_first_build,
     containers_and_volumes_show_what_exists,
+    a_worker_registers_through_the_tsa_and_runs_builds,
 );

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use concorde_store::{Heartbeat, Store, WorkerName, WorkerResourceType, WorkerSpec};
+use concorde_store::{Heartbeat, Store, WorkerName, WorkerSpec};
 
 use crate::worker::LocalWorker;
 
@@ -12,18 +12,7 @@ const TTL: Duration = Duration::from_secs(60);
 
 /// Registers the local worker as `running`.
 pub async fn register_local_worker(store: &Store, worker: &LocalWorker) -> anyhow::Result<()> {
-    let mut resource_types: Vec<WorkerResourceType> = worker
-        .base_types
-        .values()
-        .map(|base| WorkerResourceType {
-            type_name: base.name.clone(),
-            image: format!("{:?}", base.image),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            privileged: base.privileged,
-            unique_version_history: base.name == "time",
-        })
-        .collect();
-    resource_types.sort_by(|a, b| a.type_name.cmp(&b.type_name));
+    let resource_types = crate::worker::advertised_types(&worker.base_types);
     let spec = WorkerSpec {
         name: WorkerName(worker.name.clone()),
         addr: None,
@@ -32,7 +21,7 @@ pub async fn register_local_worker(store: &Store, worker: &LocalWorker) -> anyho
         platform: "linux".to_owned(),
         tags: Vec::new(),
         resource_types,
-        version: "2.5".to_owned(),
+        version: crate::worker::WORKER_VERSION.to_owned(),
         ephemeral: false,
         start_time: crate::now(),
         active_containers: 0,

@@ -9,6 +9,7 @@ pub mod reaper;
 pub mod scheduler;
 pub mod scope;
 pub mod tracker;
+pub mod worker_lifecycle;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -94,7 +94,7 @@ impl Harness {
         };
         Tracker::new(
             store.clone(),
-            self.worker.clone(),
+            concorde_web::placement::NodeWorkers::new(store, Some(&self.worker)),
             config,
             None,
             self.tasks.clone(),
@@ -105,7 +105,7 @@ impl Harness {
     pub fn checker(&self, checks: TaskTracker) -> Checker {
         Checker::new(
             self.store.clone(),
-            self.worker.clone(),
+            concorde_web::placement::NodeWorkers::new(&self.store, Some(&self.worker)),
             self.shutdown.clone(),
             checks,
         )

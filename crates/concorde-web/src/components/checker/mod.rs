@@ -24,7 +24,7 @@ pub use due::{DEFAULT_CHECK_INTERVAL, DEFAULT_CHECK_TIMEOUT};
 use crate::components::abort_watch::{NODE_STOPPED, node_stopped_event};
 use crate::components::{Component, Tick};
 use crate::pipeline_model::input_resource_names;
-use crate::worker::LocalWorker;
+use crate::placement::NodeWorkers;
 use run::{CheckRunner, CheckWork};
 
 /// How many checks run at once on this node.
@@ -44,10 +44,10 @@ pub struct Checker {
 }
 
 impl Checker {
-    /// A checker running checks on `worker`, as tasks of `tasks`; `shutdown` interrupts them.
+    /// A checker running checks on `workers`, as tasks of `tasks`; `shutdown` interrupts them.
     pub fn new(
         store: Store,
-        worker: LocalWorker,
+        workers: NodeWorkers,
         shutdown: CancellationToken,
         tasks: TaskTracker,
     ) -> Checker {
@@ -55,7 +55,7 @@ impl Checker {
             store: store.clone(),
             runner: Arc::new(CheckRunner {
                 store,
-                worker,
+                workers,
                 stop: shutdown,
                 running: Arc::default(),
             }),

@@ -2,7 +2,7 @@
 //! take the scope's lock, start the build, run `check` with its events stored, save what it
 //! found, and finish the build and the target's check record.
 
-use concorde_workers::BuildOwner;
+use concorde_workers::{BuildOwner, Requirements};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,7 +22,7 @@ use super::due::{check_interval, check_timeout, is_due};
 use super::sink::TailingSink;
 use crate::components::abort_watch;
 use crate::components::scope::ensure_scope;
-use crate::worker::LocalWorker;
+use crate::placement::NodeWorkers;
 
 /// How long a finished check build is kept after a newer one of its target finished, so a
 /// `check-resource` still streaming it reads it to its end.
@@ -33,7 +33,7 @@ const KEEP_FINISHED: Duration = Duration::from_secs(300);
 /// belong to a node that went away).
 pub(super) struct CheckRunner {
     pub store: Store,
-    pub worker: LocalWorker,
+    pub workers: NodeWorkers,
     pub stop: CancellationToken,
     pub running: Arc<Mutex<HashSet<BuildId>>>,
 }
@@ -112,6 +112,17 @@ impl CheckRunner {
                 // Another node may have checked it while this one waited for the lock.
                 let fresh = self.store.resource(resource.id).await?;
                 if !is_due(&fresh, crate::now()) {
+                    return Ok(());
+                }
+                // With no worker to check on, the resource stays due (a registering worker
+                // wakes the checker) rather than piling up failed checks.
+                let team = self.store.pipeline(fresh.pipeline_id).await?.team_id;
+                let needs = Requirements {
+                    team: Some(team),
+                    tags: Vec::new(),
+                };
+                if self.workers.pool.choose(&needs).await?.is_none() {
+                    tracing::debug!(resource = %fresh.name, "no worker to check on yet");
                     return Ok(());
                 }
                 let build = self
@@ -256,7 +267,19 @@ impl CheckRunner {
             build_name: build.name.clone(),
             ..BuildContext::default()
         };
-        let client = self.worker.records.for_build(BuildOwner {
+        let needs = Requirements {
+            team: Some(build.team_id),
+            tags: Vec::new(),
+        };
+        let Some(placed) = self.workers.pool.choose(&needs).await? else {
+            let message = "no workers available for checking";
+            sink.emit_now(error_event(origin, message)).await;
+            return Ok(Ending {
+                status: BuildStatus::Errored,
+                error: Some(message.to_owned()),
+            });
+        };
+        let client = placed.worker.for_build(BuildOwner {
             build: build.id,
             team: build.team_id,
             pipeline: build.pipeline_id,
@@ -270,9 +293,9 @@ impl CheckRunner {
             context,
             Arc::new(client),
             sink.clone(),
-            self.worker.cache_locks.clone(),
+            self.workers.cache_locks.clone(),
         );
-        env.base_types = self.worker.base_types.clone();
+        env.base_types = placed.base_types;
         let env = Arc::new(env);
         let watcher = abort_watch::watch(
             &self.store,

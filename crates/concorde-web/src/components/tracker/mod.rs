@@ -17,7 +17,7 @@ use concorde_store::{Build, BuildId, BuildStatus, Job, JobId, LockKey, Pipeline,
 use tracing::{info, warn};
 
 use crate::components::{Component, Tick};
-use crate::worker::LocalWorker;
+use crate::placement::NodeWorkers;
 
 /// Settings of the tracker.
 #[derive(Clone, Debug)]
@@ -32,7 +32,7 @@ pub struct TrackerConfig {
 /// The build tracker component.
 pub struct Tracker {
     store: Store,
-    worker: LocalWorker,
+    workers: NodeWorkers,
     config: TrackerConfig,
     /// Builds this node is running.
     running: Arc<Mutex<HashSet<BuildId>>>,
@@ -41,17 +41,17 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// A tracker running builds on `worker`; spawned build tasks join `tasks`.
+    /// A tracker running builds on `workers`; spawned build tasks join `tasks`.
     pub fn new(
         store: Store,
-        worker: LocalWorker,
+        workers: NodeWorkers,
         config: TrackerConfig,
         setter: Option<Arc<dyn concorde_engine::PipelineSetter>>,
         tasks: tokio_util::task::TaskTracker,
     ) -> Tracker {
         Tracker {
             store,
-            worker,
+            workers,
             config,
             running: Arc::default(),
             setter,
@@ -62,7 +62,7 @@ impl Tracker {
     fn clone_parts(&self) -> one_off::TrackerParts {
         one_off::TrackerParts {
             store: self.store.clone(),
-            worker: self.worker.clone(),
+            workers: self.workers.clone(),
             external_url: self.config.external_url.clone(),
             running: self.running.clone(),
             stop: self.config.stop_builds.clone(),
@@ -210,7 +210,7 @@ impl Tracker {
             };
             let start = run::BuildRun {
                 store: self.store.clone(),
-                worker: self.worker.clone(),
+                workers: self.workers.clone(),
                 external_url: self.config.external_url.clone(),
                 team_name: team_name.to_owned(),
                 pipeline: pipeline.clone(),

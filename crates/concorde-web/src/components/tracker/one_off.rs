@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use concorde_engine::{ArtifactStore, BuildContext, Plan, RunEnv, run_build};
+use concorde_engine::{ArtifactStore, BuildContext, EventSink, Plan, RunEnv, run_build};
 use concorde_store::{ArtifactId, Build, BuildStatus, LockKey, OneOffBuild, Store, TeamId};
 use concorde_worker::VolumeHandle;
 use concorde_workers::BuildOwner;
@@ -26,14 +26,20 @@ impl Tracker {
             .await?;
         for artifact in expired {
             if let Some(volume) = &artifact.volume
-                && let Err(err) = self
-                    .worker
-                    .records
-                    .destroy_volume(&VolumeHandle(volume.clone()))
+                && let Ok(row) = self
+                    .store
+                    .volume(&concorde_store::VolumeHandle(volume.clone()))
                     .await
             {
-                warn!(volume, error = %err, "could not destroy an expired artifact");
-                continue;
+                let placed = self.workers.pool.named(&row.worker_name).await?;
+                if let Err(err) = placed
+                    .worker
+                    .destroy_volume(&VolumeHandle(volume.clone()))
+                    .await
+                {
+                    warn!(volume, error = %err, "could not destroy an expired artifact");
+                    continue;
+                }
             }
             self.store.delete_artifact(artifact.id).await?;
         }
@@ -81,7 +87,7 @@ impl Tracker {
 /// What a one-off run needs of its tracker.
 pub(super) struct TrackerParts {
     pub store: Store,
-    pub worker: crate::worker::LocalWorker,
+    pub workers: crate::placement::NodeWorkers,
     pub external_url: String,
     pub running: Arc<Mutex<std::collections::HashSet<concorde_store::BuildId>>>,
     pub stop: tokio_util::sync::CancellationToken,
@@ -148,14 +154,31 @@ impl OneOffRun {
             external_url: self.tracker.external_url.clone(),
             created_by: build.created_by.clone(),
         };
-        let worker = &self.tracker.worker;
+        let placed = match self.place(plan, &sink).await? {
+            Ok(placed) => placed,
+            Err(no_worker) => {
+                let status = match no_worker {
+                    crate::placement::NoWorker::Aborted => BuildStatus::Aborted,
+                    crate::placement::NoWorker::Stopped => BuildStatus::Errored,
+                };
+                sink.emit(concorde_engine::BuildEvent::Status {
+                    status,
+                    time: concorde_engine::event::now_unix(),
+                })
+                .await;
+                sink.close();
+                let _ = writer.await;
+                return Ok(status);
+            }
+        };
+        let worker = &placed.worker;
         let artifacts = Arc::new(BuildArtifacts {
             store: store.clone(),
             team: build.team_id,
             build: build.clone(),
             inputs: Mutex::default(),
         });
-        let client = worker.records.for_build(BuildOwner {
+        let client = worker.for_build(BuildOwner {
             build: build.id,
             team: build.team_id,
             pipeline: build.pipeline_id,
@@ -169,9 +192,9 @@ impl OneOffRun {
             context,
             Arc::new(client),
             sink.clone(),
-            worker.cache_locks.clone(),
+            self.tracker.workers.cache_locks.clone(),
         );
-        env.base_types = worker.base_types.clone();
+        env.base_types = placed.base_types.clone();
         env.artifact_store = Some(artifacts.clone());
         let env = Arc::new(env);
         let watcher = abort_watch::watch(
@@ -187,12 +210,87 @@ impl OneOffRun {
         sink.close();
         let _ = writer.await;
         for (id, volume) in artifacts.take_inputs() {
-            if let Err(err) = worker.records.destroy_volume(&volume).await {
+            if let Err(err) = worker.destroy_volume(&volume).await {
                 warn!(volume = %volume.0, error = %err, "could not destroy an uploaded artifact");
             }
             store.delete_artifact(id).await?;
         }
         Ok(status)
+    }
+}
+
+impl OneOffRun {
+    /// The worker holding the build's uploaded inputs, or, with none, any that fits (waiting
+    /// for one as a job's build does).
+    async fn place(
+        &self,
+        plan: &Plan,
+        sink: &Arc<StoreEventSink>,
+    ) -> anyhow::Result<Result<concorde_workers::Placed, crate::placement::NoWorker>> {
+        let store = &self.tracker.store;
+        let mut uploads = Vec::new();
+        artifact_inputs(&serde_json::to_value(plan)?, &mut uploads);
+        for id in uploads {
+            let Ok(artifact) = store.artifact(ArtifactId(id)).await else {
+                continue;
+            };
+            let Some(volume) = artifact.volume else {
+                continue;
+            };
+            if let Ok(row) = store.volume(&concorde_store::VolumeHandle(volume)).await {
+                return Ok(Ok(self
+                    .tracker
+                    .workers
+                    .pool
+                    .named(&row.worker_name)
+                    .await?));
+            }
+        }
+        let build = &self.one_off.build;
+        let needs = concorde_workers::Requirements {
+            team: Some(build.team_id),
+            tags: Vec::new(),
+        };
+        let waiting = sink.clone();
+        self.tracker
+            .workers
+            .place_build(
+                store,
+                build.id,
+                &needs,
+                &self.tracker.stop,
+                async move || {
+                    waiting
+                        .emit(concorde_engine::BuildEvent::WaitingForWorker {
+                            origin: concorde_engine::Origin::step(&concorde_engine::PlanId(
+                                String::new(),
+                            )),
+                            time: concorde_engine::event::now_unix(),
+                        })
+                        .await;
+                },
+            )
+            .await
+    }
+}
+
+/// The artifact ids of a plan's `artifact_input` steps, wherever they are.
+fn artifact_inputs(plan: &serde_json::Value, found: &mut Vec<i64>) {
+    match plan {
+        serde_json::Value::Object(map) => {
+            if let Some(id) = map
+                .get("artifact_input")
+                .and_then(|input| input.get("artifact_id"))
+                .and_then(serde_json::Value::as_i64)
+            {
+                found.push(id);
+            }
+            map.values().for_each(|value| artifact_inputs(value, found));
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|item| artifact_inputs(item, found))
+        }
+        _ => {}
     }
 }
 
