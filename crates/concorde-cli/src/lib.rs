@@ -25,6 +25,7 @@ mod execute;
 mod expose_pipeline;
 mod get_pipeline;
 mod jobs;
+mod land_worker;
 mod login;
 mod logout;
 mod order_instanced_pipelines;
@@ -178,6 +179,12 @@ pub enum Command {
     /// List the registered workers.
     #[command(visible_alias = "ws")]
     Workers(workers::WorkersArgs),
+    /// Land a worker: it takes no new work, and lands once its builds are done.
+    #[command(visible_alias = "lw")]
+    LandWorker(land_worker::LandWorkerArgs),
+    /// Remove a worker that is not running (stalled, landed...).
+    #[command(visible_alias = "pw")]
+    PruneWorker(land_worker::PruneWorkerArgs),
     /// Print the active containers.
     #[command(visible_alias = "cs")]
     Containers(containers::ContainersArgs),
@@ -299,6 +306,8 @@ fn dispatch(ctx: &mut Ctx<'_, '_>, command: Command) -> anyhow::Result<u8> {
             resource_version_state::run(ctx, &args, resource_version_state::State::Disable)
         }
         Command::Workers(args) => workers::run(ctx, &args),
+        Command::LandWorker(args) => land_worker::land(ctx, &args),
+        Command::PruneWorker(args) => land_worker::prune(ctx, &args),
         Command::Containers(args) => containers::run(ctx, &args),
         Command::Volumes(args) => volumes::run(ctx, &args),
     }

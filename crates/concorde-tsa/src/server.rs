@@ -290,7 +290,10 @@ impl russh::server::Handler for Connection {
         if self.forwards.len() >= MAX_FORWARDS {
             return Ok(false);
         }
-        let listener = match tokio::net::TcpListener::bind("0.0.0.0:0").await {
+        // Bound on the peer address only: the web nodes reach the worker there, and nothing
+        // on the TSA's own networks (other workers included) can.
+        let bind = (self.config.peer_address.as_str(), 0);
+        let listener = match tokio::net::TcpListener::bind(bind).await {
             Ok(listener) => listener,
             Err(err) => {
                 tracing::warn!(error = %err, "TSA could not bind a forwarded port");

@@ -84,3 +84,33 @@ impl NodeWorkers {
         }
     }
 }
+
+/// The worker tags a build's steps ask for, all together, sorted: a build runs on one worker,
+/// which must have every one of them (a build whose steps ask for different tags waits for a
+/// worker with all of them).
+pub fn plan_tags(plan: &concorde_engine::Plan) -> Vec<String> {
+    fn collect(value: &serde_json::Value, tags: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Array(found)) = map.get("tags") {
+                    tags.extend(
+                        found
+                            .iter()
+                            .filter_map(|tag| tag.as_str().map(str::to_owned)),
+                    );
+                }
+                map.values().for_each(|value| collect(value, tags));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| collect(item, tags)),
+            _ => {}
+        }
+    }
+    let mut tags = Vec::new();
+    if let Ok(json) = serde_json::to_value(plan) {
+        collect(&json, &mut tags);
+    }
+    tags.retain(|tag| !tag.is_empty());
+    tags.sort();
+    tags.dedup();
+    tags
+}

@@ -31,6 +31,8 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct RemoteRuntime {
     address: String,
+    /// How errors name the worker: `worker <name> at <address>`, or `worker at <address>`.
+    label: String,
     client: Client<HttpConnector, RequestBody>,
 }
 
@@ -77,8 +79,15 @@ impl RemoteRuntime {
         connector.set_connect_timeout(Some(std::time::Duration::from_secs(10)));
         RemoteRuntime {
             address: address.to_owned(),
+            label: format!("worker at {address}"),
             client: Client::builder(TokioExecutor::new()).build(connector),
         }
+    }
+
+    /// The same, naming the worker in its errors.
+    pub fn named(mut self, name: &str) -> RemoteRuntime {
+        self.label = format!("worker {name} at {}", self.address);
+        self
     }
 
     /// Its address.
@@ -124,9 +133,10 @@ impl RemoteRuntime {
             .header("content-type", content_type)
             .body(body)
             .map_err(|err| WorkerError::Transport(err.to_string()))?;
-        let response = self.client.request(request).await.map_err(|err| {
-            WorkerError::Transport(format!("worker at {} unreachable: {err}", self.address))
-        })?;
+        let response =
+            self.client.request(request).await.map_err(|err| {
+                WorkerError::Transport(format!("{} unreachable: {err}", self.label))
+            })?;
         if response.status().is_success() {
             return Ok(response);
         }
@@ -143,8 +153,8 @@ impl RemoteRuntime {
         match serde_json::from_slice::<WireError>(&body) {
             Ok(wire) => wire.into(),
             Err(_) => WorkerError::Transport(format!(
-                "worker at {} answered {status}: {}",
-                self.address,
+                "{} answered {status}: {}",
+                self.label,
                 String::from_utf8_lossy(&body)
             )),
         }
@@ -160,16 +170,12 @@ impl RemoteRuntime {
             .await
             .map_err(|err| self.broken(err))?
             .to_bytes();
-        serde_json::from_slice(&body).map_err(|err| {
-            WorkerError::Transport(format!("worker at {} sent bad JSON: {err}", self.address))
-        })
+        serde_json::from_slice(&body)
+            .map_err(|err| WorkerError::Transport(format!("{} sent bad JSON: {err}", self.label)))
     }
 
     fn broken(&self, err: impl std::fmt::Display) -> WorkerError {
-        WorkerError::Transport(format!(
-            "connection to worker at {} broke: {err}",
-            self.address
-        ))
+        WorkerError::Transport(format!("connection to {} broke: {err}", self.label))
     }
 
     async fn stop(&self, handle: &ContainerHandle, id: &str) {

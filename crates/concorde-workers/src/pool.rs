@@ -131,7 +131,8 @@ impl WorkerPool {
             match remotes.get(&worker.name) {
                 Some((known, transport)) if *known == address => transport.clone(),
                 _ => {
-                    let transport: Arc<dyn Runtime> = Arc::new(RemoteRuntime::new(&address));
+                    let transport: Arc<dyn Runtime> =
+                        Arc::new(RemoteRuntime::new(&address).named(worker.name.as_str()));
                     remotes.insert(worker.name.clone(), (address.clone(), transport.clone()));
                     transport
                 }

@@ -15,6 +15,7 @@ mod pipelines;
 mod preparation;
 mod resources;
 mod versions;
+mod worker_lifecycle;
 mod workers;
 
 use axum::Router;
@@ -184,6 +185,18 @@ pub fn routes() -> Router<ApiState> {
             get(versions::output_of),
         )
         .route("/api/v1/workers", get(workers::list_workers))
+        .route(
+            "/api/v1/workers/{worker_name}/land",
+            put(worker_lifecycle::land),
+        )
+        .route(
+            "/api/v1/workers/{worker_name}/retire",
+            put(worker_lifecycle::retire),
+        )
+        .route(
+            "/api/v1/workers/{worker_name}/prune",
+            put(worker_lifecycle::prune),
+        )
         .route(
             "/api/v1/teams/{team_name}/containers",
             get(workers::list_containers),

@@ -48,8 +48,13 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start(backend: Backend) -> Cluster {
+        Cluster::start_on(backend, "127.0.0.1")
+    }
+
+    /// A web node whose TSA listens on `host` (`0.0.0.0` for workers in other networks).
+    pub fn start_on(backend: Backend, host: &str) -> Cluster {
         let keys = Keys::new();
-        let tsa = format!("127.0.0.1:{}", free_port());
+        let tsa = format!("{host}:{}", free_port());
         let host_key = keys.path("host_key").display().to_string();
         let authorized = keys.path("authorized_keys").display().to_string();
         let server = Server::start_web(
@@ -68,9 +73,38 @@ impl Cluster {
 
     /// Starts worker `name` with `key` (a file of [`Keys`]) and extra flags.
     pub fn worker(&self, name: &str, key: &str, extra: &[&str]) -> Worker {
+        self.start_worker(None, &self.tsa, name, key, extra)
+    }
+
+    /// Starts worker `name` with the authorized key inside network namespace `netns` (when
+    /// given), dialling the TSA at `tsa`.
+    #[allow(
+        dead_code,
+        reason = "worker_netns.rs, which includes this file, uses it"
+    )]
+    pub fn worker_in(&self, netns: Option<&str>, tsa: &str, name: &str, extra: &[&str]) -> Worker {
+        self.start_worker(netns, tsa, name, "worker_key", extra)
+    }
+
+    fn start_worker(
+        &self,
+        netns: Option<&str>,
+        tsa: &str,
+        name: &str,
+        key: &str,
+        extra: &[&str],
+    ) -> Worker {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = std::fs::File::create(dir.path().join("worker.log")).expect("worker log");
-        let child = Command::new(binary())
+        let mut command = match netns {
+            Some(netns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", netns, binary()]);
+                command
+            }
+            None => Command::new(binary()),
+        };
+        let child = command
             .args([
                 "worker",
                 "--name",
@@ -78,7 +112,7 @@ impl Cluster {
                 "--runtime",
                 "host",
                 "--tsa-host",
-                &self.tsa,
+                tsa,
             ])
             .arg("--tsa-public-key")
             .arg(self.keys.path("host_key.pub"))

@@ -50,4 +50,7 @@ on_both_backends!(
     watch_waits_for_a_jobs_first_build,
     containers_and_volumes_show_what_exists,
     a_worker_registers_through_the_tsa_and_runs_builds,
+    land_and_prune_follow_the_worker_lifecycle,
+    a_worker_killed_mid_build_errors_the_build_naming_it,
+    tags_steer_builds_to_the_workers_that_have_them,
 );

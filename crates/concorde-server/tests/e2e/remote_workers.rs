@@ -97,3 +97,123 @@ pub fn a_worker_registers_through_the_tsa_and_runs_builds(backend: Backend) {
     );
     assert!(watched.trim_end().ends_with("succeeded"), "{watched}");
 }
+
+/// `land-worker` drains a worker and its process exits 0 once landed; it registers again when
+/// restarted; a running worker cannot be pruned, a stalled one (killed, its heartbeats
+/// lapsed) can.
+pub fn land_and_prune_follow_the_worker_lifecycle(backend: Backend) {
+    let cluster = Cluster::start(backend);
+    let mut worker = cluster.worker("w1", "worker_key", &[]);
+    cluster.wait_for_worker("w1", "running");
+
+    let refused = cluster.server.fly(&["prune-worker", "-w", "w1"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("cannot prune running worker"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let unknown = cluster.server.fly(&["land-worker", "-w", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(1));
+
+    let landed = cluster.server.fly_ok(&["land-worker", "-w", "w1"]);
+    assert_eq!(landed.trim(), "landed 'w1'");
+    assert_eq!(worker.wait_exit(LONG), Some(0), "{}", worker.log());
+    cluster.wait_for_worker("w1", "landed");
+
+    let worker = cluster.worker("w1", "worker_key", &[]);
+    cluster.wait_for_worker("w1", "running");
+    drop(worker);
+    cluster.wait_for_worker("w1", "stalled");
+    let pruned = cluster.server.fly_ok(&["prune-worker", "-w", "w1"]);
+    assert_eq!(pruned.trim(), "pruned 'w1'");
+    let workers = cluster.server.fly_ok(&["workers"]);
+    assert!(!workers.contains("w1"), "{workers}");
+}
+
+/// A worker killed mid-build: the build errors at once with a message naming the worker, and
+/// the next build waits for a worker rather than failing.
+pub fn a_worker_killed_mid_build_errors_the_build_naming_it(backend: Backend) {
+    let cluster = Cluster::start(backend);
+    let pipeline = "jobs:\n- name: slow\n  plan:\n  - task: wait\n    config: {platform: linux, run: {path: sh, args: [-c, 'echo waiting; sleep 5']}}\n";
+    cluster.server.set_pipeline("demo", pipeline);
+    let worker = cluster.worker("w1", "worker_key", &[]);
+    cluster.wait_for_worker("w1", "running");
+    cluster.server.fly_ok(&["trigger-job", "-j", "demo/slow"]);
+    cluster.server.wait_for("the task to run", LONG, || {
+        cluster
+            .server
+            .fly_ok(&["containers"])
+            .lines()
+            .any(|line| line.contains("task"))
+    });
+    drop(worker);
+    cluster.server.wait_for("the build to end", LONG, || {
+        cluster
+            .server
+            .job_builds("demo", "slow")
+            .first()
+            .is_some_and(|(_, status)| status == "errored")
+    });
+    let watched = cluster.server.fly(&["watch", "-j", "demo/slow", "-b", "1"]);
+    let log = String::from_utf8_lossy(&watched.stdout);
+    assert!(log.contains("worker w1 at "), "{log}");
+}
+
+/// Step tags steer builds: a tagged step runs only on a worker with its tags, an untagged one
+/// only on an untagged worker, and one whose tags no worker has waits for one.
+pub fn tags_steer_builds_to_the_workers_that_have_them(backend: Backend) {
+    let cluster = Cluster::start(backend);
+    let pipeline = "jobs:
+- name: gpu
+  plan:
+  - task: t
+    tags: [gpu]
+    config: {platform: linux, run: {path: sh, args: [-c, 'echo on a gpu']}}
+- name: plain
+  plan:
+  - task: t
+    config: {platform: linux, run: {path: sh, args: [-c, 'echo plain']}}
+- name: nowhere
+  plan:
+  - task: t
+    tags: [quantum]
+    config: {platform: linux, run: {path: 'true'}}
+";
+    cluster.server.set_pipeline("demo", pipeline);
+    let _gpu = cluster.worker("w-gpu", "worker_key", &["--tag", "gpu"]);
+    let _plain = cluster.worker("w-plain", "worker_key", &[]);
+    cluster.wait_for_worker("w-gpu", "running");
+    cluster.wait_for_worker("w-plain", "running");
+    for (job, worker) in [("gpu", "w-gpu"), ("plain", "w-plain"), ("gpu", "w-gpu")] {
+        let watched = cluster
+            .server
+            .fly_ok(&["trigger-job", "-j", &format!("demo/{job}"), "-w"]);
+        assert!(
+            watched.contains(&format!("selected worker: {worker}")),
+            "{job}: {watched}"
+        );
+    }
+    cluster
+        .server
+        .fly_ok(&["trigger-job", "-j", "demo/nowhere"]);
+    cluster
+        .server
+        .wait_for("the untaggable build to wait", LONG, || {
+            cluster
+                .server
+                .job_builds("demo", "nowhere")
+                .first()
+                .is_some_and(|(_, status)| status == "started")
+        });
+    let aborted = cluster
+        .server
+        .fly(&["abort-build", "-j", "demo/nowhere", "-b", "1"]);
+    assert!(aborted.status.success());
+    let watched = cluster
+        .server
+        .fly(&["watch", "-j", "demo/nowhere", "-b", "1"]);
+    let log = String::from_utf8_lossy(&watched.stdout);
+    assert!(log.contains("no suitable workers found"), "{log}");
+    assert!(log.trim_end().ends_with("aborted"), "{log}");
+}

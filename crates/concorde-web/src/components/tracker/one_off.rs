@@ -249,7 +249,7 @@ impl OneOffRun {
         let build = &self.one_off.build;
         let needs = concorde_workers::Requirements {
             team: Some(build.team_id),
-            tags: Vec::new(),
+            tags: crate::placement::plan_tags(plan),
         };
         let waiting = sink.clone();
         self.tracker

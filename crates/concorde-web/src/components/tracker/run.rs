@@ -149,7 +149,7 @@ impl BuildRun {
         };
         let needs = Requirements {
             team: Some(self.build.team_id),
-            tags: Vec::new(),
+            tags: crate::placement::plan_tags(&plan),
         };
         let waiting = sink.clone();
         let placed = self
