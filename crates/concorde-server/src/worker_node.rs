@@ -1,9 +1,11 @@
 //! `concorde worker`: a worker on its own machine. It serves its containers and volumes on
 //! loopback only and reaches the web node solely through a TSA, which it keeps dialling (with
 //! backoff) while the TSA is away; what runs on it is untouched by that. It exits 0 once the
-//! web node says it has landed (or deleted it).
+//! web node says it has landed (or deleted it). Every sweep interval it reports what it holds
+//! and destroys what the web node marked for destruction.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,8 +14,9 @@ use concorde_tsa::{Beacon, BeaconConfig};
 use concorde_web::worker::{
     RuntimeChoice, WORKER_VERSION, advertised_types, hostname, prepare_runtime,
 };
+use concorde_worker::{ContainerHandle, Runtime, VolumeHandle};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 /// The flags that reach a TSA.
 #[derive(Debug, Clone, clap::Args)]
@@ -66,6 +69,88 @@ pub struct WorkerArgs {
     /// Base resource types in Concourse's layout, overriding the built-in ones.
     #[arg(long = "resource-types", value_name = "DIR")]
     pub resource_types: Option<PathBuf>,
+    /// Time between reporting what the worker holds and destroying what the web node marked
+    /// for destruction.
+    #[arg(long = "sweep-interval", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
+}
+
+/// Containers destroyed at once by a sweep, as Concourse's sweeper.
+const CONTAINERS_IN_FLIGHT: usize = 5;
+/// Volumes destroyed at once by a sweep.
+const VOLUMES_IN_FLIGHT: usize = 3;
+
+/// Every `interval` until `stop`: reports every container and volume the worker has, then
+/// destroys those the web node marked `destroying` (their rows go with the next report).
+async fn sweep(
+    beacon: Beacon,
+    runtime: Arc<dyn Runtime>,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if let Err(err) = sweep_once(&beacon, &runtime).await {
+            warn!(error = %format!("{err:#}"), "sweeping failed; trying again at the next interval");
+        }
+    }
+}
+
+async fn sweep_once(beacon: &Beacon, runtime: &Arc<dyn Runtime>) -> anyhow::Result<()> {
+    let containers: Vec<String> = runtime
+        .list_containers()
+        .await?
+        .into_iter()
+        .map(|handle| handle.0)
+        .collect();
+    beacon
+        .run_command(&format!("report-containers {}", containers.join(" ")))
+        .await?;
+    let volumes: Vec<String> = runtime
+        .list_volumes()
+        .await?
+        .into_iter()
+        .map(|handle| handle.0)
+        .collect();
+    beacon
+        .run_command(&format!("report-volumes {}", volumes.join(" ")))
+        .await?;
+    let doomed: Vec<String> = serde_json::from_str(&beacon.run_command("sweep-containers").await?)?;
+    destroy_all(doomed, CONTAINERS_IN_FLIGHT, "container", |handle| {
+        let runtime = runtime.clone();
+        async move { runtime.destroy_container(&ContainerHandle(handle)).await }
+    })
+    .await;
+    let doomed: Vec<String> = serde_json::from_str(&beacon.run_command("sweep-volumes").await?)?;
+    destroy_all(doomed, VOLUMES_IN_FLIGHT, "volume", |handle| {
+        let runtime = runtime.clone();
+        async move { runtime.destroy_volume(&VolumeHandle(handle)).await }
+    })
+    .await;
+    Ok(())
+}
+
+/// Destroys every handle of `doomed`, `in_flight` at a time; a failure is logged and the rest
+/// carry on (the next sweep tries it again).
+async fn destroy_all<F, Fut>(doomed: Vec<String>, in_flight: usize, what: &str, destroy: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<(), concorde_worker::WorkerError>> + Send + 'static,
+{
+    for chunk in doomed.chunks(in_flight) {
+        let mut destroying = tokio::task::JoinSet::new();
+        for handle in chunk {
+            destroying.spawn(destroy(handle.clone()));
+        }
+        while let Some(done) = destroying.join_next().await {
+            if let Ok(Err(err)) = done {
+                warn!(error = %err, "could not destroy a {what}");
+            }
+        }
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -142,9 +227,16 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         crate::node::wait_for_signal().await;
         signal.cancel();
     });
+    let sweeper = tokio::spawn(sweep(
+        beacon.clone(),
+        runtime.clone(),
+        args.sweep_interval,
+        stop.clone(),
+    ));
     let ended = beacon.forward(stop.clone()).await;
     stop.cancel();
     let _ = service.await;
+    let _ = sweeper.await;
     match ended? {
         concorde_tsa::Ended::ByTsa => info!("the web node ended the registration (landed)"),
         concorde_tsa::Ended::Stopped => info!("worker stopped"),

@@ -73,7 +73,17 @@ impl Cluster {
 
     /// Starts worker `name` with `key` (a file of [`Keys`]) and extra flags.
     pub fn worker(&self, name: &str, key: &str, extra: &[&str]) -> Worker {
-        self.start_worker(None, &self.tsa, name, key, extra)
+        self.start_worker(None, &self.tsa, name, key, None, extra)
+    }
+
+    /// Starts worker `name` on the work directory `work`, which outlives the process (to start
+    /// the same worker again).
+    #[allow(
+        dead_code,
+        reason = "worker_netns.rs, which includes this file, does not use it"
+    )]
+    pub fn worker_on(&self, name: &str, work: &Path, extra: &[&str]) -> Worker {
+        self.start_worker(None, &self.tsa, name, "worker_key", Some(work), extra)
     }
 
     /// Starts worker `name` with the authorized key inside network namespace `netns` (when
@@ -83,7 +93,7 @@ impl Cluster {
         reason = "worker_netns.rs, which includes this file, uses it"
     )]
     pub fn worker_in(&self, netns: Option<&str>, tsa: &str, name: &str, extra: &[&str]) -> Worker {
-        self.start_worker(netns, tsa, name, "worker_key", extra)
+        self.start_worker(netns, tsa, name, "worker_key", None, extra)
     }
 
     fn start_worker(
@@ -92,9 +102,11 @@ impl Cluster {
         tsa: &str,
         name: &str,
         key: &str,
+        work: Option<&Path>,
         extra: &[&str],
     ) -> Worker {
         let dir = tempfile::tempdir().expect("tempdir");
+        let work = work.map_or_else(|| dir.path().join("work"), Path::to_path_buf);
         let log = std::fs::File::create(dir.path().join("worker.log")).expect("worker log");
         let mut command = match netns {
             Some(netns) => {
@@ -119,7 +131,7 @@ impl Cluster {
             .arg("--tsa-worker-private-key")
             .arg(self.keys.path(key))
             .arg("--work-dir")
-            .arg(dir.path().join("work"))
+            .arg(&work)
             .args(["--heartbeat-interval", "1s"])
             .args(extra)
             .env("CONCORDE_LOG", "info")

@@ -11,6 +11,7 @@ use crate::harness::{Backend, Repo, Server, WorkerRuntime, base_type_script, cha
 pub use crate::huge_log::a_huge_log_read_by_eight_followers_holds_little_memory;
 pub use crate::process_cleanup::no_process_outlives_its_step;
 pub use crate::remote_workers::{
+    a_restarted_worker_sweeps_what_a_killed_build_left,
     a_worker_killed_mid_build_errors_the_build_naming_it,
     a_worker_registers_through_the_tsa_and_runs_builds, land_and_prune_follow_the_worker_lifecycle,
     tags_steer_builds_to_the_workers_that_have_them,

@@ -53,4 +53,5 @@ on_both_backends!(
     land_and_prune_follow_the_worker_lifecycle,
     a_worker_killed_mid_build_errors_the_build_naming_it,
     tags_steer_builds_to_the_workers_that_have_them,
+    a_restarted_worker_sweeps_what_a_killed_build_left,
 );

@@ -139,22 +139,7 @@ pub fn a_worker_killed_mid_build_errors_the_build_naming_it(backend: Backend) {
     cluster.server.set_pipeline("demo", pipeline);
     let worker = cluster.worker("w1", "worker_key", &[]);
     cluster.wait_for_worker("w1", "running");
-    cluster.server.fly_ok(&["trigger-job", "-j", "demo/slow"]);
-    cluster.server.wait_for("the task to run", LONG, || {
-        cluster
-            .server
-            .fly_ok(&["containers"])
-            .lines()
-            .any(|line| line.contains("task"))
-    });
-    drop(worker);
-    cluster.server.wait_for("the build to end", LONG, || {
-        cluster
-            .server
-            .job_builds("demo", "slow")
-            .first()
-            .is_some_and(|(_, status)| status == "errored")
-    });
+    kill_mid_task(&cluster, worker);
     let watched = cluster.server.fly(&["watch", "-j", "demo/slow", "-b", "1"]);
     let log = String::from_utf8_lossy(&watched.stdout);
     assert!(log.contains("worker w1 at "), "{log}");
@@ -216,4 +201,62 @@ pub fn tags_steer_builds_to_the_workers_that_have_them(backend: Backend) {
     let log = String::from_utf8_lossy(&watched.stdout);
     assert!(log.contains("no suitable workers found"), "{log}");
     assert!(log.trim_end().ends_with("aborted"), "{log}");
+}
+
+/// A worker killed mid-build leaves its container behind, marked for destruction on record;
+/// started again on the same work directory, it reports what it has and its sweeper destroys
+/// that container (and what still ran in it), so nothing leaks.
+pub fn a_restarted_worker_sweeps_what_a_killed_build_left(backend: Backend) {
+    let cluster = Cluster::start(backend);
+    let work = tempfile::tempdir().expect("tempdir");
+    let pipeline = "jobs:\n- name: slow\n  plan:\n  - task: wait\n    config: {platform: linux, run: {path: sh, args: [-c, 'sleep 120']}}\n";
+    cluster.server.set_pipeline("demo", pipeline);
+    let sweep = ["--sweep-interval", "1s"];
+    let worker = cluster.worker_on("w1", work.path(), &sweep);
+    cluster.wait_for_worker("w1", "running");
+    kill_mid_task(&cluster, worker);
+    let containers_on_disk = || {
+        std::fs::read_dir(work.path().join("host/containers"))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        containers_on_disk(),
+        1,
+        "the killed worker left its container"
+    );
+
+    let _worker = cluster.worker_on("w1", work.path(), &sweep);
+    cluster
+        .server
+        .wait_for("the sweeper to destroy it", LONG, || {
+            containers_on_disk() == 0
+        });
+    cluster.server.wait_for("its record to go", LONG, || {
+        !cluster
+            .server
+            .fly_ok(&["containers"])
+            .lines()
+            .any(|line| line.contains("task"))
+    });
+}
+
+/// Triggers `demo/slow`, kills `worker` once its task runs, and waits for the build to error.
+fn kill_mid_task(cluster: &Cluster, worker: crate::cluster::Worker) {
+    cluster.server.fly_ok(&["trigger-job", "-j", "demo/slow"]);
+    cluster.server.wait_for("the task to run", LONG, || {
+        cluster
+            .server
+            .fly_ok(&["containers"])
+            .lines()
+            .any(|line| line.contains("task"))
+    });
+    drop(worker);
+    cluster.server.wait_for("the build to end", LONG, || {
+        cluster
+            .server
+            .job_builds("demo", "slow")
+            .first()
+            .is_some_and(|(_, status)| status == "errored")
+    });
 }
