@@ -28,6 +28,8 @@ enum TopCommand {
     Web(node::NodeArgs),
     /// Run a worker that registers with a web node through its TSA.
     Worker(worker_node::WorkerArgs),
+    /// Retire this worker through its TSA (run on the worker's machine, with its flags).
+    RetireWorker(worker_node::TsaClientArgs),
     /// Generate a key pair, as Concourse's `generate-key`.
     GenerateKey(GenerateKeyArgs),
     /// Apply database migrations and exit.
@@ -72,6 +74,9 @@ fn main() -> ExitCode {
         }
         TopCommand::Worker(args) => {
             block_on(worker_node::run_worker(args)).map(|()| ExitCode::SUCCESS)
+        }
+        TopCommand::RetireWorker(args) => {
+            block_on(worker_node::retire_worker(args)).map(|()| ExitCode::SUCCESS)
         }
         TopCommand::GenerateKey(args) => {
             concorde_tsa::generate_key(args.kind, args.bits, &args.file)

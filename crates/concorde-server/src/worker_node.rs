@@ -18,7 +18,7 @@ use concorde_worker::{ContainerHandle, Runtime, VolumeHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-/// The flags that reach a TSA.
+/// The flags that reach a TSA (`worker`, and `retire-worker` on the worker's side).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TsaClientArgs {
     /// The worker's name (defaults to the host name).
@@ -241,5 +241,14 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         concorde_tsa::Ended::ByTsa => info!("the web node ended the registration (landed)"),
         concorde_tsa::Ended::Stopped => info!("worker stopped"),
     }
+    Ok(())
+}
+
+/// `concorde retire-worker`, on the worker's side: asks the TSA to retire this worker. The web
+/// node takes no new work to it and removes it once its builds that may not be interrupted are
+/// done; the worker's process then exits 0.
+pub async fn retire_worker(args: TsaClientArgs) -> anyhow::Result<()> {
+    let beacon = args.beacon(args.worker_json(), 0, concorde_tsa::DEFAULT_HEARTBEAT)?;
+    beacon.run_command("retire-worker").await?;
     Ok(())
 }

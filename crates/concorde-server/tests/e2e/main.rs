@@ -54,4 +54,5 @@ on_both_backends!(
     a_worker_killed_mid_build_errors_the_build_naming_it,
     tags_steer_builds_to_the_workers_that_have_them,
     a_restarted_worker_sweeps_what_a_killed_build_left,
+    retire_worker_removes_the_worker_and_ends_its_process,
 );

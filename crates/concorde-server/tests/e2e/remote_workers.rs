@@ -260,3 +260,27 @@ fn kill_mid_task(cluster: &Cluster, worker: crate::cluster::Worker) {
             .is_some_and(|(_, status)| status == "errored")
     });
 }
+
+/// `concorde retire-worker` on the worker's side: the web node removes the worker (no build
+/// holds it) and the worker's process exits 0.
+pub fn retire_worker_removes_the_worker_and_ends_its_process(backend: Backend) {
+    let cluster = Cluster::start(backend);
+    let mut worker = cluster.worker("w1", "worker_key", &[]);
+    cluster.wait_for_worker("w1", "running");
+    let retired = std::process::Command::new(crate::harness::binary())
+        .args(["retire-worker", "--name", "w1", "--tsa-host", &cluster.tsa])
+        .arg("--tsa-public-key")
+        .arg(cluster.keys.path("host_key.pub"))
+        .arg("--tsa-worker-private-key")
+        .arg(cluster.keys.path("worker_key"))
+        .output()
+        .expect("retire-worker runs");
+    assert!(
+        retired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retired.stderr)
+    );
+    assert_eq!(worker.wait_exit(LONG), Some(0), "{}", worker.log());
+    let workers = cluster.server.fly_ok(&["workers"]);
+    assert!(!workers.contains("w1"), "{workers}");
+}
