@@ -244,12 +244,15 @@ pub fn a_restarted_worker_sweeps_what_a_killed_build_left(backend: Backend) {
 /// Triggers `demo/slow`, kills `worker` once its task runs, and waits for the build to error.
 fn kill_mid_task(cluster: &Cluster, worker: crate::cluster::Worker) {
     cluster.server.fly_ok(&["trigger-job", "-j", "demo/slow"]);
-    cluster.server.wait_for("the task to run", LONG, || {
-        cluster
-            .server
-            .fly_ok(&["containers"])
-            .lines()
-            .any(|line| line.contains("task"))
+    // Created means the worker has it: a row alone may precede the container.
+    cluster.server.wait_for("the task's container", LONG, || {
+        let containers: serde_json::Value =
+            serde_json::from_str(&cluster.server.fly_ok(&["containers", "--json"]))
+                .unwrap_or_default();
+        containers.as_array().is_some_and(|all| {
+            all.iter()
+                .any(|c| c["type"] == "task" && c["state"] == "created")
+        })
     });
     drop(worker);
     cluster.server.wait_for("the build to end", LONG, || {
