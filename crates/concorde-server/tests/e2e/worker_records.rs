@@ -31,11 +31,16 @@ pub fn containers_and_volumes_show_what_exists(backend: Backend) {
         uri = repo.uri()
     );
     server.set_pipeline("demo", &pipeline);
-    let mut containers = String::new();
+    // Created: the worker has the container, and its volumes are on record with it.
     server.wait_for("the task's container", LONG, || {
-        containers = server.fly_ok(&["containers"]);
-        !rows_with(&containers, &["task", "wait"]).is_empty()
+        let all: serde_json::Value =
+            serde_json::from_str(&server.fly_ok(&["containers", "--json"])).unwrap_or_default();
+        all.as_array().is_some_and(|all| {
+            all.iter()
+                .any(|c| c["type"] == "task" && c["state"] == "created")
+        })
     });
+    let containers = server.fly_ok(&["containers"]);
     let task = rows_with(&containers, &["demo", "unit", "1", "task", "wait"]);
     assert_eq!(task.len(), 1, "{containers}");
     let get = rows_with(&containers, &["demo", "unit", "1", "get", "repo"]);
