@@ -60,7 +60,7 @@ pub struct WorkerArgs {
     /// A tag: a tagged worker runs only steps that ask for all its tags (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// Time between heartbeats, in seconds or as `30s`, `1m`.
+    /// Time between heartbeats, a duration such as `30s` or `1m`.
     #[arg(long = "heartbeat-interval", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub heartbeat_interval: Duration,
     /// Remove the worker rather than stall it when its heartbeats stop.
@@ -153,17 +153,10 @@ where
     }
 }
 
+/// A positive Go duration (`30s`, `1m30s`), as Concourse's flags take them.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((text, "s"), |at| text.split_at(at));
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30s or 1m"))?;
-    match unit {
-        "s" => Ok(Duration::from_secs(value)),
-        "m" => Ok(Duration::from_secs(value * 60)),
-        "ms" => Ok(Duration::from_millis(value)),
+    match concorde_config::parse_duration(text) {
+        Ok(parsed) if !parsed.negative && !parsed.magnitude.is_zero() => Ok(parsed.magnitude),
         _ => Err(format!("{text:?} is not a duration such as 30s or 1m")),
     }
 }

@@ -224,7 +224,7 @@ impl Beacon {
             .await
             .map_err(|err| BeaconError::Unreachable(format!("forwarding refused: {err}")))?;
         let command = format!(
-            "forward-worker --garden {}:{} --heartbeat-interval {}",
+            "forward-worker --garden {}:{} --heartbeat-interval {}s",
             GARDEN_ADDRESS.0,
             GARDEN_ADDRESS.1,
             self.config.heartbeat.as_secs().max(1)

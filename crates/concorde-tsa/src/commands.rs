@@ -77,28 +77,12 @@ impl Command {
     }
 }
 
-/// `30s`, `1m`, `1m30s` or plain seconds.
+/// A positive Go duration (`30s`, `1m30s`).
 fn parse_seconds(text: &str) -> Option<Duration> {
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let value: u64 = number.parse().ok()?;
-        number.clear();
-        total += match c {
-            'h' => value * 3600,
-            'm' => value * 60,
-            's' => value,
-            _ => return None,
-        };
-    }
-    (number.is_empty() && total > 0).then(|| Duration::from_secs(total))
+    concorde_config::parse_duration(text)
+        .ok()
+        .filter(|parsed| !parsed.negative && !parsed.magnitude.is_zero())
+        .map(|parsed| parsed.magnitude)
 }
 
 /// What a command writes back.

@@ -66,11 +66,6 @@ impl RecordedWorker {
 }
 
 impl BuildClient {
-    /// The build it records for.
-    pub fn owner(&self) -> &BuildOwner {
-        &self.owner
-    }
-
     fn container_owner(&self, purpose: &ContainerPurpose) -> ContainerOwner {
         let build = self.owner.build;
         let plan_id = purpose.plan_id.0.clone();

@@ -371,7 +371,7 @@ async fn a_resource_cache_is_found_by_a_later_build(db: &TestStore) {
 async fn a_task_cache_is_one_volume_per_job_step_and_path(db: &TestStore) {
     let fixture = Fixture::new(db).await;
     let (_, first) = fixture.build_client().await;
-    let (_, second) = fixture.build_client().await;
+    let (second_build, second) = fixture.build_client().await;
     let (a, b) = futures::join!(
         first.task_cache("t", "deps"),
         second.task_cache("t", "deps")
@@ -397,8 +397,14 @@ async fn a_task_cache_is_one_volume_per_job_step_and_path(db: &TestStore) {
     );
 
     let one_off = fixture.worker.for_build(BuildOwner {
+        build: second_build,
+        team: fixture.team,
+        pipeline: None,
         job: None,
-        ..second.owner().clone()
+        pipeline_name: None,
+        job_name: None,
+        build_name: "2".to_owned(),
+        check_scope: None,
     });
     assert_eq!(one_off.task_cache("t", "deps").await.unwrap(), None);
 }

@@ -186,11 +186,6 @@ impl Worker {
         }
         panic!("the worker did not exit:\n{}", self.log());
     }
-
-    #[allow(dead_code, reason = "kept for the flows that kill workers")]
-    pub fn work_dir(&self) -> &Path {
-        self.dir.path()
-    }
 }
 
 impl Drop for Worker {
