@@ -2,15 +2,16 @@
 //! hot path, so a chatty task never waits for the database per line. The queue is bounded:
 //! when the database falls behind (or is briefly unreachable, in which case each batch is
 //! retried until it is stored) the engine's `emit` waits, which stops reading the step's
-//! output. No event is dropped.
+//! output. No event is dropped. It is bounded twice, by events and by log bytes, so neither
+//! many small lines nor a few large reads can pile up memory.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use concorde_config::model::VersionMap;
 use concorde_engine::{BuildEvent, BuildRecorder, EventSink, MetadataField};
 use concorde_store::{BuildId, NewBuildEvent, Store, StoreError, Timestamp};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tracing::{error, warn};
 
 /// Most events written in one batch.
@@ -20,6 +21,9 @@ const BATCH: usize = 1000;
 const BATCH_BYTES: usize = 1024 * 1024;
 /// Events queued for the writer before `emit` waits.
 const QUEUE: usize = 4 * BATCH;
+/// Log bytes queued or being written before `emit` waits (a permit per byte, held until the
+/// batch carrying them is stored).
+const QUEUE_BYTES: usize = 4 * BATCH_BYTES;
 /// The longest wait between retries of a batch the store refused for a transient reason.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// How long a partial batch may wait.
@@ -27,7 +31,15 @@ const LINGER: Duration = Duration::from_millis(50);
 
 /// An [`EventSink`] that appends to the store in batches from a background task.
 pub struct StoreEventSink {
-    sender: Mutex<Option<mpsc::Sender<NewBuildEvent>>>,
+    sender: Mutex<Option<mpsc::Sender<Queued>>>,
+    /// Room for log bytes in the queue.
+    room: Arc<Semaphore>,
+}
+
+/// An event on its way to the store, with the room its log bytes take in the queue.
+struct Queued {
+    event: NewBuildEvent,
+    room: Option<OwnedSemaphorePermit>,
 }
 
 impl StoreEventSink {
@@ -39,6 +51,7 @@ impl StoreEventSink {
         (
             StoreEventSink {
                 sender: Mutex::new(Some(sender)),
+                room: Arc::new(Semaphore::new(QUEUE_BYTES)),
             },
             writer,
         )
@@ -84,7 +97,19 @@ impl EventSink for StoreEventSink {
             .and_then(|sender| sender.as_ref().cloned());
         match sender {
             Some(sender) => {
-                if sender.send(stored).await.is_err() {
+                let room = match output_len(&stored) {
+                    0 => None,
+                    // A single event larger than the whole queue takes all of it.
+                    bytes => {
+                        let permits = u32::try_from(bytes.min(QUEUE_BYTES)).unwrap_or(u32::MAX);
+                        self.room.clone().acquire_many_owned(permits).await.ok()
+                    }
+                };
+                let queued = Queued {
+                    event: stored,
+                    room,
+                };
+                if sender.send(queued).await.is_err() {
                     error!(event = %kind, "build event writer stopped; event not stored");
                 }
             }
@@ -94,25 +119,30 @@ impl EventSink for StoreEventSink {
     }
 }
 
-async fn write_batches(store: Store, build: BuildId, mut receiver: mpsc::Receiver<NewBuildEvent>) {
+async fn write_batches(store: Store, build: BuildId, mut receiver: mpsc::Receiver<Queued>) {
     let mut batch = Vec::with_capacity(BATCH);
+    // The queue room of the events in `batch`, given back once they are stored.
+    let mut rooms = Vec::with_capacity(BATCH);
     loop {
         let Some(first) = receiver.recv().await else {
             break;
         };
-        let mut bytes = output_len(&first);
-        batch.push(first);
+        let mut bytes = output_len(&first.event);
+        batch.push(first.event);
+        rooms.push(first.room);
         let deadline = tokio::time::Instant::now() + LINGER;
         while batch.len() < BATCH && bytes < BATCH_BYTES {
             match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(event)) => {
-                    bytes += output_len(&event);
-                    batch.push(event);
+                Ok(Some(queued)) => {
+                    bytes += output_len(&queued.event);
+                    batch.push(queued.event);
+                    rooms.push(queued.room);
                 }
                 Ok(None) | Err(_) => break,
             }
         }
         flush(&store, build, &mut batch).await;
+        rooms.clear();
     }
     flush(&store, build, &mut batch).await;
 }
