@@ -13,6 +13,8 @@ use concorde_engine::{
 };
 use concorde_worker::{HostRuntime, RuncRuntime, Runtime};
 
+#[path = "../tests/common/one_worker.rs"]
+mod one_worker;
 #[path = "../tests/common/unrecorded.rs"]
 mod unrecorded;
 
@@ -41,7 +43,8 @@ async fn measure(label: &str, runtime: Arc<dyn Runtime>, yaml: &str) {
             ..BuildContext::default()
         };
         let worker = Arc::new(unrecorded::UnrecordedWorker::new(runtime.clone(), None));
-        let env = RunEnv::new(context, worker, events.clone(), locks.clone());
+        let placer = Arc::new(one_worker::OneWorker::new(worker, Default::default()));
+        let env = RunEnv::new(context, placer, events.clone(), locks.clone());
         let status = run_build(Arc::new(env), &plan).await;
         assert_eq!(status, BuildStatus::Succeeded, "{}", events.log_text());
         samples.push(started.elapsed());

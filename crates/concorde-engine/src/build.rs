@@ -1,6 +1,5 @@
 //! Running a whole build: status events, the plan, the final status, and cleanup.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use concorde_core::BuildStatus;
@@ -9,24 +8,23 @@ use tokio_util::sync::CancellationToken;
 use crate::env::{BuildContext, EngineLimits, NoCredentials, RunEnv};
 use crate::event::{BuildEvent, EventSink, Origin, now_unix};
 use crate::exec::{Exec, StepError, run_plan};
+use crate::placer::Placer;
 use crate::plan::{Plan, PlanId};
 use crate::resource_cache::CacheLocks;
 use crate::scope::VarScope;
-use crate::worker_client::WorkerClient;
 
 impl RunEnv {
     /// An environment with no credentials, no pipeline setter and no recorder; set those
     /// fields as needed.
     pub fn new(
         context: BuildContext,
-        worker: Arc<dyn WorkerClient>,
+        placer: Arc<dyn Placer>,
         events: Arc<dyn EventSink>,
         cache_locks: Arc<CacheLocks>,
     ) -> RunEnv {
         RunEnv {
             context,
-            worker,
-            base_types: HashMap::new(),
+            placer,
             events,
             credentials: Arc::new(NoCredentials),
             pipeline_setter: None,
@@ -35,6 +33,7 @@ impl RunEnv {
             abort: CancellationToken::new(),
             interrupted: Mutex::default(),
             artifacts: Mutex::default(),
+            streamed: Default::default(),
             put_versions: Mutex::default(),
             created: Mutex::default(),
             cache_locks,
@@ -98,13 +97,13 @@ pub(crate) async fn cleanup(env: &RunEnv) {
         .lock()
         .map(|mut created| std::mem::take(&mut *created))
         .unwrap_or_default();
-    for container in created.containers {
-        if let Err(err) = env.worker.destroy_container(&container).await {
+    for (worker, container) in created.containers {
+        if let Err(err) = worker.destroy_container(&container).await {
             tracing::warn!(container = %container.0, error = %err, "could not destroy container");
         }
     }
-    for volume in created.volumes.into_iter().rev() {
-        if let Err(err) = env.worker.destroy_volume(&volume).await {
+    for (worker, volume) in created.volumes.into_iter().rev() {
+        if let Err(err) = worker.destroy_volume(&volume).await {
             tracing::warn!(volume = %volume.0, error = %err, "could not destroy volume");
         }
     }

@@ -6,8 +6,9 @@ use concorde_config::model::{JsonMap, VersionMap};
 use concorde_config::vars::{Missing, interpolate_json};
 
 use crate::env::RunEnv;
-use crate::exec::script::{ScriptRun, first_json_value, run_script};
+use crate::exec::script::{ScriptRun, first_json_value, place_scripts, run_script};
 use crate::exec::{Exec, StepError};
+use crate::placer::StepNeeds;
 use crate::plan::{PlanId, TypeImage};
 use crate::scope::VarScope;
 
@@ -25,31 +26,53 @@ pub enum CheckError {
     Interrupted,
 }
 
-/// Runs `check` for resource (or resource type) `name` of `image`'s type with `source` (vars
-/// resolved here), starting from `from` (absent on the first check). Returns the versions
-/// oldest first, as printed. The script's stderr becomes `log` events on `env.events` under
-/// `id`. The containers and volumes it made are destroyed before it returns.
+/// What to check: a resource's (or resource type's) name, type, source and worker tags.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckSubject<'a> {
+    /// The resource's (or type's) name.
+    pub name: &'a str,
+    /// Its type's image.
+    pub image: &'a TypeImage,
+    /// Its source, vars not yet resolved.
+    pub source: &'a JsonMap,
+    /// The worker tags it asks for.
+    pub tags: &'a [String],
+}
+
+/// Runs `check` for `subject` (its source's vars resolved here), starting from `from` (absent
+/// on the first check). Returns the versions oldest first, as printed. The script's stderr
+/// becomes `log` events on `env.events` under `id`. The containers and volumes it made are
+/// destroyed before it returns.
 pub async fn run_check(
     env: Arc<RunEnv>,
     id: &PlanId,
-    name: &str,
-    image: &TypeImage,
-    source: &JsonMap,
+    subject: CheckSubject<'_>,
     from: Option<&VersionMap>,
 ) -> Result<Vec<VersionMap>, CheckError> {
-    let result = check_once(&env, id, name, image, source, from).await;
+    let result = check_once(&env, id, subject, from).await;
     crate::build::cleanup(&env).await;
     result
+}
+
+fn check_error(err: StepError) -> CheckError {
+    match err {
+        StepError::Errored(message) => CheckError::Errored(message),
+        StepError::Interrupted => CheckError::Interrupted,
+    }
 }
 
 async fn check_once(
     env: &Arc<RunEnv>,
     id: &PlanId,
-    name: &str,
-    image: &TypeImage,
-    source: &JsonMap,
+    subject: CheckSubject<'_>,
     from: Option<&VersionMap>,
 ) -> Result<Vec<VersionMap>, CheckError> {
+    let CheckSubject {
+        name,
+        image,
+        source,
+        tags,
+    } = subject;
     let exec = Exec {
         env: env.clone(),
         cancel: env.abort.clone(),
@@ -62,12 +85,22 @@ async fn check_once(
     if let (Some(version), Some(map)) = (from, stdin.as_object_mut()) {
         map.insert("version".to_owned(), serde_json::json!(version));
     }
+    let needs = StepNeeds {
+        plan_id: id.clone(),
+        step_type: "check",
+        tags: tags.to_vec(),
+        ..StepNeeds::default()
+    };
+    let (worker, resolved) = place_scripts(&exec, image, needs)
+        .await
+        .map_err(check_error)?;
     let run = ScriptRun {
         id,
         image,
         name,
         role: crate::worker_client::ContainerRole::Step,
-        resolved: None,
+        worker: &worker,
+        resolved,
         action: "check",
         dir: None,
         stdin,
@@ -75,10 +108,7 @@ async fn check_once(
         mounts: Vec::new(),
         expose_created_by: false,
     };
-    let output = run_script(&exec, run).await.map_err(|err| match err {
-        StepError::Errored(message) => CheckError::Errored(message),
-        StepError::Interrupted => CheckError::Interrupted,
-    })?;
+    let output = run_script(&exec, run).await.map_err(check_error)?;
     if output.exit_status != 0 {
         return Err(CheckError::Failed(output.exit_status));
     }

@@ -1,16 +1,17 @@
-//! What a running build needs from the outside world: its identity, a worker client, the
-//! base resource types, credentials, a way to set pipelines, and a place for events.
+//! What a running build needs from the outside world: its identity, a placer that finds each
+//! step a worker, credentials, a way to set pipelines, and a place for events.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use concorde_config::model::{JsonMap, Pipeline, VersionMap};
 use concorde_config::vars::{VarError, VarRef, Variables};
-use concorde_worker::{ContainerHandle, ImageSpec, VolumeHandle};
+use concorde_worker::{ContainerHandle, VolumeHandle};
 use tokio_util::sync::CancellationToken;
 
+use crate::artifact::Artifact;
 use crate::event::{EventSink, MetadataField};
+use crate::placer::Placer;
 use crate::plan::PlanId;
 use crate::worker_client::WorkerClient;
 
@@ -33,84 +34,6 @@ pub struct BuildContext {
     pub external_url: String,
     /// Who triggered the build, when known.
     pub created_by: Option<String>,
-}
-
-/// How the worker runs a base resource type's scripts.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ScriptCommand {
-    /// The image holds `/opt/resource/{check,in,out}` (Concourse's layout).
-    ImageScripts,
-    /// The scripts are `<dir>/{check,in,out}` on the worker itself (a type directory's
-    /// `rootfs/opt/resource` on a runtime without images).
-    Directory(PathBuf),
-    /// A binary on the worker runs the scripts: `<path> <args_prefix...> <action> [dir]`
-    /// (the built-in types: `concorde resource git check`, in the host root under runc).
-    Binary {
-        /// The executable.
-        path: PathBuf,
-        /// Arguments before the action.
-        args_prefix: Vec<String>,
-    },
-}
-
-/// A base resource type the worker provides.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BaseResourceType {
-    /// The type's name (`git`, `time`, `registry-image`, ...).
-    pub name: String,
-    /// The image its containers use.
-    pub image: ImageSpec,
-    /// How its scripts are invoked.
-    pub command: ScriptCommand,
-    /// Its containers run privileged.
-    pub privileged: bool,
-}
-
-impl BaseResourceType {
-    /// How a worker advertises the type in its registration's `image` field: `builtin:host-root:`
-    /// or `builtin:host:` then this binary's path (the built-in types), `raw://` then a rootfs
-    /// holding `/opt/resource` (a type directory, with images), `dir://` then a directory of
-    /// `check`/`in`/`out` scripts (a type directory on a worker without images).
-    pub fn image_uri(&self) -> String {
-        match (&self.image, &self.command) {
-            (ImageSpec::HostRoot, ScriptCommand::Binary { path, .. }) => {
-                format!("builtin:host-root:{}", path.display())
-            }
-            (_, ScriptCommand::Binary { path, .. }) => format!("builtin:host:{}", path.display()),
-            (ImageSpec::RawPath(rootfs), _) => format!("raw://{}", rootfs.display()),
-            (_, ScriptCommand::Directory(dir)) => format!("dir://{}", dir.display()),
-            (_, ScriptCommand::ImageScripts) => String::new(),
-        }
-    }
-
-    /// The type `name` as a worker advertised it (see [`BaseResourceType::image_uri`]); `None`
-    /// for an image this version cannot run.
-    pub fn from_image_uri(name: &str, uri: &str, privileged: bool) -> Option<BaseResourceType> {
-        let builtin = |path: &str| ScriptCommand::Binary {
-            path: PathBuf::from(path),
-            args_prefix: vec!["resource".to_owned(), name.to_owned()],
-        };
-        let (image, command) = if let Some(path) = uri.strip_prefix("builtin:host-root:") {
-            (ImageSpec::HostRoot, builtin(path))
-        } else if let Some(path) = uri.strip_prefix("builtin:host:") {
-            (ImageSpec::None, builtin(path))
-        } else if let Some(rootfs) = uri.strip_prefix("raw://") {
-            (
-                ImageSpec::RawPath(rootfs.into()),
-                ScriptCommand::ImageScripts,
-            )
-        } else if let Some(dir) = uri.strip_prefix("dir://") {
-            (ImageSpec::None, ScriptCommand::Directory(dir.into()))
-        } else {
-            return None;
-        };
-        Some(BaseResourceType {
-            name: name.to_owned(),
-            image,
-            command,
-            privileged,
-        })
-    }
 }
 
 /// A pipeline a `set_pipeline` step wants saved.
@@ -157,10 +80,10 @@ pub trait BuildRecorder: Send + Sync {
 /// (`fly execute -i` / `-o`).
 #[async_trait::async_trait]
 pub trait ArtifactStore: Send + Sync {
-    /// The volume holding uploaded artifact `artifact_id`, or why there is none.
-    async fn input(&self, artifact_id: i64) -> Result<VolumeHandle, String>;
-    /// Keeps `volume`, the build's artifact `name`, past the build's end for download.
-    async fn output(&self, name: &str, volume: &VolumeHandle) -> Result<(), String>;
+    /// The volume holding uploaded artifact `artifact_id` on its worker, or why there is none.
+    async fn input(&self, artifact_id: i64) -> Result<Artifact, String>;
+    /// Keeps `artifact`, the build's artifact `name`, past the build's end for download.
+    async fn output(&self, name: &str, artifact: &Artifact) -> Result<(), String>;
 }
 
 /// No credential manager: every non-local var is unknown.
@@ -177,10 +100,8 @@ impl Variables for NoCredentials {
 pub struct RunEnv {
     /// The build.
     pub context: BuildContext,
-    /// The worker the build runs on, through the client that records what it makes there.
-    pub worker: Arc<dyn WorkerClient>,
-    /// Base resource types by name.
-    pub base_types: HashMap<String, BaseResourceType>,
+    /// Finds each step a worker (reached through a client that records what it makes there).
+    pub placer: Arc<dyn Placer>,
     /// Where events go.
     pub events: Arc<dyn EventSink>,
     /// Credentials for `((vars))` that are not local.
@@ -196,7 +117,10 @@ pub struct RunEnv {
     /// Why the build was interrupted, if it was.
     pub interrupted: Mutex<Option<String>>,
     /// Artifacts of the build by name.
-    pub artifacts: Mutex<HashMap<String, VolumeHandle>>,
+    pub artifacts: Mutex<HashMap<String, Artifact>>,
+    /// Copies of volumes streamed to other workers, by source volume and destination worker:
+    /// each is streamed once per build, and steps mount copy-on-write children of it.
+    pub streamed: crate::streamed::StreamedCopies,
     /// Versions produced by put steps, by plan id, for their implicit gets.
     pub put_versions: Mutex<HashMap<PlanId, VersionMap>>,
     /// Containers and volumes this build created (destroyed when it ends; caches excepted).
@@ -208,13 +132,13 @@ pub struct RunEnv {
     pub limits: EngineLimits,
 }
 
-/// Things a build created on the worker.
+/// Things a build created on its workers, each with the client of the worker it is on.
 #[derive(Debug, Default)]
 pub struct Created {
     /// Containers.
-    pub containers: Vec<ContainerHandle>,
+    pub containers: Vec<(Arc<dyn WorkerClient>, ContainerHandle)>,
     /// Volumes (not caches).
-    pub volumes: Vec<VolumeHandle>,
+    pub volumes: Vec<(Arc<dyn WorkerClient>, VolumeHandle)>,
 }
 
 /// Tunables with safe defaults.
@@ -236,7 +160,6 @@ impl std::fmt::Debug for RunEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunEnv")
             .field("context", &self.context)
-            .field("worker", &self.worker.name())
             .finish_non_exhaustive()
     }
 }
@@ -288,102 +211,50 @@ impl RunEnv {
         self.abort.cancel();
     }
 
-    /// Remembers a container for cleanup.
-    pub fn track_container(&self, handle: &ContainerHandle) {
+    /// Remembers a container on `worker` for cleanup.
+    pub fn track_container(&self, worker: &Arc<dyn WorkerClient>, handle: &ContainerHandle) {
         if let Ok(mut created) = self.created.lock() {
-            created.containers.push(handle.clone());
+            created.containers.push((worker.clone(), handle.clone()));
         }
     }
 
-    /// Remembers a volume for cleanup.
-    pub fn track_volume(&self, handle: &VolumeHandle) {
+    /// Remembers a volume on `worker` for cleanup.
+    pub fn track_volume(&self, worker: &Arc<dyn WorkerClient>, handle: &VolumeHandle) {
         if let Ok(mut created) = self.created.lock() {
-            created.volumes.push(handle.clone());
+            created.volumes.push((worker.clone(), handle.clone()));
         }
     }
 
     /// Keeps a volume the build created past its end (no longer destroyed by its cleanup).
     pub fn keep_volume(&self, handle: &VolumeHandle) {
         if let Ok(mut created) = self.created.lock() {
-            created.volumes.retain(|volume| volume != handle);
+            created.volumes.retain(|(_, volume)| volume != handle);
         }
     }
 
     /// Registers an artifact.
-    pub fn set_artifact(&self, name: &str, volume: VolumeHandle) {
+    pub fn set_artifact(&self, name: &str, artifact: Artifact) {
         if let Ok(mut artifacts) = self.artifacts.lock() {
-            artifacts.insert(name.to_owned(), volume);
+            artifacts.insert(name.to_owned(), artifact);
         }
     }
 
     /// Looks an artifact up.
-    pub fn artifact(&self, name: &str) -> Option<VolumeHandle> {
+    pub fn artifact(&self, name: &str) -> Option<Artifact> {
         self.artifacts
             .lock()
             .ok()
             .and_then(|artifacts| artifacts.get(name).cloned())
     }
 
-    /// Every artifact, sorted by name.
-    pub fn all_artifacts(&self) -> Vec<(String, VolumeHandle)> {
-        let mut all: Vec<(String, VolumeHandle)> = self
+    /// The names of every artifact, sorted.
+    pub fn artifact_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
             .artifacts
             .lock()
-            .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|artifacts| artifacts.keys().cloned().collect())
             .unwrap_or_default();
-        all.sort();
-        all
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn advertised_images_read_back_as_the_same_type() {
-        let types = [
-            BaseResourceType {
-                name: "git".to_owned(),
-                image: ImageSpec::HostRoot,
-                command: ScriptCommand::Binary {
-                    path: "/usr/local/bin/concorde".into(),
-                    args_prefix: vec!["resource".to_owned(), "git".to_owned()],
-                },
-                privileged: false,
-            },
-            BaseResourceType {
-                name: "time".to_owned(),
-                image: ImageSpec::None,
-                command: ScriptCommand::Binary {
-                    path: "/opt/concorde".into(),
-                    args_prefix: vec!["resource".to_owned(), "time".to_owned()],
-                },
-                privileged: false,
-            },
-            BaseResourceType {
-                name: "s3".to_owned(),
-                image: ImageSpec::RawPath("/types/s3/rootfs".into()),
-                command: ScriptCommand::ImageScripts,
-                privileged: true,
-            },
-            BaseResourceType {
-                name: "pool".to_owned(),
-                image: ImageSpec::None,
-                command: ScriptCommand::Directory("/types/pool/rootfs/opt/resource".into()),
-                privileged: false,
-            },
-        ];
-        for base in types {
-            let uri = base.image_uri();
-            assert_eq!(
-                BaseResourceType::from_image_uri(&base.name, &uri, base.privileged),
-                Some(base)
-            );
-        }
-        assert_eq!(
-            BaseResourceType::from_image_uri("git", "/usr/local/concourse/rootfs.tgz", false),
-            None
-        );
+        names.sort();
+        names
     }
 }

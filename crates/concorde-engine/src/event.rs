@@ -123,19 +123,32 @@ pub enum BuildEvent {
         /// Unix seconds.
         time: i64,
     },
-    /// `selected-worker`.
-    /// No worker fits (yet); the build waits for one.
+    /// `waiting-for-worker`: no worker fits the step (yet); it waits for one.
     WaitingForWorker {
-        /// The step (the whole build: an empty id).
+        /// The step.
         origin: Origin,
         /// Unix seconds.
         time: i64,
     },
+    /// `selected-worker`: the worker a step runs on.
     SelectedWorker {
         /// The step.
         origin: Origin,
         /// The worker's name.
         worker: String,
+        /// Unix seconds.
+        time: i64,
+    },
+    /// `streaming-volume`: an input of the step is copied from the worker it is on.
+    StreamingVolume {
+        /// The step.
+        origin: Origin,
+        /// The volume streamed.
+        volume: String,
+        /// The worker it is on.
+        source_worker: String,
+        /// The step's worker.
+        dest_worker: String,
         /// Unix seconds.
         time: i64,
     },
@@ -180,6 +193,7 @@ impl BuildEvent {
             BuildEvent::FinishTask { .. } => EventKind::FinishTask,
             BuildEvent::WaitingForWorker { .. } => EventKind::WaitingForWorker,
             BuildEvent::SelectedWorker { .. } => EventKind::SelectedWorker,
+            BuildEvent::StreamingVolume { .. } => EventKind::StreamingVolume,
             BuildEvent::InitializeCheck { .. } => EventKind::InitializeCheck,
             BuildEvent::SetPipelineChanged { .. } => EventKind::SetPipelineChanged,
             BuildEvent::AcrossSubsteps { .. } => EventKind::AcrossSubsteps,
@@ -247,6 +261,19 @@ impl BuildEvent {
             } => {
                 json!({"origin": origin, "time": time, "selected_worker": worker})
             }
+            BuildEvent::StreamingVolume {
+                origin,
+                volume,
+                source_worker,
+                dest_worker,
+                time,
+            } => json!({
+                "origin": origin,
+                "time": time,
+                "volume": volume,
+                "source_worker": source_worker,
+                "dest_worker": dest_worker,
+            }),
             BuildEvent::InitializeCheck { origin, name, time } => {
                 json!({"origin": origin, "time": time, "name": name})
             }

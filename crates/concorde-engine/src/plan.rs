@@ -10,7 +10,7 @@ use concorde_config::model::{ContainerLimits, JsonMap, TaskConfig, VersionMap};
 use serde::{Deserialize, Serialize};
 
 /// A plan node's id, unique within a build; events carry it as their `origin.id`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PlanId(pub String);
 

@@ -105,6 +105,9 @@ pub trait WorkerClient: Send + Sync + std::fmt::Debug {
         io: ProcessIo,
         cancel: CancellationToken,
     ) -> Result<ExitStatus, WorkerError>;
+    /// Creates an empty volume of the build that a volume of another worker is streamed into;
+    /// it lasts as long as the build.
+    async fn create_streamed_volume(&self, handle: &VolumeHandle) -> Result<(), WorkerError>;
     /// Destroys a container this client created, with whatever still runs in it.
     async fn destroy_container(&self, handle: &ContainerHandle) -> Result<(), WorkerError>;
     /// Destroys a volume this client created (never a cache).

@@ -59,7 +59,7 @@ async fn a_slow_sink_holds_the_step_back_and_loses_nothing() {
     });
     let env = RunEnv::new(
         harness.env(1, Arc::default()).context,
-        harness.worker.clone(),
+        harness.placer(),
         sink.clone(),
         harness.cache_locks.clone(),
     );

@@ -30,7 +30,15 @@ fn script_type(name: &str, script: &str) -> BaseResourceType {
     }
 }
 
-fn with_types(env: &mut RunEnv) {
+/// A harness whose worker provides the test types.
+fn harness() -> Harness {
+    Harness::new().with_base_types(test_types())
+}
+
+fn no_changes(_: &mut RunEnv) {}
+
+fn test_types() -> Vec<BaseResourceType> {
+    let mut types = Vec::new();
     for (name, script) in [
         ("good", GOOD),
         ("nonjson", "read -r request; echo 'this is not json'"),
@@ -42,9 +50,9 @@ fn with_types(env: &mut RunEnv) {
         ("failing", "read -r request; echo 'no such ref' >&2; exit 1"),
         ("nullversion", "read -r request; echo '{\"version\":null}'"),
     ] {
-        env.base_types
-            .insert(name.to_owned(), script_type(name, script));
+        types.push(script_type(name, script));
     }
+    types
 }
 
 fn pipeline(kind: &str, plan: &str) -> String {
@@ -56,9 +64,9 @@ fn pipeline(kind: &str, plan: &str) -> String {
 
 #[tokio::test]
 async fn get_fetches_the_latest_version_and_tasks_see_it() {
-    let harness = Harness::new();
+    let harness = harness();
     let plan = "  - get: r\n  - task: t\n    config: {platform: linux, inputs: [{name: r}], run: {path: cat, args: [r/version]}}\n";
-    let finished = harness.run(1, &pipeline("good", plan), with_types).await;
+    let finished = harness.run(1, &pipeline("good", plan), no_changes).await;
     assert_eq!(
         finished.status,
         BuildStatus::Succeeded,
@@ -71,20 +79,20 @@ async fn get_fetches_the_latest_version_and_tasks_see_it() {
 
 #[tokio::test]
 async fn a_cached_version_is_not_fetched_again() {
-    let harness = Harness::new();
+    let harness = harness();
     let plan = "  - get: r\n    version: {v: '1'}\n";
-    let first = harness.run(1, &pipeline("good", plan), with_types).await;
+    let first = harness.run(1, &pipeline("good", plan), no_changes).await;
     assert_eq!(first.log, "fetching 1\n");
-    let second = harness.run(2, &pipeline("good", plan), with_types).await;
+    let second = harness.run(2, &pipeline("good", plan), no_changes).await;
     assert_eq!(second.status, BuildStatus::Succeeded);
     assert_eq!(second.log, "INFO: found existing resource cache\n\n");
 }
 
 #[tokio::test]
 async fn put_detects_its_inputs_and_the_implicit_get_fetches_what_it_made() {
-    let harness = Harness::new();
+    let harness = harness();
     let plan = "  - task: make\n    config: {platform: linux, outputs: [{name: out}], run: {path: sh, args: [-c, 'echo 7 > out/value']}}\n  - put: r\n    params: {file: out/value}\n  - task: t\n    config: {platform: linux, inputs: [{name: r}], run: {path: cat, args: [r/version]}}\n";
-    let finished = harness.run(1, &pipeline("good", plan), with_types).await;
+    let finished = harness.run(1, &pipeline("good", plan), no_changes).await;
     assert_eq!(
         finished.status,
         BuildStatus::Succeeded,
@@ -98,12 +106,12 @@ async fn put_detects_its_inputs_and_the_implicit_get_fetches_what_it_made() {
 
 #[tokio::test]
 async fn a_put_naming_a_missing_input_errors() {
-    let harness = Harness::new();
+    let harness = harness();
     let finished = harness
         .run(
             1,
             &pipeline("good", "  - put: r\n    inputs: [nowhere]\n"),
-            with_types,
+            no_changes,
         )
         .await;
     assert_eq!(finished.status, BuildStatus::Errored);
@@ -112,12 +120,12 @@ async fn a_put_naming_a_missing_input_errors() {
 
 #[tokio::test]
 async fn a_script_printing_non_json_errors_the_step() {
-    let harness = Harness::new();
+    let harness = harness();
     let finished = harness
         .run(
             1,
             &pipeline("nonjson", "  - get: r\n    version: {v: '1'}\n"),
-            with_types,
+            no_changes,
         )
         .await;
     assert_eq!(finished.status, BuildStatus::Errored);
@@ -131,12 +139,12 @@ async fn a_script_printing_non_json_errors_the_step() {
 
 #[tokio::test]
 async fn a_null_version_errors_the_step() {
-    let harness = Harness::new();
+    let harness = harness();
     let finished = harness
         .run(
             1,
             &pipeline("nullversion", "  - get: r\n    version: {v: '1'}\n"),
-            with_types,
+            no_changes,
         )
         .await;
     assert_eq!(finished.status, BuildStatus::Errored);
@@ -148,12 +156,12 @@ async fn a_null_version_errors_the_step() {
 
 #[tokio::test]
 async fn a_failing_script_fails_the_step_with_its_stderr_logged() {
-    let harness = Harness::new();
+    let harness = harness();
     let finished = harness
         .run(
             1,
             &pipeline("failing", "  - get: r\n    version: {v: '1'}\n"),
-            with_types,
+            no_changes,
         )
         .await;
     assert_eq!(finished.status, BuildStatus::Failed);
@@ -162,7 +170,7 @@ async fn a_failing_script_fails_the_step_with_its_stderr_logged() {
 
 #[tokio::test]
 async fn a_hanging_script_is_cut_off_by_the_step_timeout() {
-    let harness = Harness::new();
+    let harness = harness();
     let started = std::time::Instant::now();
     let finished = harness
         .run(
@@ -171,7 +179,7 @@ async fn a_hanging_script_is_cut_off_by_the_step_timeout() {
                 "hang",
                 "  - get: r\n    version: {v: '1'}\n    timeout: 300ms\n",
             ),
-            with_types,
+            no_changes,
         )
         .await;
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
@@ -181,12 +189,12 @@ async fn a_hanging_script_is_cut_off_by_the_step_timeout() {
 
 #[tokio::test]
 async fn a_script_flooding_stderr_completes_and_the_worker_keeps_serving() {
-    let harness = Harness::new();
+    let harness = harness();
     let finished = harness
         .run(
             1,
             &pipeline("flood", "  - get: r\n    version: {v: '1'}\n"),
-            with_types,
+            no_changes,
         )
         .await;
     assert_eq!(
@@ -202,17 +210,17 @@ async fn a_script_flooding_stderr_completes_and_the_worker_keeps_serving() {
 
 #[tokio::test]
 async fn an_unknown_resource_type_errors_clearly() {
-    let harness = Harness::new();
+    let harness = harness();
     let finished = harness
         .run(
             1,
             &pipeline("nosuchtype", "  - get: r\n    version: {v: '1'}\n"),
-            with_types,
+            no_changes,
         )
         .await;
     assert_eq!(finished.status, BuildStatus::Errored);
     assert_eq!(
         finished.errors(),
-        vec!["no worker provides the resource type 'nosuchtype'"]
+        vec!["no workers satisfying: resource type 'nosuchtype'"]
     );
 }

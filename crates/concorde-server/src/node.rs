@@ -21,7 +21,7 @@ use concorde_web::components::scheduler::Scheduler;
 use concorde_web::components::tracker::{Tracker, TrackerConfig};
 use concorde_web::components::worker_lifecycle::WorkerLifecycle;
 use concorde_web::components::{Component, Statuses, run_component};
-use concorde_web::placement::NodeWorkers;
+use concorde_web::placement::{NodeWorkers, PlacementConfig, PlacementStrategy};
 use concorde_web::worker::{KILL_GRACE, LocalWorker, Reclaimed, RuntimeChoice};
 
 /// How long running builds get to finish when the node stops.
@@ -65,6 +65,22 @@ pub struct NodeArgs {
     /// The URL users reach this node at (defaults to `http://<bind>`).
     #[arg(long = "external-url", value_name = "URL")]
     pub external_url: Option<String>,
+    /// How steps are placed on workers (repeatable: a chain, the first the main key):
+    /// volume-locality, fewest-build-containers, limit-active-tasks, random.
+    #[arg(
+        long = "container-placement-strategy",
+        value_name = "STRATEGY",
+        default_value = "volume-locality",
+        value_parser = clap::builder::ValueParser::new(str::parse::<PlacementStrategy>)
+    )]
+    pub placement: Vec<PlacementStrategy>,
+    /// With limit-active-tasks: most tasks a worker runs at once (0: no limit).
+    #[arg(
+        long = "max-active-tasks-per-worker",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    pub max_active_tasks: u32,
     #[command(flatten)]
     pub tsa: TsaArgs,
 }
@@ -204,7 +220,11 @@ pub async fn run_node_until(
     if let Some(worker) = &local {
         reclaim(worker, "left by an earlier run").await;
     }
-    let workers = NodeWorkers::new(&store, local.as_ref());
+    let placement = PlacementConfig {
+        strategies: args.placement.clone(),
+        max_active_tasks: i64::from(args.max_active_tasks),
+    };
+    let workers = NodeWorkers::new(&store, local.as_ref(), placement);
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("could not listen on {}", args.bind))?;

@@ -28,6 +28,7 @@ mod one_off_builds;
 mod pipeline_model;
 mod pipeline_spec;
 mod pipelines;
+mod placement;
 mod put_outputs;
 mod reports;
 mod resources;
@@ -67,6 +68,7 @@ pub use migrate::{LATEST_SCHEMA_VERSION, MigrateReport, MigrateTarget, migrate_c
 pub use next_inputs::NextBuildInput;
 pub use one_off_builds::{Artifact, NewOneOffBuild, OneOffBuild};
 pub use pipelines::{Pipeline, PipelineRef};
+pub use placement::PlacementQuery;
 pub use put_outputs::PutOutput;
 pub use reports::ReportOutcome;
 pub use resources::{CheckOutcome, Resource, ResourceType};
@@ -78,7 +80,7 @@ pub use versions_view::{SqlVersionsView, VIEW_PAGE_SIZE};
 pub use volumes::{
     NewVolume, Volume, VolumeDisplay, VolumeFilter, VolumeKind, VolumeOwner, VolumeState,
 };
-pub use worker_lifecycle::{DrainedWorkers, ExpiredWorkers, PlacementQuery};
+pub use worker_lifecycle::{DrainedWorkers, ExpiredWorkers};
 pub use workers::{Heartbeat, Worker, WorkerResourceType, WorkerSpec, WorkerState};
 
 /// Largest pipeline or job configuration document the store accepts, in bytes.

@@ -1,25 +1,11 @@
 //! Worker lifecycle collectors: lapsed heartbeats stall running workers (or delete ephemeral
 //! ones), long-stalled workers are deleted, and draining workers finish landing or retiring
-//! once no build that must not be interrupted runs on them; plus placement candidates.
+//! once no build that must not be interrupted runs on them.
 
 use crate::backend::WritePool;
 use crate::error::StoreResult;
-use crate::ids::{TeamId, Timestamp, WorkerName};
-use crate::workers::{WORKER_COLUMNS, Worker, WorkerRow};
+use crate::ids::{Timestamp, WorkerName};
 use crate::{Store, with_db};
-
-/// What a step needs from the worker it runs on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PlacementQuery {
-    /// The step's team; team workers only take their own team's steps.
-    pub team: Option<TeamId>,
-    /// A base resource type the worker must provide (get, put, check of a base type).
-    pub resource_type: Option<String>,
-    /// The platform the worker must have (tasks).
-    pub platform: Option<String>,
-    /// The step's tags; untagged steps only go to untagged workers.
-    pub tags: Vec<String>,
-}
 
 /// What [`Store::stall_expired_workers`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,44 +47,6 @@ fn drained(pg: bool) -> String {
 }
 
 impl Store {
-    /// The running workers a step may be placed on, by name: compatible platform, resource
-    /// type and tags, and, when any compatible worker belongs to the step's team, only those.
-    pub async fn placement_candidates(&self, query: &PlacementQuery) -> StoreResult<Vec<Worker>> {
-        let running = with_db!(self, |pool, pg| {
-            let sql = format!(
-                "SELECT {WORKER_COLUMNS} FROM workers WHERE state = 'running' ORDER BY name"
-            );
-            sqlx::query_as::<_, WorkerRow>(&sql).fetch_all(pool).await?
-        });
-        let mut compatible = Vec::new();
-        for row in running {
-            let worker = Worker::try_from(row)?;
-            let team_ok = worker.team_id.is_none() || worker.team_id == query.team;
-            let type_ok = query.resource_type.as_ref().is_none_or(|wanted| {
-                worker
-                    .resource_types
-                    .iter()
-                    .any(|rt| &rt.type_name == wanted)
-            });
-            let platform_ok = query
-                .platform
-                .as_ref()
-                .is_none_or(|wanted| &worker.platform == wanted);
-            let tags_ok = if query.tags.is_empty() {
-                worker.tags.is_empty()
-            } else {
-                query.tags.iter().all(|tag| worker.tags.contains(tag))
-            };
-            if team_ok && type_ok && platform_ok && tags_ok {
-                compatible.push(worker);
-            }
-        }
-        if compatible.iter().any(|worker| worker.team_id.is_some()) {
-            compatible.retain(|worker| worker.team_id.is_some());
-        }
-        Ok(compatible)
-    }
-
     /// Applies lapsed heartbeats: ephemeral workers whose deadline passed are deleted (in any
     /// state); running workers whose deadline passed become `stalled`. Draining workers keep
     /// their state.

@@ -21,13 +21,26 @@ impl Store {
         })
     }
 
-    /// Deletes a `destroying` volume row: its worker has destroyed the volume.
+    /// Deletes a `destroying` volume row, and the artifact it held, if any: its worker has
+    /// destroyed the volume.
     pub async fn forget_volume(&self, handle: &VolumeHandle) -> StoreResult<()> {
         with_db!(self, |pool, pg| {
-            sqlx::query("DELETE FROM volumes WHERE handle = $1 AND state = 'destroying'")
-                .bind(handle)
-                .execute(pool)
-                .await?;
+            let mut tx = pool.begin_write().await?;
+            let artifact: Option<Option<ArtifactId>> = sqlx::query_scalar(
+                "DELETE FROM volumes WHERE handle = $1 AND state = 'destroying'
+                 RETURNING artifact_id",
+            )
+            .bind(handle)
+            .fetch_optional(&mut *tx)
+            .await?;
+            // An artifact is its volume: without it there is nothing to fetch or mount.
+            if let Some(Some(artifact)) = artifact {
+                sqlx::query("DELETE FROM artifacts WHERE id = $1")
+                    .bind(artifact)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
     }

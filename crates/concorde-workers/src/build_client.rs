@@ -167,6 +167,27 @@ impl WorkerClient for BuildClient {
             .await
     }
 
+    async fn create_streamed_volume(&self, handle: &VolumeHandle) -> Result<(), WorkerError> {
+        // Held by an artifact of the build, so it outlives the step that streamed it; it goes
+        // (with the artifact) when the build destroys it, or when artifacts expire.
+        let store = self.worker.store();
+        let now = Timestamp::now();
+        let artifact = store
+            .create_artifact(self.owner.team, "", None, &handle.0, now)
+            .await
+            .map_err(recording)?;
+        let new = NewVolume {
+            handle: store_volume(handle),
+            worker: self.worker.name().clone(),
+            owner: VolumeOwner::Artifact(artifact.id),
+            team: Some(self.owner.team),
+            path: String::new(),
+            parent: None,
+            now,
+        };
+        self.worker.make_volume(&new, VolumeStrategy::Empty).await
+    }
+
     async fn destroy_container(&self, handle: &ContainerHandle) -> Result<(), WorkerError> {
         self.worker.destroy_container(handle).await
     }

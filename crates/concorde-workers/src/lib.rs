@@ -6,15 +6,21 @@
 //! [`concorde_engine::WorkerClient`], which knows what each container and volume is for
 //! (which build step, check, resource cache, task cache or artifact) and records its owner.
 //! [`WorkerPool`] holds every worker a node may place work on, local or remote (reached with
-//! `concorde-worker-http`'s client at the address the TSA registered).
+//! `concorde-worker-http`'s client at the address the TSA registered), and orders the ones
+//! that fit a step by the node's [`PlacementStrategy`] chain; [`BuildPlacer`] is the engine's
+//! placer for one build or check over it.
 
 mod build_client;
 mod caches;
+mod placer;
 mod pool;
 mod reclaim;
 mod recorded;
+mod strategy;
 
 pub use build_client::{BuildClient, BuildOwner};
-pub use pool::{LocalEntry, Placed, Requirements, WorkerPool};
+pub use placer::{BuildPlacer, unsatisfied};
+pub use pool::{LocalEntry, Placed, WorkerPool};
 pub use reclaim::Reclaimed;
 pub use recorded::RecordedWorker;
+pub use strategy::{PlacementConfig, PlacementStrategy, order_candidates};

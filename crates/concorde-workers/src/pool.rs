@@ -1,49 +1,26 @@
 //! Every worker the web node may place work on: the node's own local worker (quickstart) and
 //! the workers registered through the TSA, each reached through its transport and recorded
-//! through the same client. A build goes to one running worker that fits (team, tags); of
-//! those, the one with the fewest containers.
+//! through the same client. A step goes to a running worker that fits it (team, tags, base
+//! resource type), the first that the node's placement strategies order first and approve.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use concorde_engine::BaseResourceType;
-use concorde_store::{PlacementQuery, Store, StoreError, TeamId, Worker, WorkerName};
+use concorde_engine::{BaseResourceType, StepNeeds};
+use concorde_store::{PlacementQuery, Store, StoreError, Worker, WorkerName};
 use concorde_worker::Runtime;
 use concorde_worker_http::RemoteRuntime;
 
 use crate::recorded::RecordedWorker;
+use crate::strategy::{PlacementConfig, order_candidates};
 
-/// A worker chosen for a build: the recorded client to reach it and the base types it runs.
+/// A worker chosen for a step: the recorded client to reach it and the base types it runs.
 #[derive(Clone, Debug)]
 pub struct Placed {
     /// The worker, through its recorded client.
     pub worker: RecordedWorker,
     /// The base resource types it provides, by name.
     pub base_types: HashMap<String, BaseResourceType>,
-}
-
-/// What a build needs of its worker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Requirements {
-    /// The build's team: a team's workers take only its builds, and are preferred for them.
-    pub team: Option<TeamId>,
-    /// Tags every step of the build asked for.
-    pub tags: Vec<String>,
-}
-
-impl Requirements {
-    /// Concourse's message for a build no worker fits.
-    pub fn unsatisfied(&self) -> String {
-        let mut wanted = Vec::new();
-        for tag in &self.tags {
-            wanted.push(format!("tag '{tag}'"));
-        }
-        if wanted.is_empty() {
-            "no workers available".to_owned()
-        } else {
-            format!("no workers satisfying: {}", wanted.join(", "))
-        }
-    }
 }
 
 /// A node's own worker, reached in process.
@@ -67,6 +44,7 @@ pub struct WorkerPool {
     local: Option<Arc<LocalEntry>>,
     /// Transports to remote workers, by name.
     remotes: Arc<Mutex<HashMap<WorkerName, Remote>>>,
+    config: Arc<PlacementConfig>,
 }
 
 impl std::fmt::Debug for WorkerPool {
@@ -84,21 +62,68 @@ impl WorkerPool {
             store,
             local: local.map(Arc::new),
             remotes: Arc::default(),
+            config: Arc::default(),
         }
     }
 
-    /// A running worker fitting `needs`, or `None` when there is none now.
-    pub async fn choose(&self, needs: &Requirements) -> Result<Option<Placed>, StoreError> {
-        let query = PlacementQuery {
-            team: needs.team,
-            resource_type: None,
-            platform: None,
-            tags: needs.tags.clone(),
+    /// The pool placing steps with `config`'s strategies.
+    pub fn with_config(mut self, config: PlacementConfig) -> WorkerPool {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// How it places steps.
+    pub fn config(&self) -> &PlacementConfig {
+        &self.config
+    }
+
+    /// The store its workers are registered in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether any running worker fits `query` now.
+    pub async fn fits(&self, query: &PlacementQuery) -> Result<bool, StoreError> {
+        Ok(!self.store.placement_candidates(query).await?.is_empty())
+    }
+
+    /// A running worker fitting `query` for step `needs`, in the order of the node's
+    /// strategies, that takes the step (limit-active-tasks: a task slot is claimed on it); `None`
+    /// when none does now.
+    pub async fn place(
+        &self,
+        query: &PlacementQuery,
+        needs: &StepNeeds,
+    ) -> Result<Option<Placed>, StoreError> {
+        let mut candidates = self.store.placement_candidates(query).await?;
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let build_containers = if self.config.counts_build_containers() {
+            self.store.build_containers_per_worker().await?
+        } else {
+            HashMap::new()
         };
-        let mut candidates = self.store.placement_candidates(&query).await?;
-        // Fewest containers first; among equals, the order placement_candidates gives (name).
-        candidates.sort_by_key(|worker| worker.active_containers);
-        Ok(candidates.first().map(|worker| self.placed(worker)))
+        order_candidates(
+            &mut candidates,
+            needs,
+            &self.config,
+            &build_containers,
+            random_seed(),
+        );
+        let limits_tasks = self.config.limits_tasks(needs);
+        for worker in candidates {
+            if limits_tasks
+                && !self
+                    .store
+                    .claim_task_slot(&worker.name, self.config.max_active_tasks)
+                    .await?
+            {
+                continue;
+            }
+            return Ok(Some(self.placed(&worker)));
+        }
+        Ok(None)
     }
 
     /// The worker `name` as registered, whatever its state (to reach what is already on it).
@@ -151,4 +176,11 @@ impl WorkerPool {
             base_types,
         }
     }
+}
+
+/// A fresh seed for shuffling candidates.
+fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    u64::from_le_bytes(bytes)
 }

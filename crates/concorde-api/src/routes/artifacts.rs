@@ -8,10 +8,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use concorde_engine::StepNeeds;
 use concorde_proto as proto;
-use concorde_store::{Artifact, ArtifactId, Timestamp};
+use concorde_store::{Artifact, ArtifactId, PlacementQuery, Timestamp};
 use concorde_worker::VolumeHandle;
-use concorde_workers::{RecordedWorker, Requirements, WorkerPool};
+use concorde_workers::{RecordedWorker, WorkerPool, unsatisfied};
 use futures::TryStreamExt;
 use serde::Deserialize;
 use tokio::io::BufReader;
@@ -64,14 +65,20 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<proto::WorkerArtifact>)> {
     caller.require_role(&path.team_name, Role::Member)?;
     let team = lookup::team(state.store(), &path.team_name).await?;
-    let needs = Requirements {
+    // An upload goes to any untagged worker of the team (or a global one); the build's
+    // steps are placed near it, or stream it to where they run.
+    let query = PlacementQuery {
         team: Some(team.id),
-        tags: Vec::new(),
+        ..PlacementQuery::default()
+    };
+    let needs = StepNeeds {
+        step_type: "artifact",
+        ..StepNeeds::default()
     };
     let worker = pool(&state)?
-        .choose(&needs)
+        .place(&query, &needs)
         .await?
-        .ok_or_else(|| ApiError::Unavailable(needs.unsatisfied()))?
+        .ok_or_else(|| ApiError::Unavailable(unsatisfied(&needs)))?
         .worker;
     let volume = VolumeHandle(format!("artifact-{}", unique_suffix()));
     let artifact = state

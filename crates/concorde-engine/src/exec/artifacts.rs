@@ -7,25 +7,25 @@ use crate::plan::{ArtifactInputPlan, ArtifactOutputPlan};
 /// Names the uploaded artifact's volume as the build's artifact `input.name`.
 pub(crate) async fn run_artifact_input(exec: &Exec, input: &ArtifactInputPlan) -> StepResult {
     let store = artifact_store(exec)?;
-    let volume = store
+    let artifact = store
         .input(input.artifact_id)
         .await
         .map_err(StepError::Errored)?;
-    exec.env.set_artifact(&input.name, volume);
+    exec.env.set_artifact(&input.name, artifact);
     Ok(true)
 }
 
 /// Keeps the build's artifact `output.name` for download; errors when no step made it.
 pub(crate) async fn run_artifact_output(exec: &Exec, output: &ArtifactOutputPlan) -> StepResult {
     let store = artifact_store(exec)?;
-    let volume = exec.env.artifact(&output.name).ok_or_else(|| {
+    let artifact = exec.env.artifact(&output.name).ok_or_else(|| {
         StepError::Errored(format!("no artifact named '{}' to keep", output.name))
     })?;
     store
-        .output(&output.name, &volume)
+        .output(&output.name, &artifact)
         .await
         .map_err(StepError::Errored)?;
-    exec.env.keep_volume(&volume);
+    exec.env.keep_volume(&artifact.volume);
     Ok(true)
 }
 

@@ -22,7 +22,7 @@ pub(crate) async fn read_artifact_file(exec: &Exec, reference: &str) -> Result<V
             "invalid file path '{reference}': expected <artifact>/<path>"
         ))
     })?;
-    let volume = exec.env.artifact(artifact).ok_or_else(|| {
+    let found = exec.env.artifact(artifact).ok_or_else(|| {
         StepError::Errored(format!(
             "unknown artifact source: '{artifact}' in file path '{reference}'"
         ))
@@ -38,10 +38,13 @@ pub(crate) async fn read_artifact_file(exec: &Exec, reference: &str) -> Result<V
     let not_found =
         || StepError::Errored(format!("file '{inner}' not found in artifact '{artifact}'"));
     let (reader, writer) = tokio::io::duplex(64 * 1024);
-    let worker = exec.env.worker.clone();
     let path = inner.to_owned();
-    let streaming =
-        tokio::spawn(async move { worker.stream_out(&volume, &path, Box::new(writer)).await });
+    let streaming = tokio::spawn(async move {
+        found
+            .worker
+            .stream_out(&found.volume, &path, Box::new(writer))
+            .await
+    });
     let mut tar = Vec::new();
     let limit = MAX_ARTIFACT_FILE + TAR_OVERHEAD;
     let read = reader.take(limit + 1).read_to_end(&mut tar).await;

@@ -3,24 +3,26 @@
 
 use concorde_config::model::VersionMap;
 use concorde_config::vars::{Missing, interpolate_json};
-use concorde_worker::{ImageSpec, VolumeHandle, VolumeStrategy};
+use concorde_worker::{ImageSpec, VolumeStrategy};
 use futures::future::BoxFuture;
 
 use concorde_core::EventKind;
 
-use crate::env::ScriptCommand;
+use crate::artifact::Artifact;
+use crate::base_type::ScriptCommand;
 use crate::event::{BuildEvent, MetadataField, Origin, now_unix};
 use crate::exec::script::{
-    ScriptRun, first_json_value, parse_version_result, resolve_type, run_script,
+    ScriptRun, TypeScripts, first_json_value, parse_version_result, run_script,
 };
-use crate::exec::{Exec, StepError, StepResult, with_step_timeout};
+use crate::exec::{Exec, StepError, StepResult, place_step, with_step_timeout};
 use crate::handles::new_volume_handle;
+use crate::placer::{StepNeeds, StepWorker};
 use crate::plan::{GetPlan, PlanId};
 use crate::worker_client::{CacheIdentity, ContainerRole, ContainerVolume};
 
 /// A fetched version in a volume.
 pub(crate) struct Fetched {
-    pub volume: VolumeHandle,
+    pub artifact: Artifact,
 }
 
 /// The `get` step: registers the artifact on success.
@@ -34,27 +36,34 @@ pub(crate) async fn run_get(
     let result: StepResult = with_step_timeout(exec, id, get.timeout.as_deref(), |sub| {
         let fetched = &mut fetched;
         async move {
-            *fetched = fetch(&sub, id, get, true).await?;
+            *fetched = fetch(&sub, id, get, true, &get.tags).await?;
             Ok(fetched.is_some())
         }
     })
     .await;
     result?;
     if let Some(fetched) = &fetched {
-        exec.env.set_artifact(&get.name, fetched.volume.clone());
+        exec.env.set_artifact(&get.name, fetched.artifact.clone());
     }
     Ok(fetched)
 }
 
 /// Fetches a custom type's or a task's image: like a get, but no artifact and no events of its
-/// own beyond the script's logs.
+/// own beyond the script's logs. An image get with no tags of its own runs on a worker with
+/// the tags of the step it is for.
 pub(crate) async fn fetch_image(
     exec: &Exec,
     id: &PlanId,
     get: &GetPlan,
-) -> Result<VolumeHandle, StepError> {
-    match fetch(exec, id, get, false).await? {
-        Some(fetched) => Ok(fetched.volume),
+    step_tags: &[String],
+) -> Result<Artifact, StepError> {
+    let tags = if get.tags.is_empty() {
+        step_tags
+    } else {
+        &get.tags
+    };
+    match fetch(exec, id, get, false, tags).await? {
+        Some(fetched) => Ok(fetched.artifact),
         None => Err(StepError::Errored(format!(
             "fetching the image of type '{}' failed",
             get.kind
@@ -68,8 +77,9 @@ fn fetch<'a>(
     id: &'a PlanId,
     get: &'a GetPlan,
     report: bool,
+    tags: &'a [String],
 ) -> BoxFuture<'a, Result<Option<Fetched>, StepError>> {
-    Box::pin(fetch_inner(exec, id, get, report))
+    Box::pin(fetch_inner(exec, id, get, report, tags))
 }
 
 async fn fetch_inner(
@@ -77,6 +87,7 @@ async fn fetch_inner(
     id: &PlanId,
     get: &GetPlan,
     report: bool,
+    tags: &[String],
 ) -> Result<Option<Fetched>, StepError> {
     let mut source = serde_json::Value::Object(get.source.clone());
     let mut params = serde_json::Value::Object(get.params.clone());
@@ -84,7 +95,16 @@ async fn fetch_inner(
         .map_err(|err| StepError::Errored(err.to_string()))?;
     interpolate_json(&mut params, &exec.vars(), Missing::Error)
         .map_err(|err| StepError::Errored(err.to_string()))?;
-    let resolved = resolve_type(exec, &get.image).await?;
+    let scripts = TypeScripts::prepare(exec, &get.image, tags).await?;
+    let mut needs = StepNeeds {
+        plan_id: id.clone(),
+        step_type: "get",
+        tags: tags.to_vec(),
+        ..StepNeeds::default()
+    };
+    scripts.add_needs(&mut needs);
+    let worker = place_step(exec, &needs).await?;
+    let resolved = scripts.on(exec, id, &worker).await?;
     let version = match (&get.version, &get.version_from) {
         (Some(version), _) => version.clone(),
         (None, Some(from)) => exec
@@ -94,12 +114,10 @@ async fn fetch_inner(
             .ok()
             .and_then(|versions| versions.get(from).cloned())
             .ok_or_else(|| StepError::Errored(format!("no version was produced by step {from}")))?,
-        (None, None) => latest_version(exec, id, get, report, &resolved, &source).await?,
+        (None, None) => latest_version(exec, id, get, report, &worker, &resolved, &source).await?,
     };
-    let type_image = match &resolved.0 {
-        ImageSpec::Volume(volume) if get.image.get_plan.is_some() => Some(volume.clone()),
-        _ => None,
-    };
+    // A custom type's image is identified by the cache it was fetched into, wherever it runs.
+    let type_image = scripts.image().map(|image| image.volume.clone());
     let identity = CacheIdentity {
         type_name: get.kind.clone(),
         base_type: type_image.is_none().then(|| get.image.base_type.clone()),
@@ -110,8 +128,8 @@ async fn fetch_inner(
     };
     let cache_lock = exec.env.cache_locks.lock_for(&identity);
     let _held = cache_lock.lock().await;
-    let worker = &exec.env.worker;
-    if let Some(cached) = worker
+    let client = &worker.client;
+    if let Some(cached) = client
         .find_resource_cache(&identity)
         .await
         .map_err(|err| StepError::Errored(err.to_string()))?
@@ -137,7 +155,7 @@ async fn fetch_inner(
         )
         .await;
         return Ok(Some(Fetched {
-            volume: cached.volume,
+            artifact: Artifact::new(client.clone(), cached.volume),
         }));
     }
     if report {
@@ -159,7 +177,8 @@ async fn fetch_inner(
         } else {
             ContainerRole::ImageGet
         },
-        resolved: Some(resolved),
+        worker: &worker,
+        resolved,
         action: "in",
         dir: Some("/tmp/build/get"),
         stdin,
@@ -173,7 +192,7 @@ async fn fetch_inner(
     };
     // Until it is a cache, the volume is the build's, destroyed with its other volumes.
     let output = run_script(exec, run).await;
-    exec.env.track_volume(&volume);
+    exec.env.track_volume(client, &volume);
     let output = output?;
     if output.exit_status != 0 {
         finish(exec, id, get, report, output.exit_status, None, &[]).await;
@@ -181,13 +200,15 @@ async fn fetch_inner(
     }
     let (fetched_version, metadata) =
         parse_version_result(&output.stdout, "/opt/resource/in /tmp/build/get")?;
-    worker
+    client
         .init_resource_cache(&volume, &identity, &fetched_version, &metadata)
         .await
         .map_err(|err| StepError::Errored(err.to_string()))?;
     exec.env.keep_volume(&volume);
     finish(exec, id, get, report, 0, Some(&fetched_version), &metadata).await;
-    Ok(Some(Fetched { volume }))
+    Ok(Some(Fetched {
+        artifact: Artifact::new(client.clone(), volume),
+    }))
 }
 
 async fn finish(
@@ -223,6 +244,7 @@ async fn latest_version(
     id: &PlanId,
     get: &GetPlan,
     report: bool,
+    worker: &StepWorker,
     resolved: &(ImageSpec, ScriptCommand),
     source: &serde_json::Value,
 ) -> Result<VersionMap, StepError> {
@@ -235,7 +257,8 @@ async fn latest_version(
         } else {
             ContainerRole::ImageCheck
         },
-        resolved: Some(resolved.clone()),
+        worker,
+        resolved: resolved.clone(),
         action: "check",
         dir: None,
         stdin: serde_json::json!({"source": source}),

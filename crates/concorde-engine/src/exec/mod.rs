@@ -10,9 +10,11 @@ mod composite;
 mod files;
 mod get;
 mod load_var;
+mod place;
 mod put;
 pub(crate) mod script;
 mod set_pipeline;
+mod stream;
 mod task;
 
 use std::sync::Arc;
@@ -29,6 +31,8 @@ use crate::scope::VarScope;
 
 pub(crate) use files::read_artifact_file;
 pub(crate) use get::fetch_image;
+pub(crate) use place::place_step;
+pub(crate) use stream::volume_on;
 
 /// Why a step did not finish normally.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -7,8 +7,9 @@ use concorde_worker::Mount;
 use concorde_core::EventKind;
 
 use crate::event::{BuildEvent, Origin, now_unix};
-use crate::exec::script::{ScriptRun, parse_version_result, run_script};
-use crate::exec::{Exec, StepError, StepResult, with_step_timeout};
+use crate::exec::script::{ScriptRun, TypeScripts, parse_version_result, run_script};
+use crate::exec::{Exec, StepError, StepResult, place_step, volume_on, with_step_timeout};
+use crate::placer::StepNeeds;
 use crate::plan::{PlanId, PutPlan};
 
 pub(crate) async fn run_put(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
@@ -26,23 +27,40 @@ async fn put_once(exec: &Exec, id: &PlanId, put: &PutPlan) -> StepResult {
         .map_err(|err| StepError::Errored(err.to_string()))?;
     interpolate_json(&mut params, &exec.vars(), Missing::Error)
         .map_err(|err| StepError::Errored(err.to_string()))?;
-    let mounts = input_names(exec, put, &params)?
+    let inputs: Vec<_> = input_names(exec, put, &params)?
         .into_iter()
-        .filter_map(|name| {
-            exec.env.artifact(&name).map(|volume| Mount {
-                volume,
-                path: format!("/tmp/build/put/{name}"),
-                read_only: false,
-            })
-        })
+        .filter_map(|name| exec.env.artifact(&name).map(|artifact| (name, artifact)))
         .collect();
+    let scripts = TypeScripts::prepare(exec, &put.image, &put.tags).await?;
+    let mut needs = StepNeeds {
+        plan_id: id.clone(),
+        step_type: "put",
+        tags: put.tags.clone(),
+        input_workers: inputs
+            .iter()
+            .map(|(_, artifact)| artifact.worker_name().to_owned())
+            .collect(),
+        ..StepNeeds::default()
+    };
+    scripts.add_needs(&mut needs);
+    let worker = place_step(exec, &needs).await?;
+    let resolved = scripts.on(exec, id, &worker).await?;
+    let mut mounts = Vec::new();
+    for (name, artifact) in &inputs {
+        mounts.push(Mount {
+            volume: volume_on(exec, id, artifact, &worker).await?,
+            path: format!("/tmp/build/put/{name}"),
+            read_only: false,
+        });
+    }
     exec.emit_lifecycle(id, EventKind::StartPut).await;
     let run = ScriptRun {
         id,
         image: &put.image,
         name: &put.name,
         role: crate::worker_client::ContainerRole::Step,
-        resolved: None,
+        worker: &worker,
+        resolved,
         action: "out",
         dir: Some("/tmp/build/put"),
         stdin: serde_json::json!({"source": source, "params": params}),
@@ -91,12 +109,7 @@ fn input_names(
     params: &serde_json::Value,
 ) -> Result<Vec<String>, StepError> {
     match &put.inputs {
-        Some(serde_json::Value::String(all)) if all == "all" => Ok(exec
-            .env
-            .all_artifacts()
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect()),
+        Some(serde_json::Value::String(all)) if all == "all" => Ok(exec.env.artifact_names()),
         Some(serde_json::Value::Array(names)) => names
             .iter()
             .map(|name| {

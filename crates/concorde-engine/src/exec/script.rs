@@ -7,11 +7,13 @@ use concorde_worker::{
 };
 use serde::Deserialize;
 
-use crate::env::ScriptCommand;
+use crate::artifact::Artifact;
+use crate::base_type::ScriptCommand;
 use crate::event::MetadataField;
-use crate::exec::{Exec, StepError};
+use crate::exec::{Exec, StepError, place_step, volume_on};
 use crate::handles::new_container_handle;
 use crate::io::{CappedBuffer, LogWriter};
+use crate::placer::{StepNeeds, StepWorker};
 use crate::plan::{PlanId, TypeImage};
 use crate::worker_client::{ContainerPurpose, ContainerRole, ContainerVolume};
 
@@ -23,8 +25,10 @@ pub(crate) struct ScriptRun<'a> {
     pub name: &'a str,
     /// Whether the container does the step's work or fetches its image.
     pub role: ContainerRole,
-    /// The type's image and command when the caller resolved them already.
-    pub resolved: Option<(ImageSpec, ScriptCommand)>,
+    /// The worker it runs on.
+    pub worker: &'a StepWorker,
+    /// The type's image (on that worker) and command.
+    pub resolved: (ImageSpec, ScriptCommand),
     /// `check`, `in` or `out`.
     pub action: &'static str,
     /// The directory argument (`/tmp/build/get`, `/tmp/build/put`), if any.
@@ -51,37 +55,93 @@ pub(crate) struct VersionResult {
     pub metadata: Option<Vec<MetadataField>>,
 }
 
-/// Resolves the image and command a type's scripts run with. Custom types fetch their image
-/// first (a nested get), so this may run other scripts.
-pub(crate) async fn resolve_type(
-    exec: &Exec,
-    image: &TypeImage,
-) -> Result<(ImageSpec, ScriptCommand), StepError> {
-    if let Some(get_plan) = &image.get_plan {
+/// Where a resource type's scripts come from, before the step has a worker: a base type the
+/// worker must provide, or a custom type's image, fetched (by a nested get) on some worker.
+pub(crate) enum TypeScripts {
+    /// The worker's own base type of this name.
+    Base(String),
+    /// A custom type's image.
+    Image(Artifact),
+}
+
+impl TypeScripts {
+    /// Fetches a custom type's image first (a nested get, on a worker with `tags`).
+    pub async fn prepare(
+        exec: &Exec,
+        image: &TypeImage,
+        tags: &[String],
+    ) -> Result<TypeScripts, StepError> {
+        let Some(get_plan) = &image.get_plan else {
+            return Ok(TypeScripts::Base(image.base_type.clone()));
+        };
         let crate::plan::PlanStep::Get(get) = &get_plan.step else {
             return Err(StepError::Errored(
                 "a resource type's image plan must be a get".to_owned(),
             ));
         };
-        let fetched = crate::exec::fetch_image(exec, &get_plan.id, get).await?;
-        return Ok((ImageSpec::Volume(fetched), ScriptCommand::ImageScripts));
+        let fetched = crate::exec::fetch_image(exec, &get_plan.id, get, tags).await?;
+        Ok(TypeScripts::Image(fetched))
     }
-    let base = exec.env.base_types.get(&image.base_type).ok_or_else(|| {
-        StepError::Errored(format!(
-            "no worker provides the resource type '{}'",
-            image.base_type
-        ))
-    })?;
-    Ok((base.image.clone(), base.command.clone()))
+
+    /// Adds what running these scripts asks of a worker to `needs`.
+    pub fn add_needs(&self, needs: &mut StepNeeds) {
+        match self {
+            TypeScripts::Base(name) => needs.base_type = Some(name.clone()),
+            TypeScripts::Image(image) => needs.input_workers.push(image.worker_name().to_owned()),
+        }
+    }
+
+    /// The custom type's image, if it is one.
+    pub fn image(&self) -> Option<&Artifact> {
+        match self {
+            TypeScripts::Base(_) => None,
+            TypeScripts::Image(image) => Some(image),
+        }
+    }
+
+    /// The image and command on `worker` (the image streamed there if it is elsewhere).
+    pub async fn on(
+        &self,
+        exec: &Exec,
+        id: &PlanId,
+        worker: &StepWorker,
+    ) -> Result<(ImageSpec, ScriptCommand), StepError> {
+        match self {
+            TypeScripts::Base(name) => {
+                let base = worker.base_types.get(name).ok_or_else(|| {
+                    StepError::Errored(format!(
+                        "worker {} does not provide the resource type '{name}'",
+                        worker.name()
+                    ))
+                })?;
+                Ok((base.image.clone(), base.command.clone()))
+            }
+            TypeScripts::Image(image) => {
+                let volume = volume_on(exec, id, image, worker).await?;
+                Ok((ImageSpec::Volume(volume), ScriptCommand::ImageScripts))
+            }
+        }
+    }
+}
+
+/// Prepares a type's scripts and places step `needs` (a check, or an image's check) with
+/// them: the worker and the image and command there.
+pub(crate) async fn place_scripts(
+    exec: &Exec,
+    image: &TypeImage,
+    mut needs: StepNeeds,
+) -> Result<(StepWorker, (ImageSpec, ScriptCommand)), StepError> {
+    let scripts = TypeScripts::prepare(exec, image, &needs.tags).await?;
+    scripts.add_needs(&mut needs);
+    let worker = place_step(exec, &needs).await?;
+    let resolved = scripts.on(exec, &needs.plan_id, &worker).await?;
+    Ok((worker, resolved))
 }
 
 /// Runs a script to completion. A non-zero exit is not an error here; the caller decides.
 pub(crate) async fn run_script(exec: &Exec, run: ScriptRun<'_>) -> Result<ScriptOutput, StepError> {
-    let (image, command) = match run.resolved {
-        Some(resolved) => resolved,
-        None => resolve_type(exec, run.image).await?,
-    };
-    let worker = &exec.env.worker;
+    let (image, command) = run.resolved;
+    let worker = &run.worker.client;
     let handle = new_container_handle(exec.env.context.build_id, run.id, run.action);
     let mut mounts = run.mounts;
     mounts.extend(run.volumes.iter().map(|volume| Mount {
@@ -113,7 +173,7 @@ pub(crate) async fn run_script(exec: &Exec, run: ScriptRun<'_>) -> Result<Script
         .create_container(&purpose, spec, run.volumes)
         .await
         .map_err(|err| StepError::Errored(err.to_string()))?;
-    exec.env.track_container(&handle);
+    exec.env.track_container(worker, &handle);
     let (path, mut args) = match command {
         ScriptCommand::ImageScripts => (format!("/opt/resource/{}", run.action), Vec::new()),
         ScriptCommand::Directory(dir) => (dir.join(run.action).display().to_string(), Vec::new()),

@@ -12,10 +12,14 @@ use serde_json::{Value as Json, json};
 
 use concorde_core::EventKind;
 
+use crate::artifact::Artifact;
 use crate::event::{BuildEvent, Origin, now_unix};
-use crate::exec::{Exec, StepError, StepResult, read_artifact_file, with_step_timeout};
+use crate::exec::{
+    Exec, StepError, StepResult, place_step, read_artifact_file, volume_on, with_step_timeout,
+};
 use crate::handles::{new_container_handle, new_volume_handle};
 use crate::io::LogWriter;
+use crate::placer::{StepNeeds, StepWorker};
 use crate::plan::{PlanId, TaskPlan};
 use crate::worker_client::{ContainerPurpose, ContainerRole, ContainerVolume};
 
@@ -33,33 +37,72 @@ fn errored(err: impl std::fmt::Display) -> StepError {
 async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
     let config = load_config(exec, task).await?;
     let image = resolve_image(exec, id, task, &config).await?;
-    let work_dir = format!("/tmp/build/{}", short_hash(&task.name));
-    let build_id = exec.env.context.build_id;
-    let mut volumes = Vec::new();
-    // Each mount in order: a job's task cache, or `None` for the next of `volumes`.
-    let mut order: Vec<Option<Mount>> = Vec::new();
+    let mut inputs = Vec::new();
     let mut missing = Vec::new();
     for input in &config.inputs {
         let artifact_name = task.input_mapping.get(&input.name).unwrap_or(&input.name);
-        let Some(artifact) = exec.env.artifact(artifact_name) else {
-            if !input.optional {
-                missing.push(input.name.clone());
-            }
-            continue;
-        };
-        let path = input.path.as_deref().unwrap_or(&input.name);
-        order.push(None);
-        volumes.push(ContainerVolume {
-            handle: new_volume_handle(build_id, id, &format!("input-{}", input.name)),
-            strategy: VolumeStrategy::CopyOnWrite(artifact),
-            path: format!("{work_dir}/{}", clean_relative(path)),
-        });
+        match exec.env.artifact(artifact_name) {
+            Some(artifact) => inputs.push((input, artifact)),
+            None if input.optional => {}
+            None => missing.push(input.name.clone()),
+        }
     }
     if !missing.is_empty() {
         return Err(StepError::Errored(format!(
             "missing inputs: {}",
             missing.join(", ")
         )));
+    }
+    let mut needs = StepNeeds {
+        plan_id: id.clone(),
+        step_type: "task",
+        tags: task.tags.clone(),
+        ..StepNeeds::default()
+    };
+    needs.input_workers = inputs
+        .iter()
+        .map(|(_, artifact)| artifact.worker_name().to_owned())
+        .collect();
+    if let TaskImage::Artifact(image) = &image {
+        needs.input_workers.push(image.worker_name().to_owned());
+    }
+    let worker = place_step(exec, &needs).await?;
+    let ran = run_placed(exec, id, task, &config, image, &inputs, &worker).await;
+    exec.env.placer.finished(&needs, &worker).await;
+    ran
+}
+
+/// Runs the task on the worker it was placed on.
+async fn run_placed(
+    exec: &Exec,
+    id: &PlanId,
+    task: &TaskPlan,
+    config: &TaskConfig,
+    image: TaskImage,
+    inputs: &[(&concorde_config::model::TaskInput, Artifact)],
+    worker: &StepWorker,
+) -> StepResult {
+    let image = match image {
+        TaskImage::Spec(spec) => spec,
+        TaskImage::Artifact(artifact) => {
+            ImageSpec::Volume(volume_on(exec, id, &artifact, worker).await?)
+        }
+    };
+    let client = &worker.client;
+    let work_dir = format!("/tmp/build/{}", short_hash(&task.name));
+    let build_id = exec.env.context.build_id;
+    let mut volumes = Vec::new();
+    // Each mount in order: a job's task cache, or `None` for the next of `volumes`.
+    let mut order: Vec<Option<Mount>> = Vec::new();
+    for (input, artifact) in inputs {
+        let parent = volume_on(exec, id, artifact, worker).await?;
+        let path = input.path.as_deref().unwrap_or(&input.name);
+        order.push(None);
+        volumes.push(ContainerVolume {
+            handle: new_volume_handle(build_id, id, &format!("input-{}", input.name)),
+            strategy: VolumeStrategy::CopyOnWrite(parent),
+            path: format!("{work_dir}/{}", clean_relative(path)),
+        });
     }
     let mut outputs = Vec::new();
     for output in &config.outputs {
@@ -75,9 +118,7 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
     }
     for cache in &config.caches {
         let path = format!("{work_dir}/{}", clean_relative(&cache.path));
-        match exec
-            .env
-            .worker
+        match client
             .task_cache(&task.name, &cache.path)
             .await
             .map_err(errored)?
@@ -124,12 +165,6 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         "run": {"path": run.path, "args": run.args, "dir": run.dir},
         "inputs": config.inputs.iter().map(|i| json!({"name": i.name, "path": i.path})).collect::<Vec<_>>(),
     });
-    exec.emit(BuildEvent::SelectedWorker {
-        origin: Origin::step(id),
-        worker: exec.env.worker.name().to_owned(),
-        time: now_unix(),
-    })
-    .await;
     exec.emit(BuildEvent::TaskConfig {
         kind: EventKind::InitializeTask,
         origin: Origin::step(id),
@@ -168,21 +203,19 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         handle: handle.clone(),
         image,
         mounts,
-        env: task_env(&config),
+        env: task_env(config),
         privileged: task.privileged,
         limits,
     };
-    let created = exec
-        .env
-        .worker
+    let created = client
         .create_container(&purpose, spec, volumes.clone())
         .await;
     // Whatever was made goes with the build's other volumes; outputs may outlive the task.
     for volume in &volumes {
-        exec.env.track_volume(&volume.handle);
+        exec.env.track_volume(client, &volume.handle);
     }
     created.map_err(errored)?;
-    exec.env.track_container(&handle);
+    exec.env.track_container(client, &handle);
     exec.emit(BuildEvent::TaskConfig {
         kind: EventKind::StartTask,
         origin: Origin::step(id),
@@ -203,18 +236,15 @@ async fn task_once(exec: &Exec, id: &PlanId, task: &TaskPlan) -> StepResult {
         user: run.user.clone(),
     };
     // The container stays until the build ends, with the volumes it made.
-    let status = exec
-        .env
-        .worker
-        .run(&handle, process, io, exec.cancel.clone())
-        .await;
+    let status = client.run(&handle, process, io, exec.cancel.clone()).await;
     let exit_status = match status.map_err(errored)? {
         ExitStatus::Exited(code) => code,
         ExitStatus::Cancelled => return Err(StepError::Interrupted),
     };
     for (name, volume) in outputs {
         let artifact = task.output_mapping.get(&name).unwrap_or(&name);
-        exec.env.set_artifact(artifact, volume);
+        exec.env
+            .set_artifact(artifact, Artifact::new(client.clone(), volume));
     }
     exec.emit(BuildEvent::FinishTask {
         origin: Origin::step(id),
@@ -288,17 +318,24 @@ async fn load_config(exec: &Exec, task: &TaskPlan) -> Result<TaskConfig, StepErr
     Ok(config)
 }
 
+/// A task's image: an artifact on some worker (`image:` or a fetched `image_resource`), or
+/// one that needs no volume.
+enum TaskImage {
+    Artifact(Artifact),
+    Spec(ImageSpec),
+}
+
 async fn resolve_image(
     exec: &Exec,
     id: &PlanId,
     task: &TaskPlan,
     config: &TaskConfig,
-) -> Result<ImageSpec, StepError> {
+) -> Result<TaskImage, StepError> {
     if let Some(artifact) = &task.image {
         return exec
             .env
             .artifact(artifact)
-            .map(ImageSpec::Volume)
+            .map(TaskImage::Artifact)
             .ok_or_else(|| StepError::Errored(format!("image artifact '{artifact}' not found")));
     }
     if let Some(image) = &config.image_resource {
@@ -306,18 +343,18 @@ async fn resolve_image(
         let crate::plan::PlanStep::Get(get) = &plan.step else {
             return Err(StepError::Errored("image plan must be a get".to_owned()));
         };
-        let volume = crate::exec::fetch_image(exec, &plan.id, get).await?;
-        return Ok(ImageSpec::Volume(volume));
+        let fetched = crate::exec::fetch_image(exec, &plan.id, get, &task.tags).await?;
+        return Ok(TaskImage::Artifact(fetched));
     }
     if let Some(uri) = &config.rootfs_uri {
         return match uri.strip_prefix("raw://") {
-            Some(path) => Ok(ImageSpec::RawPath(path.into())),
+            Some(path) => Ok(TaskImage::Spec(ImageSpec::RawPath(path.into()))),
             None => Err(StepError::Errored(format!(
                 "unsupported rootfs_uri '{uri}': only raw:///path is supported"
             ))),
         };
     }
-    Ok(ImageSpec::None)
+    Ok(TaskImage::Spec(ImageSpec::None))
 }
 
 /// Task params as environment variables: strings verbatim, numbers as written, `null` empty,

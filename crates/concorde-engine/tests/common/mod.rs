@@ -2,16 +2,17 @@
 
 #![allow(dead_code)]
 
+pub mod one_worker;
 pub mod unrecorded;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use concorde_config::vars::StaticVars;
 use concorde_config::{UnknownKeys, load_pipeline};
 use concorde_engine::{
-    BuildContext, BuildEvent, BuildStatus, CacheLocks, CollectingSink, RunEnv, compile_job_plan,
-    run_build,
+    BaseResourceType, BuildContext, BuildEvent, BuildStatus, CacheLocks, CollectingSink, RunEnv,
+    compile_job_plan, run_build,
 };
 use concorde_worker::{HostRuntime, Runtime};
 
@@ -21,6 +22,8 @@ pub struct Harness {
     pub runtime: Arc<dyn Runtime>,
     /// The worker client every build of the harness shares (its resource caches with it).
     pub worker: Arc<unrecorded::UnrecordedWorker>,
+    /// The base resource types the worker provides.
+    pub base_types: HashMap<String, BaseResourceType>,
     pub cache_locks: Arc<CacheLocks>,
 }
 
@@ -64,8 +67,26 @@ impl Harness {
                 Some("pipeline/job"),
             )),
             runtime,
+            base_types: HashMap::new(),
             cache_locks: Arc::default(),
         }
+    }
+
+    /// The harness with a worker that provides `types`.
+    pub fn with_base_types(mut self, types: impl IntoIterator<Item = BaseResourceType>) -> Harness {
+        self.base_types = types
+            .into_iter()
+            .map(|base| (base.name.clone(), base))
+            .collect();
+        self
+    }
+
+    /// The placer of the harness's builds: every step on its one worker.
+    pub fn placer(&self) -> Arc<one_worker::OneWorker> {
+        Arc::new(one_worker::OneWorker::new(
+            self.worker.clone(),
+            self.base_types.clone(),
+        ))
     }
 
     /// A run environment for build `build_id` of job `job`.
@@ -78,12 +99,7 @@ impl Harness {
             team_name: "main".to_owned(),
             ..BuildContext::default()
         };
-        RunEnv::new(
-            context,
-            self.worker.clone(),
-            events,
-            self.cache_locks.clone(),
-        )
+        RunEnv::new(context, self.placer(), events, self.cache_locks.clone())
     }
 
     /// Compiles the first job of `yaml` and runs it; `configure` adjusts the environment.

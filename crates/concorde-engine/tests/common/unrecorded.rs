@@ -66,6 +66,13 @@ impl WorkerClient for UnrecordedWorker {
         self.runtime.run(handle, process, io, cancel).await
     }
 
+    async fn create_streamed_volume(&self, handle: &VolumeHandle) -> Result<(), WorkerError> {
+        self.runtime
+            .create_volume(handle, VolumeStrategy::Empty)
+            .await
+            .map(|_| ())
+    }
+
     async fn destroy_container(&self, handle: &ContainerHandle) -> Result<(), WorkerError> {
         self.runtime.destroy_container(handle).await
     }

@@ -68,7 +68,14 @@ async fn a_failed_check_is_a_build_that_shows_its_stderr(h: &Harness) {
     );
     assert_eq!(
         event_kinds(h, failed.id).await,
-        ["status", "initialize-check", "log", "finish", "status"]
+        [
+            "status",
+            "initialize-check",
+            "selected-worker",
+            "log",
+            "finish",
+            "status"
+        ]
     );
     assert!(
         h.log(failed.id)

@@ -94,7 +94,11 @@ impl Harness {
         };
         Tracker::new(
             store.clone(),
-            concorde_web::placement::NodeWorkers::new(store, Some(&self.worker)),
+            concorde_web::placement::NodeWorkers::new(
+                store,
+                Some(&self.worker),
+                Default::default(),
+            ),
             config,
             None,
             self.tasks.clone(),
@@ -105,7 +109,11 @@ impl Harness {
     pub fn checker(&self, checks: TaskTracker) -> Checker {
         Checker::new(
             self.store.clone(),
-            concorde_web::placement::NodeWorkers::new(&self.store, Some(&self.worker)),
+            concorde_web::placement::NodeWorkers::new(
+                &self.store,
+                Some(&self.worker),
+                Default::default(),
+            ),
             self.shutdown.clone(),
             checks,
         )

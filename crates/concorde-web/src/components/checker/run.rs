@@ -2,7 +2,7 @@
 //! take the scope's lock, start the build, run `check` with its events stored, save what it
 //! found, and finish the build and the target's check record.
 
-use concorde_workers::{BuildOwner, Requirements};
+use concorde_workers::BuildOwner;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,10 +10,13 @@ use std::time::Duration;
 use anyhow::Context;
 use concorde_config::model::{JsonMap, VersionMap};
 use concorde_engine::plan::TypeImage;
-use concorde_engine::{BuildContext, BuildEvent, CheckError, Origin, PlanId, RunEnv, run_check};
+use concorde_engine::{
+    BuildContext, BuildEvent, CheckError, CheckSubject, Origin, PlanId, RunEnv, run_check,
+};
 use concorde_store::{
     Build, BuildId, BuildStatus, CHECK_PLAN_ID, CheckBuild, CheckOutcome, CheckTarget, LockKey,
-    NewCheckBuild, NewVersion, Resource, ResourceType, ScopeId, Store, Timestamp, Topic,
+    NewCheckBuild, NewVersion, PlacementQuery, Resource, ResourceType, ScopeId, Store, Timestamp,
+    Topic,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
@@ -61,6 +64,8 @@ struct Prepared {
     scope: ScopeId,
     image: TypeImage,
     source: JsonMap,
+    /// The worker tags of the resource (or type).
+    tags: Vec<String>,
     /// How long it may run, or why its settings are unusable (the check's error).
     timeout: Result<Duration, String>,
 }
@@ -117,11 +122,15 @@ impl CheckRunner {
                 // With no worker to check on, the resource stays due (a registering worker
                 // wakes the checker) rather than piling up failed checks.
                 let team = self.store.pipeline(fresh.pipeline_id).await?.team_id;
-                let needs = Requirements {
+                let query = PlacementQuery {
                     team: Some(team),
-                    tags: Vec::new(),
+                    tags: prepared
+                        .as_ref()
+                        .map(|prepared| prepared.tags.clone())
+                        .unwrap_or_default(),
+                    ..PlacementQuery::default()
                 };
-                if self.workers.pool.choose(&needs).await?.is_none() {
+                if !self.workers.pool.fits(&query).await? {
                     tracing::debug!(resource = %fresh.name, "no worker to check on yet");
                     return Ok(());
                 }
@@ -267,19 +276,7 @@ impl CheckRunner {
             build_name: build.name.clone(),
             ..BuildContext::default()
         };
-        let needs = Requirements {
-            team: Some(build.team_id),
-            tags: Vec::new(),
-        };
-        let Some(placed) = self.workers.pool.choose(&needs).await? else {
-            let message = "no workers available for checking";
-            sink.emit_now(error_event(origin, message)).await;
-            return Ok(Ending {
-                status: BuildStatus::Errored,
-                error: Some(message.to_owned()),
-            });
-        };
-        let client = placed.worker.for_build(BuildOwner {
+        let placer = self.workers.check_placer(BuildOwner {
             build: build.id,
             team: build.team_id,
             pipeline: build.pipeline_id,
@@ -289,14 +286,12 @@ impl CheckRunner {
             build_name: build.name.clone(),
             check_scope: Some(prepared.scope),
         });
-        let mut env = RunEnv::new(
+        let env = Arc::new(RunEnv::new(
             context,
-            Arc::new(client),
+            placer,
             sink.clone(),
             self.workers.cache_locks.clone(),
-        );
-        env.base_types = placed.base_types;
-        let env = Arc::new(env);
+        ));
         let watcher = abort_watch::watch(
             &self.store,
             build.id,
@@ -305,14 +300,13 @@ impl CheckRunner {
             "interrupted: the web node stopped",
         )
         .await?;
-        let run = run_check(
-            env.clone(),
-            &origin.id,
-            &prepared.name,
-            &prepared.image,
-            &prepared.source,
-            from.as_ref(),
-        );
+        let subject = CheckSubject {
+            name: &prepared.name,
+            image: &prepared.image,
+            source: &prepared.source,
+            tags: &prepared.tags,
+        };
+        let run = run_check(env.clone(), &origin.id, subject, from.as_ref());
         tokio::pin!(run);
         let ran = tokio::select! {
             ran = &mut run => Some(ran),
@@ -413,6 +407,7 @@ impl CheckRunner {
                     scope: scope.scope,
                     image: scope.image,
                     source: scope.source,
+                    tags: config.tags.clone(),
                     timeout,
                 })
             }
@@ -446,6 +441,7 @@ impl CheckRunner {
                     scope,
                     image,
                     source,
+                    tags: config.tags.clone(),
                     timeout: check_interval(kind.check_every.as_ref())
                         .map(|_| super::due::DEFAULT_CHECK_TIMEOUT),
                 })

@@ -5,10 +5,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use concorde_engine::{ArtifactStore, BuildContext, EventSink, Plan, RunEnv, run_build};
+use concorde_engine::{Artifact, ArtifactStore, BuildContext, Plan, RunEnv, run_build};
 use concorde_store::{ArtifactId, Build, BuildStatus, LockKey, OneOffBuild, Store, TeamId};
 use concorde_worker::VolumeHandle;
-use concorde_workers::BuildOwner;
+use concorde_workers::{BuildOwner, WorkerPool};
 use tracing::{info, warn};
 
 use super::Tracker;
@@ -154,31 +154,7 @@ impl OneOffRun {
             external_url: self.tracker.external_url.clone(),
             created_by: build.created_by.clone(),
         };
-        let placed = match self.place(plan, &sink).await? {
-            Ok(placed) => placed,
-            Err(no_worker) => {
-                let status = match no_worker {
-                    crate::placement::NoWorker::Aborted => BuildStatus::Aborted,
-                    crate::placement::NoWorker::Stopped => BuildStatus::Errored,
-                };
-                sink.emit(concorde_engine::BuildEvent::Status {
-                    status,
-                    time: concorde_engine::event::now_unix(),
-                })
-                .await;
-                sink.close();
-                let _ = writer.await;
-                return Ok(status);
-            }
-        };
-        let worker = &placed.worker;
-        let artifacts = Arc::new(BuildArtifacts {
-            store: store.clone(),
-            team: build.team_id,
-            build: build.clone(),
-            inputs: Mutex::default(),
-        });
-        let client = worker.for_build(BuildOwner {
+        let owner = BuildOwner {
             build: build.id,
             team: build.team_id,
             pipeline: build.pipeline_id,
@@ -187,14 +163,21 @@ impl OneOffRun {
             job_name: None,
             build_name: build.name.clone(),
             check_scope: None,
+        };
+        let artifacts = Arc::new(BuildArtifacts {
+            store: store.clone(),
+            pool: self.tracker.workers.pool.clone(),
+            owner: owner.clone(),
+            team: build.team_id,
+            build: build.clone(),
+            inputs: Mutex::default(),
         });
         let mut env = RunEnv::new(
             context,
-            Arc::new(client),
+            self.tracker.workers.build_placer(owner),
             sink.clone(),
             self.tracker.workers.cache_locks.clone(),
         );
-        env.base_types = placed.base_types.clone();
         env.artifact_store = Some(artifacts.clone());
         let env = Arc::new(env);
         let watcher = abort_watch::watch(
@@ -209,9 +192,9 @@ impl OneOffRun {
         watcher.abort();
         sink.close();
         let _ = writer.await;
-        for (id, volume) in artifacts.take_inputs() {
-            if let Err(err) = worker.destroy_volume(&volume).await {
-                warn!(volume = %volume.0, error = %err, "could not destroy an uploaded artifact");
+        for (id, upload) in artifacts.take_inputs() {
+            if let Err(err) = upload.worker.destroy_volume(&upload.volume).await {
+                warn!(volume = %upload.volume.0, error = %err, "could not destroy an uploaded artifact");
             }
             store.delete_artifact(id).await?;
         }
@@ -219,92 +202,21 @@ impl OneOffRun {
     }
 }
 
-impl OneOffRun {
-    /// The worker holding the build's uploaded inputs, or, with none, any that fits (waiting
-    /// for one as a job's build does).
-    async fn place(
-        &self,
-        plan: &Plan,
-        sink: &Arc<StoreEventSink>,
-    ) -> anyhow::Result<Result<concorde_workers::Placed, crate::placement::NoWorker>> {
-        let store = &self.tracker.store;
-        let mut uploads = Vec::new();
-        artifact_inputs(&serde_json::to_value(plan)?, &mut uploads);
-        for id in uploads {
-            let Ok(artifact) = store.artifact(ArtifactId(id)).await else {
-                continue;
-            };
-            let Some(volume) = artifact.volume else {
-                continue;
-            };
-            if let Ok(row) = store.volume(&concorde_store::VolumeHandle(volume)).await {
-                return Ok(Ok(self
-                    .tracker
-                    .workers
-                    .pool
-                    .named(&row.worker_name)
-                    .await?));
-            }
-        }
-        let build = &self.one_off.build;
-        let needs = concorde_workers::Requirements {
-            team: Some(build.team_id),
-            tags: crate::placement::plan_tags(plan),
-        };
-        let waiting = sink.clone();
-        self.tracker
-            .workers
-            .place_build(
-                store,
-                build.id,
-                &needs,
-                &self.tracker.stop,
-                async move || {
-                    waiting
-                        .emit(concorde_engine::BuildEvent::WaitingForWorker {
-                            origin: concorde_engine::Origin::step(&concorde_engine::PlanId(
-                                String::new(),
-                            )),
-                            time: concorde_engine::event::now_unix(),
-                        })
-                        .await;
-                },
-            )
-            .await
-    }
-}
-
-/// The artifact ids of a plan's `artifact_input` steps, wherever they are.
-fn artifact_inputs(plan: &serde_json::Value, found: &mut Vec<i64>) {
-    match plan {
-        serde_json::Value::Object(map) => {
-            if let Some(id) = map
-                .get("artifact_input")
-                .and_then(|input| input.get("artifact_id"))
-                .and_then(serde_json::Value::as_i64)
-            {
-                found.push(id);
-            }
-            map.values().for_each(|value| artifact_inputs(value, found));
-        }
-        serde_json::Value::Array(items) => {
-            items.iter().for_each(|item| artifact_inputs(item, found))
-        }
-        _ => {}
-    }
-}
-
 /// A one-off build's artifacts: the uploads it takes (its team's only) and the outputs it
 /// keeps.
 struct BuildArtifacts {
     store: Store,
+    /// Reaches the worker each upload is on.
+    pool: WorkerPool,
+    /// The build, as the clients to those workers record it.
+    owner: BuildOwner,
     team: TeamId,
     build: Build,
-    inputs: Mutex<Vec<(ArtifactId, VolumeHandle)>>,
+    inputs: Mutex<Vec<(ArtifactId, Artifact)>>,
 }
 
 impl BuildArtifacts {
-    fn take_inputs(&self) -> Vec<(ArtifactId, VolumeHandle)> {
+    fn take_inputs(&self) -> Vec<(ArtifactId, Artifact)> {
         self.inputs
             .lock()
             .map(|mut inputs| std::mem::take(&mut *inputs))
@@ -314,25 +226,36 @@ impl BuildArtifacts {
 
 #[async_trait::async_trait]
 impl ArtifactStore for BuildArtifacts {
-    async fn input(&self, artifact_id: i64) -> Result<VolumeHandle, String> {
+    async fn input(&self, artifact_id: i64) -> Result<Artifact, String> {
         let id = ArtifactId(artifact_id);
-        let artifact = self
-            .store
-            .artifact(id)
-            .await
-            .map_err(|err| err.to_string())?;
+        let not_found = || format!("artifact {artifact_id} not found");
+        let artifact = self.store.artifact(id).await.map_err(|_| not_found())?;
         let volume = artifact
             .volume
             .filter(|_| artifact.team_id == Some(self.team))
-            .ok_or_else(|| format!("artifact {artifact_id} not found"))?;
-        let volume = VolumeHandle(volume);
+            .ok_or_else(not_found)?;
+        let row = self
+            .store
+            .volume(&concorde_store::VolumeHandle(volume.clone()))
+            .await
+            .map_err(|_| not_found())?;
+        let placed = self
+            .pool
+            .named(&row.worker_name)
+            .await
+            .map_err(|err| format!("artifact {artifact_id}: {err}"))?;
+        let upload = Artifact::new(
+            Arc::new(placed.worker.for_build(self.owner.clone())),
+            VolumeHandle(volume),
+        );
         if let Ok(mut inputs) = self.inputs.lock() {
-            inputs.push((id, volume.clone()));
+            inputs.push((id, upload.clone()));
         }
-        Ok(volume)
+        Ok(upload)
     }
 
-    async fn output(&self, name: &str, volume: &VolumeHandle) -> Result<(), String> {
+    async fn output(&self, name: &str, output: &Artifact) -> Result<(), String> {
+        let volume = &output.volume;
         let artifact = self
             .store
             .create_artifact(

@@ -7,20 +7,18 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use concorde_config::model::JsonMap;
-use concorde_engine::{
-    BuildContext, BuildEvent, EventSink, Origin, PlanId, RunEnv, compile_job_plan, run_build,
-};
+use concorde_engine::{BuildContext, RunEnv, compile_job_plan, run_build};
 use concorde_store::{
     Build, BuildId, BuildStatus, Job, Lock, NewVersion, Pipeline, PutOutput, RecordedVersion,
     StartBuild, Store, Topic,
 };
-use concorde_workers::{BuildOwner, Requirements};
+use concorde_workers::BuildOwner;
 use tracing::{info, warn};
 
 use crate::components::abort_watch;
 use crate::components::tracker::inputs::ChosenInput;
 use crate::components::tracker::sink::{OutputCollector, StoreEventSink};
-use crate::placement::{NoWorker, NodeWorkers};
+use crate::placement::NodeWorkers;
 
 /// Everything needed to start one build.
 pub struct BuildRun {
@@ -147,27 +145,7 @@ impl BuildRun {
             external_url: self.external_url.clone(),
             created_by: self.build.created_by.clone(),
         };
-        let needs = Requirements {
-            team: Some(self.build.team_id),
-            tags: crate::placement::plan_tags(&plan),
-        };
-        let waiting = sink.clone();
-        let placed = self
-            .workers
-            .place_build(&store, build_id, &needs, &self.stop, async move || {
-                waiting
-                    .emit(BuildEvent::WaitingForWorker {
-                        origin: Origin::step(&PlanId(String::new())),
-                        time: concorde_engine::event::now_unix(),
-                    })
-                    .await;
-            })
-            .await?;
-        let placed = match placed {
-            Ok(placed) => placed,
-            Err(no_worker) => return self.end_unplaced(no_worker, &needs, sink, writer).await,
-        };
-        let client = placed.worker.for_build(BuildOwner {
+        let placer = self.workers.build_placer(BuildOwner {
             build: build_id,
             team: self.build.team_id,
             pipeline: Some(self.pipeline.id),
@@ -179,11 +157,10 @@ impl BuildRun {
         });
         let mut env = RunEnv::new(
             context,
-            Arc::new(client),
+            placer,
             sink.clone(),
             self.workers.cache_locks.clone(),
         );
-        env.base_types = placed.base_types;
         env.recorder = Some(outputs.clone());
         env.pipeline_setter = self.setter.clone();
         let env = Arc::new(env);
@@ -211,44 +188,6 @@ impl BuildRun {
             .notify(Topic::JobScheduling, &self.job.id.to_string())
             .await?;
         info!(build = %build_id, status = status.as_str(), "finished build");
-        Ok(())
-    }
-
-    /// Ends a build that never got a worker: aborted while it waited, or interrupted by the
-    /// node stopping (`errored`, as any build of a stopping node).
-    async fn end_unplaced(
-        &self,
-        no_worker: NoWorker,
-        needs: &Requirements,
-        sink: Arc<StoreEventSink>,
-        writer: tokio::task::JoinHandle<()>,
-    ) -> anyhow::Result<()> {
-        let status = match no_worker {
-            NoWorker::Aborted => BuildStatus::Aborted,
-            NoWorker::Stopped => {
-                sink.emit(BuildEvent::Error {
-                    origin: Origin::step(&PlanId(String::new())),
-                    message: format!("{}; {}", needs.unsatisfied(), abort_watch::NODE_STOPPED),
-                    time: concorde_engine::event::now_unix(),
-                })
-                .await;
-                BuildStatus::Errored
-            }
-        };
-        sink.emit(BuildEvent::Status {
-            status,
-            time: concorde_engine::event::now_unix(),
-        })
-        .await;
-        sink.close();
-        let _ = writer.await;
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(&self.build.id);
-        }
-        self.store
-            .finish_build(self.build.id, status, crate::now())
-            .await?;
-        info!(build = %self.build.id, status = status.as_str(), "finished build without a worker");
         Ok(())
     }
 
