@@ -10,6 +10,7 @@
 //! `cargo bench -p concorde-server --bench node -- streams` runs only the sections whose name
 //! contains `streams` (names: idle, trigger, webhook, resources, streams).
 
+mod common;
 #[path = "../tests/support/follow_events.rs"]
 mod follow_events;
 
@@ -70,22 +71,7 @@ fn start_node_on(postgres_url: Option<&str>) -> Node {
         std::thread::sleep(Duration::from_millis(20));
     }
     let url = format!("http://{bind}");
-    let response: serde_json::Value = ureq::post(&format!("{url}/sky/issuer/token"))
-        .header("Authorization", "Basic Zmx5OlpteDU=")
-        .send_form([
-            ("grant_type", "password"),
-            ("username", "admin"),
-            ("password", "secret"),
-            ("scope", "openid"),
-        ])
-        .expect("token")
-        .into_body()
-        .read_json()
-        .expect("token json");
-    let token = response["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_owned();
+    let token = common::login(&url);
     Node {
         child,
         url,

@@ -101,7 +101,7 @@ impl russh::client::Handler for Client {
             };
             let _ = service.set_nodelay(true);
             let mut stream = channel.into_stream();
-            let _ = tokio::io::copy_bidirectional(&mut service, &mut stream).await;
+            crate::tuning::splice(&mut service, &mut stream).await;
         });
         Ok(())
     }
@@ -120,6 +120,9 @@ impl Beacon {
             keepalive_interval: Some(Duration::from_secs(5)),
             keepalive_max: 60,
             nodelay: true,
+            window_size: crate::tuning::WINDOW,
+            maximum_packet_size: crate::tuning::PACKET,
+            preferred: crate::tuning::preferred(),
             ..Default::default()
         });
         let mut failures = Vec::new();

@@ -10,6 +10,7 @@ mod commands;
 mod forwards;
 mod keys;
 mod server;
+mod tuning;
 
 pub use beacon::{Beacon, BeaconConfig, BeaconError, Ended};
 pub use commands::DEFAULT_HEARTBEAT;

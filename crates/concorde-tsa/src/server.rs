@@ -63,6 +63,9 @@ pub async fn run_tsa(
         inactivity_timeout: Some(Duration::from_secs(300)),
         keepalive_interval: Some(Duration::from_secs(15)),
         nodelay: true,
+        window_size: crate::tuning::WINDOW,
+        maximum_packet_size: crate::tuning::PACKET,
+        preferred: crate::tuning::preferred(),
         ..Default::default()
     };
     let mut server = TsaServer {
@@ -331,7 +334,7 @@ impl russh::server::Handler for Connection {
                         return;
                     };
                     let mut stream = channel.into_stream();
-                    let _ = tokio::io::copy_bidirectional(&mut socket, &mut stream).await;
+                    crate::tuning::splice(&mut socket, &mut stream).await;
                 });
             }
         });

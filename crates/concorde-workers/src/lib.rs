@@ -20,7 +20,7 @@ mod strategy;
 
 pub use build_client::{BuildClient, BuildOwner};
 pub use placer::{BuildPlacer, unsatisfied};
-pub use pool::{LocalEntry, Placed, WorkerPool};
+pub use pool::{LocalEntry, Placed, PoolPlacement, WorkerPool};
 pub use reclaim::Reclaimed;
 pub use recorded::RecordedWorker;
 pub use strategy::{PlacementConfig, PlacementStrategy, order_candidates};

@@ -2,7 +2,8 @@
 //! fits it (team, tags, base resource type), chosen by the node's placement strategies, and
 //! is reached through a client that records for this build. A step no worker fits waits,
 //! woken when a worker registers (the TSA notifies the checkers' topic) or every few seconds;
-//! a check does not wait: no worker is its error.
+//! a check does not wait: no worker is its error. A task that every fitting worker is too
+//! busy for (limit-active-tasks) waits too, and is woken when a task ends.
 
 use std::time::Duration;
 
@@ -11,10 +12,13 @@ use concorde_store::{Listener, PlacementQuery, Topic, WorkerName};
 use tokio::sync::Mutex;
 
 use crate::build_client::BuildOwner;
-use crate::pool::WorkerPool;
+use crate::pool::{PoolPlacement, WorkerPool};
 
 /// How often a waiting step looks for a worker again without being woken.
 const RETRY: Duration = Duration::from_secs(5);
+
+/// Why a task waits when every fitting worker runs as many tasks as it may (Concourse's words).
+pub const ALL_BUSY: &str = "All workers are busy at the moment, please stand-by.";
 
 /// Places the steps of one build or check.
 #[derive(Debug)]
@@ -45,7 +49,7 @@ impl BuildPlacer {
         }
     }
 
-    async fn try_place(&self, needs: &StepNeeds) -> Result<Option<StepWorker>, String> {
+    async fn try_place(&self, needs: &StepNeeds) -> Result<Placement, String> {
         let query = PlacementQuery {
             team: Some(self.owner.team),
             resource_type: needs.base_type.clone(),
@@ -57,10 +61,14 @@ impl BuildPlacer {
             .place(&query, needs)
             .await
             .map_err(|err| format!("placing step {}: {err}", needs.plan_id))?;
-        Ok(placed.map(|placed| StepWorker {
-            client: std::sync::Arc::new(placed.worker.for_build(self.owner.clone())),
-            base_types: std::sync::Arc::new(placed.base_types),
-        }))
+        Ok(match placed {
+            PoolPlacement::Placed(placed) => Placement::Placed(StepWorker {
+                client: std::sync::Arc::new(placed.worker.for_build(self.owner.clone())),
+                base_types: std::sync::Arc::new(placed.base_types),
+            }),
+            PoolPlacement::NoneFits => Placement::NoneFits(unsatisfied(needs)),
+            PoolPlacement::AllBusy => Placement::NoneFits(ALL_BUSY.to_owned()),
+        })
     }
 }
 
@@ -83,14 +91,16 @@ pub fn unsatisfied(needs: &StepNeeds) -> String {
 #[async_trait::async_trait]
 impl Placer for BuildPlacer {
     async fn place(&self, needs: &StepNeeds) -> Result<Placement, String> {
-        if let Some(worker) = self.try_place(needs).await? {
-            return Ok(Placement::Placed(worker));
-        }
-        if !self.waits {
-            return Err(match needs.base_type.is_some() || !needs.tags.is_empty() {
-                true => unsatisfied(needs),
-                false => "no workers available for checking".to_owned(),
-            });
+        let first = self.try_place(needs).await?;
+        match first {
+            Placement::Placed(_) => return Ok(first),
+            Placement::NoneFits(reason) if !self.waits => {
+                return Err(match needs.base_type.is_some() || !needs.tags.is_empty() {
+                    true => reason,
+                    false => "no workers available for checking".to_owned(),
+                });
+            }
+            Placement::NoneFits(_) => {}
         }
         // Listen before looking again, so a worker registering in between is not missed.
         {
@@ -105,10 +115,7 @@ impl Placer for BuildPlacer {
                 *registrations = Some(listener);
             }
         }
-        Ok(match self.try_place(needs).await? {
-            Some(worker) => Placement::Placed(worker),
-            None => Placement::NoneFits(unsatisfied(needs)),
-        })
+        self.try_place(needs).await
     }
 
     async fn changed(&self) {
@@ -126,8 +133,14 @@ impl Placer for BuildPlacer {
             return;
         }
         let name = WorkerName::new(worker.name());
-        if let Err(err) = self.pool.store().release_task_slot(&name).await {
+        let store = self.pool.store();
+        if let Err(err) = store.release_task_slot(&name).await {
             tracing::warn!(worker = %worker.name(), error = %err, "could not release a task slot");
+            return;
+        }
+        // Steps waiting for a slot listen where waiting steps hear of new workers.
+        if let Err(err) = store.notify(Topic::CheckRequested, name.as_str()).await {
+            tracing::warn!(error = %err, "could not wake steps waiting for a worker");
         }
     }
 }

@@ -23,6 +23,27 @@ pub struct Placed {
     pub base_types: HashMap<String, BaseResourceType>,
 }
 
+/// How placing a step on the pool went.
+#[derive(Debug)]
+pub enum PoolPlacement {
+    /// This worker takes it.
+    Placed(Placed),
+    /// No running worker fits the step.
+    NoneFits,
+    /// Workers fit, but every one is at its limit of tasks.
+    AllBusy,
+}
+
+impl PoolPlacement {
+    /// The worker, if one takes the step.
+    pub fn placed(self) -> Option<Placed> {
+        match self {
+            PoolPlacement::Placed(placed) => Some(placed),
+            PoolPlacement::NoneFits | PoolPlacement::AllBusy => None,
+        }
+    }
+}
+
 /// A node's own worker, reached in process.
 #[derive(Clone)]
 pub struct LocalEntry {
@@ -88,16 +109,15 @@ impl WorkerPool {
     }
 
     /// A running worker fitting `query` for step `needs`, in the order of the node's
-    /// strategies, that takes the step (limit-active-tasks: a task slot is claimed on it); `None`
-    /// when none does now.
+    /// strategies, that takes the step (limit-active-tasks: a task slot is claimed on it).
     pub async fn place(
         &self,
         query: &PlacementQuery,
         needs: &StepNeeds,
-    ) -> Result<Option<Placed>, StoreError> {
+    ) -> Result<PoolPlacement, StoreError> {
         let mut candidates = self.store.placement_candidates(query).await?;
         if candidates.is_empty() {
-            return Ok(None);
+            return Ok(PoolPlacement::NoneFits);
         }
         let build_containers = if self.config.counts_build_containers() {
             self.store.build_containers_per_worker().await?
@@ -121,9 +141,9 @@ impl WorkerPool {
             {
                 continue;
             }
-            return Ok(Some(self.placed(&worker)));
+            return Ok(PoolPlacement::Placed(self.placed(&worker)));
         }
-        Ok(None)
+        Ok(PoolPlacement::AllBusy)
     }
 
     /// The worker `name` as registered, whatever its state (to reach what is already on it).

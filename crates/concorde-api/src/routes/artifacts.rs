@@ -78,6 +78,7 @@ pub async fn create(
     let worker = pool(&state)?
         .place(&query, &needs)
         .await?
+        .placed()
         .ok_or_else(|| ApiError::Unavailable(unsatisfied(&needs)))?
         .worker;
     let volume = VolumeHandle(format!("artifact-{}", unique_suffix()));

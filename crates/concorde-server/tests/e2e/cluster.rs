@@ -53,21 +53,25 @@ impl Cluster {
 
     /// A web node whose TSA listens on `host` (`0.0.0.0` for workers in other networks).
     pub fn start_on(backend: Backend, host: &str) -> Cluster {
+        Cluster::start_with(backend, host, &[])
+    }
+
+    /// A web node whose TSA listens on `host`, with more flags for the node.
+    pub fn start_with(backend: Backend, host: &str, extra: &[&str]) -> Cluster {
         let keys = Keys::new();
         let tsa = format!("{host}:{}", free_port());
         let host_key = keys.path("host_key").display().to_string();
         let authorized = keys.path("authorized_keys").display().to_string();
-        let server = Server::start_web(
-            backend,
-            &[
-                "--tsa-bind",
-                &tsa,
-                "--tsa-host-key",
-                &host_key,
-                "--tsa-authorized-keys",
-                &authorized,
-            ],
-        );
+        let mut args = vec![
+            "--tsa-bind",
+            &tsa,
+            "--tsa-host-key",
+            &host_key,
+            "--tsa-authorized-keys",
+            &authorized,
+        ];
+        args.extend_from_slice(extra);
+        let server = Server::start_web(backend, &args);
         Cluster { keys, tsa, server }
     }
 

@@ -10,6 +10,7 @@ mod flows;
 mod follow_events;
 mod harness;
 mod huge_log;
+mod placement;
 mod process_cleanup;
 #[path = "../support/processes.rs"]
 mod processes;
@@ -55,4 +56,6 @@ on_both_backends!(
     tags_steer_builds_to_the_workers_that_have_them,
     a_restarted_worker_sweeps_what_a_killed_build_left,
     retire_worker_removes_the_worker_and_ends_its_process,
+    an_artifact_crosses_workers_to_a_tagged_step,
+    limit_active_tasks_makes_a_task_wait_for_a_slot,
 );

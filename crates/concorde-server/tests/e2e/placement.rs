@@ -1,0 +1,118 @@
+//! Placement per step across real workers: a build's steps go to the workers their tags ask
+//! for, an artifact made on one worker is streamed to the step that needs it on another, and
+//! limit-active-tasks makes a task wait for a slot rather than overfill a worker.
+
+use crate::cluster::Cluster;
+use crate::harness::Backend;
+
+/// A build whose first task runs on the plain worker and whose second asks for the tag only
+/// the other worker has: the second task reads the first one's output, streamed across.
+pub fn an_artifact_crosses_workers_to_a_tagged_step(backend: Backend) {
+    let cluster = Cluster::start(backend);
+    let pipeline = "jobs:
+- name: cross
+  plan:
+  - task: make
+    config:
+      platform: linux
+      outputs: [{name: out}]
+      run: {path: sh, args: [-c, 'echo made on plain > out/file; mkdir out/dir; echo nested > out/dir/f']}
+  - task: use
+    tags: [gpu]
+    config:
+      platform: linux
+      inputs: [{name: out}]
+      run: {path: sh, args: [-c, 'cat out/file out/dir/f']}
+  - task: again
+    tags: [gpu]
+    config:
+      platform: linux
+      inputs: [{name: out}]
+      run: {path: sh, args: [-c, 'echo again; cat out/dir/f']}
+";
+    cluster.server.set_pipeline("demo", pipeline);
+    let _gpu = cluster.worker("w-gpu", "worker_key", &["--tag", "gpu"]);
+    let _plain = cluster.worker("w-plain", "worker_key", &[]);
+    cluster.wait_for_worker("w-gpu", "running");
+    cluster.wait_for_worker("w-plain", "running");
+    let watched = cluster
+        .server
+        .fly_ok(&["trigger-job", "-j", "demo/cross", "-w"]);
+    let order = [
+        "selected worker: w-plain",
+        "selected worker: w-gpu",
+        "streaming volume",
+        "from worker w-plain",
+        "made on plain\nnested\n",
+        "selected worker: w-gpu",
+        "again\nnested\n",
+        "succeeded",
+    ];
+    let mut rest = watched.as_str();
+    for expected in order {
+        let at = rest
+            .find(expected)
+            .unwrap_or_else(|| panic!("{expected:?} missing in order from:\n{watched}"));
+        rest = &rest[at + expected.len()..];
+    }
+    // Streamed once for both tasks on w-gpu.
+    assert_eq!(watched.matches("streaming volume").count(), 1, "{watched}");
+    // The streamed copy (an artifact of the build) went with the build.
+    let volumes = cluster.server.fly_ok(&["volumes"]);
+    assert!(!volumes.contains("stream"), "{volumes}");
+    let artifacts = cluster.server.get_json("/api/v1/builds/1/artifacts");
+    assert_eq!(artifacts, serde_json::json!([]));
+}
+
+/// With limit-active-tasks at one task per worker, two parallel tasks on one worker run one
+/// after the other: the second waits, saying why, and every slot is given back at the end.
+pub fn limit_active_tasks_makes_a_task_wait_for_a_slot(backend: Backend) {
+    let cluster = Cluster::start_with(
+        backend,
+        "127.0.0.1",
+        &[
+            "--container-placement-strategy",
+            "limit-active-tasks",
+            "--max-active-tasks-per-worker",
+            "1",
+        ],
+    );
+    let task = |name: &str| {
+        format!(
+            "    - task: {name}\n      config: {{platform: linux, run: {{path: sh, args: [-c, 'echo {name} starts; sleep 1; echo {name} ends']}}}}\n"
+        )
+    };
+    let pipeline = format!(
+        "jobs:\n- name: pair\n  plan:\n  - in_parallel:\n{}{}",
+        task("one"),
+        task("two")
+    );
+    cluster.server.set_pipeline("demo", &pipeline);
+    let _worker = cluster.worker("w-one", "worker_key", &[]);
+    cluster.wait_for_worker("w-one", "running");
+    let watched = cluster
+        .server
+        .fly_ok(&["trigger-job", "-j", "demo/pair", "-w"]);
+    assert!(
+        watched.contains("All workers are busy at the moment, please stand-by."),
+        "{watched}"
+    );
+    let position = |text: &str| {
+        watched
+            .find(text)
+            .unwrap_or_else(|| panic!("{text:?} missing from:\n{watched}"))
+    };
+    // Whichever ran first ended before the other started.
+    let (first, second) = if position("one starts") < position("two starts") {
+        ("one", "two")
+    } else {
+        ("two", "one")
+    };
+    assert!(
+        position(&format!("{first} ends")) < position(&format!("{second} starts")),
+        "{watched}"
+    );
+    assert!(watched.trim_end().ends_with("succeeded"), "{watched}");
+    let workers = cluster.server.get_json("/api/v1/workers");
+    assert_eq!(workers[0]["active_tasks"], 0, "{workers}");
+}
