@@ -127,6 +127,21 @@ pub trait WorkerClient: Send + Sync + std::fmt::Debug {
         tar: Box<dyn AsyncRead + Send + Unpin>,
     ) -> Result<(), WorkerError>;
 
+    /// A one-time URL at which another worker can push a tar straight into `handle`, when
+    /// volumes stream peer to peer and this worker takes peer streams; `None` otherwise.
+    async fn p2p_stream_in_url(
+        &self,
+        _handle: &VolumeHandle,
+    ) -> Result<Option<String>, WorkerError> {
+        Ok(None)
+    }
+    /// Pushes the whole of `handle` to a peer's [`WorkerClient::p2p_stream_in_url`].
+    async fn stream_p2p_out(&self, _handle: &VolumeHandle, _url: &str) -> Result<(), WorkerError> {
+        Err(WorkerError::Transport(
+            "this worker does not stream to its peers".to_owned(),
+        ))
+    }
+
     /// The worker's complete resource cache for `identity`, if it has one. Looking counts as a
     /// use by this build, which keeps the cache while the build needs it.
     async fn find_resource_cache(

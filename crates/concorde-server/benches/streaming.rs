@@ -3,8 +3,9 @@
 //! host runtime, registered through the TSA on loopback. A job makes an output and hands it
 //! to a task on the same worker (`local`) or on the other one, by tag (`cross`); the
 //! difference of their median durations is the time the stream took (worker to web node to
-//! worker, through both SSH tunnels), and the difference of the three processes' CPU time is
-//! what it cost. Two kinds of data: random bytes (incompressible) and base64 text.
+//! worker, through both SSH tunnels; or straight from worker to worker with
+//! `--enable-p2p-volume-streaming` and `--p2p-bind`), and the difference of the three
+//! processes' CPU time is what it cost. Two kinds of data: random bytes and base64 text.
 
 mod common;
 
@@ -62,48 +63,51 @@ fn measure(web: &Web, workers: &[&Killed], pipeline: &str, job: &str) -> (f64, [
 fn main() {
     let keys_dir = tempfile::tempdir().expect("tempdir");
     keys(keys_dir.path());
-    let web = start_web(keys_dir.path(), &[]);
-    let (near_dir, far_dir) = (
-        tempfile::tempdir().expect("tempdir"),
-        tempfile::tempdir().expect("tempdir"),
-    );
-    let near = start_worker(&web, keys_dir.path(), "near", near_dir.path(), &[]);
-    let far = start_worker(
-        &web,
-        keys_dir.path(),
-        "far",
-        far_dir.path(),
-        &["--tag", "far"],
-    );
-    for name in ["near", "far"] {
-        wait("registration", || {
-            web.worker_state(name).as_deref() == Some("running")
-        });
-    }
-    let kinds = [
+    let peer = format!("127.0.0.1:{}", common::free_port());
+    let modes: [(&str, &[&str], Vec<&str>); 2] = [
+        ("through the web node", &[], vec!["--tag", "far"]),
         (
-            "random bytes",
-            format!("head -c {MIB}M /dev/urandom > out/data"),
-        ),
-        (
-            "base64 text",
-            format!("head -c {}M /dev/urandom | base64 > out/data", MIB * 3 / 4),
+            "peer to peer",
+            &["--enable-p2p-volume-streaming"],
+            vec!["--tag", "far", "--p2p-bind", &peer],
         ),
     ];
-    for (index, (kind, make)) in kinds.iter().enumerate() {
-        let name = format!("p{index}");
-        web.set_pipeline(&name, &pipeline(make));
-        let (local, local_cpu) = measure(&web, &[&near, &far], &name, "local");
-        let (cross, cross_cpu) = measure(&web, &[&near, &far], &name, "cross");
-        let streaming = (cross - local).max(f64::EPSILON);
-        let extra: Vec<f64> = (0..3).map(|i| cross_cpu[i] - local_cpu[i]).collect();
-        println!(
-            "{MIB} MiB of {kind} streamed between two workers: {:.0} MB/s ({:.2} s more than on one worker, median of {ROUNDS}); CPU s more: web node {:.2}, sending worker {:.2}, receiving worker {:.2}",
-            (MIB * 1024 * 1024) as f64 / 1e6 / streaming,
-            streaming,
-            extra[0],
-            extra[1],
-            extra[2]
-        );
+    for (mode, web_flags, far_flags) in modes {
+        let web = start_web(keys_dir.path(), web_flags);
+        let near_dir = tempfile::tempdir().expect("tempdir");
+        let far_dir = tempfile::tempdir().expect("tempdir");
+        let near = start_worker(&web, keys_dir.path(), "near", near_dir.path(), &[]);
+        let far = start_worker(&web, keys_dir.path(), "far", far_dir.path(), &far_flags);
+        for name in ["near", "far"] {
+            wait("registration", || {
+                web.worker_state(name).as_deref() == Some("running")
+            });
+        }
+        let kinds = [
+            (
+                "random bytes",
+                format!("head -c {MIB}M /dev/urandom > out/data"),
+            ),
+            (
+                "base64 text",
+                format!("head -c {}M /dev/urandom | base64 > out/data", MIB * 3 / 4),
+            ),
+        ];
+        for (index, (kind, make)) in kinds.iter().enumerate() {
+            let name = format!("p{index}");
+            web.set_pipeline(&name, &pipeline(make));
+            let (local, local_cpu) = measure(&web, &[&near, &far], &name, "local");
+            let (cross, cross_cpu) = measure(&web, &[&near, &far], &name, "cross");
+            let streaming = (cross - local).max(f64::EPSILON);
+            let extra: Vec<f64> = (0..3).map(|i| cross_cpu[i] - local_cpu[i]).collect();
+            println!(
+                "{mode}: {MIB} MiB of {kind} between two workers: {:.0} MB/s ({:.2} s more than on one worker, median of {ROUNDS}); CPU s more: web node {:.2}, sending worker {:.2}, receiving worker {:.2}",
+                (MIB * 1024 * 1024) as f64 / 1e6 / streaming,
+                streaming,
+                extra[0],
+                extra[1],
+                extra[2]
+            );
+        }
     }
 }

@@ -81,6 +81,10 @@ pub struct NodeArgs {
         default_value_t = 0
     )]
     pub max_active_tasks: u32,
+    /// Stream volumes straight from worker to worker when the receiving one has a peer
+    /// address (`concorde worker --p2p-bind`), instead of through this node's tunnels.
+    #[arg(long = "enable-p2p-volume-streaming")]
+    pub p2p_volume_streaming: bool,
     #[command(flatten)]
     pub tsa: TsaArgs,
 }
@@ -224,7 +228,8 @@ pub async fn run_node_until(
         strategies: args.placement.clone(),
         max_active_tasks: i64::from(args.max_active_tasks),
     };
-    let workers = NodeWorkers::new(&store, local.as_ref(), placement);
+    let workers = NodeWorkers::new(&store, local.as_ref(), placement)
+        .with_peer_streaming(args.p2p_volume_streaming);
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("could not listen on {}", args.bind))?;

@@ -73,6 +73,10 @@ pub struct WorkerArgs {
     /// for destruction.
     #[arg(long = "sweep-interval", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
+    /// Take volumes pushed straight from other workers on this address (the one they reach this
+    /// worker at), each with a one-time ticket from the web node; off unless given.
+    #[arg(long = "p2p-bind", value_name = "ADDR:PORT")]
+    pub p2p_bind: Option<std::net::SocketAddr>,
 }
 
 /// Containers destroyed at once by a sweep, as Concourse's sweeper.
@@ -189,6 +193,32 @@ impl TsaClientArgs {
     }
 }
 
+/// Listens for streams from peer workers on `address`, which must be one they can reach.
+async fn serve_peers(
+    address: std::net::SocketAddr,
+    runtime: std::sync::Arc<dyn concorde_worker::Runtime>,
+    stop: CancellationToken,
+) -> anyhow::Result<concorde_worker_http::P2p> {
+    if address.ip().is_unspecified() {
+        anyhow::bail!(
+            "--p2p-bind {address}: give the address other workers reach this one at, not a wildcard"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("could not listen on {address} for peer workers"))?;
+    let address = listener.local_addr()?;
+    let p2p = concorde_worker_http::P2p::new(&format!("http://{address}"));
+    tokio::spawn(concorde_worker_http::serve_peers(
+        listener,
+        runtime,
+        p2p.clone(),
+        stop,
+    ));
+    info!(%address, "taking volumes from peer workers");
+    Ok(p2p)
+}
+
 /// Runs a worker until SIGTERM/Ctrl-C or until it lands.
 pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     let (runtime, base_types) =
@@ -198,9 +228,14 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         .context("could not listen on loopback")?;
     let port = listener.local_addr()?.port();
     let stop = CancellationToken::new();
+    let p2p = match args.p2p_bind {
+        Some(address) => Some(serve_peers(address, runtime.clone(), stop.clone()).await?),
+        None => None,
+    };
     let service = tokio::spawn(concorde_worker_http::serve(
         listener,
         runtime.clone(),
+        p2p,
         stop.clone(),
     ));
     let resource_types = advertised_types(&base_types);

@@ -35,6 +35,14 @@ impl NodeWorkers {
         }
     }
 
+    /// The same, streaming volumes straight from worker to worker where both can.
+    pub fn with_peer_streaming(self, enabled: bool) -> NodeWorkers {
+        NodeWorkers {
+            pool: self.pool.with_peer_streaming(enabled),
+            ..self
+        }
+    }
+
     /// The placer of build `owner`'s steps.
     pub fn build_placer(&self, owner: BuildOwner) -> Arc<BuildPlacer> {
         Arc::new(BuildPlacer::for_build(self.pool.clone(), owner))

@@ -20,7 +20,7 @@ use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::frames::{self, FrameReader};
-use crate::wire::{CreateVolume, WireError};
+use crate::wire::{CreateVolume, P2pUrl, WireError};
 
 type RequestBody = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -60,15 +60,27 @@ fn json<T: serde::Serialize>(value: &T) -> Result<RequestBody, WorkerError> {
         .map_err(|err| WorkerError::Transport(err.to_string()))
 }
 
-fn encode_path(text: &str) -> String {
+/// `text` percent-encoded: every byte but unreserved ones and those in `keep`.
+fn percent_encode(text: &str, keep: &[u8]) -> String {
     text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) || keep.contains(&byte) {
                 (byte as char).to_string()
+            } else {
+                format!("%{byte:02X}")
             }
-            other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+/// `text` as a URL path (its slashes kept).
+fn encode_path(text: &str) -> String {
+    percent_encode(text, b"/")
+}
+
+/// `text` as a query value.
+fn encode_query(text: &str) -> String {
+    percent_encode(text, b"")
 }
 
 impl RemoteRuntime {
@@ -267,6 +279,36 @@ impl Runtime for RemoteRuntime {
         }
         into.shutdown().await?;
         Ok(())
+    }
+
+    async fn p2p_stream_in_url(
+        &self,
+        handle: &VolumeHandle,
+        path: &str,
+    ) -> Result<Option<String>, WorkerError> {
+        let path = format!(
+            "/volumes/{}/p2p-stream-in?path={}",
+            encode_path(&handle.0),
+            encode_path(path)
+        );
+        let response = self.call(Method::POST, &path, empty()).await?;
+        let answer: P2pUrl = self.read_json(response).await?;
+        Ok(answer.url)
+    }
+
+    async fn stream_p2p_out(
+        &self,
+        handle: &VolumeHandle,
+        path: &str,
+        url: &str,
+    ) -> Result<(), WorkerError> {
+        let path = format!(
+            "/volumes/{}/stream-p2p-out?path={}&url={}",
+            encode_path(&handle.0),
+            encode_path(path),
+            encode_query(url)
+        );
+        self.call(Method::PUT, &path, empty()).await.map(|_| ())
     }
 
     async fn create_container(&self, spec: ContainerSpec) -> Result<(), WorkerError> {

@@ -25,7 +25,8 @@ use tokio_util::io::{ReaderStream, StreamReader};
 use tokio_util::sync::CancellationToken;
 
 use crate::frames::{self, MAX_FRAME};
-use crate::wire::{CreateVolume, WireError};
+use crate::p2p::P2p;
+use crate::wire::{CreateVolume, P2pUrl, WireError};
 
 /// Largest process spec a run request may carry.
 const MAX_SPEC: usize = 4 * 1024 * 1024;
@@ -35,6 +36,8 @@ struct ServiceState {
     runtime: Arc<dyn Runtime>,
     processes: Arc<Mutex<HashMap<String, CancellationToken>>>,
     next_process: Arc<AtomicU64>,
+    /// Set when the worker takes streams from its peers.
+    p2p: Option<P2p>,
 }
 
 /// A worker error as a response.
@@ -57,12 +60,14 @@ impl IntoResponse for Failure {
 
 type Served<T> = Result<T, Failure>;
 
-/// The routes of the worker's service over `runtime`.
-pub fn router(runtime: Arc<dyn Runtime>) -> Router {
+/// The routes of the worker's service over `runtime`; with `p2p`, it also hands out URLs its
+/// peers push streams to.
+pub fn router(runtime: Arc<dyn Runtime>, p2p: Option<P2p>) -> Router {
     let state = ServiceState {
         runtime,
         processes: Arc::default(),
         next_process: Arc::default(),
+        p2p,
     };
     Router::new()
         .route("/ping", get(|| async { StatusCode::NO_CONTENT }))
@@ -80,17 +85,20 @@ pub fn router(runtime: Arc<dyn Runtime>) -> Router {
         )
         .route("/volumes/{handle}/stream-in", put(stream_in))
         .route("/volumes/{handle}/stream-out", get(stream_out))
+        .route("/volumes/{handle}/p2p-stream-in", post(p2p_stream_in))
+        .route("/volumes/{handle}/stream-p2p-out", put(stream_p2p_out))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 
-/// Serves `runtime` on `listener` until `stop` is cancelled.
+/// Serves `runtime` on `listener` until `stop` is cancelled (see [`router`] for `p2p`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     runtime: Arc<dyn Runtime>,
+    p2p: Option<P2p>,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(runtime))
+    axum::serve(listener, router(runtime, p2p))
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
 }
@@ -360,4 +368,52 @@ async fn stream_out(
         });
     }
     Ok(Body::from_stream(futures::StreamExt::chain(head, rest)).into_response())
+}
+
+/// A one-time URL a peer pushes a tar into `path` of the volume at; `null` without p2p.
+async fn p2p_stream_in(
+    State(state): State<ServiceState>,
+    Path(handle): Path<String>,
+    Query(query): Query<PathQuery>,
+) -> Served<Json<P2pUrl>> {
+    let url = match &state.p2p {
+        Some(p2p) => {
+            let volume = VolumeHandle(handle);
+            if state.runtime.lookup_volume(&volume).await?.is_none() {
+                return Err(WorkerError::VolumeNotFound(volume.0).into());
+            }
+            Some(p2p.issue(volume, relative(&query)))
+        }
+        None => None,
+    };
+    Ok(Json(P2pUrl { url }))
+}
+
+/// Where a volume is pushed to: a peer's one-time URL.
+#[derive(Deserialize)]
+struct PushQuery {
+    #[serde(default)]
+    path: String,
+    url: String,
+}
+
+/// Pushes `path` of the volume to a peer's URL; 204 once the peer has it all.
+async fn stream_p2p_out(
+    State(state): State<ServiceState>,
+    Path(handle): Path<String>,
+    Query(query): Query<PushQuery>,
+) -> Served<StatusCode> {
+    let path = if query.path.is_empty() {
+        ".".to_owned()
+    } else {
+        query.path
+    };
+    crate::p2p::push(
+        state.runtime.clone(),
+        VolumeHandle(handle),
+        path,
+        &query.url,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -98,3 +98,10 @@ pub(crate) struct CreateVolume {
     pub handle: concorde_worker::VolumeHandle,
     pub strategy: concorde_worker::VolumeStrategy,
 }
+
+/// A peer's one-time URL into a volume, or none when the worker takes no peer streams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct P2pUrl {
+    /// The URL.
+    pub url: Option<String>,
+}

@@ -11,7 +11,7 @@ use concorde_worker::{
     ContainerHandle, ContainerSpec, ExitStatus, HostRuntime, ImageSpec, Limits, Mount, ProcessIo,
     ProcessSpec, Runtime, VolumeHandle, VolumeStrategy, WorkerError,
 };
-use concorde_worker_http::{RemoteRuntime, serve};
+use concorde_worker_http::{P2p, RemoteRuntime, serve, serve_peers};
 use tokio_util::sync::CancellationToken;
 
 struct Served {
@@ -27,14 +27,34 @@ impl Drop for Served {
 }
 
 async fn served() -> Served {
+    served_with(false).await
+}
+
+/// A served runtime; with `peers`, it also takes streams from its peers on its own port.
+async fn served_with(peers: bool) -> Served {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = HostRuntime::new(dir.path())
-        .unwrap()
-        .with_kill_grace(Duration::from_millis(200));
+    let runtime: Arc<dyn Runtime> = Arc::new(
+        HostRuntime::new(dir.path())
+            .unwrap()
+            .with_kill_grace(Duration::from_millis(200)),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let stop = CancellationToken::new();
-    tokio::spawn(serve(listener, Arc::new(runtime), stop.clone()));
+    let p2p = if peers {
+        let peer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let p2p = P2p::new(&format!("http://{}", peer_listener.local_addr().unwrap()));
+        tokio::spawn(serve_peers(
+            peer_listener,
+            runtime.clone(),
+            p2p.clone(),
+            stop.clone(),
+        ));
+        Some(p2p)
+    } else {
+        None
+    };
+    tokio::spawn(serve(listener, runtime, p2p, stop.clone()));
     Served {
         _dir: dir,
         remote: RemoteRuntime::new(&address),
@@ -297,4 +317,72 @@ async fn an_unreachable_worker_is_a_transport_error() {
         .unwrap_err();
     assert!(matches!(err, WorkerError::Transport(_)), "{err:?}");
     assert!(err.to_string().contains(&address), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_is_pushed_straight_to_a_peer_once_per_ticket() {
+    let (sender, receiver) = (served().await, served_with(true).await);
+    let source = VolumeHandle("source".to_owned());
+    let target = VolumeHandle("target".to_owned());
+    sender
+        .remote
+        .create_volume(&source, VolumeStrategy::Empty)
+        .await
+        .unwrap();
+    sender
+        .remote
+        .stream_in(
+            &source,
+            ".",
+            Box::new(std::io::Cursor::new(tar_of("dir/a.txt", b"pushed"))),
+        )
+        .await
+        .unwrap();
+    // A worker without a peer address hands out no URL.
+    assert_eq!(
+        sender.remote.p2p_stream_in_url(&source, ".").await.unwrap(),
+        None
+    );
+    let missing = receiver
+        .remote
+        .p2p_stream_in_url(&target, ".")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, WorkerError::VolumeNotFound(_)),
+        "{missing:?}"
+    );
+    receiver
+        .remote
+        .create_volume(&target, VolumeStrategy::Empty)
+        .await
+        .unwrap();
+    let url = receiver
+        .remote
+        .p2p_stream_in_url(&target, ".")
+        .await
+        .unwrap()
+        .expect("a peer URL");
+    sender
+        .remote
+        .stream_p2p_out(&source, ".", &url)
+        .await
+        .unwrap();
+    let out = Captured::default();
+    receiver
+        .remote
+        .stream_out(&target, "dir/a.txt", Box::new(out.clone()))
+        .await
+        .unwrap();
+    assert!(out.text().contains("pushed"), "{}", out.text());
+    // The ticket is used up.
+    let again = sender
+        .remote
+        .stream_p2p_out(&source, ".", &url)
+        .await
+        .unwrap_err();
+    assert!(
+        again.to_string().contains("no such stream ticket"),
+        "{again}"
+    );
 }

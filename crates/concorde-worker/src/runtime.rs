@@ -174,6 +174,28 @@ pub trait Runtime: Send + Sync + std::fmt::Debug {
         into: Box<dyn AsyncWrite + Send + Unpin>,
     ) -> Result<(), WorkerError>;
 
+    /// A URL another worker can push a tar of files into `path` of volume `handle` at, once
+    /// (peer-to-peer streaming); `None` when this worker takes no streams from its peers.
+    async fn p2p_stream_in_url(
+        &self,
+        _handle: &VolumeHandle,
+        _path: &str,
+    ) -> Result<Option<String>, WorkerError> {
+        Ok(None)
+    }
+    /// Pushes `path` of volume `handle` as a tar to `url`, a peer's
+    /// [`Runtime::p2p_stream_in_url`].
+    async fn stream_p2p_out(
+        &self,
+        _handle: &VolumeHandle,
+        _path: &str,
+        _url: &str,
+    ) -> Result<(), WorkerError> {
+        Err(WorkerError::Transport(
+            "this worker does not stream to its peers".to_owned(),
+        ))
+    }
+
     /// Creates a container (nothing runs until [`Runtime::run`]).
     async fn create_container(&self, spec: ContainerSpec) -> Result<(), WorkerError>;
     /// Runs a process in a container to completion, streaming its output. Cancelling `cancel`

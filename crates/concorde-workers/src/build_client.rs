@@ -214,6 +214,23 @@ impl WorkerClient for BuildClient {
         self.worker.transport().stream_in(handle, path, tar).await
     }
 
+    async fn p2p_stream_in_url(
+        &self,
+        handle: &VolumeHandle,
+    ) -> Result<Option<String>, WorkerError> {
+        if !self.worker.peer_streaming() {
+            return Ok(None);
+        }
+        self.worker.transport().p2p_stream_in_url(handle, ".").await
+    }
+
+    async fn stream_p2p_out(&self, handle: &VolumeHandle, url: &str) -> Result<(), WorkerError> {
+        self.worker
+            .transport()
+            .stream_p2p_out(handle, ".", url)
+            .await
+    }
+
     async fn find_resource_cache(
         &self,
         identity: &CacheIdentity,

@@ -66,6 +66,8 @@ pub struct WorkerPool {
     /// Transports to remote workers, by name.
     remotes: Arc<Mutex<HashMap<WorkerName, Remote>>>,
     config: Arc<PlacementConfig>,
+    /// Volumes go straight from worker to worker where both can (`--enable-p2p-volume-streaming`).
+    peer_streaming: bool,
 }
 
 impl std::fmt::Debug for WorkerPool {
@@ -84,7 +86,14 @@ impl WorkerPool {
             local: local.map(Arc::new),
             remotes: Arc::default(),
             config: Arc::default(),
+            peer_streaming: false,
         }
+    }
+
+    /// The pool streaming volumes straight from worker to worker where both can.
+    pub fn with_peer_streaming(mut self, enabled: bool) -> WorkerPool {
+        self.peer_streaming = enabled;
+        self
     }
 
     /// The pool placing steps with `config`'s strategies.
@@ -192,7 +201,8 @@ impl WorkerPool {
             .map(|base| (base.name.clone(), base))
             .collect();
         Placed {
-            worker: RecordedWorker::new(self.store.clone(), worker.name.clone(), transport),
+            worker: RecordedWorker::new(self.store.clone(), worker.name.clone(), transport)
+                .with_peer_streaming(self.peer_streaming),
             base_types,
         }
     }

@@ -14,6 +14,8 @@ pub struct RecordedWorker {
     store: Store,
     name: WorkerName,
     transport: Arc<dyn Runtime>,
+    /// Whether volumes may be pushed to it straight from other workers.
+    peer_streaming: bool,
 }
 
 impl std::fmt::Debug for RecordedWorker {
@@ -45,7 +47,20 @@ impl RecordedWorker {
             store,
             name,
             transport,
+            peer_streaming: false,
         }
+    }
+
+    /// The same, taking volumes pushed straight from other workers when `enabled` (and the
+    /// worker has a peer address).
+    pub fn with_peer_streaming(mut self, enabled: bool) -> RecordedWorker {
+        self.peer_streaming = enabled;
+        self
+    }
+
+    /// Whether volumes may be pushed to it straight from other workers.
+    pub fn peer_streaming(&self) -> bool {
+        self.peer_streaming
     }
 
     /// Its name.

@@ -1,7 +1,8 @@
 //! Bringing an artifact to the worker a step was placed on: the artifact's own volume when it
 //! lives there, otherwise a copy streamed from its worker into a new volume of the build (a
-//! `streaming-volume` event says so). Each volume is streamed to a worker once per build;
-//! steps that need it there again share the copy.
+//! `streaming-volume` event says so): pushed straight from worker to worker when both can
+//! (peer to peer), else through the web node. Each volume is streamed to a worker once per
+//! build; steps that need it there again share the copy.
 
 use concorde_worker::VolumeHandle;
 
@@ -59,6 +60,32 @@ async fn stream_copy(
         .await
         .map_err(|err| failed(&err))?;
     exec.env.track_volume(&to.client, &copy);
+    let pushed = async {
+        let Some(url) = to.client.p2p_stream_in_url(&copy).await? else {
+            return Ok(false);
+        };
+        artifact
+            .worker
+            .stream_p2p_out(&artifact.volume, &url)
+            .await?;
+        Ok::<bool, concorde_worker::WorkerError>(true)
+    };
+    let pushed = tokio::select! {
+        pushed = pushed => pushed,
+        () = exec.cancel.cancelled() => return Err(StepError::Interrupted),
+    };
+    match pushed {
+        Ok(true) => return Ok(copy),
+        Ok(false) => {}
+        // Through the web node instead, over what the push may have left.
+        Err(err) => tracing::warn!(
+            volume = %artifact.volume.0,
+            from = artifact.worker_name(),
+            to = to.name(),
+            error = %err,
+            "streaming peer to peer failed; streaming through the web node"
+        ),
+    }
     let (reader, writer) = tokio::io::duplex(STREAM_BUFFER);
     let sending = artifact
         .worker

@@ -11,6 +11,7 @@ use crate::harness::{Backend, Repo, Server, WorkerRuntime, base_type_script, cha
 pub use crate::huge_log::a_huge_log_read_by_eight_followers_holds_little_memory;
 pub use crate::placement::{
     an_artifact_crosses_workers_to_a_tagged_step, limit_active_tasks_makes_a_task_wait_for_a_slot,
+    peer_workers_take_artifacts_straight_from_each_other,
 };
 pub use crate::process_cleanup::no_process_outlives_its_step;
 pub use crate::remote_workers::{

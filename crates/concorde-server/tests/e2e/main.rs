@@ -58,4 +58,5 @@ on_both_backends!(
     retire_worker_removes_the_worker_and_ends_its_process,
     an_artifact_crosses_workers_to_a_tagged_step,
     limit_active_tasks_makes_a_task_wait_for_a_slot,
+    peer_workers_take_artifacts_straight_from_each_other,
 );

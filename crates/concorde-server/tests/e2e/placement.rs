@@ -1,15 +1,14 @@
 //! Placement per step across real workers: a build's steps go to the workers their tags ask
-//! for, an artifact made on one worker is streamed to the step that needs it on another, and
-//! limit-active-tasks makes a task wait for a slot rather than overfill a worker.
+//! for, an artifact made on one worker is streamed to the step that needs it on another (through
+//! the web node, or straight between peers), and limit-active-tasks makes a task wait for a slot
+//! rather than overfill a worker.
 
 use crate::cluster::Cluster;
-use crate::harness::Backend;
+use crate::harness::{Backend, free_port};
 
-/// A build whose first task runs on the plain worker and whose second asks for the tag only
-/// the other worker has: the second task reads the first one's output, streamed across.
-pub fn an_artifact_crosses_workers_to_a_tagged_step(backend: Backend) {
-    let cluster = Cluster::start(backend);
-    let pipeline = "jobs:
+/// A job whose first task runs on the plain worker and whose others ask for the tag only the
+/// other worker has: they read the first one's output, streamed across.
+const CROSSING: &str = "jobs:
 - name: cross
   plan:
   - task: make
@@ -30,11 +29,12 @@ pub fn an_artifact_crosses_workers_to_a_tagged_step(backend: Backend) {
       inputs: [{name: out}]
       run: {path: sh, args: [-c, 'echo again; cat out/dir/f']}
 ";
-    cluster.server.set_pipeline("demo", pipeline);
-    let _gpu = cluster.worker("w-gpu", "worker_key", &["--tag", "gpu"]);
-    let _plain = cluster.worker("w-plain", "worker_key", &[]);
-    cluster.wait_for_worker("w-gpu", "running");
-    cluster.wait_for_worker("w-plain", "running");
+
+/// Runs [`CROSSING`] on workers `w-plain` and `w-gpu` and checks what `watch` shows: each step
+/// on its worker, the output streamed to `w-gpu` once for both tasks there, then gone with the
+/// build.
+fn run_crossing(cluster: &Cluster) {
+    cluster.server.set_pipeline("demo", CROSSING);
     let watched = cluster
         .server
         .fly_ok(&["trigger-job", "-j", "demo/cross", "-w"]);
@@ -55,13 +55,42 @@ pub fn an_artifact_crosses_workers_to_a_tagged_step(backend: Backend) {
             .unwrap_or_else(|| panic!("{expected:?} missing in order from:\n{watched}"));
         rest = &rest[at + expected.len()..];
     }
-    // Streamed once for both tasks on w-gpu.
     assert_eq!(watched.matches("streaming volume").count(), 1, "{watched}");
-    // The streamed copy (an artifact of the build) went with the build.
     let volumes = cluster.server.fly_ok(&["volumes"]);
     assert!(!volumes.contains("stream"), "{volumes}");
     let artifacts = cluster.server.get_json("/api/v1/builds/1/artifacts");
     assert_eq!(artifacts, serde_json::json!([]));
+}
+
+/// Through the web node's tunnels (the workers take no streams from their peers).
+pub fn an_artifact_crosses_workers_to_a_tagged_step(backend: Backend) {
+    let cluster = Cluster::start(backend);
+    let _gpu = cluster.worker("w-gpu", "worker_key", &["--tag", "gpu"]);
+    let _plain = cluster.worker("w-plain", "worker_key", &[]);
+    cluster.wait_for_worker("w-gpu", "running");
+    cluster.wait_for_worker("w-plain", "running");
+    run_crossing(&cluster);
+}
+
+/// Straight from worker to worker: the web node streams peer to peer and the receiving worker
+/// has a peer address.
+pub fn peer_workers_take_artifacts_straight_from_each_other(backend: Backend) {
+    let cluster = Cluster::start_with(backend, "127.0.0.1", &["--enable-p2p-volume-streaming"]);
+    let peer = format!("127.0.0.1:{}", free_port());
+    let gpu = cluster.worker(
+        "w-gpu",
+        "worker_key",
+        &["--tag", "gpu", "--p2p-bind", &peer],
+    );
+    let _plain = cluster.worker("w-plain", "worker_key", &[]);
+    cluster.wait_for_worker("w-gpu", "running");
+    cluster.wait_for_worker("w-plain", "running");
+    run_crossing(&cluster);
+    assert!(
+        gpu.log().contains("streaming in from a peer"),
+        "{}",
+        gpu.log()
+    );
 }
 
 /// With limit-active-tasks at one task per worker, two parallel tasks on one worker run one
