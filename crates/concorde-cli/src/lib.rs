@@ -55,6 +55,7 @@ use std::process::ExitCode;
 pub use debug::DebugCommand;
 pub use fly::{GlobalArgs, Io};
 pub use format_pipeline::FormatPipelineArgs;
+pub use land_worker::LandWorkerArgs;
 pub use validate_pipeline::ValidatePipelineArgs;
 
 use fly::Ctx;
@@ -179,8 +180,10 @@ pub enum Command {
     /// List the registered workers.
     #[command(visible_alias = "ws")]
     Workers(workers::WorkersArgs),
-    /// Land a worker: it takes no new work, and lands once its builds are done.
-    #[command(visible_alias = "lw")]
+    /// Land a worker: it takes no new work, and lands once its builds are done. The binary
+    /// parses `land-worker` itself (it also lands a worker from its own machine, through the
+    /// TSA) and hands `-w NAME` here.
+    #[command(skip)]
     LandWorker(land_worker::LandWorkerArgs),
     /// Remove a worker that is not running (stalled, landed...).
     #[command(visible_alias = "pw")]

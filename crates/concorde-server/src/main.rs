@@ -35,6 +35,10 @@ enum TopCommand {
     Web(node::NodeArgs),
     /// Run a worker that registers with a web node through its TSA.
     Worker(worker_node::WorkerArgs),
+    /// Land a worker: it takes no new work, and lands once its builds are done. `-w NAME`
+    /// through the API; on the worker's machine, with its `--name` and TSA flags, through the TSA.
+    #[command(visible_alias = "lw")]
+    LandWorker(worker_node::LandWorkerArgs),
     /// Retire this worker through its TSA (run on the worker's machine, with its flags).
     RetireWorker(worker_node::TsaClientArgs),
     /// Generate a key pair, as Concourse's `generate-key`.
@@ -82,6 +86,12 @@ fn main() -> ExitCode {
         TopCommand::Worker(args) => {
             block_on(worker_node::run_worker(args)).map(|()| ExitCode::SUCCESS)
         }
+        TopCommand::LandWorker(args) => match args.through_tsa() {
+            Ok(tsa) => block_on(worker_node::land_worker(tsa)).map(|()| ExitCode::SUCCESS),
+            Err(fly) => {
+                concorde_cli::run_with_globals(&cli.global, concorde_cli::Command::LandWorker(fly))
+            }
+        },
         TopCommand::RetireWorker(args) => {
             block_on(worker_node::retire_worker(args)).map(|()| ExitCode::SUCCESS)
         }

@@ -42,6 +42,62 @@ pub struct TsaClientArgs {
     pub team: Option<String>,
 }
 
+/// Flags of `concorde land-worker`: fly's `-w NAME` (through the API), or, on the worker's
+/// machine, its name and TSA flags (through the TSA, as Concourse's worker command).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LandWorkerArgs {
+    /// The worker to land, through the API.
+    #[arg(
+        short = 'w',
+        long = "worker",
+        value_name = "NAME",
+        required_unless_present = "tsa_public_key",
+        conflicts_with = "tsa_public_key"
+    )]
+    pub worker: Option<String>,
+    /// On the worker's machine: its name (defaults to the host name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// On the worker's machine: a TSA to reach, `HOST:PORT` (repeatable; tried in turn).
+    #[arg(
+        long = "tsa-host",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:2222"
+    )]
+    pub tsa_hosts: Vec<String>,
+    /// On the worker's machine: the TSA's public host key(s).
+    #[arg(
+        long = "tsa-public-key",
+        value_name = "FILE",
+        requires = "worker_private_key"
+    )]
+    pub tsa_public_key: Option<PathBuf>,
+    /// On the worker's machine: the worker's private key.
+    #[arg(long = "tsa-worker-private-key", value_name = "FILE")]
+    pub worker_private_key: Option<PathBuf>,
+    /// On the worker's machine: the team the worker belongs to.
+    #[arg(long, value_name = "TEAM")]
+    pub team: Option<String>,
+}
+
+impl LandWorkerArgs {
+    /// The TSA flags, when the command runs on the worker's machine; else fly's arguments.
+    pub fn through_tsa(self) -> Result<TsaClientArgs, concorde_cli::LandWorkerArgs> {
+        match (self.tsa_public_key, self.worker_private_key, self.worker) {
+            (Some(tsa_public_key), Some(worker_private_key), _) => Ok(TsaClientArgs {
+                name: self.name,
+                tsa_hosts: self.tsa_hosts,
+                tsa_public_key,
+                worker_private_key,
+                team: self.team,
+            }),
+            (_, _, worker) => Err(concorde_cli::LandWorkerArgs {
+                worker: worker.unwrap_or_default(),
+            }),
+        }
+    }
+}
+
 /// Flags of `concorde worker`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WorkerArgs {
@@ -269,6 +325,15 @@ pub async fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         concorde_tsa::Ended::ByTsa => info!("the web node ended the registration (landed)"),
         concorde_tsa::Ended::Stopped => info!("worker stopped"),
     }
+    Ok(())
+}
+
+/// `concorde land-worker`, on the worker's side: asks the TSA to land this worker. The web node
+/// takes no new work to it and lands it once its builds that may not be interrupted are done;
+/// the worker's process then exits 0, and registers again when started again.
+pub async fn land_worker(args: TsaClientArgs) -> anyhow::Result<()> {
+    let beacon = args.beacon(args.worker_json(), 0, concorde_tsa::DEFAULT_HEARTBEAT)?;
+    beacon.run_command("land-worker").await?;
     Ok(())
 }
 

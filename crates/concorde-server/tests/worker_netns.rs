@@ -1,7 +1,8 @@
 //! Workers as separate hosts: each `concorde worker` in its own network namespace, joined to
 //! the web node's host by a veth pair, where it can reach the TSA's port and nothing else of
 //! the web node (its API listens on the host's loopback). Builds still reach them, through the
-//! SSH tunnel alone, on SQLite and on PostgreSQL.
+//! SSH tunnel alone, on SQLite and on PostgreSQL, and an artifact made on one crosses to the
+//! other through the web node (peer-to-peer streaming, tried first, cannot reach).
 //!
 //! Needs root and `ip` (CI installs iproute2); it fails loudly without.
 
@@ -22,10 +23,12 @@ use std::process::Command;
 use cluster::Cluster;
 use harness::Backend;
 
-/// A network namespace with a veth pair to the host: `host_ip` on the host's side.
+/// A network namespace with a veth pair to the host: `host_ip` on the host's side, `inner_ip`
+/// on the namespace's.
 struct Namespace {
     name: String,
     host_ip: String,
+    inner_ip: String,
 }
 
 fn ip(args: &[&str]) {
@@ -51,6 +54,7 @@ impl Namespace {
         ip(&["link", "set", &peer, "netns", &name]);
         let subnet = format!("10.{}.{id}", 200 + n + if tag == "p" { 10 } else { 0 });
         let host_ip = format!("{subnet}.1");
+        let inner_ip = format!("{subnet}.2");
         ip(&["addr", "add", &format!("{host_ip}/24"), "dev", &host]);
         ip(&["link", "set", &host, "up"]);
         ip(&[
@@ -58,13 +62,17 @@ impl Namespace {
             &name,
             "addr",
             "add",
-            &format!("{subnet}.2/24"),
+            &format!("{inner_ip}/24"),
             "dev",
             &peer,
         ]);
         ip(&["-n", &name, "link", "set", &peer, "up"]);
         ip(&["-n", &name, "link", "set", "lo", "up"]);
-        Namespace { name, host_ip }
+        Namespace {
+            name,
+            host_ip,
+            inner_ip,
+        }
     }
 
     /// Whether a TCP connection from inside the namespace to `address` succeeds.
@@ -98,7 +106,9 @@ fn require_root() {
 
 fn workers_in_their_own_networks(backend: Backend, tag: &str) {
     require_root();
-    let cluster = Cluster::start_on(backend, "0.0.0.0");
+    // Peer-to-peer streaming is on, but the workers cannot reach each other: volumes go
+    // through the web node's tunnels.
+    let cluster = Cluster::start_with(backend, "0.0.0.0", &["--enable-p2p-volume-streaming"]);
     let (a, b) = (Namespace::new(tag, 1), Namespace::new(tag, 2));
     let tsa_port = cluster.tsa.rsplit_once(':').unwrap().1.to_owned();
     let api_port = cluster.server.url.rsplit_once(':').unwrap().1.to_owned();
@@ -113,15 +123,17 @@ fn workers_in_their_own_networks(backend: Backend, tag: &str) {
         "wa",
         &[],
     );
+    let wb_peer = format!("{}:7788", b.inner_ip);
     let _wb = cluster.worker_in(
         Some(&b.name),
         &format!("{}:{tsa_port}", b.host_ip),
         "wb",
-        &[],
+        &["--tag", "far", "--p2p-bind", &wb_peer],
     );
+    assert!(!a.can_connect(&wb_peer));
     cluster.wait_for_worker("wa", "running");
     cluster.wait_for_worker("wb", "running");
-    let pipeline = "resources:\n- name: ticker\n  type: mock\n  source: {initial_version: one}\njobs:\n- name: unit\n  plan:\n  - get: ticker\n  - task: hello\n    config: {platform: linux, inputs: [{name: ticker}], run: {path: sh, args: [-c, 'echo fetched $(cat ticker/version)']}}\n";
+    let pipeline = "resources:\n- name: ticker\n  type: mock\n  source: {initial_version: one}\njobs:\n- name: unit\n  plan:\n  - get: ticker\n  - task: hello\n    config: {platform: linux, inputs: [{name: ticker}], run: {path: sh, args: [-c, 'echo fetched $(cat ticker/version)']}}\n- name: cross\n  plan:\n  - get: ticker\n  - task: far\n    tags: [far]\n    config: {platform: linux, inputs: [{name: ticker}], run: {path: sh, args: [-c, 'echo far got $(cat ticker/version)']}}\n";
     cluster.server.set_pipeline("demo", pipeline);
     let mut placed = Vec::new();
     for build in 1..=2 {
@@ -139,9 +151,22 @@ fn workers_in_their_own_networks(backend: Backend, tag: &str) {
             .to_owned();
         placed.push(worker);
     }
-    assert!(
-        placed.iter().all(|worker| worker == "wa" || worker == "wb"),
-        "{placed:?}"
+    // Untagged steps go to the untagged worker only.
+    assert_eq!(placed, ["wa", "wa"]);
+    // The fetched version crosses from wa's network to wb's through the web node.
+    let watched = cluster
+        .server
+        .fly_ok(&["trigger-job", "-j", "demo/cross", "-w"]);
+    harness::assert_in_order(
+        &watched,
+        &[
+            "selected worker: wa",
+            "selected worker: wb",
+            "streaming volume",
+            "from worker wa",
+            "far got one",
+            "succeeded",
+        ],
     );
 }
 

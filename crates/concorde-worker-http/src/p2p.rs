@@ -26,6 +26,8 @@ use crate::wire::WireError;
 
 /// How long a ticket waits for its peer.
 const TICKET_LIFE: Duration = Duration::from_secs(15 * 60);
+/// How long a push waits to connect to its peer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes in flight between packing the tar and sending it.
 const BUFFER: usize = 256 * 1024;
 
@@ -162,8 +164,13 @@ pub(crate) async fn push(
     let request = hyper::Request::put(uri)
         .body(body)
         .map_err(|err| WorkerError::Transport(err.to_string()))?;
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_nodelay(true);
+    // A peer that drops packets must not hold the stream for minutes: the web node then
+    // streams the volume through itself instead.
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
     let client: Client<_, http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>> =
-        Client::builder(TokioExecutor::new()).build_http();
+        Client::builder(TokioExecutor::new()).build(connector);
     let response = client
         .request(request)
         .await

@@ -18,7 +18,7 @@ pub use crate::remote_workers::{
     a_restarted_worker_sweeps_what_a_killed_build_left,
     a_worker_killed_mid_build_errors_the_build_naming_it,
     a_worker_registers_through_the_tsa_and_runs_builds, land_and_prune_follow_the_worker_lifecycle,
-    retire_worker_removes_the_worker_and_ends_its_process,
+    land_and_retire_from_the_worker_end_its_process,
     tags_steer_builds_to_the_workers_that_have_them,
 };
 pub use crate::watch::watch_waits_for_a_jobs_first_build;

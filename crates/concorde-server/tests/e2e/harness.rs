@@ -461,3 +461,14 @@ pub fn base_type_script(types: &Path, type_name: &str, action: &str, script: &st
     std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
     std::fs::set_permissions(&path, permissions).expect("chmod");
 }
+
+/// Asserts that every one of `expected` appears in `text`, in that order.
+pub fn assert_in_order(text: &str, expected: &[&str]) {
+    let mut rest = text;
+    for piece in expected {
+        let at = rest
+            .find(piece)
+            .unwrap_or_else(|| panic!("{piece:?} missing in order from:\n{text}"));
+        rest = &rest[at + piece.len()..];
+    }
+}

@@ -55,7 +55,7 @@ on_both_backends!(
     a_worker_killed_mid_build_errors_the_build_naming_it,
     tags_steer_builds_to_the_workers_that_have_them,
     a_restarted_worker_sweeps_what_a_killed_build_left,
-    retire_worker_removes_the_worker_and_ends_its_process,
+    land_and_retire_from_the_worker_end_its_process,
     an_artifact_crosses_workers_to_a_tagged_step,
     limit_active_tasks_makes_a_task_wait_for_a_slot,
     peer_workers_take_artifacts_straight_from_each_other,

@@ -4,7 +4,7 @@
 //! rather than overfill a worker.
 
 use crate::cluster::Cluster;
-use crate::harness::{Backend, free_port};
+use crate::harness::{Backend, assert_in_order, free_port};
 
 /// A job whose first task runs on the plain worker and whose others ask for the tag only the
 /// other worker has: they read the first one's output, streamed across.
@@ -38,23 +38,19 @@ fn run_crossing(cluster: &Cluster) {
     let watched = cluster
         .server
         .fly_ok(&["trigger-job", "-j", "demo/cross", "-w"]);
-    let order = [
-        "selected worker: w-plain",
-        "selected worker: w-gpu",
-        "streaming volume",
-        "from worker w-plain",
-        "made on plain\nnested\n",
-        "selected worker: w-gpu",
-        "again\nnested\n",
-        "succeeded",
-    ];
-    let mut rest = watched.as_str();
-    for expected in order {
-        let at = rest
-            .find(expected)
-            .unwrap_or_else(|| panic!("{expected:?} missing in order from:\n{watched}"));
-        rest = &rest[at + expected.len()..];
-    }
+    assert_in_order(
+        &watched,
+        &[
+            "selected worker: w-plain",
+            "selected worker: w-gpu",
+            "streaming volume",
+            "from worker w-plain",
+            "made on plain\nnested\n",
+            "selected worker: w-gpu",
+            "again\nnested\n",
+            "succeeded",
+        ],
+    );
     assert_eq!(watched.matches("streaming volume").count(), 1, "{watched}");
     let volumes = cluster.server.fly_ok(&["volumes"]);
     assert!(!volumes.contains("stream"), "{volumes}");

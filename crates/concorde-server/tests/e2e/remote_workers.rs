@@ -267,24 +267,37 @@ fn kill_mid_task(cluster: &Cluster, worker: crate::cluster::Worker) {
 
 /// `concorde retire-worker` on the worker's side: the web node removes the worker (no build
 /// holds it) and the worker's process exits 0.
-pub fn retire_worker_removes_the_worker_and_ends_its_process(backend: Backend) {
+pub fn land_and_retire_from_the_worker_end_its_process(backend: Backend) {
     let cluster = Cluster::start(backend);
+    // Landed from its own machine first: it exits 0 and is `landed`; started again, it runs.
     let mut worker = cluster.worker("w1", "worker_key", &[]);
     cluster.wait_for_worker("w1", "running");
-    let retired = std::process::Command::new(crate::harness::binary())
-        .args(["retire-worker", "--name", "w1", "--tsa-host", &cluster.tsa])
+    from_the_worker(&cluster, "land-worker", "w1");
+    assert_eq!(worker.wait_exit(LONG), Some(0), "{}", worker.log());
+    cluster.wait_for_worker("w1", "landed");
+    drop(worker);
+    let mut worker = cluster.worker("w1", "worker_key", &[]);
+    cluster.wait_for_worker("w1", "running");
+    from_the_worker(&cluster, "retire-worker", "w1");
+    assert_eq!(worker.wait_exit(LONG), Some(0), "{}", worker.log());
+    let workers = cluster.server.fly_ok(&["workers"]);
+    assert!(!workers.contains("w1"), "{workers}");
+}
+
+/// Runs `command` (`land-worker`, `retire-worker`) as on worker `name`'s machine: its name
+/// and TSA flags, no target.
+fn from_the_worker(cluster: &Cluster, command: &str, name: &str) {
+    let output = std::process::Command::new(crate::harness::binary())
+        .args([command, "--name", name, "--tsa-host", &cluster.tsa])
         .arg("--tsa-public-key")
         .arg(cluster.keys.path("host_key.pub"))
         .arg("--tsa-worker-private-key")
         .arg(cluster.keys.path("worker_key"))
         .output()
-        .expect("retire-worker runs");
+        .expect("the command runs");
     assert!(
-        retired.status.success(),
-        "{}",
-        String::from_utf8_lossy(&retired.stderr)
+        output.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(worker.wait_exit(LONG), Some(0), "{}", worker.log());
-    let workers = cluster.server.fly_ok(&["workers"]);
-    assert!(!workers.contains("w1"), "{workers}");
 }
