@@ -64,16 +64,38 @@ fn main() {
     let keys_dir = tempfile::tempdir().expect("tempdir");
     keys(keys_dir.path());
     let peer = format!("127.0.0.1:{}", common::free_port());
-    let modes: [(&str, &[&str], Vec<&str>); 2] = [
-        ("through the web node", &[], vec!["--tag", "far"]),
+    let modes: [(&str, Vec<&str>, Vec<&str>); 4] = [
         (
-            "peer to peer",
-            &["--enable-p2p-volume-streaming"],
+            "through the web node, raw",
+            vec!["--streaming-artifacts-compression", "raw"],
+            vec!["--tag", "far"],
+        ),
+        (
+            "through the web node, zstd",
+            vec!["--streaming-artifacts-compression", "zstd"],
+            vec!["--tag", "far"],
+        ),
+        (
+            "peer to peer, raw",
+            vec![
+                "--enable-p2p-volume-streaming",
+                "--streaming-artifacts-compression",
+                "raw",
+            ],
+            vec!["--tag", "far", "--p2p-bind", &peer],
+        ),
+        (
+            "peer to peer, zstd",
+            vec![
+                "--enable-p2p-volume-streaming",
+                "--streaming-artifacts-compression",
+                "zstd",
+            ],
             vec!["--tag", "far", "--p2p-bind", &peer],
         ),
     ];
     for (mode, web_flags, far_flags) in modes {
-        let web = start_web(keys_dir.path(), web_flags);
+        let web = start_web(keys_dir.path(), &web_flags);
         let near_dir = tempfile::tempdir().expect("tempdir");
         let far_dir = tempfile::tempdir().expect("tempdir");
         let near = start_worker(&web, keys_dir.path(), "near", near_dir.path(), &[]);

@@ -21,7 +21,7 @@ use concorde_web::components::scheduler::Scheduler;
 use concorde_web::components::tracker::{Tracker, TrackerConfig};
 use concorde_web::components::worker_lifecycle::WorkerLifecycle;
 use concorde_web::components::{Component, Statuses, run_component};
-use concorde_web::placement::{NodeWorkers, PlacementConfig, PlacementStrategy};
+use concorde_web::placement::{Compression, NodeWorkers, PlacementConfig, PlacementStrategy};
 use concorde_web::worker::{KILL_GRACE, LocalWorker, Reclaimed, RuntimeChoice};
 
 /// How long running builds get to finish when the node stops.
@@ -85,6 +85,14 @@ pub struct NodeArgs {
     /// address (`concorde worker --p2p-bind`), instead of through this node's tunnels.
     #[arg(long = "enable-p2p-volume-streaming")]
     pub p2p_volume_streaming: bool,
+    /// How volumes streamed between workers are compressed: raw, gzip or zstd.
+    #[arg(
+        long = "streaming-artifacts-compression",
+        value_name = "COMPRESSION",
+        default_value = "zstd",
+        value_parser = clap::builder::ValueParser::new(str::parse::<Compression>)
+    )]
+    pub streaming_compression: Compression,
     #[command(flatten)]
     pub tsa: TsaArgs,
 }
@@ -229,7 +237,7 @@ pub async fn run_node_until(
         max_active_tasks: i64::from(args.max_active_tasks),
     };
     let workers = NodeWorkers::new(&store, local.as_ref(), placement)
-        .with_peer_streaming(args.p2p_volume_streaming);
+        .with_streaming(args.p2p_volume_streaming, args.streaming_compression);
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("could not listen on {}", args.bind))?;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use concorde_engine::CacheLocks;
 use concorde_store::{Store, WorkerName};
 use concorde_workers::{BuildOwner, BuildPlacer, LocalEntry, WorkerPool};
-pub use concorde_workers::{PlacementConfig, PlacementStrategy};
+
+pub use concorde_workers::{Compression, PlacementConfig, PlacementStrategy};
 
 use crate::worker::LocalWorker;
 
@@ -35,10 +36,14 @@ impl NodeWorkers {
         }
     }
 
-    /// The same, streaming volumes straight from worker to worker where both can.
-    pub fn with_peer_streaming(self, enabled: bool) -> NodeWorkers {
+    /// The same, streaming volumes straight from worker to worker where both can, and
+    /// compressing volume streams with `compression`.
+    pub fn with_streaming(self, peer_to_peer: bool, compression: Compression) -> NodeWorkers {
         NodeWorkers {
-            pool: self.pool.with_peer_streaming(enabled),
+            pool: self
+                .pool
+                .with_peer_streaming(peer_to_peer)
+                .with_compression(compression),
             ..self
         }
     }

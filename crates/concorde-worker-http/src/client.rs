@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::compression::Compression;
 use crate::frames::{self, FrameReader};
 use crate::wire::{CreateVolume, P2pUrl, WireError};
 
@@ -34,6 +35,8 @@ pub struct RemoteRuntime {
     /// How errors name the worker: `worker <name> at <address>`, or `worker at <address>`.
     label: String,
     client: Client<HttpConnector, RequestBody>,
+    /// How volume streams to and from it (and pushed from it to peers) are compressed.
+    compression: Compression,
 }
 
 impl std::fmt::Debug for RemoteRuntime {
@@ -93,7 +96,14 @@ impl RemoteRuntime {
             address: address.to_owned(),
             label: format!("worker at {address}"),
             client: Client::builder(TokioExecutor::new()).build(connector),
+            compression: Compression::Raw,
         }
+    }
+
+    /// The same, compressing volume streams with `compression`.
+    pub fn with_compression(mut self, compression: Compression) -> RemoteRuntime {
+        self.compression = compression;
+        self
     }
 
     /// The same, naming the worker in its errors.
@@ -250,12 +260,14 @@ impl Runtime for RemoteRuntime {
         path: &str,
         tar: Box<dyn AsyncRead + Send + Unpin>,
     ) -> Result<(), WorkerError> {
-        let frames = ReaderStream::with_capacity(tar, 256 * 1024).map_ok(Frame::data);
+        let compressed = self.compression.encode(tar);
+        let frames = ReaderStream::with_capacity(compressed, 256 * 1024).map_ok(Frame::data);
         let body = BodyExt::boxed_unsync(StreamBody::new(frames));
         let path = format!(
-            "/volumes/{}/stream-in?path={}",
+            "/volumes/{}/stream-in?path={}&encoding={}",
             encode_path(&handle.0),
-            encode_path(path)
+            encode_path(path),
+            self.compression.name()
         );
         self.call(Method::PUT, &path, body).await.map(|_| ())
     }
@@ -267,16 +279,22 @@ impl Runtime for RemoteRuntime {
         mut into: Box<dyn AsyncWrite + Send + Unpin>,
     ) -> Result<(), WorkerError> {
         let path = format!(
-            "/volumes/{}/stream-out?path={}",
+            "/volumes/{}/stream-out?path={}&encoding={}",
             encode_path(&handle.0),
-            encode_path(path)
+            encode_path(path),
+            self.compression.name()
         );
         let response = self.call(Method::GET, &path, empty()).await?;
-        let mut body = response.into_body().into_data_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|err| self.broken(err))?;
-            into.write_all(&chunk).await?;
-        }
+        let body = response
+            .into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other);
+        let mut tar = self
+            .compression
+            .decode(Box::new(tokio_util::io::StreamReader::new(body)));
+        tokio::io::copy(&mut tar, &mut into)
+            .await
+            .map_err(|err| self.broken(err))?;
         into.shutdown().await?;
         Ok(())
     }
@@ -303,10 +321,11 @@ impl Runtime for RemoteRuntime {
         url: &str,
     ) -> Result<(), WorkerError> {
         let path = format!(
-            "/volumes/{}/stream-p2p-out?path={}&url={}",
+            "/volumes/{}/stream-p2p-out?path={}&url={}&encoding={}",
             encode_path(&handle.0),
             encode_path(path),
-            encode_query(url)
+            encode_query(url),
+            self.compression.name()
         );
         self.call(Method::PUT, &path, empty()).await.map(|_| ())
     }

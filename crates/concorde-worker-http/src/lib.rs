@@ -9,11 +9,13 @@
 //! [`Runtime`]: concorde_worker::Runtime
 
 mod client;
+mod compression;
 mod frames;
 mod p2p;
 mod server;
 mod wire;
 
 pub use client::RemoteRuntime;
+pub use compression::Compression;
 pub use p2p::{P2p, peer_router, serve_peers};
 pub use server::{router, serve};

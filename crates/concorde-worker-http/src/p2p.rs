@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::put;
 use bytes::Bytes;
@@ -22,6 +22,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio_util::io::{ReaderStream, StreamReader};
 use tokio_util::sync::CancellationToken;
 
+use crate::compression::Compression;
 use crate::wire::WireError;
 
 /// How long a ticket waits for its peer.
@@ -119,9 +120,17 @@ pub async fn serve_peers(
         .await
 }
 
+/// How a pushed body is compressed.
+#[derive(serde::Deserialize)]
+struct PeerQuery {
+    #[serde(default)]
+    encoding: Compression,
+}
+
 async fn stream_in(
     State(state): State<PeerState>,
     Path(token): Path<String>,
+    Query(query): Query<PeerQuery>,
     body: Body,
 ) -> Result<StatusCode, (StatusCode, axum::Json<WireError>)> {
     let failed = |err: WorkerError| {
@@ -136,30 +145,32 @@ async fn stream_in(
         )));
     };
     let data = TryStreamExt::map_err(body.into_data_stream(), std::io::Error::other);
-    let tar = StreamReader::new(data);
+    let tar = query.encoding.decode(Box::new(StreamReader::new(data)));
     tracing::info!(volume = %volume.0, "streaming in from a peer");
     state
         .runtime
-        .stream_in(&volume, &path, Box::new(tar))
+        .stream_in(&volume, &path, tar)
         .await
         .map_err(failed)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Pushes `path` of `volume` to a peer's ticket `url`.
+/// Pushes `path` of `volume` to a peer's ticket `url`, compressed with `encoding`.
 pub(crate) async fn push(
     runtime: Arc<dyn Runtime>,
     volume: VolumeHandle,
     path: String,
     url: &str,
+    encoding: Compression,
 ) -> Result<(), WorkerError> {
-    let uri: hyper::Uri = url
+    let uri: hyper::Uri = format!("{url}?encoding={}", encoding.name())
         .parse()
         .map_err(|err| WorkerError::Transport(format!("invalid peer URL {url}: {err}")))?;
     let (reader, writer) = tokio::io::duplex(BUFFER);
     let packing =
         tokio::spawn(async move { runtime.stream_out(&volume, &path, Box::new(writer)).await });
-    let frames = ReaderStream::with_capacity(reader, BUFFER).map_ok(Frame::data);
+    let frames =
+        ReaderStream::with_capacity(encoding.encode(Box::new(reader)), BUFFER).map_ok(Frame::data);
     let body = BodyExt::boxed_unsync(StreamBody::new(frames));
     let request = hyper::Request::put(uri)
         .body(body)

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio_util::io::{ReaderStream, StreamReader};
 use tokio_util::sync::CancellationToken;
 
+use crate::compression::Compression;
 use crate::frames::{self, MAX_FRAME};
 use crate::p2p::P2p;
 use crate::wire::{CreateVolume, P2pUrl, WireError};
@@ -301,6 +302,9 @@ async fn destroy_volume(
 struct PathQuery {
     #[serde(default)]
     path: String,
+    /// How a volume stream's body is compressed.
+    #[serde(default)]
+    encoding: Compression,
 }
 
 fn relative(query: &PathQuery) -> &str {
@@ -317,10 +321,11 @@ async fn stream_in(
     Query(query): Query<PathQuery>,
     body: Body,
 ) -> Served<StatusCode> {
-    let tar = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    let body = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    let tar = query.encoding.decode(Box::new(body));
     state
         .runtime
-        .stream_in(&VolumeHandle(handle), relative(&query), Box::new(tar))
+        .stream_in(&VolumeHandle(handle), relative(&query), tar)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -358,8 +363,8 @@ async fn stream_out(
             .map_err(|err| WorkerError::Transport(err.to_string()))??;
     }
     first.truncate(read);
-    let head = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(first)) });
-    let rest = ReaderStream::new(reader);
+    let tar = tokio::io::AsyncReadExt::chain(std::io::Cursor::new(first), reader);
+    let body = ReaderStream::with_capacity(query.encoding.encode(Box::new(tar)), 256 * 1024);
     if !finished {
         tokio::spawn(async move {
             if let Ok(Err(err)) = streaming.await {
@@ -367,7 +372,7 @@ async fn stream_out(
             }
         });
     }
-    Ok(Body::from_stream(futures::StreamExt::chain(head, rest)).into_response())
+    Ok(Body::from_stream(body).into_response())
 }
 
 /// A one-time URL a peer pushes a tar into `path` of the volume at; `null` without p2p.
@@ -395,6 +400,8 @@ struct PushQuery {
     #[serde(default)]
     path: String,
     url: String,
+    #[serde(default)]
+    encoding: Compression,
 }
 
 /// Pushes `path` of the volume to a peer's URL; 204 once the peer has it all.
@@ -413,6 +420,7 @@ async fn stream_p2p_out(
         VolumeHandle(handle),
         path,
         &query.url,
+        query.encoding,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

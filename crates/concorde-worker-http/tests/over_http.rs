@@ -11,7 +11,7 @@ use concorde_worker::{
     ContainerHandle, ContainerSpec, ExitStatus, HostRuntime, ImageSpec, Limits, Mount, ProcessIo,
     ProcessSpec, Runtime, VolumeHandle, VolumeStrategy, WorkerError,
 };
-use concorde_worker_http::{P2p, RemoteRuntime, serve, serve_peers};
+use concorde_worker_http::{Compression, P2p, RemoteRuntime, serve, serve_peers};
 use tokio_util::sync::CancellationToken;
 
 struct Served {
@@ -385,4 +385,51 @@ async fn a_volume_is_pushed_straight_to_a_peer_once_per_ticket() {
         again.to_string().contains("no such stream ticket"),
         "{again}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_streams_arrive_as_they_were_sent() {
+    let content: Vec<u8> = (0..100_000u32).flat_map(|n| n.to_le_bytes()).collect();
+    for compression in [Compression::Gzip, Compression::Zstd] {
+        let (sender, receiver) = (served().await, served_with(true).await);
+        let (sending, receiving) = (
+            sender.remote.clone().with_compression(compression),
+            receiver.remote.clone().with_compression(compression),
+        );
+        let source = VolumeHandle("source".to_owned());
+        let target = VolumeHandle("target".to_owned());
+        sending
+            .create_volume(&source, VolumeStrategy::Empty)
+            .await
+            .unwrap();
+        sending
+            .stream_in(
+                &source,
+                ".",
+                Box::new(std::io::Cursor::new(tar_of("data", &content))),
+            )
+            .await
+            .unwrap();
+        receiving
+            .create_volume(&target, VolumeStrategy::Empty)
+            .await
+            .unwrap();
+        let url = receiving
+            .p2p_stream_in_url(&target, ".")
+            .await
+            .unwrap()
+            .unwrap();
+        sending.stream_p2p_out(&source, ".", &url).await.unwrap();
+        let out = Captured::default();
+        receiving
+            .stream_out(&target, "data", Box::new(out.clone()))
+            .await
+            .unwrap();
+        let bytes = out.0.lock().unwrap().clone();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut back).unwrap();
+        assert_eq!(back, content, "{compression:?}");
+    }
 }

@@ -19,6 +19,7 @@ mod recorded;
 mod strategy;
 
 pub use build_client::{BuildClient, BuildOwner};
+pub use concorde_worker_http::Compression;
 pub use placer::{BuildPlacer, unsatisfied};
 pub use pool::{LocalEntry, Placed, PoolPlacement, WorkerPool};
 pub use reclaim::Reclaimed;

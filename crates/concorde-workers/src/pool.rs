@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use concorde_engine::{BaseResourceType, StepNeeds};
 use concorde_store::{PlacementQuery, Store, StoreError, Worker, WorkerName};
 use concorde_worker::Runtime;
-use concorde_worker_http::RemoteRuntime;
+use concorde_worker_http::{Compression, RemoteRuntime};
 
 use crate::recorded::RecordedWorker;
 use crate::strategy::{PlacementConfig, order_candidates};
@@ -68,6 +68,8 @@ pub struct WorkerPool {
     config: Arc<PlacementConfig>,
     /// Volumes go straight from worker to worker where both can (`--enable-p2p-volume-streaming`).
     peer_streaming: bool,
+    /// How volume streams to and from remote workers are compressed.
+    compression: Compression,
 }
 
 impl std::fmt::Debug for WorkerPool {
@@ -87,7 +89,14 @@ impl WorkerPool {
             remotes: Arc::default(),
             config: Arc::default(),
             peer_streaming: false,
+            compression: Compression::Raw,
         }
+    }
+
+    /// The pool compressing volume streams to and from its remote workers with `compression`.
+    pub fn with_compression(mut self, compression: Compression) -> WorkerPool {
+        self.compression = compression;
+        self
     }
 
     /// The pool streaming volumes straight from worker to worker where both can.
@@ -185,8 +194,11 @@ impl WorkerPool {
             match remotes.get(&worker.name) {
                 Some((known, transport)) if *known == address => transport.clone(),
                 _ => {
-                    let transport: Arc<dyn Runtime> =
-                        Arc::new(RemoteRuntime::new(&address).named(worker.name.as_str()));
+                    let transport: Arc<dyn Runtime> = Arc::new(
+                        RemoteRuntime::new(&address)
+                            .named(worker.name.as_str())
+                            .with_compression(self.compression),
+                    );
                     remotes.insert(worker.name.clone(), (address.clone(), transport.clone()));
                     transport
                 }
