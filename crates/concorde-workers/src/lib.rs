@@ -24,4 +24,4 @@ pub use placer::{BuildPlacer, unsatisfied};
 pub use pool::{LocalEntry, Placed, PoolPlacement, WorkerPool};
 pub use reclaim::Reclaimed;
 pub use recorded::RecordedWorker;
-pub use strategy::{PlacementConfig, PlacementStrategy, order_candidates};
+pub use strategy::{PlacementConfig, PlacementStrategy};

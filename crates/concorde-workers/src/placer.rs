@@ -18,7 +18,7 @@ use crate::pool::{PoolPlacement, WorkerPool};
 const RETRY: Duration = Duration::from_secs(5);
 
 /// Why a task waits when every fitting worker runs as many tasks as it may (Concourse's words).
-pub const ALL_BUSY: &str = "All workers are busy at the moment, please stand-by.";
+const ALL_BUSY: &str = "All workers are busy at the moment, please stand-by.";
 
 /// Places the steps of one build or check.
 #[derive(Debug)]
@@ -95,9 +95,12 @@ impl Placer for BuildPlacer {
         match first {
             Placement::Placed(_) => return Ok(first),
             Placement::NoneFits(reason) if !self.waits => {
-                return Err(match needs.base_type.is_some() || !needs.tags.is_empty() {
-                    true => reason,
-                    false => "no workers available for checking".to_owned(),
+                // With nothing asked of it, any worker would do: there is none at all.
+                let asks = needs.base_type.is_some() || !needs.tags.is_empty();
+                return Err(if asks {
+                    reason
+                } else {
+                    "no workers available for checking".to_owned()
                 });
             }
             Placement::NoneFits(_) => {}

@@ -90,7 +90,7 @@ impl PlacementConfig {
 /// Orders `candidates` for `needs`: `seed` shuffles them, then each strategy sorts them, last
 /// first. `build_containers` holds each worker's containers of builds (for
 /// fewest-build-containers).
-pub fn order_candidates(
+pub(crate) fn order_candidates(
     candidates: &mut [Worker],
     needs: &StepNeeds,
     config: &PlacementConfig,
